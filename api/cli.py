@@ -1,0 +1,195 @@
+"""The ``craftmap`` command line: database, migrations, demo data and the web server."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Annotated, TypeVar
+
+import typer
+
+from geo.db import DatabaseSettings, make_engine
+from geo.errors import GeoError
+
+app = typer.Typer(
+    help="craftmap: craft villages, raw-material zones and tourism routes on PostGIS.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+db_app = typer.Typer(help="The private PostgreSQL + PostGIS cluster.", no_args_is_help=True)
+demo_app = typer.Typer(help="The Thanh Hóa demo dataset.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(demo_app, name="demo")
+
+T = TypeVar("T")
+
+
+@contextmanager
+def readable_errors() -> Iterator[None]:
+    """Print domain errors as one readable line and exit 1, instead of a traceback."""
+    from alembic.util import CommandError
+
+    try:
+        yield
+    except (GeoError, CommandError) as exc:
+        typer.secho(f"craftmap: {exc}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(1) from exc
+
+
+def _settings() -> DatabaseSettings:
+    return DatabaseSettings()
+
+
+def database_url(settings: DatabaseSettings) -> str:
+    """The URL to use, starting the private cluster first when no DATABASE_URL is set."""
+    if settings.uses_private_cluster:
+        settings.cluster().start()
+    return settings.resolved_url()
+
+
+def _with_url(action: Callable[[str], T]) -> T:
+    with readable_errors():
+        return action(database_url(_settings()))
+
+
+# -- db ------------------------------------------------------------------------------------
+@db_app.command("start")
+def db_start() -> None:
+    """Create (first time) and start the private cluster."""
+    settings = _settings()
+    if not settings.uses_private_cluster:
+        typer.echo("DATABASE_URL is set: craftmap uses that server and starts no cluster.")
+        return
+    with readable_errors():
+        state = settings.cluster().start()
+    typer.echo(f"PostGIS cluster running on 127.0.0.1:{state.port} (data in {settings.home}).")
+
+
+@db_app.command("stop")
+def db_stop() -> None:
+    """Stop the private cluster."""
+    settings = _settings()
+    if not settings.uses_private_cluster:
+        typer.echo("DATABASE_URL is set: there is no private cluster to stop.")
+        return
+    with readable_errors():
+        was_running = settings.cluster().stop()
+    typer.echo("Stopped." if was_running else "The cluster was not running.")
+
+
+@db_app.command("status")
+def db_status() -> None:
+    """Say whether the private cluster exists and runs (exit 3 when it is not running)."""
+    settings = _settings()
+    if not settings.uses_private_cluster:
+        typer.echo("DATABASE_URL is set: craftmap uses an external server.")
+        return
+    with readable_errors():
+        status = settings.cluster().status()
+    if not status.initialised:
+        typer.echo(f"No cluster under {settings.home.resolve()}; 'craftmap db start' creates it.")
+        raise typer.Exit(3)
+    if status.running:
+        typer.echo(f"running on 127.0.0.1:{status.port}, data in {status.data_dir}")
+        return
+    typer.echo(f"stopped (data in {status.data_dir})")
+    raise typer.Exit(3)
+
+
+@db_app.command("url")
+def db_url() -> None:
+    """Print the database URL (the private cluster's, or DATABASE_URL)."""
+    settings = _settings()
+    with readable_errors():
+        typer.echo(settings.resolved_url())
+
+
+# -- schema and data -------------------------------------------------------------------------
+@app.command()
+def migrate(
+    to: Annotated[str, typer.Option(help="Revision to upgrade to.")] = "head",
+    down_to: Annotated[
+        str | None, typer.Option(help="Downgrade to this revision instead ('base' empties).")
+    ] = None,
+) -> None:
+    """Upgrade the schema to the newest revision (or downgrade with --down-to)."""
+    from geo import migrate as migrations
+
+    def run(url: str) -> None:
+        if down_to is not None:
+            migrations.downgrade(url, down_to)
+            typer.echo(f"Schema downgraded to {down_to}.")
+        else:
+            migrations.upgrade(url, to)
+            typer.echo(f"Schema at {to if to != 'head' else migrations.head_revision()}.")
+
+    _with_url(run)
+
+
+@demo_app.command("load")
+def demo_load(
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Check and count, then roll back.")
+    ] = False,
+) -> None:
+    """Load the Thanh Hóa demo dataset (idempotent: a second load changes nothing)."""
+    from geo import ingest
+
+    def run(url: str) -> None:
+        engine = make_engine(url, pool_size=1)
+        try:
+            report = ingest.load_demo(engine, dry_run=dry_run)
+        finally:
+            engine.dispose()
+        for table, counts in report.tables.items():
+            typer.echo(
+                f"{table:15} {counts.inserted:5} new  {counts.updated:5} changed  "
+                f"{counts.unchanged:5} unchanged"
+            )
+        if dry_run:
+            typer.echo("Dry run: nothing was written.")
+
+    _with_url(run)
+
+
+# -- server ----------------------------------------------------------------------------------
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(envvar="CRAFTMAP_HOST")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(envvar="CRAFTMAP_PORT")] = 8000,
+    workers: Annotated[int, typer.Option(min=1, help="Worker processes.")] = 1,
+    reload: Annotated[bool, typer.Option(help="Restart on code changes (development).")] = False,
+) -> None:
+    """Serve the web app with uvicorn (starting the private cluster when it is used)."""
+    import uvicorn
+
+    from api.logs import log_config
+
+    settings = _settings()
+    with readable_errors():
+        if settings.uses_private_cluster:
+            settings.cluster().start()
+            # Workers are separate processes: give them the same absolute data folder.
+            os.environ["CRAFTMAP_HOME"] = str(settings.home.resolve())
+    typer.echo(f"craftmap on http://{host}:{port}", err=True)
+    uvicorn.run(
+        "api.main:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        reload=reload,
+        access_log=False,  # RequestLogMiddleware writes the structured access log
+        log_config=log_config(),
+    )
+
+
+def main() -> None:
+    """Entry point for ``python -m api.cli``."""
+    app(prog_name="craftmap")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

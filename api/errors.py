@@ -1,0 +1,79 @@
+"""Domain errors → RFC 9457 problem details (``application/problem+json``)."""
+
+from __future__ import annotations
+
+import logging
+from http import HTTPStatus
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from geo import errors
+
+log = logging.getLogger("craftmap.errors")
+
+PROBLEM_JSON = "application/problem+json"
+
+STATUS_CODES: dict[type[Exception], int] = {
+    errors.NotFound: 404,
+    errors.InvalidInput: 400,
+    errors.Conflict: 409,
+    errors.DatabaseUnavailable: 503,
+    errors.ClusterError: 503,
+}
+
+
+def problem(status: int, detail: str | None, *, instance: str | None = None) -> JSONResponse:
+    """A problem-details response."""
+    phrase = HTTPStatus(status).phrase
+    body = {
+        "type": "about:blank",
+        "title": phrase,
+        "status": status,
+        "detail": detail or phrase,
+    }
+    if instance:
+        body["instance"] = instance
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON)
+
+
+def add_exception_handlers(app: FastAPI, status_codes: dict[type[Exception], int]) -> None:
+    """Register one handler per domain error, plus validation, HTTP and catch-all ones."""
+
+    def _domain_handler(status: int):  # type: ignore[no-untyped-def]
+        def handler(request: Request, exc: Exception) -> JSONResponse:
+            if status >= 500:
+                log.error("%s on %s: %s", type(exc).__name__, request.url.path, exc)
+            return problem(status, str(exc), instance=request.url.path)
+
+        return handler
+
+    for exc_type, status in status_codes.items():
+        app.add_exception_handler(exc_type, _domain_handler(status))
+
+    def validation_handler(request: Request, exc: Exception) -> JSONResponse:
+        # OGC API - Features wants 400 for invalid parameters, not FastAPI's 422.
+        assert isinstance(exc, RequestValidationError)
+        details = "; ".join(
+            f"{'.'.join(str(p) for p in err.get('loc', ()))}: {err.get('msg')}"
+            for err in exc.errors()
+        )
+        return problem(400, details, instance=request.url.path)
+
+    def http_handler(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, StarletteHTTPException)
+        response = problem(exc.status_code, str(exc.detail), instance=request.url.path)
+        if exc.headers:
+            response.headers.update(exc.headers)
+        return response
+
+    def unexpected_handler(request: Request, exc: Exception) -> JSONResponse:
+        # Never echo internals to the client; the traceback goes to the log.
+        log.exception("unhandled error on %s", request.url.path, exc_info=exc)
+        return problem(500, "internal error", instance=request.url.path)
+
+    app.add_exception_handler(RequestValidationError, validation_handler)
+    app.add_exception_handler(StarletteHTTPException, http_handler)
+    app.add_exception_handler(Exception, unexpected_handler)

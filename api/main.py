@@ -1,0 +1,63 @@
+"""The FastAPI application factory."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.templating import Jinja2Templates
+
+from api.errors import STATUS_CODES, add_exception_handlers
+from api.logs import RequestLogMiddleware
+from api.routers import pages, system
+from api.settings import ApiSettings
+from geo.db import DatabaseSettings, make_engine
+from geo.errors import GeoError
+
+log = logging.getLogger("craftmap.app")
+
+TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
+
+
+def create_app(
+    settings: ApiSettings | None = None, db_settings: DatabaseSettings | None = None
+) -> FastAPI:
+    """Build the app; settings default to the environment (``CRAFTMAP_*``, ``DATABASE_URL``)."""
+    settings = settings or ApiSettings()
+    db_settings = db_settings or DatabaseSettings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # The engine connects lazily: the app starts (and /health answers) even while the
+        # database is down, and /ready reports it.
+        try:
+            app.state.engine = make_engine(
+                db_settings.resolved_url(), pool_size=settings.db_pool_size
+            )
+        except GeoError as exc:
+            app.state.engine_error = str(exc)
+            log.error("no database: %s", exc)
+        yield
+        if app.state.engine is not None:
+            app.state.engine.dispose()
+
+    app = FastAPI(
+        title=settings.title,
+        version="0.1.0",
+        description="Craft villages, raw-material zones and tourism routes of Vietnam.",
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+    )
+    app.state.settings = settings
+    app.state.engine = None
+    app.state.engine_error = None
+    app.state.templates = Jinja2Templates(directory=str(TEMPLATES_DIR))
+    add_exception_handlers(app, STATUS_CODES)
+    app.add_middleware(RequestLogMiddleware)
+    app.include_router(system.router)
+    app.include_router(pages.router)
+    return app

@@ -1,0 +1,40 @@
+"""Liveness and readiness."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+
+from api.errors import problem
+from geo.db import schema_revision
+from geo.errors import DatabaseUnavailable
+from geo.migrate import head_revision
+
+router = APIRouter(tags=["system"])
+
+
+@router.get("/health")
+def health() -> dict[str, str]:
+    """The process is up (says nothing about the database)."""
+    return {"status": "ok"}
+
+
+@router.get("/ready", responses={503: {"description": "database down or not migrated"}})
+def ready(request: Request) -> JSONResponse:
+    """The database is reachable and migrated to the code's schema revision."""
+    engine = request.app.state.engine
+    if engine is None:
+        return problem(503, request.app.state.engine_error or "no database configured")
+    try:
+        current = schema_revision(engine)
+    except DatabaseUnavailable as exc:
+        return problem(503, str(exc), instance="/ready")
+    expected = head_revision()
+    if current != expected:
+        return problem(
+            503,
+            f"the database schema is at {current or 'nothing'}, the code needs {expected}: "
+            "run 'craftmap migrate'",
+            instance="/ready",
+        )
+    return JSONResponse({"status": "ready", "schema_revision": current})

@@ -1,0 +1,19 @@
+"""HTTP-side settings (the database settings live in ``geo.db``)."""
+
+from __future__ import annotations
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ApiSettings(BaseSettings):
+    """Settings of the web app, read from ``CRAFTMAP_*`` environment variables."""
+
+    model_config = SettingsConfigDict(env_prefix="CRAFTMAP_", env_file=".env", extra="ignore")
+
+    title: str = "craftmap"
+    public_url: str | None = None
+    # Basemap for the map pages; "none" works offline.
+    basemap_url: str = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
+    basemap_attribution: str = "© OpenStreetMap contributors"
+    log_json: bool = True
+    db_pool_size: int = 5

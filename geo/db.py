@@ -1,0 +1,125 @@
+"""Database settings, engine and transaction helpers shared by the app, CLI and migrations."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from pathlib import Path
+
+import sqlalchemy as sa
+from pydantic import AliasChoices, Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy import exc as sa_exc
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.orm import Session
+
+from geo.cluster import LocalCluster
+from geo.errors import Conflict, DatabaseUnavailable, InvalidInput
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
+
+
+class DatabaseSettings(BaseSettings):
+    """Where the database is: ``DATABASE_URL``, or the private cluster under ``CRAFTMAP_HOME``."""
+
+    model_config = SettingsConfigDict(env_prefix="CRAFTMAP_", env_file=".env", extra="ignore")
+
+    database_url: str | None = Field(
+        default=None, validation_alias=AliasChoices("DATABASE_URL", "CRAFTMAP_DATABASE_URL")
+    )
+    home: Path = Path(".craftmap")
+    pg_bindir: Path | None = None
+
+    @field_validator("database_url")
+    @classmethod
+    def _psycopg_driver(cls, value: str | None) -> str | None:
+        return normalise_url(value) if value else None
+
+    @property
+    def uses_private_cluster(self) -> bool:
+        """True when no external server is configured."""
+        return self.database_url is None
+
+    def cluster(self) -> LocalCluster:
+        """The private cluster under ``home``."""
+        return LocalCluster(self.home, pg_bindir=self.pg_bindir)
+
+    def resolved_url(self) -> str:
+        """The SQLAlchemy URL to connect to (the private cluster's when none is set)."""
+        if self.database_url is not None:
+            return self.database_url
+        return self.cluster().url()
+
+
+def normalise_url(url: str) -> str:
+    """Make any PostgreSQL URL use the psycopg 3 driver.
+
+    Examples
+    --------
+    >>> normalise_url("postgresql://u:p@h/db")
+    'postgresql+psycopg://u:p@h/db'
+    >>> normalise_url("postgres://u@h/db")
+    'postgresql+psycopg://u@h/db'
+    """
+    for prefix in ("postgresql+psycopg2://", "postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+def make_engine(url: str, *, pool_size: int = 5) -> Engine:
+    """An engine for ``url`` that checks connections before use."""
+    return sa.create_engine(
+        normalise_url(url),
+        pool_pre_ping=True,
+        pool_size=pool_size,
+        connect_args={"application_name": "craftmap", "connect_timeout": 5},
+    )
+
+
+def set_actor(session: Session | Connection, actor: str) -> None:
+    """Name who makes the writes of the current transaction (read by the history trigger)."""
+    session.execute(sa.text("SELECT set_config('craftmap.actor', :actor, true)"), {"actor": actor})
+
+
+@contextlib.contextmanager
+def translate_errors() -> Iterator[None]:
+    """Turn database errors into domain errors at the connection boundary."""
+    try:
+        yield
+    except sa_exc.IntegrityError as exc:
+        sqlstate = getattr(exc.orig, "sqlstate", None)
+        diag = getattr(exc.orig, "diag", None)
+        constraint = getattr(diag, "constraint_name", None)
+        if sqlstate == "23505":
+            raise Conflict(f"duplicate value violates {constraint}") from exc
+        raise InvalidInput(
+            f"value violates {constraint or 'a constraint'}: "
+            f"{getattr(diag, 'message_primary', '') or exc.orig}"
+        ) from exc
+    except sa_exc.DataError as exc:
+        # Wrong SRID or geometry type, out-of-range numbers, malformed values.
+        message = getattr(getattr(exc.orig, "diag", None), "message_primary", None)
+        raise InvalidInput(f"invalid value: {message or exc.orig}") from exc
+    except sa_exc.OperationalError as exc:
+        raise DatabaseUnavailable("the database cannot be reached") from exc
+
+
+def schema_revision(engine: Engine) -> str | None:
+    """The Alembic revision the database is at, or None when it was never migrated.
+
+    Raises
+    ------
+    DatabaseUnavailable
+        When the server cannot be reached.
+    """
+    try:
+        with engine.connect() as conn:
+            exists = conn.execute(sa.text("SELECT to_regclass('alembic_version')")).scalar()
+            if exists is None:
+                return None
+            return conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
+    except sa_exc.OperationalError as exc:
+        raise DatabaseUnavailable("the database cannot be reached") from exc
+    except sa_exc.DBAPIError as exc:
+        raise DatabaseUnavailable(f"the database answered with an error: {exc.orig}") from exc

@@ -1,0 +1,383 @@
+"""Files → PostGIS: craftmap's import path (demo data, user imports, the benchmark).
+
+Imports are all-or-nothing: every row is upserted by its natural key inside one
+transaction, rows that did not change are left alone (so a second load writes nothing and
+adds no history), and a dry run does the same work and rolls it back.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+import sqlalchemy as sa
+from geoalchemy2.shape import from_shape
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.engine import Connection, Engine
+
+from geo import models
+from geo.crs import SRID_STORAGE
+from geo.db import set_actor, translate_errors
+from geo.errors import InvalidInput
+
+DEMO_DIR = Path(__file__).resolve().parent.parent / "data" / "demo"
+
+LIST_SEPARATOR = ";"
+
+
+@dataclass
+class UpsertCounts:
+    """How many rows an upsert inserted, changed and left as they were."""
+
+    inserted: int = 0
+    updated: int = 0
+    unchanged: int = 0
+
+
+@dataclass
+class ImportReport:
+    """Per-table counts of one import, and whether it was rolled back as a dry run."""
+
+    tables: dict[str, UpsertCounts] = field(default_factory=dict)
+    dry_run: bool = False
+
+    @property
+    def written(self) -> int:
+        """Rows inserted or changed over all tables."""
+        return sum(c.inserted + c.updated for c in self.tables.values())
+
+
+# -- reading cells --------------------------------------------------------------------------
+def _is_blank(value: Any) -> bool:
+    if isinstance(value, list | tuple | np.ndarray):
+        return False
+    return value is None or (isinstance(value, float) and math.isnan(value)) or value == ""
+
+
+def _text(value: Any) -> str | None:
+    return None if _is_blank(value) else str(value).strip() or None
+
+
+def _int(value: Any) -> int | None:
+    if _is_blank(value):
+        return None
+    number = float(value)
+    if not number.is_integer():
+        raise InvalidInput(f"expected a whole number, got {value!r}")
+    return int(number)
+
+
+def _float(value: Any) -> float | None:
+    return None if _is_blank(value) else float(value)
+
+
+def _bool(value: Any) -> bool | None:
+    if _is_blank(value):
+        return None
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in {"true", "1", "yes", "có"}:
+        return True
+    if text in {"false", "0", "no", "không"}:
+        return False
+    raise InvalidInput(f"expected true or false, got {value!r}")
+
+
+def _date(value: Any) -> dt.date | None:
+    if _is_blank(value):
+        return None
+    try:
+        return dt.date.fromisoformat(str(value).strip())
+    except ValueError as exc:
+        raise InvalidInput(f"expected a date as YYYY-MM-DD, got {value!r}") from exc
+
+
+def _list(value: Any) -> list[str]:
+    if _is_blank(value):
+        return []
+    if isinstance(value, list | tuple | np.ndarray):
+        return [str(v).strip() for v in value if not _is_blank(v)]
+    return [part.strip() for part in str(value).split(LIST_SEPARATOR) if part.strip()]
+
+
+_CONVERTERS = {
+    sa.Text: _text,
+    sa.String: _text,
+    sa.Integer: _int,
+    sa.SmallInteger: _int,
+    sa.Double: _float,
+    sa.Numeric: _float,
+    sa.Boolean: _bool,
+    sa.Date: _date,
+}
+
+
+def _convert(column: sa.Column[Any], value: Any) -> Any:
+    col_type = column.type
+    if isinstance(col_type, sa.ARRAY):
+        return _list(value)
+    if isinstance(col_type, sa.Enum):
+        return _text(value)
+    for sql_type, converter in _CONVERTERS.items():
+        if isinstance(col_type, sql_type):
+            return converter(value)
+    return None if _is_blank(value) else value
+
+
+def frame_to_records(
+    frame: pd.DataFrame, table: sa.Table, *, geometry_kind: str | None = None
+) -> list[dict[str, Any]]:
+    """Rows of ``frame`` as column → value dicts for ``table`` (unknown columns ignored).
+
+    Values are converted to the column types (lists split on ``;``); a geometry column
+    in a GeoDataFrame is converted to ``geometry_kind`` ("MULTIPOLYGON" promotes polygons).
+
+    Raises
+    ------
+    InvalidInput
+        Naming the row and column of a value that cannot be read.
+    """
+    writable = {
+        c.name: c
+        for c in table.columns
+        if not c.primary_key and c.computed is None and c.name not in _SERVER_MANAGED
+    }
+    records: list[dict[str, Any]] = []
+    geometries = None
+    if isinstance(frame, gpd.GeoDataFrame) and frame.geometry.name in frame:
+        geometries = _prepared_geometries(frame, geometry_kind)
+    for position, (_, row) in enumerate(frame.iterrows()):
+        record: dict[str, Any] = {}
+        for name, column in writable.items():
+            if name == "geom" or name not in row.index:
+                continue
+            try:
+                record[name] = _convert(column, row[name])
+            except (InvalidInput, ValueError) as exc:
+                raise InvalidInput(f"row {position + 1}, column {name}: {exc}") from exc
+        if geometries is not None:
+            record["geom"] = from_shape(geometries[position], srid=SRID_STORAGE)
+        records.append(record)
+    return records
+
+
+_SERVER_MANAGED = {"created_at", "updated_at", "version"}
+
+
+def _prepared_geometries(frame: gpd.GeoDataFrame, kind: str | None) -> list[Any]:
+    if frame.crs is not None and frame.crs.to_epsg() != SRID_STORAGE:
+        frame = frame.to_crs(SRID_STORAGE)
+    geoms = list(frame.geometry.values)
+    for position, geom in enumerate(geoms):
+        if geom is None or geom.is_empty:
+            raise InvalidInput(f"row {position + 1}: the geometry is missing or empty")
+        if not geom.is_valid:
+            raise InvalidInput(
+                f"row {position + 1}: invalid geometry ({shapely.is_valid_reason(geom)})"
+            )
+        if kind is not None and geom.geom_type not in _ACCEPTED_TYPES[kind]:
+            raise InvalidInput(
+                f"row {position + 1}: expected a {kind.lower()} geometry, got {geom.geom_type}"
+            )
+    if kind == "MULTIPOLYGON":
+        # Storage is MULTIPOLYGON so that one column type holds both shapes.
+        geoms = [shapely.MultiPolygon([g]) if g.geom_type == "Polygon" else g for g in geoms]
+    return geoms
+
+
+_ACCEPTED_TYPES = {
+    "POINT": {"Point"},
+    "LINESTRING": {"LineString"},
+    "MULTIPOLYGON": {"Polygon", "MultiPolygon"},
+}
+
+
+# -- writing ---------------------------------------------------------------------------------
+def upsert(
+    conn: Connection,
+    table: sa.Table,
+    records: Sequence[Mapping[str, Any]],
+    *,
+    key: Sequence[str],
+) -> UpsertCounts:
+    """Insert ``records`` or update the rows with the same ``key``; skip unchanged rows."""
+    counts = UpsertCounts()
+    if not records:
+        return counts
+    columns = list(records[0].keys())
+    updatable = [c for c in columns if c not in key]
+    stmt = insert(table)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=[table.c[k] for k in key],
+        set_={c: stmt.excluded[c] for c in updatable},
+        where=sa.tuple_(*[table.c[c] for c in updatable]).is_distinct_from(
+            sa.tuple_(*[stmt.excluded[c] for c in updatable])
+        ),
+    ).returning(sa.literal_column("xmax = 0").label("inserted"))
+    for record in records:
+        if list(record.keys()) != columns:
+            raise InvalidInput("every record of one import must have the same columns")
+        row = conn.execute(stmt, dict(record)).first()
+        if row is None:
+            counts.unchanged += 1
+        elif row.inserted:
+            counts.inserted += 1
+        else:
+            counts.updated += 1
+    return counts
+
+
+def _read_csv(path: Path) -> pd.DataFrame:
+    return pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8")
+
+
+def read_villages(path: Path) -> gpd.GeoDataFrame:
+    """Villages from a CSV with ``lon``/``lat`` columns (WGS 84) or any OGR vector file."""
+    if path.suffix.lower() == ".csv":
+        frame = _read_csv(path)
+        try:
+            lon = pd.to_numeric(frame["lon"])
+            lat = pd.to_numeric(frame["lat"])
+        except (KeyError, ValueError) as exc:
+            raise InvalidInput(f"{path.name}: lon and lat must be numbers ({exc})") from exc
+        return gpd.GeoDataFrame(frame, geometry=gpd.points_from_xy(lon, lat), crs=SRID_STORAGE)
+    return gpd.read_file(path, engine="pyogrio")
+
+
+def load_villages(conn: Connection, path: Path) -> UpsertCounts:
+    """Upsert villages by ``code``."""
+    frame = read_villages(path)
+    records = frame_to_records(frame, models.Village.__table__, geometry_kind="POINT")
+    return upsert(conn, models.Village.__table__, records, key=["code"])
+
+
+def load_material_zones(conn: Connection, path: Path) -> UpsertCounts:
+    """Upsert material zones by ``code`` from any OGR vector file (GeoJSON, GPKG, SHP…)."""
+    frame = gpd.read_file(path, engine="pyogrio")
+    records = frame_to_records(frame, models.MaterialZone.__table__, geometry_kind="MULTIPOLYGON")
+    return upsert(conn, models.MaterialZone.__table__, records, key=["code"])
+
+
+def load_admin_units(conn: Connection, path: Path) -> UpsertCounts:
+    """Upsert administrative units by (scheme, code); ``lon``/``lat`` become the label point."""
+    frame = _read_csv(path)
+    records = frame_to_records(frame, models.AdminUnit.__table__)
+    for record, (_, row) in zip(records, frame.iterrows(), strict=True):
+        lon, lat = _float(row.get("lon")), _float(row.get("lat"))
+        record["label_point"] = (
+            from_shape(shapely.Point(lon, lat), srid=SRID_STORAGE)
+            if lon is not None and lat is not None
+            else None
+        )
+    return upsert(conn, models.AdminUnit.__table__, records, key=["scheme", "code"])
+
+
+def load_routes(
+    conn: Connection, routes_path: Path, stops_path: Path
+) -> tuple[UpsertCounts, UpsertCounts]:
+    """Upsert routes by ``code`` and their stops by (route, seq), then draw each line.
+
+    A stop names a village by ``village_code`` (its point is the village's) or is a free
+    point with ``name``, ``lon`` and ``lat``. A route's line joins its stops in order until
+    routing on a road network draws the real path.
+    """
+    from geo import queries
+
+    route_table = models.TourismRoute.__table__
+    routes = frame_to_records(_read_csv(routes_path), route_table)
+    route_counts = upsert(conn, route_table, routes, key=["code"])
+    route_ids = dict(
+        conn.execute(
+            sa.select(route_table.c.code, route_table.c.id).where(
+                route_table.c.code.in_([r["code"] for r in routes])
+            )
+        ).all()
+    )
+    village_table = models.Village.__table__
+    stops_frame = _read_csv(stops_path)
+    village_codes = sorted({c for c in stops_frame.get("village_code", []) if c})
+    villages = {
+        code: (vid, geom)
+        for code, vid, geom in conn.execute(
+            sa.select(village_table.c.code, village_table.c.id, village_table.c.geom).where(
+                village_table.c.code.in_(village_codes)
+            )
+        ).all()
+    }
+    stop_table = models.RouteStop.__table__
+    stops: list[dict[str, Any]] = []
+    for position, (_, row) in enumerate(stops_frame.iterrows(), start=1):
+        route_id = route_ids.get(row["route_code"])
+        if route_id is None:
+            raise InvalidInput(f"stop row {position}: unknown route_code {row['route_code']!r}")
+        village_code = _text(row.get("village_code"))
+        if village_code:
+            if village_code not in villages:
+                raise InvalidInput(f"stop row {position}: unknown village_code {village_code!r}")
+            village_id, geom = villages[village_code]
+        else:
+            lon, lat = _float(row.get("lon")), _float(row.get("lat"))
+            if lon is None or lat is None or not _text(row.get("name")):
+                raise InvalidInput(
+                    f"stop row {position}: a stop without a village needs name, lon and lat"
+                )
+            village_id, geom = None, from_shape(shapely.Point(lon, lat), srid=SRID_STORAGE)
+        stops.append(
+            {
+                "route_id": route_id,
+                "seq": _int(row["seq"]),
+                "village_id": village_id,
+                "name": _text(row.get("name")),
+                "dwell_min": _int(row.get("dwell_min")) or 0,
+                "note": _text(row.get("note")),
+                "geom": geom,
+            }
+        )
+    stop_counts = upsert(conn, stop_table, stops, key=["route_id", "seq"])
+    for route_id in route_ids.values():
+        kept = [s["seq"] for s in stops if s["route_id"] == route_id]
+        conn.execute(
+            sa.delete(stop_table).where(
+                stop_table.c.route_id == route_id, stop_table.c.seq.not_in(kept)
+            )
+        )
+        queries.draw_route_line_from_stops(conn, route_id)
+    return route_counts, stop_counts
+
+
+def load_demo(
+    engine: Engine, *, demo_dir: Path = DEMO_DIR, actor: str = "demo-loader", dry_run: bool = False
+) -> ImportReport:
+    """Load the Thanh Hóa demo dataset idempotently in one transaction."""
+    report = ImportReport(dry_run=dry_run)
+    with engine.connect() as conn, translate_errors():
+        transaction = conn.begin()
+        try:
+            set_actor(conn, actor)
+            report.tables["admin_unit"] = load_admin_units(conn, demo_dir / "admin_units.csv")
+            report.tables["craft_village"] = load_villages(conn, demo_dir / "villages.csv")
+            report.tables["material_zone"] = load_material_zones(
+                conn, demo_dir / "material_zones.geojson"
+            )
+            routes, stops = load_routes(
+                conn, demo_dir / "tourism_routes.csv", demo_dir / "route_stops.csv"
+            )
+            report.tables["tourism_route"] = routes
+            report.tables["route_stop"] = stops
+        except BaseException:
+            transaction.rollback()
+            raise
+        if dry_run:
+            transaction.rollback()
+        else:
+            transaction.commit()
+    return report

@@ -1,0 +1,35 @@
+"""Run Alembic migrations programmatically (used by the CLI and the tests)."""
+
+from __future__ import annotations
+
+from alembic import command
+from alembic.config import Config
+from alembic.script import ScriptDirectory
+
+from geo.db import MIGRATIONS_DIR
+
+
+def alembic_config(url: str) -> Config:
+    """An Alembic configuration pointed at craftmap's migrations and at ``url``."""
+    config = Config(str(MIGRATIONS_DIR.parent / "alembic.ini"))
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config.attributes["database_url"] = url
+    return config
+
+
+def upgrade(url: str, revision: str = "head") -> None:
+    """Migrate the database at ``url`` up to ``revision``."""
+    command.upgrade(alembic_config(url), revision)
+
+
+def downgrade(url: str, revision: str) -> None:
+    """Migrate the database at ``url`` down to ``revision`` (``base`` empties it)."""
+    command.downgrade(alembic_config(url), revision)
+
+
+def head_revision() -> str:
+    """The newest revision in the migrations folder."""
+    head = ScriptDirectory.from_config(alembic_config("")).get_current_head()
+    if head is None:
+        raise RuntimeError("the migrations folder has no revisions")
+    return head

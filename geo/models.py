@@ -1,0 +1,420 @@
+"""ORM models of craftmap's tables (for writes and small reads; hot paths use SQL).
+
+Geometries are stored in EPSG:4326 with GiST indexes and validity checks; areas (ha) and
+lengths (km) are generated columns computed by PostGIS on the spheroid. Code lists are
+VARCHAR columns with CHECK constraints (easier to extend than PostgreSQL enum types).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from enum import StrEnum
+from typing import Any
+
+import sqlalchemy as sa
+from geoalchemy2 import Geometry, WKBElement
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from geo import vocab
+from geo.crs import SRID_STORAGE
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    """Declarative base carrying the constraint naming convention."""
+
+    metadata = sa.MetaData(naming_convention=NAMING_CONVENTION)
+
+
+def code_list(enum: type[StrEnum], name: str) -> sa.Enum:
+    """A VARCHAR column type whose values are limited to ``enum`` by a CHECK constraint."""
+    return sa.Enum(
+        enum,
+        name=name,
+        native_enum=False,
+        create_constraint=True,
+        length=max(len(member.value) for member in enum),
+        values_callable=lambda members: [member.value for member in members],
+        validate_strings=True,
+    )
+
+
+def geometry(kind: str) -> Geometry:
+    """A geometry column type in the storage CRS; its GiST index is declared explicitly."""
+    return Geometry(kind, srid=SRID_STORAGE, spatial_index=False)
+
+
+def valid_geometry_check(column: str = "geom", *, name: str = "geom_valid") -> sa.CheckConstraint:
+    """CHECK that a geometry is valid, non-empty and in lon/lat range."""
+    return sa.CheckConstraint(
+        f"{column} IS NULL OR (ST_IsValid({column}) AND NOT ST_IsEmpty({column}) "
+        f"AND ST_XMin({column}) >= -180 AND ST_XMax({column}) <= 180 "
+        f"AND ST_YMin({column}) >= -90 AND ST_YMax({column}) <= 90)",
+        name=name,
+    )
+
+
+def gist_index(table: str, column: str = "geom") -> sa.Index:
+    """The GiST index of a geometry column."""
+    return sa.Index(f"ix_{table}_{column}", column, postgresql_using="gist")
+
+
+class Timestamped:
+    """Creation and update times plus a version number bumped by a trigger on update."""
+
+    created_at: Mapped[dt.datetime] = mapped_column(
+        sa.DateTime(timezone=True), server_default=sa.func.now()
+    )
+    updated_at: Mapped[dt.datetime] = mapped_column(
+        sa.DateTime(timezone=True), server_default=sa.func.now()
+    )
+    version: Mapped[int] = mapped_column(sa.Integer, server_default=sa.text("1"))
+
+
+class AdminUnit(Timestamped, Base):
+    """A province, district or commune under one administrative scheme.
+
+    Codes are reused across the 2025 reform, so a unit is identified by (scheme, code) and
+    carries its validity dates; villages find their unit by a spatial join.
+    """
+
+    __tablename__ = "admin_unit"
+    __table_args__ = (
+        sa.UniqueConstraint("scheme", "code", name="uq_admin_unit_scheme_code"),
+        sa.CheckConstraint(
+            "valid_to IS NULL OR valid_from IS NULL OR valid_to >= valid_from",
+            name="validity_order",
+        ),
+        valid_geometry_check(),
+        valid_geometry_check("label_point", name="label_point_valid"),
+        gist_index("admin_unit"),
+    )
+
+    id: Mapped[int] = mapped_column(sa.Integer, primary_key=True)
+    code: Mapped[str] = mapped_column(sa.String(16))
+    scheme: Mapped[str] = mapped_column(sa.String(32))
+    name: Mapped[str] = mapped_column(sa.Text)
+    level: Mapped[vocab.AdminLevel] = mapped_column(code_list(vocab.AdminLevel, "level"))
+    parent_code: Mapped[str | None] = mapped_column(sa.String(16))
+    valid_from: Mapped[dt.date | None] = mapped_column(sa.Date)
+    valid_to: Mapped[dt.date | None] = mapped_column(sa.Date)
+    source: Mapped[str | None] = mapped_column(sa.Text)
+    label_point: Mapped[WKBElement | None] = mapped_column(geometry("POINT"))
+    geom: Mapped[WKBElement | None] = mapped_column(geometry("MULTIPOLYGON"))
+    area_ha: Mapped[float | None] = mapped_column(
+        sa.Double, sa.Computed("ST_Area(geom::geography) / 10000.0", persisted=True)
+    )
+
+
+class Village(Timestamped, Base):
+    """A craft village, traditional craft village or traditional craft held in a place."""
+
+    __tablename__ = "craft_village"
+    __table_args__ = (
+        sa.CheckConstraint("households IS NULL OR households >= 0", name="households_nonneg"),
+        sa.CheckConstraint(
+            "craft_households IS NULL OR (craft_households >= 0 AND "
+            "(households IS NULL OR craft_households <= households))",
+            name="craft_households_range",
+        ),
+        sa.CheckConstraint("workers IS NULL OR workers >= 0", name="workers_nonneg"),
+        sa.CheckConstraint(
+            "trained_workers IS NULL OR (trained_workers >= 0 AND "
+            "(workers IS NULL OR trained_workers <= workers))",
+            name="trained_workers_range",
+        ),
+        sa.CheckConstraint(
+            "ocop_stars IS NULL OR ocop_stars BETWEEN 3 AND 5", name="ocop_stars_range"
+        ),
+        sa.CheckConstraint(
+            "ocop_products IS NULL OR ocop_products >= 0", name="ocop_products_nonneg"
+        ),
+        sa.CheckConstraint("precision_m IS NULL OR precision_m >= 0", name="precision_nonneg"),
+        sa.CheckConstraint(
+            "recognition_year IS NULL OR recognition_year BETWEEN 1900 AND 2100",
+            name="recognition_year_range",
+        ),
+        sa.CheckConstraint(
+            "material_demand_t IS NULL OR jsonb_typeof(material_demand_t) = 'object'",
+            name="material_demand_object",
+        ),
+        valid_geometry_check(),
+        gist_index("craft_village"),
+    )
+
+    id: Mapped[int] = mapped_column(sa.Integer, primary_key=True)
+    code: Mapped[str] = mapped_column(sa.String(32), unique=True)
+    name: Mapped[str] = mapped_column(sa.Text)
+    alt_names: Mapped[list[str]] = mapped_column(ARRAY(sa.Text), server_default="{}")
+    kind: Mapped[vocab.VillageKind] = mapped_column(code_list(vocab.VillageKind, "kind"))
+    crafts: Mapped[list[str]] = mapped_column(ARRAY(sa.Text), server_default="{}")
+    craft_group: Mapped[vocab.CraftGroup] = mapped_column(
+        code_list(vocab.CraftGroup, "craft_group")
+    )
+    hamlets: Mapped[list[str]] = mapped_column(ARRAY(sa.Text), server_default="{}")
+    commune_code: Mapped[str | None] = mapped_column(sa.String(16))
+    commune_name: Mapped[str | None] = mapped_column(sa.Text)
+    legacy_commune: Mapped[str | None] = mapped_column(sa.Text)
+    legacy_district: Mapped[str | None] = mapped_column(sa.Text)
+    recognition_decision: Mapped[str | None] = mapped_column(sa.Text)
+    recognition_date: Mapped[dt.date | None] = mapped_column(sa.Date)
+    recognition_year: Mapped[int | None] = mapped_column(sa.SmallInteger)
+    status: Mapped[vocab.VillageStatus] = mapped_column(
+        code_list(vocab.VillageStatus, "status"), server_default=vocab.VillageStatus.ACTIVE.value
+    )
+    operating_effectively: Mapped[bool | None] = mapped_column(sa.Boolean)
+    tourism_linked: Mapped[bool | None] = mapped_column(sa.Boolean)
+    ocop_products: Mapped[int | None] = mapped_column(sa.SmallInteger)
+    ocop_stars: Mapped[int | None] = mapped_column(sa.SmallInteger)
+    ip_protected: Mapped[bool | None] = mapped_column(sa.Boolean)
+    env_plan: Mapped[bool | None] = mapped_column(sa.Boolean)
+    households: Mapped[int | None] = mapped_column(sa.Integer)
+    craft_households: Mapped[int | None] = mapped_column(sa.Integer)
+    workers: Mapped[int | None] = mapped_column(sa.Integer)
+    trained_workers: Mapped[int | None] = mapped_column(sa.Integer)
+    material_demand_t: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    geom_precision: Mapped[vocab.GeomPrecision] = mapped_column(
+        code_list(vocab.GeomPrecision, "geom_precision")
+    )
+    precision_m: Mapped[int | None] = mapped_column(sa.Integer)
+    geom_source: Mapped[str | None] = mapped_column(sa.Text)
+    sources: Mapped[list[str]] = mapped_column(ARRAY(sa.Text), server_default="{}")
+    notes: Mapped[str | None] = mapped_column(sa.Text)
+    geom: Mapped[WKBElement] = mapped_column(geometry("POINT"))
+
+    stats: Mapped[list[VillageStat]] = relationship(
+        back_populates="village", cascade="all, delete-orphan", passive_deletes=True
+    )
+
+
+class VillageStat(Timestamped, Base):
+    """One village's yearly economic and labour figures (for growth targets)."""
+
+    __tablename__ = "village_stat"
+    __table_args__ = (
+        sa.UniqueConstraint("village_id", "year", name="uq_village_stat_village_year"),
+        sa.CheckConstraint("year BETWEEN 1990 AND 2100", name="year_range"),
+        sa.CheckConstraint(
+            "production_value_vnd IS NULL OR production_value_vnd >= 0", name="value_nonneg"
+        ),
+        sa.CheckConstraint(
+            "avg_income_vnd_month IS NULL OR avg_income_vnd_month >= 0", name="income_nonneg"
+        ),
+        sa.CheckConstraint(
+            "trained_workers IS NULL OR workers IS NULL OR trained_workers <= workers",
+            name="trained_le_workers",
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(sa.Integer, primary_key=True)
+    village_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("craft_village.id", ondelete="CASCADE"), index=True
+    )
+    year: Mapped[int] = mapped_column(sa.SmallInteger)
+    production_value_vnd: Mapped[float | None] = mapped_column(sa.Numeric(20, 0))
+    avg_income_vnd_month: Mapped[float | None] = mapped_column(sa.Numeric(14, 0))
+    workers: Mapped[int | None] = mapped_column(sa.Integer)
+    trained_workers: Mapped[int | None] = mapped_column(sa.Integer)
+
+    village: Mapped[Village] = relationship(back_populates="stats")
+
+
+class MaterialZone(Timestamped, Base):
+    """A concentrated raw-material zone (bamboo and luồng, rattan, sedge, medicinal…)."""
+
+    __tablename__ = "material_zone"
+    __table_args__ = (
+        sa.CheckConstraint(
+            "annual_capacity_t IS NULL OR annual_capacity_t >= 0", name="capacity_nonneg"
+        ),
+        sa.CheckConstraint(
+            "declared_area_ha IS NULL OR declared_area_ha > 0", name="declared_area_positive"
+        ),
+        sa.CheckConstraint(
+            "certification_scheme IS NOT NULL OR certificate_no IS NULL",
+            name="certificate_needs_scheme",
+        ),
+        valid_geometry_check(),
+        gist_index("material_zone"),
+    )
+
+    id: Mapped[int] = mapped_column(sa.Integer, primary_key=True)
+    code: Mapped[str] = mapped_column(sa.String(32), unique=True)
+    name: Mapped[str] = mapped_column(sa.Text)
+    material: Mapped[vocab.Material] = mapped_column(code_list(vocab.Material, "material"))
+    species: Mapped[str | None] = mapped_column(sa.Text)
+    species_latin: Mapped[str | None] = mapped_column(sa.Text)
+    status: Mapped[vocab.ZoneStatus] = mapped_column(
+        code_list(vocab.ZoneStatus, "status"), server_default=vocab.ZoneStatus.EXISTING.value
+    )
+    land_type: Mapped[vocab.LandType | None] = mapped_column(code_list(vocab.LandType, "land_type"))
+    owner_type: Mapped[vocab.OwnerType | None] = mapped_column(
+        code_list(vocab.OwnerType, "owner_type")
+    )
+    owner: Mapped[str | None] = mapped_column(sa.Text)
+    certification_scheme: Mapped[vocab.CertificationScheme | None] = mapped_column(
+        code_list(vocab.CertificationScheme, "certification_scheme")
+    )
+    certificate_no: Mapped[str | None] = mapped_column(sa.Text)
+    certificate_expiry: Mapped[dt.date | None] = mapped_column(sa.Date)
+    annual_capacity_t: Mapped[float | None] = mapped_column(sa.Double)
+    harvest_season: Mapped[str | None] = mapped_column(sa.Text)
+    declared_area_ha: Mapped[float | None] = mapped_column(sa.Double)
+    commune_codes: Mapped[list[str]] = mapped_column(ARRAY(sa.Text), server_default="{}")
+    legacy_district: Mapped[str | None] = mapped_column(sa.Text)
+    plan_ref: Mapped[str | None] = mapped_column(sa.Text)
+    geom_source: Mapped[str | None] = mapped_column(sa.Text)
+    sources: Mapped[list[str]] = mapped_column(ARRAY(sa.Text), server_default="{}")
+    notes: Mapped[str | None] = mapped_column(sa.Text)
+    geom: Mapped[WKBElement] = mapped_column(geometry("MULTIPOLYGON"))
+    area_ha: Mapped[float] = mapped_column(
+        sa.Double, sa.Computed("ST_Area(geom::geography) / 10000.0", persisted=True)
+    )
+
+
+class TourismRoute(Timestamped, Base):
+    """A tourism route through villages; its line is drawn from the ordered stops."""
+
+    __tablename__ = "tourism_route"
+    __table_args__ = (valid_geometry_check(), gist_index("tourism_route"))
+
+    id: Mapped[int] = mapped_column(sa.Integer, primary_key=True)
+    code: Mapped[str] = mapped_column(sa.String(32), unique=True)
+    name: Mapped[str] = mapped_column(sa.Text)
+    theme: Mapped[vocab.RouteTheme] = mapped_column(code_list(vocab.RouteTheme, "theme"))
+    mode: Mapped[vocab.TravelMode] = mapped_column(code_list(vocab.TravelMode, "mode"))
+    status: Mapped[vocab.RouteStatus] = mapped_column(
+        code_list(vocab.RouteStatus, "status"), server_default=vocab.RouteStatus.DRAFT.value
+    )
+    description: Mapped[str | None] = mapped_column(sa.Text)
+    road_refs: Mapped[list[str]] = mapped_column(ARRAY(sa.Text), server_default="{}")
+    sources: Mapped[list[str]] = mapped_column(ARRAY(sa.Text), server_default="{}")
+    geom: Mapped[WKBElement | None] = mapped_column(geometry("LINESTRING"))
+    length_km: Mapped[float | None] = mapped_column(
+        sa.Double, sa.Computed("ST_Length(geom::geography) / 1000.0", persisted=True)
+    )
+
+    stops: Mapped[list[RouteStop]] = relationship(
+        back_populates="route",
+        cascade="all, delete-orphan",
+        passive_deletes=True,
+        order_by="RouteStop.seq",
+    )
+
+
+class RouteStop(Timestamped, Base):
+    """One ordered stop of a route: a village or a free point, with a dwell time."""
+
+    __tablename__ = "route_stop"
+    __table_args__ = (
+        sa.UniqueConstraint("route_id", "seq", name="uq_route_stop_route_seq"),
+        sa.CheckConstraint("seq >= 1", name="seq_positive"),
+        sa.CheckConstraint("dwell_min >= 0", name="dwell_nonneg"),
+        sa.CheckConstraint("village_id IS NOT NULL OR name IS NOT NULL", name="village_or_name"),
+        valid_geometry_check(),
+        gist_index("route_stop"),
+    )
+
+    id: Mapped[int] = mapped_column(sa.Integer, primary_key=True)
+    route_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("tourism_route.id", ondelete="CASCADE"), index=True
+    )
+    seq: Mapped[int] = mapped_column(sa.SmallInteger)
+    village_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("craft_village.id", ondelete="SET NULL"), index=True
+    )
+    name: Mapped[str | None] = mapped_column(sa.Text)
+    dwell_min: Mapped[int] = mapped_column(sa.Integer, server_default=sa.text("60"))
+    note: Mapped[str | None] = mapped_column(sa.Text)
+    geom: Mapped[WKBElement] = mapped_column(geometry("POINT"))
+
+    route: Mapped[TourismRoute] = relationship(back_populates="stops")
+
+
+class ReferenceLayer(Timestamped, Base):
+    """A user-imported layer used by analysis (exclusion areas, land use, roads)."""
+
+    __tablename__ = "reference_layer"
+    __table_args__ = (sa.CheckConstraint("name ~ '^[a-z0-9][a-z0-9-]{0,62}$'", name="name_slug"),)
+
+    id: Mapped[int] = mapped_column(sa.Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(sa.String(63), unique=True)
+    title: Mapped[str] = mapped_column(sa.Text)
+    kind: Mapped[vocab.ReferenceKind] = mapped_column(code_list(vocab.ReferenceKind, "kind"))
+    description: Mapped[str | None] = mapped_column(sa.Text)
+    source: Mapped[str | None] = mapped_column(sa.Text)
+
+
+class ReferenceFeature(Timestamped, Base):
+    """One feature of a reference layer, with free-form properties."""
+
+    __tablename__ = "reference_feature"
+    __table_args__ = (
+        sa.CheckConstraint("jsonb_typeof(properties) = 'object'", name="properties_object"),
+        valid_geometry_check(),
+        gist_index("reference_feature"),
+    )
+
+    id: Mapped[int] = mapped_column(sa.Integer, primary_key=True)
+    layer_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("reference_layer.id", ondelete="CASCADE"), index=True
+    )
+    properties: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default="{}")
+    geom: Mapped[WKBElement] = mapped_column(geometry("GEOMETRY"))
+
+
+class FeatureHistory(Base):
+    """Every write to a feature table, recorded by a database trigger (before and after)."""
+
+    __tablename__ = "feature_history"
+    __table_args__ = (sa.Index("ix_feature_history_feature", "table_name", "feature_id", "id"),)
+
+    id: Mapped[int] = mapped_column(sa.BigInteger, primary_key=True)
+    table_name: Mapped[str] = mapped_column(sa.String(63))
+    feature_id: Mapped[str] = mapped_column(sa.Text)
+    action: Mapped[vocab.HistoryAction] = mapped_column(code_list(vocab.HistoryAction, "action"))
+    actor: Mapped[str] = mapped_column(sa.Text)
+    at: Mapped[dt.datetime] = mapped_column(
+        sa.DateTime(timezone=True), server_default=sa.func.now()
+    )
+    before: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    after: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+
+
+class ApiKey(Base):
+    """An API key: only its SHA-256 hash and a short lookup prefix are stored."""
+
+    __tablename__ = "api_key"
+    __table_args__ = (sa.CheckConstraint("length(key_hash) = 64", name="hash_length"),)
+
+    id: Mapped[int] = mapped_column(sa.Integer, primary_key=True)
+    prefix: Mapped[str] = mapped_column(sa.String(16), unique=True)
+    key_hash: Mapped[str] = mapped_column(sa.String(64))
+    name: Mapped[str] = mapped_column(sa.Text)
+    role: Mapped[vocab.Role] = mapped_column(code_list(vocab.Role, "role"))
+    created_at: Mapped[dt.datetime] = mapped_column(
+        sa.DateTime(timezone=True), server_default=sa.func.now()
+    )
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    last_used_at: Mapped[dt.datetime | None] = mapped_column(sa.DateTime(timezone=True))
+
+
+# Tables whose every row change is written to feature_history by a trigger.
+HISTORY_TABLES = (
+    AdminUnit.__tablename__,
+    Village.__tablename__,
+    VillageStat.__tablename__,
+    MaterialZone.__tablename__,
+    TourismRoute.__tablename__,
+    RouteStop.__tablename__,
+    ReferenceLayer.__tablename__,
+    ReferenceFeature.__tablename__,
+)

@@ -1,0 +1,118 @@
+"""Test set-up: a throwaway PostGIS cluster (or TEST_DATABASE_URL), migrated by Alembic.
+
+Each test runs inside a transaction that is rolled back, except where a test needs its
+own database (migrations, readiness) and asks for ``fresh_database_url``.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy.engine import Connection, Engine, make_url
+from sqlalchemy.orm import Session
+
+from api.deps import get_session
+from api.main import create_app
+from api.settings import ApiSettings
+from geo import ingest, migrate
+from geo.cluster import LocalCluster
+from geo.db import DatabaseSettings, make_engine, normalise_url
+
+# Throwaway clusters trade durability for speed.
+FAST_SERVER = {"fsync": "off", "synchronous_commit": "off", "full_page_writes": "off"}
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def libpq_conninfo(url: str) -> str:
+    """A psycopg connection string for a SQLAlchemy URL."""
+    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+def create_database(server_url: str, prefix: str = "craftmap_test") -> str:
+    """Create an empty database on the server of ``server_url``; return its URL."""
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(libpq_conninfo(server_url), autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return make_url(server_url).set(database=name).render_as_string(hide_password=False)
+
+
+def drop_database(url: str) -> None:
+    """Drop the database of ``url`` (closing other sessions on it)."""
+    parsed = make_url(url)
+    server = parsed.set(database="postgres").render_as_string(hide_password=False)
+    with psycopg.connect(libpq_conninfo(server), autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{parsed.database}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def pg_server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """URL of a server the tests may create databases on."""
+    given = os.environ.get("TEST_DATABASE_URL")
+    if given:
+        yield normalise_url(given)
+        return
+    cluster = LocalCluster(tmp_path_factory.mktemp("pg"), server_options=FAST_SERVER)
+    cluster.start()
+    yield cluster.url()
+    cluster.destroy()
+
+
+@pytest.fixture(scope="session")
+def database_url(pg_server_url: str) -> Iterator[str]:
+    """The shared test database, migrated to head with the demo data loaded."""
+    url = create_database(pg_server_url)
+    migrate.upgrade(url)
+    engine = make_engine(url)
+    ingest.load_demo(engine, actor="test-setup")
+    engine.dispose()
+    yield url
+    drop_database(url)
+
+
+@pytest.fixture
+def fresh_database_url(pg_server_url: str) -> Iterator[str]:
+    """An empty, unmigrated database of this test's own."""
+    url = create_database(pg_server_url, "craftmap_fresh")
+    yield url
+    drop_database(url)
+
+
+@pytest.fixture(scope="session")
+def engine(database_url: str) -> Iterator[Engine]:
+    """Engine on the shared test database."""
+    eng = make_engine(database_url)
+    yield eng
+    eng.dispose()
+
+
+@pytest.fixture
+def connection(engine: Engine) -> Iterator[Connection]:
+    """A connection inside a transaction that is rolled back after the test."""
+    conn = engine.connect()
+    transaction = conn.begin()
+    yield conn
+    transaction.rollback()
+    conn.close()
+
+
+@pytest.fixture
+def session(connection: Connection) -> Iterator[Session]:
+    """An ORM session joined to the rolled-back test transaction (commits are savepoints)."""
+    with Session(bind=connection, join_transaction_mode="create_savepoint") as sess:
+        yield sess
+
+
+@pytest.fixture
+def client(database_url: str, session: Session) -> Iterator[TestClient]:
+    """The app, with requests using the test's rolled-back session."""
+    app = create_app(ApiSettings(), DatabaseSettings(database_url=database_url))
+    app.dependency_overrides[get_session] = lambda: session
+    with TestClient(app) as test_client:
+        yield test_client

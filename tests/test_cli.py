@@ -1,0 +1,103 @@
+"""The ``craftmap`` command line, run as a user would run it (a separate process)."""
+
+from __future__ import annotations
+
+import os
+import pwd
+import subprocess
+import sys
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from geo import migrate
+from tests.conftest import libpq_conninfo
+
+CRAFTMAP = str(Path(sys.executable).parent / "craftmap")
+
+
+def run_cli(
+    *args: str, env: dict[str, str], check: bool = True
+) -> subprocess.CompletedProcess[str]:
+    """Run ``craftmap ARGS`` with ``env`` added to a clean copy of the environment."""
+    base = {k: v for k, v in os.environ.items() if not k.startswith("CRAFTMAP_")}
+    base.pop("DATABASE_URL", None)
+    result = subprocess.run(
+        [CRAFTMAP, *args], env={**base, **env}, capture_output=True, text=True, timeout=180
+    )
+    if check and result.returncode != 0:
+        raise AssertionError(f"craftmap {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
+    return result
+
+
+def test_private_cluster_lifecycle(tmp_path: Path) -> None:
+    env = {"CRAFTMAP_HOME": str(tmp_path / "home")}
+    try:
+        status = run_cli("db", "status", env=env, check=False)
+        assert status.returncode == 3 and "No cluster" in status.stdout
+
+        assert "PostGIS cluster running on 127.0.0.1:" in run_cli("db", "start", env=env).stdout
+        assert "running on 127.0.0.1:" in run_cli("db", "status", env=env).stdout
+        state_file = tmp_path / "home" / "cluster.json"
+        assert state_file.stat().st_mode & 0o077 == 0, "the password file must be private"
+        if os.geteuid() == 0:
+            data_dir = run_cli("db", "status", env=env).stdout.split("data in ")[1].strip()
+            assert Path(data_dir).stat().st_uid == pwd.getpwnam("postgres").pw_uid
+
+        url = run_cli("db", "url", env=env).stdout.strip()
+        assert url.startswith("postgresql+psycopg://craftmap:") and "@127.0.0.1:" in url
+
+        assert migrate.head_revision() in run_cli("migrate", env=env).stdout
+        with psycopg.connect(libpq_conninfo(url)) as conn:
+            postgis = conn.execute("SELECT postgis_lib_version()").fetchone()
+        assert postgis is not None and postgis[0].startswith("3.")
+
+        first = run_cli("demo", "load", env=env).stdout
+        assert "craft_village" in first and " 0 new" not in first.split("craft_village")[1][:12]
+        second = run_cli("demo", "load", env=env).stdout
+        for line in second.strip().splitlines():
+            assert "    0 new      0 changed" in line, line
+
+        assert "downgraded to base" in run_cli("migrate", "--down-to", "base", env=env).stdout
+        assert migrate.head_revision() in run_cli("migrate", env=env).stdout
+
+        assert run_cli("db", "stop", env=env).stdout.strip() == "Stopped."
+        stopped = run_cli("db", "status", env=env, check=False)
+        assert stopped.returncode == 3 and "stopped" in stopped.stdout
+        # Commands that need the database start the cluster again by themselves.
+        assert "Dry run" in run_cli("demo", "load", "--dry-run", env=env).stdout
+    finally:
+        run_cli("db", "stop", env=env, check=False)
+
+
+def test_missing_postgresql_names_the_package(tmp_path: Path) -> None:
+    empty = tmp_path / "no-binaries"
+    empty.mkdir()
+    env = {"CRAFTMAP_HOME": str(tmp_path / "home"), "CRAFTMAP_PG_BINDIR": str(empty)}
+    result = run_cli("db", "start", env=env, check=False)
+    assert result.returncode == 1
+    assert "apt-get install postgresql" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_database_url_wins_over_the_private_cluster(
+    fresh_database_url: str, tmp_path: Path
+) -> None:
+    env = {"DATABASE_URL": fresh_database_url, "CRAFTMAP_HOME": str(tmp_path / "unused")}
+    assert "DATABASE_URL is set" in run_cli("db", "start", env=env).stdout
+    assert run_cli("db", "url", env=env).stdout.strip() == fresh_database_url
+    assert migrate.head_revision() in run_cli("migrate", env=env).stdout
+    assert "Dry run" in run_cli("demo", "load", "--dry-run", env=env).stdout
+    assert not (tmp_path / "unused").exists(), "no private cluster may be created"
+
+
+@pytest.mark.parametrize("args", [["migrate", "--to", "no-such-revision"]])
+def test_bad_arguments_get_a_readable_message(
+    fresh_database_url: str, args: list[str], tmp_path: Path
+) -> None:
+    env = {"DATABASE_URL": fresh_database_url}
+    result = run_cli(*args, env=env, check=False)
+    assert result.returncode != 0
+    assert "no-such-revision" in result.stderr
+    assert "Traceback" not in result.stderr
