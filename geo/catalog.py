@@ -33,7 +33,7 @@ class CollectionInfo:
 CORE: tuple[CollectionInfo, ...] = (
     CollectionInfo(
         layers.VILLAGES,
-        models.Village.__table__,
+        models.table_of(models.Village),
         "Point",
         "Làng nghề",
         "Craft villages",
@@ -42,7 +42,7 @@ CORE: tuple[CollectionInfo, ...] = (
     ),
     CollectionInfo(
         layers.MATERIAL_ZONES,
-        models.MaterialZone.__table__,
+        models.table_of(models.MaterialZone),
         "MultiPolygon",
         "Vùng nguyên liệu",
         "Raw-material zones",
@@ -51,7 +51,7 @@ CORE: tuple[CollectionInfo, ...] = (
     ),
     CollectionInfo(
         layers.ROUTES,
-        models.TourismRoute.__table__,
+        models.table_of(models.TourismRoute),
         "LineString",
         "Tuyến du lịch",
         "Tourism routes",
@@ -60,7 +60,7 @@ CORE: tuple[CollectionInfo, ...] = (
     ),
     CollectionInfo(
         layers.ROUTE_STOPS,
-        models.RouteStop.__table__,
+        models.table_of(models.RouteStop),
         "Point",
         "Điểm dừng",
         "Route stops",
@@ -69,7 +69,7 @@ CORE: tuple[CollectionInfo, ...] = (
     ),
     CollectionInfo(
         layers.ADMIN_UNITS,
-        models.AdminUnit.__table__,
+        models.table_of(models.AdminUnit),
         "MultiPolygon",
         "Đơn vị hành chính",
         "Administrative units",

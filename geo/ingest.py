@@ -22,13 +22,22 @@ import sqlalchemy as sa
 from geoalchemy2.shape import from_shape
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.sql.dml import ReturningInsert
 
 from geo import models
 from geo.crs import SRID_STORAGE
 from geo.db import set_actor, translate_errors
 from geo.errors import InvalidInput
 
-DEMO_DIR = Path(__file__).resolve().parent.parent / "data" / "demo"
+
+def _demo_dir() -> Path:
+    # A checkout keeps data/ beside the packages; an installed app (the container image)
+    # keeps it in the working directory.
+    beside_code = Path(__file__).resolve().parent.parent / "data" / "demo"
+    return beside_code if beside_code.is_dir() else Path.cwd() / "data" / "demo"
+
+
+DEMO_DIR = _demo_dir()
 
 LIST_SEPARATOR = ";"
 
@@ -215,14 +224,15 @@ def upsert(
         return counts
     columns = list(records[0].keys())
     updatable = [c for c in columns if c not in key]
-    stmt = insert(table)
-    stmt = stmt.on_conflict_do_update(
+    base = insert(table)
+    stmt: ReturningInsert[tuple[bool]] = base.on_conflict_do_update(
         index_elements=[table.c[k] for k in key],
-        set_={c: stmt.excluded[c] for c in updatable},
+        set_={c: base.excluded[c] for c in updatable},
         where=sa.tuple_(*[table.c[c] for c in updatable]).is_distinct_from(
-            sa.tuple_(*[stmt.excluded[c] for c in updatable])
+            sa.tuple_(*[base.excluded[c] for c in updatable])
         ),
-    ).returning(sa.literal_column("xmax = 0").label("inserted"))
+        # xmax is 0 on a freshly inserted row version, non-zero on an updated one.
+    ).returning(sa.literal_column("xmax = 0", sa.Boolean).label("inserted"))
     for record in records:
         if list(record.keys()) != columns:
             raise InvalidInput("every record of one import must have the same columns")
@@ -256,21 +266,22 @@ def read_villages(path: Path) -> gpd.GeoDataFrame:
 def load_villages(conn: Connection, path: Path) -> UpsertCounts:
     """Upsert villages by ``code``."""
     frame = read_villages(path)
-    records = frame_to_records(frame, models.Village.__table__, geometry_kind="POINT")
-    return upsert(conn, models.Village.__table__, records, key=["code"])
+    records = frame_to_records(frame, models.table_of(models.Village), geometry_kind="POINT")
+    return upsert(conn, models.table_of(models.Village), records, key=["code"])
 
 
 def load_material_zones(conn: Connection, path: Path) -> UpsertCounts:
     """Upsert material zones by ``code`` from any OGR vector file (GeoJSON, GPKG, SHP…)."""
     frame = gpd.read_file(path, engine="pyogrio")
-    records = frame_to_records(frame, models.MaterialZone.__table__, geometry_kind="MULTIPOLYGON")
-    return upsert(conn, models.MaterialZone.__table__, records, key=["code"])
+    table = models.table_of(models.MaterialZone)
+    records = frame_to_records(frame, table, geometry_kind="MULTIPOLYGON")
+    return upsert(conn, table, records, key=["code"])
 
 
 def load_admin_units(conn: Connection, path: Path) -> UpsertCounts:
     """Upsert administrative units by (scheme, code); ``lon``/``lat`` become the label point."""
     frame = _read_csv(path)
-    records = frame_to_records(frame, models.AdminUnit.__table__)
+    records = frame_to_records(frame, models.table_of(models.AdminUnit))
     for record, (_, row) in zip(records, frame.iterrows(), strict=True):
         lon, lat = _float(row.get("lon")), _float(row.get("lat"))
         record["label_point"] = (
@@ -278,7 +289,7 @@ def load_admin_units(conn: Connection, path: Path) -> UpsertCounts:
             if lon is not None and lat is not None
             else None
         )
-    return upsert(conn, models.AdminUnit.__table__, records, key=["scheme", "code"])
+    return upsert(conn, models.table_of(models.AdminUnit), records, key=["scheme", "code"])
 
 
 def load_routes(
@@ -292,7 +303,7 @@ def load_routes(
     """
     from geo import queries
 
-    route_table = models.TourismRoute.__table__
+    route_table = models.table_of(models.TourismRoute)
     routes = frame_to_records(_read_csv(routes_path), route_table)
     route_counts = upsert(conn, route_table, routes, key=["code"])
     route_ids = dict(
@@ -302,7 +313,7 @@ def load_routes(
             )
         ).all()
     )
-    village_table = models.Village.__table__
+    village_table = models.table_of(models.Village)
     stops_frame = _read_csv(stops_path)
     village_codes = sorted({c for c in stops_frame.get("village_code", []) if c})
     villages = {
@@ -313,7 +324,7 @@ def load_routes(
             )
         ).all()
     }
-    stop_table = models.RouteStop.__table__
+    stop_table = models.table_of(models.RouteStop)
     stops: list[dict[str, Any]] = []
     for position, (_, row) in enumerate(stops_frame.iterrows(), start=1):
         route_id = route_ids.get(row["route_code"])

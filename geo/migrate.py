@@ -11,7 +11,8 @@ from geo.db import MIGRATIONS_DIR
 
 def alembic_config(url: str) -> Config:
     """An Alembic configuration pointed at craftmap's migrations and at ``url``."""
-    config = Config(str(MIGRATIONS_DIR.parent / "alembic.ini"))
+    # No ini file: the migrations folder travels inside the installed package.
+    config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     config.attributes["database_url"] = url
     return config

@@ -407,6 +407,13 @@ class ApiKey(Base):
     last_used_at: Mapped[dt.datetime | None] = mapped_column(sa.DateTime(timezone=True))
 
 
+def table_of(model: type[Base]) -> sa.Table:
+    """The Core ``Table`` of a mapped class (typed, for SQL built with Core)."""
+    table = model.__table__
+    assert isinstance(table, sa.Table)
+    return table
+
+
 # Tables whose every row change is written to feature_history by a trigger.
 HISTORY_TABLES = (
     AdminUnit.__tablename__,

@@ -12,8 +12,8 @@ from geo import catalog, models
 
 def draw_route_line_from_stops(conn: Connection | Session, route_id: int) -> None:
     """Set a route's line to its stops joined in order (NULL with fewer than two stops)."""
-    stop = models.RouteStop.__table__
-    route = models.TourismRoute.__table__
+    stop = models.table_of(models.RouteStop)
+    route = models.table_of(models.TourismRoute)
     line = (
         sa.select(sa.func.ST_MakeLine(aggregate_order_by(stop.c.geom, stop.c.seq)))
         .where(stop.c.route_id == route_id)
@@ -36,8 +36,8 @@ def collection_counts(conn: Connection | Session) -> dict[str, int]:
         for info in catalog.CORE
     ]
     counts = {row.id: int(row.n) for row in conn.execute(sa.union_all(*parts)).all()}
-    layer = models.ReferenceLayer.__table__
-    feature = models.ReferenceFeature.__table__
+    layer = models.table_of(models.ReferenceLayer)
+    feature = models.table_of(models.ReferenceFeature)
     layer_counts = conn.execute(
         sa.select(layer.c.name, sa.func.count(feature.c.id))
         .select_from(layer.outerjoin(feature, feature.c.layer_id == layer.c.id))

@@ -1,0 +1,1 @@
+"""folium map builders: pure functions from data or tile URLs to ``folium.Map`` objects."""

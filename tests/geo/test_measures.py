@@ -14,7 +14,7 @@ TOLERANCE = 0.001
 POLYGONS = {
     # A 1 km² square near Nga Sơn, a long thin strip across Thanh Hóa, and a large
     # irregular zone in the far south (Cà Mau), where degrees shrink differently.
-    "square": "MULTIPOLYGON(((105.95 20.0,105.9595 20.0,105.9595 20.009,105.95 20.009,105.95 20.0)))",
+    "square": "MULTIPOLYGON(((105.95 20,105.9595 20,105.9595 20.009,105.95 20.009,105.95 20)))",
     "strip": "MULTIPOLYGON(((104.5 19.80,106.0 19.80,106.0 19.81,104.5 19.81,104.5 19.80)))",
     "south": "MULTIPOLYGON(((104.9 8.6,105.3 8.7,105.2 9.1,104.95 9.0,104.9 8.6)))",
 }
