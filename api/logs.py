@@ -16,7 +16,8 @@ access_log = logging.getLogger("craftmap.access")
 class JsonFormatter(logging.Formatter):
     """One JSON object per line: time, level, logger, message and any ``extra`` fields."""
 
-    _RESERVED = set(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
+    # uvicorn adds an ANSI-coloured copy of each message; the JSON line needs only one.
+    _RESERVED = set(logging.makeLogRecord({}).__dict__) | {"message", "asctime", "color_message"}
 
     def format(self, record: logging.LogRecord) -> str:
         """Render ``record`` as JSON."""

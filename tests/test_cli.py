@@ -101,3 +101,38 @@ def test_bad_arguments_get_a_readable_message(
     assert result.returncode != 0
     assert "no-such-revision" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_serve_with_several_workers(database_url: str, tmp_path: Path) -> None:
+    import signal
+    import time
+    import urllib.request
+
+    from geo.cluster import free_port
+
+    port = free_port()
+    base = {k: v for k, v in os.environ.items() if not k.startswith("CRAFTMAP_")}
+    log_path = tmp_path / "serve.log"
+    with log_path.open("w") as log:
+        server = subprocess.Popen(
+            [CRAFTMAP, "serve", "--port", str(port), "--workers", "2"],
+            env={**base, "DATABASE_URL": database_url},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        try:
+            answers = []
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline and len(answers) < 4:
+                try:
+                    with urllib.request.urlopen(f"http://127.0.0.1:{port}/ready", timeout=5) as r:
+                        answers.append(r.status)
+                except OSError:
+                    time.sleep(0.5)
+            assert answers == [200, 200, 200, 200]
+            started = log_path.read_text().count("Started server process")
+            assert started == 2, log_path.read_text()[-2000:]
+        finally:
+            os.killpg(server.pid, signal.SIGTERM)
+            server.wait(timeout=30)

@@ -13,9 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from geo.cluster import free_port
+from geo.cluster import LocalCluster, free_port
 from tests.conftest import REPO_ROOT
-from tests.test_cli import run_cli
 
 
 def _get(url: str, accept: str = "application/json") -> tuple[int, bytes]:
@@ -74,5 +73,5 @@ def test_make_run_serves_the_demo(tmp_path: Path) -> None:
             server.wait(timeout=30)
         except subprocess.TimeoutExpired:
             os.killpg(server.pid, signal.SIGKILL)
-        run_cli("db", "stop", env={"CRAFTMAP_HOME": env["CRAFTMAP_HOME"]}, check=False)
+        LocalCluster(Path(env["CRAFTMAP_HOME"])).destroy()
         log.close()
