@@ -31,3 +31,7 @@ class ClusterError(GeoError):
 
 class MissingSoftware(ClusterError):
     """A program craftmap needs is not installed; the message names the package."""
+
+
+class InvalidFilter(InvalidInput):
+    """A CQL2 filter is malformed, or names an unknown property or a wrong type."""
