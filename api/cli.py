@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import getpass
 import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Annotated, TypeVar
 
 import typer
+from sqlalchemy.engine import Connection
 
-from geo.db import DatabaseSettings, make_engine
+from geo.db import DatabaseSettings, make_engine, set_actor
 from geo.errors import GeoError
 
 app = typer.Typer(
@@ -19,8 +21,10 @@ app = typer.Typer(
 )
 db_app = typer.Typer(help="The private PostgreSQL + PostGIS cluster.", no_args_is_help=True)
 demo_app = typer.Typer(help="The Thanh Hóa demo dataset.", no_args_is_help=True)
+keys_app = typer.Typer(help="API keys for writing through the API.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(demo_app, name="demo")
+app.add_typer(keys_app, name="keys")
 
 T = TypeVar("T")
 
@@ -151,6 +155,58 @@ def demo_load(
             typer.echo("Dry run: nothing was written.")
 
     _with_url(run)
+
+
+# -- keys ------------------------------------------------------------------------------------
+def _in_transaction(url: str, action: Callable[[Connection], T]) -> T:
+    engine = make_engine(url, pool_size=1)
+    try:
+        with engine.begin() as conn:
+            set_actor(conn, f"cli:{getpass.getuser()}")
+            return action(conn)
+    finally:
+        engine.dispose()
+
+
+@keys_app.command("create")
+def keys_create(
+    name: Annotated[str, typer.Option(help="Who or what uses the key.")],
+    role: Annotated[str, typer.Option(help="viewer, planner, tourism or admin.")],
+) -> None:
+    """Create a key and print it once (only its hash is stored)."""
+    from geo import keys
+
+    token, info = _with_url(
+        lambda url: _in_transaction(url, lambda conn: keys.create_key(conn, name=name, role=role))
+    )
+    typer.echo(token)
+    typer.echo(
+        f"key {info.prefix} for {info.name} ({info.role.value}); store it now, "
+        "it cannot be shown again",
+        err=True,
+    )
+
+
+@keys_app.command("list")
+def keys_list() -> None:
+    """List keys (prefix, role, name, state); secrets are never shown."""
+    from geo import keys
+
+    found = _with_url(lambda url: _in_transaction(url, keys.list_keys))
+    for info in found:
+        state = "revoked" if info.revoked else "active"
+        typer.echo(f"{info.prefix}  {info.role.value:8} {state:8} {info.name}")
+
+
+@keys_app.command("revoke")
+def keys_revoke(
+    prefix: Annotated[str, typer.Argument(help="The key's prefix (see 'keys list').")],
+) -> None:
+    """Revoke a key: it stops working at once."""
+    from geo import keys
+
+    _with_url(lambda url: _in_transaction(url, lambda conn: keys.revoke_key(conn, prefix)))
+    typer.echo(f"Revoked {prefix}.")
 
 
 # -- server ----------------------------------------------------------------------------------

@@ -11,12 +11,14 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from geo import errors
+from geo.repository import PreconditionFailed
 
 log = logging.getLogger("craftmap.errors")
 
 PROBLEM_JSON = "application/problem+json"
 
 STATUS_CODES: dict[type[Exception], int] = {
+    PreconditionFailed: 412,
     errors.NotFound: 404,
     errors.InvalidInput: 400,
     errors.Conflict: 409,

@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import FastAPI
+from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.templating import Jinja2Templates
 
 from api.errors import STATUS_CODES, add_exception_handlers
 from api.logs import RequestLogMiddleware
-from api.routers import pages, system
+from api.routers import apidoc, items, ogc, system
 from api.settings import ApiSettings
 from geo.db import DatabaseSettings, make_engine
 from geo.errors import GeoError
@@ -51,13 +53,21 @@ def create_app(
         lifespan=lifespan,
         docs_url=None,
         redoc_url=None,
+        # /api serves the OpenAPI 3.0 document the OGC standard asks for.
+        openapi_url=None,
     )
     app.state.settings = settings
     app.state.engine = None
     app.state.engine_error = None
-    app.state.templates = Jinja2Templates(directory=str(TEMPLATES_DIR))
+    templates = Jinja2Templates(directory=str(TEMPLATES_DIR))
+    templates.env.globals["cos_lat"] = lambda lat: math.cos(math.radians(lat))
+    app.state.templates = templates
     add_exception_handlers(app, STATUS_CODES)
+    # Middleware added last runs first: the log sees the compressed response's status.
+    app.add_middleware(GZipMiddleware, minimum_size=1024)
     app.add_middleware(RequestLogMiddleware)
+    app.include_router(ogc.router)
+    app.include_router(items.router)
+    app.include_router(apidoc.router)
     app.include_router(system.router)
-    app.include_router(pages.router)
     return app

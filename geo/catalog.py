@@ -1,81 +1,366 @@
-"""The collections craftmap serves, and which table holds each."""
+"""The collections craftmap serves: their tables, properties, schemas and write roles.
+
+Core collections are fixed tables; each reference layer (exclusion areas, land use,
+roads…) is a collection too, its features sharing the ``reference_feature`` table.
+Properties are derived from the table columns, so the schema, the queryables, the SQL and
+the write validation all come from one definition.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
+from sqlalchemy.engine import Connection
+from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement
 
 from geo import layers, models
+from geo.cql2 import Queryable
+from geo.errors import NotFound
+from geo.vocab import Role
+
+# Columns that are never feature properties, or that the server alone sets.
+_HIDDEN = {"id", "geom", "label_point", "layer_id", "properties"}
+_READ_ONLY = {"created_at", "updated_at", "version", "area_ha", "length_km"}
+GEOMETRY = "geometry"
 
 
 @dataclass(frozen=True)
-class CollectionInfo:
-    """A served collection: its id, table, geometry type and bilingual titles."""
+class Prop:
+    """One feature property: its JSON type and the rules a written value must meet."""
+
+    name: str
+    type: str  # string, integer, number, boolean, date, datetime, array, object
+    required: bool = False
+    read_only: bool = False
+    enum: tuple[str, ...] | None = None
+    minimum: float | None = None
+    maximum: float | None = None
+    max_length: int | None = None
+
+    def json_schema(self) -> dict[str, Any]:
+        """JSON Schema (2020-12) of the property."""
+        schema: dict[str, Any]
+        if self.type == "date":
+            schema = {"type": "string", "format": "date"}
+        elif self.type == "datetime":
+            schema = {"type": "string", "format": "date-time"}
+        elif self.type == "array":
+            schema = {"type": "array", "items": {"type": "string"}}
+        elif self.type == "object":
+            schema = {"type": "object"}
+        else:
+            schema = {"type": self.type}
+        if self.enum is not None:
+            schema["enum"] = list(self.enum)
+        if self.minimum is not None:
+            schema["minimum"] = self.minimum
+        if self.maximum is not None:
+            schema["maximum"] = self.maximum
+        if self.max_length is not None:
+            schema["maxLength"] = self.max_length
+        if self.read_only:
+            schema["readOnly"] = True
+        return schema
+
+
+def _prop_type(column: sa.Column[Any]) -> str:
+    col_type = column.type
+    if isinstance(col_type, ARRAY):
+        return "array"
+    if isinstance(col_type, JSONB):
+        return "object"
+    if isinstance(col_type, sa.Boolean):
+        return "boolean"
+    if isinstance(col_type, sa.Integer):
+        return "integer"
+    if isinstance(col_type, sa.Numeric | sa.Double | sa.Float):
+        return "number"
+    if isinstance(col_type, sa.DateTime):
+        return "datetime"
+    if isinstance(col_type, sa.Date):
+        return "date"
+    return "string"
+
+
+def props_of(
+    table: sa.Table, ranges: dict[str, tuple[float | None, float | None]]
+) -> tuple[Prop, ...]:
+    """Properties derived from the columns of ``table``, with value ranges given per name."""
+    props: list[Prop] = []
+    for column in table.columns:
+        if column.name in _HIDDEN:
+            continue
+        enum = None
+        max_length = None
+        if isinstance(column.type, sa.Enum):
+            enum = tuple(column.type.enums)
+        elif isinstance(column.type, sa.String) and column.type.length:
+            max_length = column.type.length
+        read_only = column.name in _READ_ONLY or column.computed is not None
+        low, high = ranges.get(column.name, (None, None))
+        props.append(
+            Prop(
+                name=column.name,
+                type=_prop_type(column),
+                required=not column.nullable and column.server_default is None and not read_only,
+                read_only=read_only,
+                enum=enum,
+                minimum=low,
+                maximum=high,
+                max_length=max_length,
+            )
+        )
+    return tuple(props)
+
+
+@dataclass(frozen=True)
+class Collection:
+    """A served collection of features."""
 
     id: str
     table: sa.Table
     geometry_type: str
+    accepted_geometries: frozenset[str]
     title_vi: str
     title_en: str
     description_vi: str
     description_en: str
+    props: tuple[Prop, ...]
+    write_roles: frozenset[Role]
+    # Column names of the record dates that `datetime` filters on (start, end).
+    temporal: tuple[str, str | None] | None = None
+    layer_id: int | None = None
 
     def title(self, lang: str) -> str:
-        """Title in ``lang`` (``vi`` unless ``en``)."""
+        """Title in ``lang`` (Vietnamese unless ``en``)."""
         return self.title_en if lang == "en" else self.title_vi
 
     def description(self, lang: str) -> str:
-        """Description in ``lang`` (``vi`` unless ``en``)."""
+        """Description in ``lang`` (Vietnamese unless ``en``)."""
         return self.description_en if lang == "en" else self.description_vi
 
+    @property
+    def is_reference_layer(self) -> bool:
+        """True for a user-imported reference layer."""
+        return self.layer_id is not None
 
-CORE: tuple[CollectionInfo, ...] = (
-    CollectionInfo(
-        layers.VILLAGES,
+    def prop(self, name: str) -> Prop | None:
+        """The property called ``name``, if any."""
+        return next((p for p in self.props if p.name == name), None)
+
+    def column(self, name: str) -> ColumnElement[Any]:
+        """SQL expression of a property (a column, or a key of a reference feature)."""
+        if self.is_reference_layer:
+            prop = self.prop(name)
+            value = self.table.c.properties[name].astext
+            if prop is not None and prop.type == "number":
+                return sa.cast(value, sa.Double)
+            if prop is not None and prop.type == "boolean":
+                return sa.cast(value, sa.Boolean)
+            return value
+        return self.table.c[name]
+
+    def base_filter(self) -> list[ColumnElement[bool]]:
+        """Conditions every query of this collection carries (the layer of a reference layer)."""
+        if self.layer_id is None:
+            return []
+        return [self.table.c.layer_id == self.layer_id]
+
+    def queryables(self) -> dict[str, Queryable]:
+        """What CQL2 filters and ``sortby`` may name: every property plus ``geometry``."""
+        found = {
+            p.name: Queryable(p.name, self.column(p.name), p.type)
+            for p in self.props
+            if p.type != "object"
+        }
+        found[GEOMETRY] = Queryable(GEOMETRY, self.table.c.geom, "geometry")
+        return found
+
+    def json_schema(self, *, base_url: str, kind: str = "schema") -> dict[str, Any]:
+        """JSON Schema of the features (``schema``) or of what may be filtered (``queryables``)."""
+        properties: dict[str, Any] = {}
+        if kind == "queryables":
+            properties[GEOMETRY] = {
+                "format": f"geometry-{self.geometry_type.lower()}",
+                "x-ogc-role": "primary-geometry",
+            }
+        for prop in self.props:
+            if kind == "queryables" and prop.type == "object":
+                continue
+            properties[prop.name] = {"title": prop.name, **prop.json_schema()}
+        schema: dict[str, Any] = {
+            "$schema": "https://json-schema.org/draft/2020-12/schema",
+            "$id": f"{base_url}/collections/{self.id}/{kind}",
+            "type": "object",
+            "title": self.title_en,
+            "properties": properties,
+        }
+        if kind == "queryables":
+            schema["additionalProperties"] = False
+        else:
+            schema["required"] = [p.name for p in self.props if p.required]
+        return schema
+
+
+_COUNTS = (0, None)
+
+VILLAGES = Collection(
+    id=layers.VILLAGES,
+    table=models.table_of(models.Village),
+    geometry_type="Point",
+    accepted_geometries=frozenset({"Point"}),
+    title_vi="Làng nghề",
+    title_en="Craft villages",
+    description_vi="Làng nghề, làng nghề truyền thống và nghề truyền thống đã được công nhận.",
+    description_en="Recognised craft villages, traditional craft villages and traditional crafts.",
+    props=props_of(
         models.table_of(models.Village),
-        "Point",
-        "Làng nghề",
-        "Craft villages",
-        "Làng nghề, làng nghề truyền thống và nghề truyền thống đã được công nhận.",
-        "Recognised craft villages, traditional craft villages and traditional crafts.",
+        {
+            "households": _COUNTS,
+            "craft_households": _COUNTS,
+            "workers": _COUNTS,
+            "trained_workers": _COUNTS,
+            "ocop_products": _COUNTS,
+            "ocop_stars": (3, 5),
+            "precision_m": _COUNTS,
+            "recognition_year": (1900, 2100),
+        },
     ),
-    CollectionInfo(
-        layers.MATERIAL_ZONES,
-        models.table_of(models.MaterialZone),
-        "MultiPolygon",
-        "Vùng nguyên liệu",
-        "Raw-material zones",
-        "Vùng nguyên liệu tập trung: tre luồng, mây, cói, dược liệu.",
-        "Concentrated raw-material zones: bamboo and luồng, rattan, sedge, medicinal plants.",
-    ),
-    CollectionInfo(
-        layers.ROUTES,
-        models.table_of(models.TourismRoute),
-        "LineString",
-        "Tuyến du lịch",
-        "Tourism routes",
-        "Tuyến du lịch làng nghề qua các điểm dừng theo thứ tự.",
-        "Craft-village tourism routes through ordered stops.",
-    ),
-    CollectionInfo(
-        layers.ROUTE_STOPS,
-        models.table_of(models.RouteStop),
-        "Point",
-        "Điểm dừng",
-        "Route stops",
-        "Các điểm dừng của tuyến du lịch.",
-        "The stops of the tourism routes.",
-    ),
-    CollectionInfo(
-        layers.ADMIN_UNITS,
-        models.table_of(models.AdminUnit),
-        "MultiPolygon",
-        "Đơn vị hành chính",
-        "Administrative units",
-        "Tỉnh, huyện (trước 2025) và xã, phường, với thời gian hiệu lực.",
-        "Provinces, districts (before 2025) and communes, with their validity dates.",
-    ),
+    write_roles=frozenset({Role.ADMIN}),
+    temporal=("recognition_date", None),
 )
 
-BY_ID = {info.id: info for info in CORE}
+MATERIAL_ZONES = Collection(
+    id=layers.MATERIAL_ZONES,
+    table=models.table_of(models.MaterialZone),
+    geometry_type="MultiPolygon",
+    accepted_geometries=frozenset({"Polygon", "MultiPolygon"}),
+    title_vi="Vùng nguyên liệu",
+    title_en="Raw-material zones",
+    description_vi="Vùng nguyên liệu tập trung: tre luồng, mây, cói, dược liệu.",
+    description_en=(
+        "Concentrated raw-material zones: bamboo and luồng, rattan, sedge, medicinal plants."
+    ),
+    props=props_of(
+        models.table_of(models.MaterialZone),
+        {"annual_capacity_t": _COUNTS, "declared_area_ha": (0, None)},
+    ),
+    write_roles=frozenset({Role.PLANNER, Role.ADMIN}),
+    temporal=("updated_at", None),
+)
+
+ROUTES = Collection(
+    id=layers.ROUTES,
+    table=models.table_of(models.TourismRoute),
+    geometry_type="LineString",
+    accepted_geometries=frozenset({"LineString"}),
+    title_vi="Tuyến du lịch",
+    title_en="Tourism routes",
+    description_vi="Tuyến du lịch làng nghề qua các điểm dừng theo thứ tự.",
+    description_en="Craft-village tourism routes through ordered stops.",
+    props=props_of(models.table_of(models.TourismRoute), {}),
+    write_roles=frozenset({Role.TOURISM, Role.ADMIN}),
+    temporal=("updated_at", None),
+)
+
+ROUTE_STOPS = Collection(
+    id=layers.ROUTE_STOPS,
+    table=models.table_of(models.RouteStop),
+    geometry_type="Point",
+    accepted_geometries=frozenset({"Point"}),
+    title_vi="Điểm dừng",
+    title_en="Route stops",
+    description_vi="Các điểm dừng của tuyến du lịch.",
+    description_en="The stops of the tourism routes.",
+    props=props_of(models.table_of(models.RouteStop), {"seq": (1, None), "dwell_min": _COUNTS}),
+    write_roles=frozenset({Role.TOURISM, Role.ADMIN}),
+    temporal=("updated_at", None),
+)
+
+ADMIN_UNITS = Collection(
+    id=layers.ADMIN_UNITS,
+    table=models.table_of(models.AdminUnit),
+    geometry_type="MultiPolygon",
+    accepted_geometries=frozenset({"Polygon", "MultiPolygon"}),
+    title_vi="Đơn vị hành chính",
+    title_en="Administrative units",
+    description_vi="Tỉnh, huyện (trước 2025) và xã, phường, với thời gian hiệu lực.",
+    description_en="Provinces, districts (before 2025) and communes, with their validity dates.",
+    props=props_of(models.table_of(models.AdminUnit), {}),
+    write_roles=frozenset({Role.ADMIN}),
+    temporal=("valid_from", "valid_to"),
+)
+
+CORE: tuple[Collection, ...] = (VILLAGES, MATERIAL_ZONES, ROUTES, ROUTE_STOPS, ADMIN_UNITS)
+BY_ID = {c.id: c for c in CORE}
+
+_REFERENCE = models.table_of(models.ReferenceFeature)
+_LAYER = models.table_of(models.ReferenceLayer)
+_JSON_TYPES = {"number": "number", "boolean": "boolean", "array": "array", "object": "object"}
+
+
+def _reference_collection(conn: Connection | Session, row: sa.Row[Any]) -> Collection:
+    # A reference layer's properties are whatever its features carry; their JSON types are
+    # read from the data so that numbers filter and sort as numbers.
+    keys = conn.execute(
+        sa.select(
+            sa.func.jsonb_object_keys(_REFERENCE.c.properties).label("key"),
+        )
+        .where(_REFERENCE.c.layer_id == row.id)
+        .distinct()
+    ).scalars()
+    props = []
+    for key in sorted(keys):
+        json_type = conn.execute(
+            sa.select(sa.func.jsonb_typeof(_REFERENCE.c.properties[key]))
+            .where(_REFERENCE.c.layer_id == row.id, _REFERENCE.c.properties.has_key(key))
+            .limit(1)
+        ).scalar()
+        props.append(Prop(name=key, type=_JSON_TYPES.get(str(json_type), "string")))
+    props += [
+        Prop("created_at", "datetime", read_only=True),
+        Prop("updated_at", "datetime", read_only=True),
+        Prop("version", "integer", read_only=True),
+    ]
+    return Collection(
+        id=row.name,
+        table=_REFERENCE,
+        geometry_type="Geometry",
+        accepted_geometries=frozenset(
+            {"Point", "MultiPoint", "LineString", "MultiLineString", "Polygon", "MultiPolygon"}
+        ),
+        title_vi=row.title,
+        title_en=row.title,
+        description_vi=row.description or "",
+        description_en=row.description or "",
+        props=tuple(props),
+        write_roles=frozenset({Role.PLANNER, Role.ADMIN}),
+        temporal=("updated_at", None),
+        layer_id=row.id,
+    )
+
+
+def get_collection(conn: Connection | Session, collection_id: str) -> Collection:
+    """The collection with this id (core or reference layer).
+
+    Raises
+    ------
+    NotFound
+        When there is none.
+    """
+    if collection_id in BY_ID:
+        return BY_ID[collection_id]
+    row = conn.execute(sa.select(_LAYER).where(_LAYER.c.name == collection_id)).first()
+    if row is None:
+        raise NotFound(f"no collection {collection_id!r}")
+    return _reference_collection(conn, row)
+
+
+def list_collections(conn: Connection | Session) -> list[Collection]:
+    """Every served collection: the core ones, then the reference layers by name."""
+    rows = conn.execute(sa.select(_LAYER).order_by(_LAYER.c.name)).all()
+    return [*CORE, *(_reference_collection(conn, row) for row in rows)]

@@ -5,6 +5,12 @@ Storage is WGS 84 longitude/latitude. Areas and lengths are computed on the sphe
 exchange with cadastral and provincial maps (see shared/DOMAIN.md §7).
 """
 
+from dataclasses import dataclass
+
+from pyproj import CRS
+
+from geo.errors import InvalidInput
+
 SRID_STORAGE = 4326
 # VN-2000 / TM-3 zone 482 (central meridian 105°), used by Thanh Hóa's cadastral maps.
 SRID_VN2000_TM3_105 = 5897
@@ -14,3 +20,76 @@ SRID_VN2000_UTM48 = 3405
 # Mainland Vietnam and its islands (Hoàng Sa, Trường Sa) in storage coordinates, as a
 # coarse sanity check on positions; the precise rule uses loaded boundaries.
 VIETNAM_BBOX = (102.0, 6.0, 118.0, 24.0)
+
+CRS84_URI = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
+_EPSG_URI = "http://www.opengis.net/def/crs/EPSG/0/{}"
+
+
+@dataclass(frozen=True)
+class ServedCrs:
+    """A CRS features can be requested in: its URI, SRID and axis order.
+
+    ``swap_axes`` is true when the CRS's first axis points north (EPSG:4326 proper and
+    VN-2000 geographic are latitude first), so coordinates go out as (y, x).
+    """
+
+    uri: str
+    srid: int
+    swap_axes: bool
+    title: str
+
+
+def _served(srid: int) -> ServedCrs:
+    crs = CRS.from_epsg(srid)
+    first_axis = crs.axis_info[0].direction.lower()
+    return ServedCrs(_EPSG_URI.format(srid), srid, first_axis == "north", crs.name)
+
+
+CRS84 = ServedCrs(CRS84_URI, SRID_STORAGE, False, "WGS 84 (CRS84, longitude/latitude)")
+# The order is the order of the `crs` list of every collection.
+SERVED_CRS: tuple[ServedCrs, ...] = (
+    CRS84,
+    _served(4326),
+    _served(4756),  # VN-2000 geographic
+    _served(SRID_VN2000_TM3_105),  # VN-2000 / TM-3 zone 482 (Thanh Hóa cadastral maps)
+    _served(SRID_VN2000_UTM48),  # VN-2000 / UTM 48N
+    _served(3406),  # VN-2000 / UTM 49N
+    _served(32648),  # WGS 84 / UTM 48N
+    _served(32649),  # WGS 84 / UTM 49N
+)
+_BY_URI = {c.uri: c for c in SERVED_CRS}
+# Short spellings people type; the URI forms above are what the standard asks for.
+_ALIASES = {
+    "CRS84": CRS84,
+    "OGC:CRS84": CRS84,
+    "[OGC:CRS84]": CRS84,
+    **{f"EPSG:{c.srid}": c for c in SERVED_CRS[1:]},
+    **{f"[EPSG:{c.srid}]": c for c in SERVED_CRS[1:]},
+}
+
+
+def served_crs(value: str | None) -> ServedCrs:
+    """The CRS named by a ``crs``/``bbox-crs``/``filter-crs``/``Content-Crs`` value.
+
+    Examples
+    --------
+    >>> served_crs(None).srid
+    4326
+    >>> served_crs("http://www.opengis.net/def/crs/EPSG/0/5897").swap_axes
+    False
+    >>> served_crs("EPSG:4326").swap_axes
+    True
+
+    Raises
+    ------
+    InvalidInput
+        When the CRS is not one craftmap serves (the message lists those it does).
+    """
+    if value is None or value == "":
+        return CRS84
+    found = _BY_URI.get(value.strip().strip("<>")) or _ALIASES.get(value.strip())
+    if found is None:
+        raise InvalidInput(
+            f"unsupported CRS {value!r}; supported: {', '.join(c.uri for c in SERVED_CRS)}"
+        )
+    return found

@@ -2,24 +2,32 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.selectable import ScalarSelect
 
-from geo import catalog, models
+from geo import models
 
 
-def draw_route_line_from_stops(conn: Connection | Session, route_id: int) -> None:
-    """Set a route's line to its stops joined in order (NULL with fewer than two stops)."""
+def stops_line(route_id: int) -> ScalarSelect[Any]:
+    """A route's stops joined in order (NULL with fewer than two stops)."""
     stop = models.table_of(models.RouteStop)
-    route = models.table_of(models.TourismRoute)
-    line = (
+    return (
         sa.select(sa.func.ST_MakeLine(aggregate_order_by(stop.c.geom, stop.c.seq)))
         .where(stop.c.route_id == route_id)
         .having(sa.func.count() >= 2)
         .scalar_subquery()
     )
+
+
+def draw_route_line_from_stops(conn: Connection | Session, route_id: int) -> None:
+    """Set a route's line to its stops joined in order (NULL with fewer than two stops)."""
+    route = models.table_of(models.TourismRoute)
+    line = stops_line(route_id)
     conn.execute(
         sa.update(route)
         .where(route.c.id == route_id, route.c.geom.is_distinct_from(line))
@@ -29,6 +37,8 @@ def draw_route_line_from_stops(conn: Connection | Session, route_id: int) -> Non
 
 def collection_counts(conn: Connection | Session) -> dict[str, int]:
     """Number of features in each core collection and each reference layer."""
+    from geo import catalog
+
     parts = [
         sa.select(sa.literal(info.id).label("id"), sa.func.count().label("n")).select_from(
             info.table

@@ -136,3 +136,22 @@ def test_serve_with_several_workers(database_url: str, tmp_path: Path) -> None:
         finally:
             os.killpg(server.pid, signal.SIGTERM)
             server.wait(timeout=30)
+
+
+def test_keys_are_created_listed_and_revoked(fresh_database_url: str) -> None:
+    env = {"DATABASE_URL": fresh_database_url}
+    run_cli("migrate", env=env)
+    created = run_cli("keys", "create", "--name", "Sở Nông nghiệp", "--role", "planner", env=env)
+    token = created.stdout.strip()
+    assert token.startswith("cm_") and "store it now" in created.stderr
+    prefix = token.split("_")[1]
+    listed = run_cli("keys", "list", env=env).stdout
+    assert prefix in listed and "planner" in listed and "Sở Nông nghiệp" in listed
+    assert token.split("_", 2)[2] not in listed, "the secret is never shown again"
+    with psycopg.connect(libpq_conninfo(fresh_database_url)) as conn:
+        stored = conn.execute("SELECT key_hash FROM api_key").fetchone()
+    assert stored is not None and token not in stored[0] and len(stored[0]) == 64
+    assert f"Revoked {prefix}" in run_cli("keys", "revoke", prefix, env=env).stdout
+    assert "revoked" in run_cli("keys", "list", env=env).stdout
+    bad_role = run_cli("keys", "create", "--name", "x", "--role", "superuser", env=env, check=False)
+    assert bad_role.returncode == 1 and "role must be one of" in bad_role.stderr

@@ -1,0 +1,76 @@
+"""Content negotiation and query-parameter checks shared by the OGC routers."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Annotated
+
+from fastapi import Path, Request
+
+from geo.errors import InvalidInput
+
+GEOJSON = "application/geo+json"
+JSON = "application/json"
+HTML = "text/html"
+SCHEMA_JSON = "application/schema+json"
+OPENAPI_30 = "application/vnd.oai.openapi+json;version=3.0"
+
+# Parameters every resource understands.
+COMMON_PARAMS = frozenset({"f", "lang"})
+
+
+def wants_html(request: Request) -> bool:
+    """``f=html``/``f=json`` decide; otherwise ``Accept``: HTML only when preferred to JSON."""
+    asked = request.query_params.get("f")
+    if asked is not None:
+        if asked not in {"html", "json", "geojson"}:
+            raise InvalidInput(f"f must be html or json, got {asked!r}")
+        return asked == "html"
+    accept = request.headers.get("accept", "")
+    if not accept:
+        return False
+    best_html = _quality(accept, HTML)
+    best_json = max(_quality(accept, t) for t in (JSON, GEOJSON, SCHEMA_JSON))
+    return best_html > best_json
+
+
+def _quality(accept: str, media_type: str) -> float:
+    main = media_type.split("/")[0]
+    best = 0.0
+    for part in accept.split(","):
+        fields = [f.strip() for f in part.split(";")]
+        kind = fields[0].lower()
+        quality = 1.0
+        for param in fields[1:]:
+            if param.startswith("q="):
+                try:
+                    quality = float(param[2:])
+                except ValueError:
+                    quality = 0.0
+        if kind == media_type:
+            best = max(best, quality)
+        elif kind in {f"{main}/*", "*/*"}:
+            # Wildcards rank below an exact match of the same quality.
+            best = max(best, quality - 0.001)
+    return best
+
+
+def reject_unknown_params(request: Request, allowed: Iterable[str]) -> None:
+    """A query parameter the resource does not define is a 400, as OGC API asks."""
+    known = COMMON_PARAMS | set(allowed)
+    unknown = sorted(set(request.query_params.keys()) - known)
+    if unknown:
+        raise InvalidInput(
+            f"unknown query parameter {', '.join(unknown)}; allowed: {', '.join(sorted(known))}"
+        )
+
+
+def base_url(request: Request, public_url: str | None) -> str:
+    """The service's root URL, as clients should see it."""
+    return (public_url or str(request.base_url)).rstrip("/")
+
+
+# Path parameters carry the names OGC API uses (GDAL looks for them in /api).
+CollectionId = Annotated[str, Path(alias="collectionId", description="a collection id")]
+FeatureId = Annotated[str, Path(alias="featureId", description="a feature id")]
+HistoryId = Annotated[int, Path(alias="historyId", description="a history entry id")]

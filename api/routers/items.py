@@ -1,0 +1,490 @@
+"""OGC API – Features items: read (Parts 1–3), write (Part 4), history and restore."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+from collections.abc import Iterator
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Body, Header, Query, Request
+from fastapi.responses import JSONResponse, Response, StreamingResponse
+from sqlalchemy.engine import Connection
+
+from api.auth import require_admin, require_writer
+from api.deps import SessionDep, SettingsDep
+from api.negotiation import (
+    GEOJSON,
+    HTML,
+    JSON,
+    CollectionId,
+    FeatureId,
+    HistoryId,
+    base_url,
+    reject_unknown_params,
+    wants_html,
+)
+from api.routers.ogc import link, render
+from geo import catalog, cql2, features, repository
+from geo.crs import ServedCrs, served_crs
+from geo.errors import InvalidInput, NotFound
+
+router = APIRouter(tags=["OGC API – Features"])
+
+ITEMS_PARAMS = (
+    "limit",
+    "offset",
+    "bbox",
+    "bbox-crs",
+    "datetime",
+    "crs",
+    "filter",
+    "filter-lang",
+    "filter-crs",
+    "sortby",
+    "properties",
+)
+# Features per chunk written to the socket: fewer, larger writes.
+_CHUNK = 200
+_ETAG = re.compile(r'^"v(\d+)(?:-\d+)?"$')
+
+
+def _parse_query(
+    request: Request, collection: catalog.Collection
+) -> tuple[features.ItemsQuery, ServedCrs]:
+    params = request.query_params
+    crs = served_crs(params.get("crs"))
+    bbox_crs = served_crs(params.get("bbox-crs"))
+    query = features.ItemsQuery(
+        limit=features.parse_limit(params.get("limit")),
+        offset=features.parse_offset(params.get("offset")),
+        bbox=features.parse_bbox(params.get("bbox"), bbox_crs),
+        bbox_crs=bbox_crs,
+        interval=features.parse_datetime(params.get("datetime")),
+        sortby=features.parse_sortby(params.get("sortby"), collection),
+        properties=features.parse_properties(params.get("properties"), collection),
+        crs=crs,
+    )
+    text = params.get("filter")
+    if text is not None:
+        language = params.get("filter-lang", "cql2-text")
+        filter_crs = served_crs(params.get("filter-crs"))
+        expression = cql2.parse_filter(text, language)
+        query.filter = cql2.filter_to_sql(
+            expression,
+            collection.queryables(),
+            filter_srid=filter_crs.srid,
+            swap_axes=filter_crs.swap_axes,
+        )
+    elif "filter-lang" in params or "filter-crs" in params:
+        raise InvalidInput("filter-lang and filter-crs need a filter")
+    return query, crs
+
+
+def _page_links(
+    request: Request, query: features.ItemsQuery, has_more: bool, collection_url: str
+) -> list[dict[str, str]]:
+    url = request.url.remove_query_params(["f", "offset"])
+    links = [
+        link(str(request.url.include_query_params(f="json")), "self", GEOJSON, "this page"),
+        link(str(request.url.include_query_params(f="html")), "alternate", HTML, "HTML"),
+        link(collection_url, "collection", JSON, "the collection"),
+    ]
+    if has_more:
+        links.append(
+            link(str(url.include_query_params(offset=query.offset + query.limit)), "next", GEOJSON)
+        )
+    if query.offset > 0:
+        links.append(
+            link(
+                str(url.include_query_params(offset=max(0, query.offset - query.limit))),
+                "prev",
+                GEOJSON,
+            )
+        )
+    return links
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+@router.get("/collections/{collectionId}/items", response_model=None, summary="Features")
+def get_items(
+    collection_id: CollectionId,
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    limit: Annotated[
+        str | None, Query(description="1 to 10 000; larger values are clamped")
+    ] = None,
+    offset: Annotated[str | None, Query(description="features to skip (paging)")] = None,
+    bbox: Annotated[str | None, Query(description="minx,miny,maxx,maxy in bbox-crs")] = None,
+    bbox_crs: Annotated[str | None, Query(alias="bbox-crs")] = None,
+    datetime: Annotated[str | None, Query(description="instant or start/end, '..' open")] = None,
+    crs: Annotated[str | None, Query(description="CRS of the returned coordinates")] = None,
+    filter: Annotated[str | None, Query(description="CQL2 filter")] = None,  # noqa: A002
+    filter_lang: Annotated[
+        Literal["cql2-text", "cql2-json"] | None, Query(alias="filter-lang")
+    ] = None,
+    filter_crs: Annotated[str | None, Query(alias="filter-crs")] = None,
+    sortby: Annotated[str | None, Query(description="name,-other")] = None,
+    properties: Annotated[str | None, Query(description="properties to return")] = None,
+) -> Response:
+    """Features of a collection, filtered, sorted and paged; GeoJSON built by PostGIS."""
+    reject_unknown_params(request, ITEMS_PARAMS)
+    found = catalog.get_collection(session, collection_id)
+    query, out_crs = _parse_query(request, found)
+    conn = session.connection()
+    matched = features.count_matched(conn, found, query)
+    root = base_url(request, settings.public_url)
+    collection_url = f"{root}/collections/{found.id}"
+    if wants_html(request):
+        return _items_html(request, conn, found, query, matched, collection_url)
+    statement = features.items_statement(found, query)
+    result = features.PageResult()
+    head = '{"type":"FeatureCollection",'
+    if matched is not None:
+        head += f'"numberMatched":{matched},'
+    head += f'"timeStamp":"{_now()}","features":['
+
+    def body() -> Iterator[str]:
+        yield head
+        batch: list[str] = []
+        first = True
+        for text in features.stream_features(conn, statement, query.limit, result):
+            batch.append(text)
+            if len(batch) == _CHUNK:
+                yield ("" if first else ",") + ",".join(batch)
+                first = False
+                batch = []
+        if batch:
+            yield ("" if first else ",") + ",".join(batch)
+        links = _page_links(request, query, result.has_more, collection_url)
+        yield f'],"numberReturned":{result.returned},"links":{json.dumps(links)}}}'
+
+    return StreamingResponse(
+        body(), media_type=GEOJSON, headers={"Content-Crs": f"<{out_crs.uri}>"}
+    )
+
+
+def _items_html(
+    request: Request,
+    conn: Connection,
+    collection: catalog.Collection,
+    query: features.ItemsQuery,
+    matched: int | None,
+    collection_url: str,
+) -> Response:
+    result = features.PageResult()
+    page = [
+        json.loads(text)
+        for text in features.stream_features(
+            conn, features.items_statement(collection, query), query.limit, result
+        )
+    ]
+    shapes, box = features.svg_shapes(conn, collection, [f["id"] for f in page])
+    return render(
+        request,
+        "items.html",
+        collection=collection,
+        features=page,
+        columns=query.properties or [p.name for p in collection.props][:8],
+        matched=matched,
+        query=query,
+        links=_page_links(request, query, result.has_more, collection_url),
+        shapes=shapes,
+        box=box,
+    )
+
+
+def _etag(version: int, crs: ServedCrs) -> str:
+    return f'"v{version}"' if crs.uri.endswith("CRS84") else f'"v{version}-{crs.srid}"'
+
+
+def _expected_version(if_match: str | None) -> int | None:
+    if if_match is None or if_match.strip() == "*":
+        return None
+    for candidate in if_match.split(","):
+        match = _ETAG.match(candidate.strip())
+        if match:
+            return int(match.group(1))
+    # A tag we never issued (or a weak one) cannot match: the precondition fails.
+    return -1
+
+
+def _feature_response(
+    request: Request,
+    conn: Connection,
+    collection: catalog.Collection,
+    feature_id: int,
+    crs: ServedCrs,
+    root: str,
+    *,
+    status: int = 200,
+) -> Response:
+    row = conn.execute(features.item_statement(collection, feature_id, crs)).first()
+    if row is None:
+        raise NotFound(f"no feature {feature_id} in {collection.id}")
+    text, version = row
+    etag = _etag(version, crs)
+    here = f"{root}/collections/{collection.id}/items/{feature_id}"
+    headers = {"ETag": etag, "Content-Crs": f"<{crs.uri}>"}
+    if status == 200 and etag in [
+        t.strip() for t in request.headers.get("if-none-match", "").split(",")
+    ]:
+        return Response(status_code=304, headers=headers)
+    if wants_html(request):
+        feature = json.loads(text)
+        shapes, box = features.svg_shapes(conn, collection, [feature_id])
+        html = render(
+            request,
+            "item.html",
+            collection=collection,
+            feature=feature,
+            shapes=shapes,
+            box=box,
+            history_url=f"{here}/history",
+        )
+        html.headers.update(headers)
+        return html
+    links = [
+        link(here, "self", GEOJSON),
+        link(f"{here}?f=html", "alternate", HTML),
+        link(f"{root}/collections/{collection.id}", "collection", JSON),
+        link(f"{here}/history", "version-history", JSON),
+    ]
+    body = text[:-1] + f',"links":{json.dumps(links)}}}'
+    return Response(body, status_code=status, media_type=GEOJSON, headers=headers)
+
+
+@router.get(
+    "/collections/{collectionId}/items/{featureId}", response_model=None, summary="A feature"
+)
+def get_item(
+    collection_id: CollectionId,
+    feature_id: FeatureId,
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    crs: Annotated[str | None, Query(description="CRS of the returned coordinates")] = None,
+) -> Response:
+    """One feature, with an ETag (If-None-Match answers 304)."""
+    reject_unknown_params(request, ("crs",))
+    found = catalog.get_collection(session, collection_id)
+    return _feature_response(
+        request,
+        session.connection(),
+        found,
+        features.parse_feature_id(feature_id),
+        served_crs(crs),
+        base_url(request, settings.public_url),
+    )
+
+
+def _options(
+    key_actor: str, content_crs: str | None, if_match: str | None, allow_overlap: bool = False
+) -> repository.WriteOptions:
+    return repository.WriteOptions(
+        actor=key_actor,
+        content_crs=served_crs(content_crs),
+        expected_version=_expected_version(if_match),
+        allow_exclusion_overlap=allow_overlap,
+    )
+
+
+FeatureBody = Annotated[dict[str, Any], Body(description="a GeoJSON Feature")]
+ContentCrs = Annotated[str | None, Header(alias="Content-Crs")]
+IfMatch = Annotated[str | None, Header(alias="If-Match")]
+AllowOverlap = Annotated[
+    bool,
+    Query(alias="allow-exclusion-overlap", description="save a zone that overlaps exclusion areas"),
+]
+
+
+@router.post(
+    "/collections/{collectionId}/items",
+    response_model=None,
+    status_code=201,
+    summary="Create a feature",
+)
+def create_item(
+    collection_id: CollectionId,
+    feature: FeatureBody,
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    content_crs: ContentCrs = None,
+    allow_exclusion_overlap: AllowOverlap = False,
+) -> Response:
+    """Create a feature (API key with a role that may write the collection)."""
+    reject_unknown_params(request, ("allow-exclusion-overlap",))
+    conn = session.connection()
+    found = catalog.get_collection(session, collection_id)
+    key = require_writer(request, conn, found)
+    written = repository.create(
+        conn, found, feature, _options(key.actor, content_crs, None, allow_exclusion_overlap)
+    )
+    session.commit()
+    root = base_url(request, settings.public_url)
+    response = _feature_response(
+        request, session.connection(), found, written.id, served_crs(None), root, status=201
+    )
+    response.headers["Location"] = f"{root}/collections/{found.id}/items/{written.id}"
+    return response
+
+
+@router.put(
+    "/collections/{collectionId}/items/{featureId}",
+    response_model=None,
+    summary="Replace a feature",
+)
+def replace_item(
+    collection_id: CollectionId,
+    feature_id: FeatureId,
+    feature: FeatureBody,
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    content_crs: ContentCrs = None,
+    if_match: IfMatch = None,
+    allow_exclusion_overlap: AllowOverlap = False,
+) -> Response:
+    """Replace a feature; with If-Match, a stale ETag gets 412."""
+    reject_unknown_params(request, ("allow-exclusion-overlap",))
+    conn = session.connection()
+    found = catalog.get_collection(session, collection_id)
+    key = require_writer(request, conn, found)
+    fid = features.parse_feature_id(feature_id)
+    repository.replace(
+        conn,
+        found,
+        fid,
+        feature,
+        _options(key.actor, content_crs, if_match, allow_exclusion_overlap),
+    )
+    session.commit()
+    return _feature_response(
+        request,
+        session.connection(),
+        found,
+        fid,
+        served_crs(None),
+        base_url(request, settings.public_url),
+    )
+
+
+@router.patch(
+    "/collections/{collectionId}/items/{featureId}",
+    response_model=None,
+    summary="Update a feature",
+)
+def patch_item(
+    collection_id: CollectionId,
+    feature_id: FeatureId,
+    merge_patch: Annotated[dict[str, Any], Body(description="RFC 7396 merge patch of the Feature")],
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    content_crs: ContentCrs = None,
+    if_match: IfMatch = None,
+    allow_exclusion_overlap: AllowOverlap = False,
+) -> Response:
+    """Change part of a feature with a JSON merge patch; with If-Match, a stale ETag gets 412."""
+    reject_unknown_params(request, ("allow-exclusion-overlap",))
+    conn = session.connection()
+    found = catalog.get_collection(session, collection_id)
+    key = require_writer(request, conn, found)
+    fid = features.parse_feature_id(feature_id)
+    repository.patch(
+        conn,
+        found,
+        fid,
+        merge_patch,
+        _options(key.actor, content_crs, if_match, allow_exclusion_overlap),
+    )
+    session.commit()
+    return _feature_response(
+        request,
+        session.connection(),
+        found,
+        fid,
+        served_crs(None),
+        base_url(request, settings.public_url),
+    )
+
+
+@router.delete(
+    "/collections/{collectionId}/items/{featureId}",
+    response_model=None,
+    status_code=204,
+    summary="Delete a feature",
+)
+def delete_item(
+    collection_id: CollectionId,
+    feature_id: FeatureId,
+    request: Request,
+    session: SessionDep,
+    if_match: IfMatch = None,
+) -> Response:
+    """Delete a feature (kept in its history; an admin can restore it)."""
+    reject_unknown_params(request, ())
+    conn = session.connection()
+    found = catalog.get_collection(session, collection_id)
+    key = require_writer(request, conn, found)
+    fid = features.parse_feature_id(feature_id)
+    repository.delete(conn, found, fid, _options(key.actor, None, if_match))
+    session.commit()
+    return Response(status_code=204)
+
+
+@router.get(
+    "/collections/{collectionId}/items/{featureId}/history",
+    response_model=None,
+    summary="Version history of a feature",
+)
+def item_history(
+    collection_id: CollectionId, feature_id: FeatureId, request: Request, session: SessionDep
+) -> Response:
+    """Every recorded version of a feature: who, when, what it looked like."""
+    reject_unknown_params(request, ())
+    found = catalog.get_collection(session, collection_id)
+    fid = features.parse_feature_id(feature_id)
+    versions = repository.history(session.connection(), found, fid)
+    if not versions:
+        raise NotFound(f"no history for feature {fid} in {found.id}")
+    if wants_html(request):
+        return render(request, "history.html", collection=found, feature_id=fid, versions=versions)
+    return JSONResponse({"collection": found.id, "featureId": fid, "versions": versions})
+
+
+@router.post(
+    "/collections/{collectionId}/items/{featureId}/history/{historyId}/restore",
+    response_model=None,
+    summary="Restore a feature to a recorded version (admin)",
+)
+def restore_item(
+    collection_id: CollectionId,
+    feature_id: FeatureId,
+    history_id: HistoryId,
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+) -> Response:
+    """Bring back a deleted or overwritten feature as a history entry recorded it."""
+    reject_unknown_params(request, ())
+    conn = session.connection()
+    key = require_admin(request, conn)
+    found = catalog.get_collection(session, collection_id)
+    fid = features.parse_feature_id(feature_id)
+    repository.restore(conn, found, fid, history_id, actor=key.actor)
+    session.commit()
+    return _feature_response(
+        request,
+        session.connection(),
+        found,
+        fid,
+        served_crs(None),
+        base_url(request, settings.public_url),
+    )

@@ -1,0 +1,219 @@
+"""OGC API – Features: landing page, conformance, collections, queryables and schemas."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+
+from api.deps import SessionDep, SettingsDep
+from api.i18n import STRINGS, request_language
+from api.negotiation import (
+    GEOJSON,
+    HTML,
+    JSON,
+    OPENAPI_30,
+    SCHEMA_JSON,
+    CollectionId,
+    base_url,
+    reject_unknown_params,
+    wants_html,
+)
+from geo import catalog, features, queries
+from geo.crs import CRS84_URI, SERVED_CRS
+
+router = APIRouter(tags=["OGC API – Features"])
+
+CONFORMANCE = [
+    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core",
+    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/oas30",
+    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/html",
+    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/geojson",
+    "http://www.opengis.net/spec/ogcapi-features-2/1.0/conf/crs",
+    "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/queryables",
+    "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/filter",
+    "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/features-filter",
+    "http://www.opengis.net/spec/cql2/1.0/conf/cql2-text",
+    "http://www.opengis.net/spec/cql2/1.0/conf/cql2-json",
+    "http://www.opengis.net/spec/cql2/1.0/conf/basic-cql2",
+    "http://www.opengis.net/spec/cql2/1.0/conf/advanced-comparison-operators",
+    "http://www.opengis.net/spec/cql2/1.0/conf/case-insensitive-comparison",
+    "http://www.opengis.net/spec/cql2/1.0/conf/accent-insensitive-comparison",
+    "http://www.opengis.net/spec/cql2/1.0/conf/basic-spatial-functions",
+    "http://www.opengis.net/spec/cql2/1.0/conf/basic-spatial-functions-plus",
+    "http://www.opengis.net/spec/cql2/1.0/conf/spatial-functions",
+    "http://www.opengis.net/spec/cql2/1.0/conf/temporal-functions",
+    "http://www.opengis.net/spec/cql2/1.0/conf/array-functions",
+    "http://www.opengis.net/spec/ogcapi-features-4/1.0/conf/create-replace-delete",
+    "http://www.opengis.net/spec/ogcapi-features-4/1.0/conf/update",
+    "http://www.opengis.net/spec/ogcapi-features-4/1.0/conf/optimistic-locking-etags",
+    "http://www.opengis.net/spec/ogcapi-features-4/1.0/conf/features",
+]
+
+
+def link(
+    href: str, rel: str, media_type: str | None = None, title: str | None = None
+) -> dict[str, str]:
+    """One link object of an OGC API response."""
+    entry = {"href": href, "rel": rel}
+    if media_type:
+        entry["type"] = media_type
+    if title:
+        entry["title"] = title
+    return entry
+
+
+def render(request: Request, template: str, **context: Any) -> HTMLResponse:
+    """An HTML page in the request's language."""
+    lang = request_language(request)
+    html = request.app.state.templates.get_template(template).render(
+        lang=lang, t=STRINGS[lang], title=request.app.title, **context
+    )
+    return HTMLResponse(html)
+
+
+def self_links(request: Request, json_type: str = JSON) -> list[dict[str, str]]:
+    """``self`` and ``alternate`` links of a resource that has JSON and HTML forms."""
+    url = request.url.remove_query_params("f")
+    return [
+        link(str(url.include_query_params(f="json")), "self", json_type, "JSON"),
+        link(str(url.include_query_params(f="html")), "alternate", HTML, "HTML"),
+    ]
+
+
+@router.get("/", response_model=None, summary="Landing page")
+def landing(request: Request, session: SessionDep, settings: SettingsDep) -> Response:
+    """Landing page: what craftmap serves, with feature counts per collection."""
+    reject_unknown_params(request, ())
+    lang = request_language(request)
+    root = base_url(request, settings.public_url)
+    counts = queries.collection_counts(session)
+    collections = []
+    for collection in catalog.list_collections(session):
+        collections.append(
+            {
+                "id": collection.id,
+                "title": collection.title(lang),
+                "description": collection.description(lang),
+                "feature_count": counts.get(collection.id, 0),
+            }
+        )
+    body = {
+        "title": request.app.title,
+        "description": STRINGS[lang]["tagline"],
+        "collections": collections,
+        "links": [
+            *self_links(request),
+            link(f"{root}/api", "service-desc", OPENAPI_30, "OpenAPI 3.0"),
+            link(f"{root}/api?f=html", "service-doc", HTML, "API documentation"),
+            link(f"{root}/conformance", "conformance", JSON, "Conformance classes"),
+            link(f"{root}/collections", "data", JSON, "Collections"),
+            link(f"{root}/ready", "service-status", JSON, "Readiness"),
+        ],
+    }
+    if wants_html(request):
+        return render(request, "landing.html", collections=collections, root=root)
+    return JSONResponse(body)
+
+
+@router.get("/conformance", response_model=None, summary="Conformance classes")
+def conformance(request: Request) -> Response:
+    """The conformance classes craftmap implements."""
+    reject_unknown_params(request, ())
+    if wants_html(request):
+        return render(request, "conformance.html", classes=CONFORMANCE)
+    return JSONResponse({"conformsTo": CONFORMANCE, "links": self_links(request)})
+
+
+def collection_document(
+    request: Request, session: SessionDep, collection: catalog.Collection, root: str, lang: str
+) -> dict[str, Any]:
+    """The JSON description of one collection."""
+    items = f"{root}/collections/{collection.id}/items"
+    here = f"{root}/collections/{collection.id}"
+    return {
+        "id": collection.id,
+        "title": collection.title(lang),
+        "description": collection.description(lang),
+        "itemType": "feature",
+        "extent": features.extent(session.connection(), collection),
+        "crs": [c.uri for c in SERVED_CRS],
+        "storageCrs": CRS84_URI,
+        "links": [
+            link(here, "self", JSON, collection.title(lang)),
+            link(f"{here}?f=html", "alternate", HTML),
+            link(items, "items", GEOJSON, "Features (GeoJSON)"),
+            link(f"{items}?f=html", "items", HTML, "Features (HTML)"),
+            link(
+                f"{here}/queryables",
+                "http://www.opengis.net/def/rel/ogc/1.0/queryables",
+                SCHEMA_JSON,
+            ),
+            link(f"{here}/schema", "http://www.opengis.net/def/rel/ogc/1.0/schema", SCHEMA_JSON),
+        ],
+    }
+
+
+@router.get("/collections", response_model=None, summary="Collections")
+def collections(request: Request, session: SessionDep, settings: SettingsDep) -> Response:
+    """Every collection craftmap serves, reference layers included."""
+    reject_unknown_params(request, ())
+    lang = request_language(request)
+    root = base_url(request, settings.public_url)
+    documents = [
+        collection_document(request, session, c, root, lang)
+        for c in catalog.list_collections(session)
+    ]
+    if wants_html(request):
+        return render(request, "collections.html", collections=documents)
+    return JSONResponse(
+        {
+            "links": self_links(request),
+            "collections": documents,
+            "crs": [c.uri for c in SERVED_CRS],
+        }
+    )
+
+
+@router.get("/collections/{collectionId}", response_model=None, summary="A collection")
+def collection(
+    collection_id: CollectionId, request: Request, session: SessionDep, settings: SettingsDep
+) -> Response:
+    """One collection's description, extent and links."""
+    reject_unknown_params(request, ())
+    found = catalog.get_collection(session, collection_id)
+    lang = request_language(request)
+    document = collection_document(
+        request, session, found, base_url(request, settings.public_url), lang
+    )
+    if wants_html(request):
+        return render(request, "collection.html", collection=document)
+    return JSONResponse(document)
+
+
+def _schema_response(
+    request: Request, session: SessionDep, settings: SettingsDep, collection_id: str, kind: str
+) -> Response:
+    reject_unknown_params(request, ())
+    found = catalog.get_collection(session, collection_id)
+    schema = found.json_schema(base_url=base_url(request, settings.public_url), kind=kind)
+    if wants_html(request):
+        return render(request, "schema.html", schema=schema, collection_id=found.id, kind=kind)
+    return JSONResponse(schema, media_type=SCHEMA_JSON)
+
+
+@router.get("/collections/{collectionId}/queryables", response_model=None, summary="Queryables")
+def queryables(
+    collection_id: CollectionId, request: Request, session: SessionDep, settings: SettingsDep
+) -> Response:
+    """The properties a CQL2 filter may name (JSON Schema)."""
+    return _schema_response(request, session, settings, collection_id, "queryables")
+
+
+@router.get("/collections/{collectionId}/schema", response_model=None, summary="Feature schema")
+def schema(
+    collection_id: CollectionId, request: Request, session: SessionDep, settings: SettingsDep
+) -> Response:
+    """The schema written features are validated against (JSON Schema)."""
+    return _schema_response(request, session, settings, collection_id, "schema")

@@ -1,0 +1,416 @@
+"""Reading features: GeoJSON built by PostGIS, one text value per feature, streamed.
+
+Python never parses or re-encodes a feature on the JSON paths: each row is a complete
+GeoJSON Feature (``json_build_object`` + ``ST_AsGeoJSON``) and the caller writes the rows
+between the collection's opening and closing text.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+from sqlalchemy.sql.elements import ColumnElement
+
+from geo.catalog import Collection
+from geo.crs import CRS84, SRID_STORAGE, ServedCrs
+from geo.errors import InvalidInput
+
+MAX_LIMIT = 10_000
+DEFAULT_LIMIT = 10
+# numberMatched is exact up to this many features and omitted above it, so that a count
+# never costs more than reading this many index entries.
+COUNT_CAP = 100_000
+# ~1 cm in degrees and 1 mm in metres: more digits only add bytes.
+_DIGITS_GEOGRAPHIC = 7
+_DIGITS_PROJECTED = 3
+# json_build_object takes at most 100 arguments (50 key/value pairs).
+_PAIRS_PER_CALL = 50
+
+
+@dataclass
+class ItemsQuery:
+    """What a client asked of an items page, parsed and checked."""
+
+    limit: int = DEFAULT_LIMIT
+    offset: int = 0
+    bbox: tuple[float, float, float, float] | None = None
+    bbox_crs: ServedCrs | None = None
+    interval: tuple[dt.datetime | None, dt.datetime | None] | None = None
+    filter: ColumnElement[bool] | None = None
+    sortby: list[tuple[str, bool]] = field(default_factory=list)
+    properties: list[str] | None = None
+    crs: ServedCrs | None = None
+
+
+# -- parsing parameters ------------------------------------------------------------------------
+def parse_limit(value: str | None) -> int:
+    """``limit``: 1 or more; above the maximum it is clamped, as the standard asks."""
+    if value is None:
+        return DEFAULT_LIMIT
+    try:
+        limit = int(value)
+    except ValueError as exc:
+        raise InvalidInput(f"limit must be a whole number, got {value!r}") from exc
+    if limit < 1:
+        raise InvalidInput(f"limit must be at least 1, got {limit}")
+    return min(limit, MAX_LIMIT)
+
+
+def parse_offset(value: str | None) -> int:
+    """``offset``: 0 or more."""
+    if value is None:
+        return 0
+    try:
+        offset = int(value)
+    except ValueError as exc:
+        raise InvalidInput(f"offset must be a whole number, got {value!r}") from exc
+    if offset < 0:
+        raise InvalidInput(f"offset must not be negative, got {offset}")
+    return offset
+
+
+def parse_bbox(value: str | None, crs: ServedCrs) -> tuple[float, float, float, float] | None:
+    """``bbox`` as (min x, min y, max x, max y) in storage axis order (x = longitude/easting).
+
+    Four or six numbers in the axis order of ``bbox-crs`` (latitude first for EPSG:4326).
+    """
+    if value is None:
+        return None
+    try:
+        numbers = [float(part) for part in value.split(",")]
+    except ValueError as exc:
+        raise InvalidInput(f"bbox must be 4 or 6 comma-separated numbers, got {value!r}") from exc
+    if len(numbers) == 6:
+        numbers = [numbers[0], numbers[1], numbers[3], numbers[4]]
+    if len(numbers) != 4:
+        raise InvalidInput(f"bbox must be 4 or 6 comma-separated numbers, got {value!r}")
+    a1, a2, b1, b2 = numbers
+    minx, miny, maxx, maxy = (a2, a1, b2, b1) if crs.swap_axes else (a1, a2, b1, b2)
+    if miny > maxy:
+        raise InvalidInput("bbox: the lower corner must come first (min y > max y)")
+    if crs.srid == SRID_STORAGE and not (-180 <= minx <= 180 and -180 <= maxx <= 180):
+        raise InvalidInput("bbox: longitudes must lie between -180 and 180")
+    if crs.srid == SRID_STORAGE and not (-90 <= miny <= 90 and -90 <= maxy <= 90):
+        raise InvalidInput("bbox: latitudes must lie between -90 and 90")
+    return (minx, miny, maxx, maxy)
+
+
+def _instant(text: str, *, end: bool) -> dt.datetime | None:
+    text = text.strip()
+    if text in {"", ".."}:
+        return None
+    try:
+        if len(text) == 10:
+            day = dt.date.fromisoformat(text)
+            moment = dt.datetime.combine(day, dt.time.max if end else dt.time.min)
+            return moment.replace(tzinfo=dt.UTC)
+        moment = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise InvalidInput(f"datetime: {text!r} is not an RFC 3339 date or date-time") from exc
+    if moment.tzinfo is None:
+        raise InvalidInput(f"datetime: {text!r} needs a time zone (e.g. Z)")
+    return moment
+
+
+def parse_datetime(value: str | None) -> tuple[dt.datetime | None, dt.datetime | None] | None:
+    """``datetime``: an instant, or an interval ``start/end`` with ``..`` for open ends."""
+    if value is None:
+        return None
+    if "/" in value:
+        start_text, _, end_text = value.partition("/")
+        start, end = _instant(start_text, end=False), _instant(end_text, end=True)
+        if start is not None and end is not None and start > end:
+            raise InvalidInput("datetime: the interval ends before it starts")
+        return (start, end)
+    instant_start = _instant(value, end=False)
+    instant_end = _instant(value, end=True) if len(value.strip()) == 10 else instant_start
+    if instant_start is None:
+        raise InvalidInput("datetime: '..' is only allowed as an end of an interval")
+    return (instant_start, instant_end)
+
+
+def parse_sortby(value: str | None, collection: Collection) -> list[tuple[str, bool]]:
+    """``sortby``: property names, ``-`` for descending; returns (name, descending) pairs."""
+    if value is None:
+        return []
+    order: list[tuple[str, bool]] = []
+    sortable = {p.name for p in collection.props if p.type not in {"object", "array"}}
+    for raw in value.split(","):
+        name = raw.strip()
+        descending = name.startswith("-")
+        name = name.lstrip("+-").strip()
+        if name not in sortable:
+            raise InvalidInput(
+                f"sortby: cannot sort by {name!r}; sortable: {', '.join(sorted(sortable))}"
+            )
+        order.append((name, descending))
+    return order
+
+
+def parse_properties(value: str | None, collection: Collection) -> list[str] | None:
+    """``properties``: which properties to return (an empty value returns none)."""
+    if value is None:
+        return None
+    names = [n.strip() for n in value.split(",") if n.strip()]
+    known = {p.name for p in collection.props}
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        listed = ", ".join(map(repr, unknown))
+        raise InvalidInput(f"properties: unknown {listed}; known: {', '.join(sorted(known))}")
+    return names
+
+
+# -- SQL ---------------------------------------------------------------------------------------
+def _geometry_json(collection: Collection, crs: ServedCrs) -> ColumnElement[Any]:
+    geom: ColumnElement[Any] = collection.table.c.geom
+    # RFC 7946: exterior rings counter-clockwise; PostGIS keeps whatever was stored.
+    geom = sa.func.ST_ForcePolygonCCW(geom)
+    if crs.srid != SRID_STORAGE:
+        geom = sa.func.ST_Transform(geom, crs.srid)
+    if crs.swap_axes:
+        geom = sa.func.ST_FlipCoordinates(geom)
+    digits = _DIGITS_GEOGRAPHIC if crs.srid in {4326, 4756} else _DIGITS_PROJECTED
+    return sa.cast(sa.func.ST_AsGeoJSON(geom, digits), sa.JSON)
+
+
+def _properties_json(collection: Collection, names: Sequence[str]) -> ColumnElement[Any]:
+    if collection.is_reference_layer:
+        # Stored properties are already a JSON object; the server-kept ones are added.
+        server_kept = {p.name for p in collection.props if p.read_only}
+        stored = [n for n in names if n not in server_kept]
+        kept = [n for n in names if n in server_kept]
+        own: ColumnElement[Any] = sa.func.jsonb_build_object(
+            *[x for n in stored for x in (n, collection.table.c.properties[n])]
+        )
+        if len(stored) == len(collection.props) - len(server_kept):
+            own = collection.table.c.properties
+        extra = sa.func.jsonb_build_object(*[x for n in kept for x in (n, collection.table.c[n])])
+        return sa.cast(own.op("||")(extra), sa.JSON)
+    pairs = [(n, collection.column(n)) for n in names]
+    chunks = [pairs[i : i + _PAIRS_PER_CALL] for i in range(0, len(pairs), _PAIRS_PER_CALL)]
+    if len(chunks) <= 1:
+        return sa.func.json_build_object(*[x for pair in pairs for x in pair])
+    merged: ColumnElement[Any] = sa.func.jsonb_build_object(*[x for p in chunks[0] for x in p])
+    for chunk in chunks[1:]:
+        merged = merged.op("||")(sa.func.jsonb_build_object(*[x for p in chunk for x in p]))
+    return sa.cast(merged, sa.JSON)
+
+
+def feature_json(
+    collection: Collection, crs: ServedCrs, names: Sequence[str] | None = None
+) -> ColumnElement[str]:
+    """SQL for one GeoJSON Feature per row, as text."""
+    selected = [p.name for p in collection.props] if names is None else list(names)
+    feature = sa.func.json_build_object(
+        "type",
+        "Feature",
+        "id",
+        collection.table.c.id,
+        "geometry",
+        _geometry_json(collection, crs),
+        "properties",
+        _properties_json(collection, selected),
+    )
+    return sa.cast(feature, sa.Text)
+
+
+def envelope(bbox: tuple[float, float, float, float], crs: ServedCrs) -> ColumnElement[Any]:
+    """A bbox (storage axis order) as a polygon in storage coordinates."""
+    box = sa.func.ST_MakeEnvelope(*bbox, crs.srid)
+    if crs.srid == SRID_STORAGE:
+        return box
+    # Densify first so that the transformed outline follows the projection's curvature.
+    return sa.func.ST_Transform(sa.func.ST_Segmentize(box, (bbox[2] - bbox[0]) / 16), SRID_STORAGE)
+
+
+def conditions(collection: Collection, query: ItemsQuery) -> list[ColumnElement[bool]]:
+    """WHERE conditions of an items query."""
+    where = list(collection.base_filter())
+    if query.bbox is not None:
+        box = envelope(query.bbox, query.bbox_crs or CRS84)
+        where.append(sa.func.ST_Intersects(collection.table.c.geom, box))
+    if query.interval is not None and collection.temporal is not None:
+        where += _temporal_conditions(collection, query.interval)
+    if query.filter is not None:
+        where.append(query.filter)
+    return where
+
+
+def _temporal_conditions(
+    collection: Collection, interval: tuple[dt.datetime | None, dt.datetime | None]
+) -> list[ColumnElement[bool]]:
+    assert collection.temporal is not None
+    start_col, end_col = collection.temporal
+    start, end = interval
+    first = collection.table.c[start_col]
+    if end_col is None:
+        # A record with one date matches when the date falls in the interval; records
+        # without a date never match a datetime filter.
+        where = [first.is_not(None)]
+        if end is not None:
+            where.append(first <= _as_column_type(first, end))
+        if start is not None:
+            where.append(first >= _as_column_type(first, start))
+        return where
+    # A validity period [first, last] matches when it overlaps the interval; an empty
+    # end means it is still valid, an empty start that it was valid since ever.
+    last = collection.table.c[end_col]
+    where = []
+    if end is not None:
+        where.append(sa.or_(first.is_(None), first <= _as_column_type(first, end)))
+    if start is not None:
+        where.append(sa.or_(last.is_(None), last >= _as_column_type(last, start)))
+    return where
+
+
+def _as_column_type(column: ColumnElement[Any], moment: dt.datetime) -> Any:
+    if isinstance(column.type, sa.Date) and not isinstance(column.type, sa.DateTime):
+        return moment.date()
+    return moment
+
+
+def _order_by(collection: Collection, sortby: list[tuple[str, bool]]) -> list[Any]:
+    order: list[Any] = []
+    for name, descending in sortby:
+        column = collection.column(name)
+        order.append(column.desc().nulls_last() if descending else column.asc().nulls_last())
+    order.append(collection.table.c.id)
+    return order
+
+
+def items_statement(collection: Collection, query: ItemsQuery) -> sa.Select[tuple[str]]:
+    """One row per feature of the page, plus one more row when another page follows."""
+    names = query.properties
+    return (
+        sa.select(feature_json(collection, query.crs or CRS84, names))
+        .where(*conditions(collection, query))
+        .order_by(*_order_by(collection, query.sortby))
+        .limit(query.limit + 1)
+        .offset(query.offset)
+    )
+
+
+def count_matched(conn: Connection, collection: Collection, query: ItemsQuery) -> int | None:
+    """Exact number of matching features, or None when it exceeds ``COUNT_CAP``."""
+    capped = (
+        sa.select(sa.literal(1))
+        .select_from(collection.table)
+        .where(*conditions(collection, query))
+        .limit(COUNT_CAP + 1)
+        .subquery()
+    )
+    count = int(conn.execute(sa.select(sa.func.count()).select_from(capped)).scalar_one())
+    return None if count > COUNT_CAP else count
+
+
+@dataclass
+class PageResult:
+    """How many features a streamed page held and whether another page follows."""
+
+    returned: int = 0
+    has_more: bool = False
+
+
+def stream_features(
+    conn: Connection, statement: sa.Select[tuple[str]], limit: int, result: PageResult
+) -> Iterator[str]:
+    """Yield each feature's JSON text; fill ``result`` as the rows go by.
+
+    Rows come from a server-side cursor in batches, so memory stays flat however large the
+    page is.
+    """
+    # Options on the statement, not the connection: they must not outlive this query.
+    rows = conn.execute(statement.execution_options(stream_results=True, yield_per=1000))
+    for (text,) in rows:
+        if result.returned == limit:
+            result.has_more = True
+            break
+        result.returned += 1
+        yield text
+    rows.close()
+
+
+def item_statement(collection: Collection, feature_id: int, crs: ServedCrs) -> sa.Select[Any]:
+    """One feature's JSON text and version."""
+    table = collection.table
+    return sa.select(feature_json(collection, crs), table.c.version).where(
+        table.c.id == feature_id, *collection.base_filter()
+    )
+
+
+def parse_feature_id(value: str) -> int:
+    """Feature ids are positive integers."""
+    if not value.isdigit() or len(value) > 18:
+        raise InvalidInput(f"feature id must be a positive whole number, got {value!r}")
+    return int(value)
+
+
+def extent(conn: Connection, collection: Collection) -> dict[str, Any]:
+    """Spatial (CRS84) and temporal extent of a collection."""
+    table = collection.table
+    box = conn.execute(
+        sa.select(
+            sa.func.ST_XMin(sa.func.ST_Extent(table.c.geom)),
+            sa.func.ST_YMin(sa.func.ST_Extent(table.c.geom)),
+            sa.func.ST_XMax(sa.func.ST_Extent(table.c.geom)),
+            sa.func.ST_YMax(sa.func.ST_Extent(table.c.geom)),
+        ).where(*collection.base_filter())
+    ).one()
+    result: dict[str, Any] = {}
+    if box[0] is not None:
+        result["spatial"] = {
+            "bbox": [[round(v, 6) for v in box]],
+            "crs": "http://www.opengis.net/def/crs/OGC/1.3/CRS84",
+        }
+    if collection.temporal is not None:
+        start_col, end_col = collection.temporal
+        first, last = table.c[start_col], table.c[end_col or start_col]
+        low, high = conn.execute(
+            sa.select(sa.func.min(first), sa.func.max(last)).where(*collection.base_filter())
+        ).one()
+        if low is not None:
+            result["temporal"] = {
+                "interval": [[_iso(low), _iso(high)]],
+                "trs": "http://www.opengis.net/def/uom/ISO-8601/0/Gregorian",
+            }
+    return result
+
+
+def _iso(value: dt.date | dt.datetime | None) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, dt.datetime):
+        return value.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
+    return f"{value.isoformat()}T00:00:00Z"
+
+
+def svg_shapes(
+    conn: Connection, collection: Collection, feature_ids: Sequence[int]
+) -> tuple[list[tuple[int, str, str]], tuple[float, float, float, float] | None]:
+    """SVG of some features for the HTML pages, drawn by PostGIS: (id, kind, svg) and extent."""
+    if not feature_ids:
+        return [], None
+    table = collection.table
+    geom = table.c.geom
+    rows = conn.execute(
+        sa.select(
+            table.c.id,
+            sa.func.GeometryType(geom),
+            sa.func.ST_AsSVG(geom, 0, 5),
+        ).where(table.c.id.in_(list(feature_ids)))
+    ).all()
+    box = conn.execute(
+        sa.select(
+            sa.func.ST_XMin(sa.func.ST_Extent(geom)),
+            sa.func.ST_YMin(sa.func.ST_Extent(geom)),
+            sa.func.ST_XMax(sa.func.ST_Extent(geom)),
+            sa.func.ST_YMax(sa.func.ST_Extent(geom)),
+        ).where(table.c.id.in_(list(feature_ids)))
+    ).one()
+    shapes = [(int(r[0]), str(r[1]), str(r[2])) for r in rows]
+    return shapes, (None if box[0] is None else (box[0], box[1], box[2], box[3]))

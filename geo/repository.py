@@ -1,0 +1,540 @@
+"""Writing features (OGC API – Features Part 4): create, replace, patch, delete, restore.
+
+Every function runs inside the caller's transaction and never commits: the API commits
+after the whole request succeeded, so a failed rule or a stale version writes nothing.
+Geometries arrive as GeoJSON in the request's CRS and are transformed by PostGIS.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+import shapely
+import shapely.geometry
+import sqlalchemy as sa
+from geoalchemy2 import Geometry
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.engine import Connection
+from sqlalchemy.sql.elements import ColumnElement
+
+from geo import layers, models, queries, rules
+from geo.catalog import Collection, Prop
+from geo.crs import SRID_STORAGE, ServedCrs
+from geo.db import set_actor, translate_errors
+from geo.errors import Conflict, InvalidGeometry, InvalidInput, NotFound
+
+_HISTORY = models.table_of(models.FeatureHistory)
+
+
+class PreconditionFailed(Conflict):
+    """The feature changed since the client read it (its ETag no longer matches)."""
+
+
+@dataclass(frozen=True)
+class WriteOptions:
+    """Who writes, in which CRS the geometry comes, and what the request accepts."""
+
+    actor: str
+    content_crs: ServedCrs
+    expected_version: int | None = None
+    allow_exclusion_overlap: bool = False
+
+
+@dataclass(frozen=True)
+class Written:
+    """The id and new version of a written feature."""
+
+    id: int
+    version: int
+
+
+# -- validation --------------------------------------------------------------------------------
+def _check_value(prop: Prop, value: Any) -> Any:
+    if value is None:
+        if prop.required:
+            raise InvalidInput(f"property {prop.name} is required and may not be null")
+        return None
+    expected = prop.type
+    if expected == "string" and not isinstance(value, str):
+        raise InvalidInput(f"property {prop.name} must be a string")
+    if expected == "integer" and (isinstance(value, bool) or not isinstance(value, int)):
+        raise InvalidInput(f"property {prop.name} must be a whole number")
+    if expected == "number":
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int | float)
+            or not math.isfinite(value)
+        ):
+            raise InvalidInput(f"property {prop.name} must be a number")
+    if expected == "boolean" and not isinstance(value, bool):
+        raise InvalidInput(f"property {prop.name} must be true or false")
+    if expected == "array" and (
+        not isinstance(value, list) or not all(isinstance(v, str) for v in value)
+    ):
+        raise InvalidInput(f"property {prop.name} must be a list of strings")
+    if expected == "object" and not isinstance(value, dict):
+        raise InvalidInput(f"property {prop.name} must be an object")
+    if expected == "date":
+        try:
+            value = dt.date.fromisoformat(value) if isinstance(value, str) else None
+        except ValueError:
+            value = None
+        if value is None:
+            raise InvalidInput(f"property {prop.name} must be a date as YYYY-MM-DD")
+    if prop.enum is not None and value not in prop.enum:
+        raise InvalidInput(
+            f"property {prop.name} must be one of {', '.join(prop.enum)}; got {value!r}"
+        )
+    if prop.minimum is not None and value < prop.minimum:
+        raise InvalidInput(f"property {prop.name} must be at least {prop.minimum:g}")
+    if prop.maximum is not None and value > prop.maximum:
+        raise InvalidInput(f"property {prop.name} must be at most {prop.maximum:g}")
+    if prop.max_length is not None and len(value) > prop.max_length:
+        raise InvalidInput(f"property {prop.name} is longer than {prop.max_length} characters")
+    return value
+
+
+def validate_properties(collection: Collection, properties: Any) -> dict[str, Any]:
+    """Check a feature's properties against the collection's schema; return column values.
+
+    Read-only properties (area, version, timestamps) are ignored, so a feature read with
+    GET can be sent back with PUT unchanged.
+    """
+    if not isinstance(properties, dict):
+        raise InvalidInput("properties must be a JSON object")
+    if collection.is_reference_layer:
+        json.dumps(properties)  # any JSON object is fine for a reference feature
+        return {
+            "properties": {k: v for k, v in properties.items() if not _server_kept(collection, k)}
+        }
+    known = {p.name: p for p in collection.props}
+    unknown = sorted(set(properties) - set(known))
+    if unknown:
+        raise InvalidInput(
+            f"unknown properties {', '.join(unknown)} for collection {collection.id}"
+        )
+    values: dict[str, Any] = {}
+    for prop in collection.props:
+        if prop.read_only:
+            continue
+        if prop.name not in properties:
+            if prop.required:
+                raise InvalidInput(f"property {prop.name} is required")
+            continue
+        values[prop.name] = _check_value(prop, properties[prop.name])
+    return values
+
+
+def _server_kept(collection: Collection, name: str) -> bool:
+    prop = collection.prop(name)
+    return prop is not None and prop.read_only
+
+
+def validate_geometry(collection: Collection, geometry: Any, crs: ServedCrs) -> str | None:
+    """Check a GeoJSON geometry's type and validity; return it as GeoJSON text (None if null)."""
+    if geometry is None:
+        if collection.id == layers.ROUTES:
+            return None  # drawn from the stops
+        raise InvalidGeometry("geometry is required")
+    try:
+        shape = shapely.geometry.shape(geometry)
+    except (
+        AttributeError,
+        KeyError,
+        TypeError,
+        ValueError,
+        IndexError,
+        shapely.errors.ShapelyError,
+    ) as exc:
+        raise InvalidGeometry(f"geometry is not valid GeoJSON: {exc}") from exc
+    if shape.geom_type not in collection.accepted_geometries:
+        raise InvalidGeometry(
+            f"geometry must be a {' or '.join(sorted(collection.accepted_geometries))} "
+            f"for {collection.id}, got {shape.geom_type}"
+        )
+    if shape.is_empty:
+        raise InvalidGeometry("geometry is empty")
+    if not shapely.is_valid(shape):
+        raise InvalidGeometry(f"geometry is invalid: {shapely.is_valid_reason(shape)}")
+    if crs.srid == SRID_STORAGE:
+        xs_ys = shapely.get_coordinates(shape)
+        lon, lat = (xs_ys[:, 1], xs_ys[:, 0]) if crs.swap_axes else (xs_ys[:, 0], xs_ys[:, 1])
+        if (abs(lon) > 180).any() or (abs(lat) > 90).any():
+            raise InvalidGeometry("geometry coordinates are outside longitude/latitude range")
+    return json.dumps(geometry)
+
+
+def geometry_sql(collection: Collection, geojson: str, crs: ServedCrs) -> ColumnElement[Any]:
+    """SQL turning request GeoJSON in ``crs`` into a storage geometry of the column's type."""
+    geom: ColumnElement[Any] = sa.func.ST_SetSRID(sa.func.ST_GeomFromGeoJSON(geojson), crs.srid)
+    if crs.swap_axes:
+        geom = sa.func.ST_FlipCoordinates(geom)
+    if crs.srid != SRID_STORAGE:
+        geom = sa.func.ST_Transform(geom, SRID_STORAGE)
+    if collection.geometry_type == "MultiPolygon":
+        geom = sa.func.ST_Multi(geom)
+    return geom
+
+
+# -- reading what is stored ---------------------------------------------------------------------
+def _current(conn: Connection, collection: Collection, feature_id: int) -> sa.Row[Any]:
+    table = collection.table
+    row = conn.execute(
+        sa.select(table)
+        .where(table.c.id == feature_id, *collection.base_filter())
+        .with_for_update()
+    ).first()
+    if row is None:
+        raise NotFound(f"no feature {feature_id} in {collection.id}")
+    return row
+
+
+def _check_version(row: sa.Row[Any], expected: int | None) -> None:
+    if expected is not None and row.version != expected:
+        raise PreconditionFailed(
+            f"the feature is at version {row.version}, the request expected {expected}: "
+            "read it again and re-apply the change"
+        )
+
+
+def _json_ready(value: Any) -> Any:
+    if isinstance(value, dt.datetime | dt.date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return float(value)
+    return value
+
+
+# -- rules -------------------------------------------------------------------------------------
+def _apply_rules(
+    conn: Connection,
+    collection: Collection,
+    values: dict[str, Any],
+    geom: ColumnElement[Any] | None,
+    options: WriteOptions,
+    feature_id: int | None,
+) -> None:
+    if geom is None:
+        return
+    if collection.id == layers.VILLAGES:
+        rules.village_in_vietnam(conn, geom, values.get("commune_code"))
+    elif collection.id == layers.MATERIAL_ZONES:
+        rules.zone_clear_of_exclusions(conn, geom, allowed=options.allow_exclusion_overlap)
+    elif collection.id == layers.ROUTES and feature_id is not None:
+        rules.route_passes_stops(conn, feature_id, geom)
+
+
+def _after_stop_write(conn: Connection, route_ids: set[int], followed: dict[int, bool]) -> None:
+    """Keep route lines and stops together after a stop was written or deleted."""
+    route = models.table_of(models.TourismRoute)
+    for route_id in route_ids:
+        if followed.get(route_id, True):
+            # The line was drawn from the stops: draw it again.
+            queries.draw_route_line_from_stops(conn, route_id)
+        else:
+            line = route.c.geom
+            has_line = conn.execute(
+                sa.select(line.is_not(None)).where(route.c.id == route_id)
+            ).scalar()
+            if has_line:
+                rules.route_passes_stops(
+                    conn, route_id, sa.select(line).where(route.c.id == route_id).scalar_subquery()
+                )
+
+
+def _stop_route_ids(conn: Connection, values: dict[str, Any], old: sa.Row[Any] | None) -> set[int]:
+    ids = {values["route_id"]} if values.get("route_id") is not None else set()
+    if old is not None:
+        ids.add(old.route_id)
+    return ids
+
+
+def _stop_defaults(conn: Connection, values: dict[str, Any]) -> None:
+    village = models.table_of(models.Village)
+    route = models.table_of(models.TourismRoute)
+    if not conn.execute(sa.select(sa.exists().where(route.c.id == values["route_id"]))).scalar():
+        raise InvalidInput(f"route_id {values['route_id']} does not exist")
+    if (
+        values.get("village_id") is not None
+        and not conn.execute(
+            sa.select(sa.exists().where(village.c.id == values["village_id"]))
+        ).scalar()
+    ):
+        raise InvalidInput(f"village_id {values['village_id']} does not exist")
+
+
+# -- writes ------------------------------------------------------------------------------------
+def create(
+    conn: Connection, collection: Collection, feature: Any, options: WriteOptions
+) -> Written:
+    """Insert a new feature; return its id and version."""
+    properties, geometry = _split_feature(feature)
+    values = validate_properties(collection, properties)
+    geojson = validate_geometry(collection, geometry, options.content_crs)
+    with translate_errors():
+        set_actor(conn, options.actor)
+        geom = geometry_sql(collection, geojson, options.content_crs) if geojson else None
+        followed: dict[int, bool] = {}
+        if collection.id == layers.ROUTE_STOPS:
+            _stop_defaults(conn, values)
+            followed = {values["route_id"]: rules.line_follows_stops(conn, values["route_id"])}
+        _apply_rules(conn, collection, values, geom, options, None)
+        if collection.is_reference_layer:
+            values["layer_id"] = collection.layer_id
+        if geom is not None:
+            values["geom"] = geom
+        table = collection.table
+        row = conn.execute(
+            sa.insert(table).values(**values).returning(table.c.id, table.c.version)
+        ).one()
+        if collection.id == layers.ROUTES and geom is None:
+            queries.draw_route_line_from_stops(conn, row.id)
+        if collection.id == layers.ROUTE_STOPS:
+            _after_stop_write(conn, _stop_route_ids(conn, values, None), followed)
+    return Written(row.id, row.version)
+
+
+def replace(
+    conn: Connection, collection: Collection, feature_id: int, feature: Any, options: WriteOptions
+) -> Written:
+    """Replace a feature's properties and geometry (PUT)."""
+    properties, geometry = _split_feature(feature)
+    values = _fill_missing(collection, validate_properties(collection, properties))
+    geojson = validate_geometry(collection, geometry, options.content_crs)
+    return _update(conn, collection, feature_id, values, geojson, options)
+
+
+def patch(
+    conn: Connection,
+    collection: Collection,
+    feature_id: int,
+    merge_patch: Any,
+    options: WriteOptions,
+) -> Written:
+    """Apply an RFC 7396 merge patch to a feature (PATCH)."""
+    if not isinstance(merge_patch, dict):
+        raise InvalidInput("a merge patch must be a JSON object")
+    unexpected = set(merge_patch) - {"type", "id", "properties", "geometry", "links"}
+    if unexpected:
+        raise InvalidInput(
+            f"a feature patch may change properties and geometry, not {sorted(unexpected)}"
+        )
+    current = _current(conn, collection, feature_id)
+    if collection.is_reference_layer:
+        stored = dict(current.properties)
+    else:
+        stored = {
+            p.name: _json_ready(current._mapping[p.name])
+            for p in collection.props
+            if not p.read_only
+        }
+    merged = _merge(stored, merge_patch.get("properties", {}))
+    values = _fill_missing(collection, validate_properties(collection, merged))
+    geojson = None
+    if "geometry" in merge_patch:
+        geojson = validate_geometry(collection, merge_patch["geometry"], options.content_crs)
+    return _update(
+        conn,
+        collection,
+        feature_id,
+        values,
+        geojson,
+        options,
+        keep_geometry="geometry" not in merge_patch,
+    )
+
+
+def _merge(target: Any, patch_doc: Any) -> Any:
+    # RFC 7396: objects merge recursively, null removes a member, anything else replaces.
+    if not isinstance(patch_doc, dict):
+        return patch_doc
+    result = dict(target) if isinstance(target, dict) else {}
+    for key, value in patch_doc.items():
+        if value is None:
+            result.pop(key, None)
+        else:
+            result[key] = _merge(result.get(key), value)
+    return result
+
+
+def _fill_missing(collection: Collection, values: dict[str, Any]) -> dict[str, Any]:
+    # A full replacement: writable properties left out (or removed by a patch) go back to
+    # their default, or become empty when they have none.
+    if not collection.is_reference_layer:
+        for prop in collection.props:
+            if not prop.read_only and prop.name not in values:
+                has_default = collection.table.c[prop.name].server_default is not None
+                values[prop.name] = sa.literal_column("DEFAULT") if has_default else None
+    return values
+
+
+def _update(
+    conn: Connection,
+    collection: Collection,
+    feature_id: int,
+    values: dict[str, Any],
+    geojson: str | None,
+    options: WriteOptions,
+    *,
+    keep_geometry: bool = False,
+) -> Written:
+    table = collection.table
+    with translate_errors():
+        set_actor(conn, options.actor)
+        old = _current(conn, collection, feature_id)
+        _check_version(old, options.expected_version)
+        geom = (
+            None
+            if keep_geometry
+            else (geometry_sql(collection, geojson, options.content_crs) if geojson else None)
+        )
+        rule_geom = geom
+        if keep_geometry and collection.id == layers.VILLAGES:
+            # A new commune_code must still contain the village.
+            rule_geom = sa.select(table.c.geom).where(table.c.id == feature_id).scalar_subquery()
+        followed: dict[int, bool] = {}
+        if collection.id == layers.ROUTE_STOPS:
+            _stop_defaults(conn, values)
+            for route_id in _stop_route_ids(conn, values, old):
+                followed[route_id] = rules.line_follows_stops(conn, route_id)
+        _apply_rules(conn, collection, values, rule_geom, options, feature_id)
+        if geom is not None:
+            values["geom"] = geom
+        elif not keep_geometry and collection.id == layers.ROUTES:
+            values["geom"] = queries.stops_line(feature_id)
+        row = conn.execute(
+            sa.update(table)
+            .where(table.c.id == feature_id, table.c.version == old.version)
+            .values(**values)
+            .returning(table.c.id, table.c.version)
+        ).one()
+        if collection.id == layers.ROUTE_STOPS:
+            _after_stop_write(conn, _stop_route_ids(conn, values, old), followed)
+    return Written(row.id, row.version)
+
+
+def delete(
+    conn: Connection, collection: Collection, feature_id: int, options: WriteOptions
+) -> None:
+    """Delete a feature (its history keeps it, and an admin can restore it)."""
+    table = collection.table
+    with translate_errors():
+        set_actor(conn, options.actor)
+        old = _current(conn, collection, feature_id)
+        _check_version(old, options.expected_version)
+        followed = {}
+        if collection.id == layers.ROUTE_STOPS:
+            followed = {old.route_id: rules.line_follows_stops(conn, old.route_id)}
+        conn.execute(sa.delete(table).where(table.c.id == feature_id))
+        if collection.id == layers.ROUTE_STOPS:
+            _after_stop_write(conn, {old.route_id}, followed)
+
+
+def _split_feature(feature: Any) -> tuple[Any, Any]:
+    if not isinstance(feature, dict) or feature.get("type") != "Feature":
+        raise InvalidInput('the body must be a GeoJSON Feature ("type": "Feature")')
+    if "geometry" not in feature:
+        raise InvalidGeometry("a Feature needs a geometry member (null is allowed only for routes)")
+    return feature.get("properties") or {}, feature["geometry"]
+
+
+# -- history -----------------------------------------------------------------------------------
+def history(conn: Connection, collection: Collection, feature_id: int) -> list[dict[str, Any]]:
+    """Every recorded version of a feature, oldest first, each state as a GeoJSON Feature."""
+    state = sa.func.coalesce(_HISTORY.c.after, _HISTORY.c.before)
+    as_feature = sa.func.json_build_object(
+        "type",
+        "Feature",
+        "id",
+        _HISTORY.c.feature_id,
+        "geometry",
+        sa.cast(sa.func.ST_AsGeoJSON(sa.cast(state["geom"].astext, _geometry_type()), 7), sa.JSON),
+        "properties",
+        state.op("-")("geom"),
+    )
+    rows = conn.execute(
+        sa.select(
+            _HISTORY.c.id,
+            _HISTORY.c.action,
+            _HISTORY.c.actor,
+            _HISTORY.c.at,
+            sa.cast(state["version"].astext, sa.Integer).label("version"),
+            as_feature.label("state"),
+        )
+        .where(
+            _HISTORY.c.table_name == collection.table.name, _HISTORY.c.feature_id == str(feature_id)
+        )
+        .order_by(_HISTORY.c.id)
+    ).all()
+    if collection.is_reference_layer:
+        rows = [
+            r for r in rows if (r.state["properties"] or {}).get("layer_id") == collection.layer_id
+        ]
+    return [
+        {
+            "history_id": r.id,
+            "action": r.action,
+            "actor": r.actor,
+            "at": r.at.isoformat(),
+            "version": r.version,
+            "state": r.state,
+        }
+        for r in rows
+    ]
+
+
+def _geometry_type() -> Geometry:
+    return Geometry(srid=SRID_STORAGE)
+
+
+def restore(
+    conn: Connection, collection: Collection, feature_id: int, history_id: int, *, actor: str
+) -> Written:
+    """Bring a feature back to the state a history entry recorded (undoes deletes too)."""
+    entry = conn.execute(
+        sa.select(_HISTORY).where(
+            _HISTORY.c.id == history_id,
+            _HISTORY.c.table_name == collection.table.name,
+            _HISTORY.c.feature_id == str(feature_id),
+        )
+    ).first()
+    if entry is None:
+        raise NotFound(f"no history entry {history_id} for feature {feature_id} in {collection.id}")
+    state = entry.after if entry.after is not None else entry.before
+    table = collection.table
+    columns = [
+        c.name
+        for c in table.columns
+        if c.computed is None and c.name not in {"created_at", "updated_at", "version"}
+    ]
+    recorded = sa.func.coalesce(_HISTORY.c.after, _HISTORY.c.before)["version"].astext
+    last_version = (
+        conn.execute(
+            sa.select(sa.func.max(sa.cast(recorded, sa.Integer))).where(
+                _HISTORY.c.table_name == table.name, _HISTORY.c.feature_id == str(feature_id)
+            )
+        ).scalar()
+        or 0
+    )
+    with translate_errors():
+        set_actor(conn, actor)
+        conn.execute(sa.text("SELECT set_config('craftmap.action', 'restore', true)"))
+        column_list = ", ".join(f'"{c}"' for c in columns)
+        # Column names come from the table definition, never from the request.
+        updates = ", ".join(f'"{c}" = EXCLUDED."{c}"' for c in columns if c != "id")
+        statement = sa.text(
+            f"INSERT INTO {table.name} ({column_list}, version) "
+            f"SELECT {column_list}, :next_version "
+            f"FROM jsonb_populate_record(NULL::{table.name}, :state) "
+            f"ON CONFLICT (id) DO UPDATE SET {updates} RETURNING id, version"
+        ).bindparams(sa.bindparam("state", type_=JSONB))
+        row = conn.execute(statement, {"state": state, "next_version": last_version + 1}).one()
+        conn.execute(sa.text("SELECT set_config('craftmap.action', '', true)"))
+        if collection.id == layers.ROUTE_STOPS:
+            queries.draw_route_line_from_stops(conn, state["route_id"])
+    return Written(row.id, row.version)

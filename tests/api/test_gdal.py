@@ -1,0 +1,69 @@
+"""GDAL's own OGC API – Features client reads every collection from a running server."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import time
+import urllib.request
+from collections.abc import Iterator
+
+import pyogrio
+import pytest
+
+from geo.cluster import free_port
+from tests.test_cli import CRAFTMAP
+
+
+@pytest.fixture(scope="module")
+def served(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The app in its own process on a real socket.
+
+    GDAL speaks HTTP through curl and holds the GIL while it waits, so the server cannot be
+    a thread of the test process.
+    """
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CRAFTMAP_")}
+    env["DATABASE_URL"] = database_url
+    log = (tmp_path_factory.mktemp("gdal") / "serve.log").open("w")
+    server = subprocess.Popen(
+        [CRAFTMAP, "serve", "--port", str(port)], env=env, stdout=log, stderr=subprocess.STDOUT
+    )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"{base}/ready", timeout=2):
+                break
+        except OSError:
+            time.sleep(0.2)
+    yield base
+    server.terminate()
+    server.wait(timeout=30)
+    log.close()
+
+
+def _number_matched(base: str, collection: str) -> int:
+    with urllib.request.urlopen(f"{base}/collections/{collection}/items?limit=1") as response:
+        return int(json.load(response)["numberMatched"])
+
+
+@pytest.mark.parametrize(
+    "collection", ["villages", "material-zones", "routes", "route-stops", "admin-units"]
+)
+def test_gdal_reads_every_feature(served: str, collection: str) -> None:
+    layers = {name for name, _ in pyogrio.list_layers(f"OAPIF:{served}")}
+    assert collection in layers
+    frame = pyogrio.read_dataframe(f"OAPIF:{served}", layer=collection)
+    assert len(frame) == _number_matched(served, collection) > 0
+    if collection == "villages":
+        assert "Trà Đông" in set(frame["name"])
+        assert frame.crs is not None and frame.crs.to_string() == "OGC:CRS84"
+
+
+def test_gdal_sends_filters_to_the_server(served: str) -> None:
+    frame = pyogrio.read_dataframe(
+        f"OAPIF:{served}", layer="material-zones", where="material = 'sedge'"
+    )
+    assert len(frame) > 0 and set(frame["material"]) == {"sedge"}
