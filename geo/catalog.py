@@ -156,7 +156,7 @@ class Collection:
         """SQL expression of a property (a column, or a key of a reference feature)."""
         if self.is_reference_layer:
             prop = self.prop(name)
-            value = self.table.c.properties[name].astext
+            value: ColumnElement[Any] = self.table.c.properties[name].astext
             if prop is not None and prop.type == "number":
                 return sa.cast(value, sa.Double)
             if prop is not None and prop.type == "boolean":

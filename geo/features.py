@@ -251,7 +251,7 @@ def _temporal_conditions(
     if end_col is None:
         # A record with one date matches when the date falls in the interval; records
         # without a date never match a datetime filter.
-        where = [first.is_not(None)]
+        where: list[ColumnElement[bool]] = [first.is_not(None)]
         if end is not None:
             where.append(first <= _as_column_type(first, end))
         if start is not None:
@@ -260,12 +260,12 @@ def _temporal_conditions(
     # A validity period [first, last] matches when it overlaps the interval; an empty
     # end means it is still valid, an empty start that it was valid since ever.
     last = collection.table.c[end_col]
-    where = []
+    overlap: list[ColumnElement[bool]] = []
     if end is not None:
-        where.append(sa.or_(first.is_(None), first <= _as_column_type(first, end)))
+        overlap.append(sa.or_(first.is_(None), first <= _as_column_type(first, end)))
     if start is not None:
-        where.append(sa.or_(last.is_(None), last >= _as_column_type(last, start)))
-    return where
+        overlap.append(sa.or_(last.is_(None), last >= _as_column_type(last, start)))
+    return overlap
 
 
 def _as_column_type(column: ColumnElement[Any], moment: dt.datetime) -> Any:
@@ -283,7 +283,7 @@ def _order_by(collection: Collection, sortby: list[tuple[str, bool]]) -> list[An
     return order
 
 
-def items_statement(collection: Collection, query: ItemsQuery) -> sa.Select[tuple[str]]:
+def items_statement(collection: Collection, query: ItemsQuery) -> sa.Select[Any]:
     """One row per feature of the page, plus one more row when another page follows."""
     names = query.properties
     return (
@@ -317,7 +317,7 @@ class PageResult:
 
 
 def stream_features(
-    conn: Connection, statement: sa.Select[tuple[str]], limit: int, result: PageResult
+    conn: Connection, statement: sa.Select[Any], limit: int, result: PageResult
 ) -> Iterator[str]:
     """Yield each feature's JSON text; fill ``result`` as the rows go by.
 

@@ -8,6 +8,7 @@ import re
 from collections.abc import Iterator
 from typing import Annotated, Any, Literal
 
+import sqlalchemy as sa
 from fastapi import APIRouter, Body, Header, Query, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from sqlalchemy.engine import Connection
@@ -79,7 +80,41 @@ def _parse_query(
         )
     elif "filter-lang" in params or "filter-crs" in params:
         raise InvalidInput("filter-lang and filter-crs need a filter")
+    equalities = property_equalities(params, collection)
+    if equalities is not None:
+        query.filter = equalities if query.filter is None else sa.and_(query.filter, equalities)
     return query, crs
+
+
+def property_equalities(params: Any, collection: catalog.Collection) -> Any:
+    """``?material=sedge``: a queryable named as a parameter filters on equality (Part 3)."""
+    queryables = collection.queryables()
+    conditions = []
+    for name, value in params.items():
+        found = queryables.get(name)
+        if name in ITEMS_PARAMS or found is None or found.type in {"geometry", "array"}:
+            continue
+        conditions.append(
+            cql2.filter_to_sql(
+                {"op": "=", "args": [{"property": name}, _typed(found.type, value)]}, queryables
+            )
+        )
+    return sa.and_(*conditions) if conditions else None
+
+
+def _typed(kind: str, value: str) -> Any:
+    try:
+        if kind == "integer":
+            return int(value)
+        if kind == "number":
+            return float(value)
+    except ValueError as exc:
+        raise InvalidInput(f"expected a number, got {value!r}") from exc
+    if kind == "boolean":
+        if value not in {"true", "false"}:
+            raise InvalidInput(f"expected true or false, got {value!r}")
+        return value == "true"
+    return value
 
 
 def _page_links(
@@ -133,8 +168,8 @@ def get_items(
     properties: Annotated[str | None, Query(description="properties to return")] = None,
 ) -> Response:
     """Features of a collection, filtered, sorted and paged; GeoJSON built by PostGIS."""
-    reject_unknown_params(request, ITEMS_PARAMS)
     found = catalog.get_collection(session, collection_id)
+    reject_unknown_params(request, (*ITEMS_PARAMS, *found.queryables()))
     query, out_crs = _parse_query(request, found)
     conn = session.connection()
     matched = features.count_matched(conn, found, query)

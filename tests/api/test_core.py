@@ -263,3 +263,13 @@ def test_gzip_when_asked(client: TestClient) -> None:
     )
     assert "content-encoding" not in raw.headers
     assert len(gzip.compress(raw.content)) < len(raw.content)
+
+
+def test_queryables_work_as_query_parameters(client: TestClient) -> None:
+    sedge = _json(client, "/collections/material-zones/items?material=sedge&limit=100")
+    assert sedge["numberMatched"] > 0
+    assert {f["properties"]["material"] for f in sedge["features"]} == {"sedge"}
+    every = _json(client, "/collections/material-zones/items?limit=100")["features"]
+    assert sedge["numberMatched"] == sum(f["properties"]["material"] == "sedge" for f in every)
+    bad = client.get("/collections/villages/items?households=many")
+    assert bad.status_code == 400

@@ -8,12 +8,15 @@ import subprocess
 import time
 import urllib.request
 from collections.abc import Iterator
+from pathlib import Path
 
 import pyogrio
 import pytest
 
 from geo.cluster import free_port
 from tests.test_cli import CRAFTMAP
+
+SERVER_LOGS: dict[str, Path] = {}
 
 
 @pytest.fixture(scope="module")
@@ -26,11 +29,13 @@ def served(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Itera
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("CRAFTMAP_")}
     env["DATABASE_URL"] = database_url
-    log = (tmp_path_factory.mktemp("gdal") / "serve.log").open("w")
+    log_path = tmp_path_factory.mktemp("gdal") / "serve.log"
+    log = log_path.open("w")
     server = subprocess.Popen(
         [CRAFTMAP, "serve", "--port", str(port)], env=env, stdout=log, stderr=subprocess.STDOUT
     )
     base = f"http://127.0.0.1:{port}"
+    SERVER_LOGS[base] = log_path
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         try:
@@ -67,3 +72,16 @@ def test_gdal_sends_filters_to_the_server(served: str) -> None:
         f"OAPIF:{served}", layer="material-zones", where="material = 'sedge'"
     )
     assert len(frame) > 0 and set(frame["material"]) == {"sedge"}
+    # The filter went to the server (a queryable as a query parameter), not only to GDAL.
+    # The access line is written once the response is sent: give it a moment.
+    deadline = time.monotonic() + 5
+    sent = False
+    while not sent and time.monotonic() < deadline:
+        requests = [
+            json.loads(line)
+            for line in SERVER_LOGS[served].read_text().splitlines()
+            if line.startswith("{") and '"craftmap.access"' in line
+        ]
+        sent = any("material=sedge" in r["query"] for r in requests if r["path"].endswith("/items"))
+        time.sleep(0.1)
+    assert sent

@@ -186,7 +186,7 @@ def test_create_read_replace_patch_delete_restore(client: TestClient, keys: dict
     [
         (
             {**ZONE, "geometry": {"type": "Point", "coordinates": [105.9, 20.0]}},
-            "Polygon or MultiPolygon",
+            "MultiPolygon or Polygon",
         ),
         (
             {
