@@ -273,3 +273,11 @@ def test_queryables_work_as_query_parameters(client: TestClient) -> None:
     assert sedge["numberMatched"] == sum(f["properties"]["material"] == "sedge" for f in every)
     bad = client.get("/collections/villages/items?households=many")
     assert bad.status_code == 400
+
+
+def test_browsers_get_errors_as_pages(client: TestClient) -> None:
+    page = client.get("/collections/no-such/items", headers={"Accept": "text/html"})
+    assert page.status_code == 404 and page.headers["content-type"].startswith("text/html")
+    assert "no-such" in page.text
+    items = client.get("/collections/material-zones/items?f=html&limit=3&lang=en")
+    assert "<h1>Features: Raw-material zones</h1>" in items.text
