@@ -6,6 +6,7 @@ import getpass
 import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Annotated, TypeVar
 
 import typer
@@ -22,6 +23,10 @@ app = typer.Typer(
 db_app = typer.Typer(help="The private PostgreSQL + PostGIS cluster.", no_args_is_help=True)
 demo_app = typer.Typer(help="The Thanh Hóa demo dataset.", no_args_is_help=True)
 keys_app = typer.Typer(help="API keys for writing through the API.", no_args_is_help=True)
+layers_app = typer.Typer(
+    help="Reference layers: exclusion areas, land use, roads.", no_args_is_help=True
+)
+app.add_typer(layers_app, name="layers")
 app.add_typer(db_app, name="db")
 app.add_typer(demo_app, name="demo")
 app.add_typer(keys_app, name="keys")
@@ -207,6 +212,41 @@ def keys_revoke(
 
     _with_url(lambda url: _in_transaction(url, lambda conn: keys.revoke_key(conn, prefix)))
     typer.echo(f"Revoked {prefix}.")
+
+
+# -- reference layers --------------------------------------------------------------------------
+@layers_app.command("import")
+def layers_import(
+    path: Annotated[Path, typer.Argument(help="Any vector file GDAL reads (GPKG, SHP, GeoJSON…).")],
+    name: Annotated[str, typer.Option(help="Collection id: lowercase letters, digits, '-'.")],
+    title: Annotated[str, typer.Option(help="Title shown to people.")],
+    kind: Annotated[str, typer.Option(help="exclusion, land_use, roads or other.")] = "other",
+    replace: Annotated[
+        bool, typer.Option(help="Replace the features of an existing layer.")
+    ] = False,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Check, then roll back.")] = False,
+) -> None:
+    """Import a reference layer; it is served as a collection of its own."""
+    from geo import ingest
+
+    def run(url: str) -> int:
+        engine = make_engine(url, pool_size=1)
+        try:
+            return ingest.import_reference_layer(
+                engine,
+                path,
+                name=name,
+                title=title,
+                kind=kind,
+                actor=f"cli:{getpass.getuser()}",
+                replace=replace,
+                dry_run=dry_run,
+            )
+        finally:
+            engine.dispose()
+
+    count = _with_url(run)
+    typer.echo(f"{count} features {'checked (dry run)' if dry_run else 'imported'} into {name}.")
 
 
 # -- server ----------------------------------------------------------------------------------

@@ -8,6 +8,7 @@ adds no history), and a dry run does the same work and rolls it back.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -392,3 +393,67 @@ def load_demo(
         else:
             transaction.commit()
     return report
+
+
+def import_reference_layer(
+    engine: Engine,
+    path: Path,
+    *,
+    name: str,
+    title: str,
+    kind: str,
+    actor: str,
+    replace: bool = False,
+    dry_run: bool = False,
+) -> int:
+    """Import any OGR vector file as a reference layer (a collection of its own).
+
+    All-or-nothing: the layer and its features are written in one transaction. With
+    ``replace`` the layer's previous features are deleted first (kept in the history).
+    Returns the number of features imported.
+    """
+    try:
+        frame = gpd.read_file(path, engine="pyogrio")
+    except Exception as exc:  # pyogrio raises its own error types for unreadable files
+        raise InvalidInput(f"{path}: cannot read it as a vector file ({exc})") from exc
+    if frame.crs is None:
+        raise InvalidInput(f"{path}: the file does not say its CRS")
+    geometries = _prepared_geometries(frame, None)
+    properties = json.loads(frame.drop(columns=frame.geometry.name).to_json(orient="records"))
+    layer_table = models.table_of(models.ReferenceLayer)
+    feature_table = models.table_of(models.ReferenceFeature)
+    with engine.connect() as conn, translate_errors():
+        transaction = conn.begin()
+        try:
+            set_actor(conn, actor)
+            layer_id = conn.execute(
+                sa.select(layer_table.c.id).where(layer_table.c.name == name)
+            ).scalar()
+            if layer_id is not None and not replace:
+                raise InvalidInput(f"a reference layer named {name!r} exists; use --replace")
+            if layer_id is None:
+                layer_id = conn.execute(
+                    sa.insert(layer_table)
+                    .values(name=name, title=title, kind=kind, source=str(path.name))
+                    .returning(layer_table.c.id)
+                ).scalar_one()
+            else:
+                conn.execute(sa.delete(feature_table).where(feature_table.c.layer_id == layer_id))
+            rows = [
+                {
+                    "layer_id": layer_id,
+                    "properties": {k: v for k, v in props.items() if v is not None},
+                    "geom": from_shape(geom, srid=SRID_STORAGE),
+                }
+                for props, geom in zip(properties, geometries, strict=True)
+            ]
+            if rows:
+                conn.execute(sa.insert(feature_table), rows)
+        except BaseException:
+            transaction.rollback()
+            raise
+        if dry_run:
+            transaction.rollback()
+        else:
+            transaction.commit()
+    return len(rows)

@@ -155,3 +155,63 @@ def test_keys_are_created_listed_and_revoked(fresh_database_url: str) -> None:
     assert "revoked" in run_cli("keys", "list", env=env).stdout
     bad_role = run_cli("keys", "create", "--name", "x", "--role", "superuser", env=env, check=False)
     assert bad_role.returncode == 1 and "role must be one of" in bad_role.stderr
+
+
+def test_reference_layer_import_is_served_and_used(fresh_database_url: str, tmp_path: Path) -> None:
+    import json
+
+    from fastapi.testclient import TestClient
+
+    from api.main import create_app
+    from api.settings import ApiSettings
+    from geo.db import DatabaseSettings
+
+    env = {"DATABASE_URL": fresh_database_url}
+    run_cli("migrate", env=env)
+    layer = tmp_path / "rung-phong-ho.geojson"
+    layer.write_text(
+        json.dumps(
+            {
+                "type": "FeatureCollection",
+                "features": [
+                    {
+                        "type": "Feature",
+                        "properties": {"ten": "Rừng phòng hộ Sông Mã", "dien_tich_ha": 120.5},
+                        "geometry": {
+                            "type": "Polygon",
+                            "coordinates": [
+                                [[105.1, 20.3], [105.2, 20.3], [105.2, 20.4], [105.1, 20.3]]
+                            ],
+                        },
+                    }
+                ],
+            },
+            ensure_ascii=False,
+        ),
+        encoding="utf-8",
+    )
+    args = ["layers", "import", str(layer), "--name", "protection-forest"]
+    args += ["--title", "Rừng phòng hộ", "--kind", "exclusion"]
+    assert "1 features imported" in run_cli(*args, env=env).stdout
+    again = run_cli(*args, env=env, check=False)
+    assert again.returncode == 1 and "--replace" in again.stderr
+    broken = tmp_path / "broken.geojson"
+    broken.write_text("{not json", encoding="utf-8")
+    bad = run_cli(
+        "layers", "import", str(broken), "--name", "x", "--title", "x", env=env, check=False
+    )
+    assert bad.returncode == 1 and "Traceback" not in bad.stderr
+
+    app = create_app(ApiSettings(), DatabaseSettings(database_url=fresh_database_url))
+    with TestClient(app) as client:
+        ids = {c["id"] for c in client.get("/collections").json()["collections"]}
+        assert "protection-forest" in ids
+        body = client.get("/collections/protection-forest/items").json()
+        assert body["numberMatched"] == 1
+        assert body["features"][0]["properties"]["ten"] == "Rừng phòng hộ Sông Mã"
+        queryables = client.get("/collections/protection-forest/queryables").json()["properties"]
+        assert queryables["dien_tich_ha"]["type"] == "number"
+        filtered = client.get(
+            "/collections/protection-forest/items", params={"filter": "dien_tich_ha > 100"}
+        ).json()
+        assert filtered["numberMatched"] == 1
