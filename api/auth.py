@@ -23,14 +23,7 @@ def require_writer(request: Request, conn: Connection, collection: Collection) -
 
     401 without a valid key, 403 when its role may not write this collection.
     """
-    token = presented_token(request)
-    key = authenticate(conn, token) if token else None
-    if key is None:
-        raise HTTPException(
-            401,
-            "writing needs a valid API key (Authorization: Bearer <key> or X-API-Key)",
-            headers={"WWW-Authenticate": 'Bearer realm="craftmap"'},
-        )
+    key = _known_key(request, conn, "writing needs a valid API key")
     if key.role != Role.ADMIN and key.role not in collection.write_roles:
         allowed = ", ".join(sorted(r.value for r in collection.write_roles))
         raise HTTPException(
@@ -51,4 +44,16 @@ def require_admin(request: Request, conn: Connection) -> KeyInfo:
         )
     if key.role != Role.ADMIN:
         raise HTTPException(403, f"the role {key.role.value} may not do this (needs admin)")
+    return key
+
+
+def _known_key(request: Request, conn: Connection, why: str) -> KeyInfo:
+    token = presented_token(request)
+    key = authenticate(conn, token) if token else None
+    if key is None:
+        raise HTTPException(
+            401,
+            f"{why} (Authorization: Bearer <key> or X-API-Key)",
+            headers={"WWW-Authenticate": 'Bearer realm="craftmap"'},
+        )
     return key

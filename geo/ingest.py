@@ -7,10 +7,11 @@ adds no history), and a dry run does the same work and rolls it back.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -366,25 +367,14 @@ def load_routes(
     return route_counts, stop_counts
 
 
-def load_demo(
-    engine: Engine, *, demo_dir: Path = DEMO_DIR, actor: str = "demo-loader", dry_run: bool = False
-) -> ImportReport:
-    """Load the Thanh Hóa demo dataset idempotently in one transaction."""
-    report = ImportReport(dry_run=dry_run)
+@contextlib.contextmanager
+def _all_or_nothing(engine: Engine, actor: str, *, dry_run: bool) -> Iterator[Connection]:
+    """One transaction for a whole import: rolled back on any error, and for a dry run."""
     with engine.connect() as conn, translate_errors():
         transaction = conn.begin()
         try:
             set_actor(conn, actor)
-            report.tables["admin_unit"] = load_admin_units(conn, demo_dir / "admin_units.csv")
-            report.tables["craft_village"] = load_villages(conn, demo_dir / "villages.csv")
-            report.tables["material_zone"] = load_material_zones(
-                conn, demo_dir / "material_zones.geojson"
-            )
-            routes, stops = load_routes(
-                conn, demo_dir / "tourism_routes.csv", demo_dir / "route_stops.csv"
-            )
-            report.tables["tourism_route"] = routes
-            report.tables["route_stop"] = stops
+            yield conn
         except BaseException:
             transaction.rollback()
             raise
@@ -392,6 +382,24 @@ def load_demo(
             transaction.rollback()
         else:
             transaction.commit()
+
+
+def load_demo(
+    engine: Engine, *, demo_dir: Path = DEMO_DIR, actor: str = "demo-loader", dry_run: bool = False
+) -> ImportReport:
+    """Load the Thanh Hóa demo dataset idempotently in one transaction."""
+    report = ImportReport(dry_run=dry_run)
+    with _all_or_nothing(engine, actor, dry_run=dry_run) as conn:
+        report.tables["admin_unit"] = load_admin_units(conn, demo_dir / "admin_units.csv")
+        report.tables["craft_village"] = load_villages(conn, demo_dir / "villages.csv")
+        report.tables["material_zone"] = load_material_zones(
+            conn, demo_dir / "material_zones.geojson"
+        )
+        routes, stops = load_routes(
+            conn, demo_dir / "tourism_routes.csv", demo_dir / "route_stops.csv"
+        )
+        report.tables["tourism_route"] = routes
+        report.tables["route_stop"] = stops
     return report
 
 
@@ -422,38 +430,28 @@ def import_reference_layer(
     properties = json.loads(frame.drop(columns=frame.geometry.name).to_json(orient="records"))
     layer_table = models.table_of(models.ReferenceLayer)
     feature_table = models.table_of(models.ReferenceFeature)
-    with engine.connect() as conn, translate_errors():
-        transaction = conn.begin()
-        try:
-            set_actor(conn, actor)
+    with _all_or_nothing(engine, actor, dry_run=dry_run) as conn:
+        layer_id = conn.execute(
+            sa.select(layer_table.c.id).where(layer_table.c.name == name)
+        ).scalar()
+        if layer_id is not None and not replace:
+            raise InvalidInput(f"a reference layer named {name!r} exists; use --replace")
+        if layer_id is None:
             layer_id = conn.execute(
-                sa.select(layer_table.c.id).where(layer_table.c.name == name)
-            ).scalar()
-            if layer_id is not None and not replace:
-                raise InvalidInput(f"a reference layer named {name!r} exists; use --replace")
-            if layer_id is None:
-                layer_id = conn.execute(
-                    sa.insert(layer_table)
-                    .values(name=name, title=title, kind=kind, source=str(path.name))
-                    .returning(layer_table.c.id)
-                ).scalar_one()
-            else:
-                conn.execute(sa.delete(feature_table).where(feature_table.c.layer_id == layer_id))
-            rows = [
-                {
-                    "layer_id": layer_id,
-                    "properties": {k: v for k, v in props.items() if v is not None},
-                    "geom": from_shape(geom, srid=SRID_STORAGE),
-                }
-                for props, geom in zip(properties, geometries, strict=True)
-            ]
-            if rows:
-                conn.execute(sa.insert(feature_table), rows)
-        except BaseException:
-            transaction.rollback()
-            raise
-        if dry_run:
-            transaction.rollback()
+                sa.insert(layer_table)
+                .values(name=name, title=title, kind=kind, source=str(path.name))
+                .returning(layer_table.c.id)
+            ).scalar_one()
         else:
-            transaction.commit()
+            conn.execute(sa.delete(feature_table).where(feature_table.c.layer_id == layer_id))
+        rows = [
+            {
+                "layer_id": layer_id,
+                "properties": {k: v for k, v in props.items() if v is not None},
+                "geom": from_shape(geom, srid=SRID_STORAGE),
+            }
+            for props, geom in zip(properties, geometries, strict=True)
+        ]
+        if rows:
+            conn.execute(sa.insert(feature_table), rows)
     return len(rows)

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Annotated, Any, Literal
 
 import sqlalchemy as sa
@@ -387,26 +388,13 @@ def replace_item(
     allow_exclusion_overlap: AllowOverlap = False,
 ) -> Response:
     """Replace a feature; with If-Match, a stale ETag gets 412."""
-    reject_unknown_params(request, ("allow-exclusion-overlap",))
-    conn = session.connection()
-    found = catalog.get_collection(session, collection_id)
-    key = require_writer(request, conn, found)
-    fid = features.parse_feature_id(feature_id)
-    repository.replace(
-        conn,
-        found,
-        fid,
-        feature,
-        _options(key.actor, content_crs, if_match, allow_exclusion_overlap),
-    )
-    session.commit()
-    return _feature_response(
+    return _change(
+        repository.replace,
         request,
-        session.connection(),
-        found,
-        fid,
-        served_crs(None),
-        base_url(request, settings.public_url),
+        session,
+        settings,
+        (collection_id, feature_id, feature),
+        _options("", content_crs, if_match, allow_exclusion_overlap),
     )
 
 
@@ -427,18 +415,32 @@ def patch_item(
     allow_exclusion_overlap: AllowOverlap = False,
 ) -> Response:
     """Change part of a feature with a JSON merge patch; with If-Match, a stale ETag gets 412."""
+    return _change(
+        repository.patch,
+        request,
+        session,
+        settings,
+        (collection_id, feature_id, merge_patch),
+        _options("", content_crs, if_match, allow_exclusion_overlap),
+    )
+
+
+def _change(
+    write: Callable[..., repository.Written],
+    request: Request,
+    session: Any,
+    settings: Any,
+    target: tuple[str, str, Any],
+    options: repository.WriteOptions,
+) -> Response:
+    """PUT and PATCH: check the key, write, commit, answer with the new feature and ETag."""
+    collection_id, feature_id, body = target
     reject_unknown_params(request, ("allow-exclusion-overlap",))
     conn = session.connection()
     found = catalog.get_collection(session, collection_id)
     key = require_writer(request, conn, found)
     fid = features.parse_feature_id(feature_id)
-    repository.patch(
-        conn,
-        found,
-        fid,
-        merge_patch,
-        _options(key.actor, content_crs, if_match, allow_exclusion_overlap),
-    )
+    write(conn, found, fid, body, dataclasses.replace(options, actor=key.actor))
     session.commit()
     return _feature_response(
         request,

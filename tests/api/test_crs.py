@@ -105,3 +105,17 @@ def test_unsupported_crs_is_400(client: TestClient) -> None:
     )
     assert response.status_code == 400
     assert "supported" in response.json()["detail"]
+
+
+def test_filter_crs_reads_literals_in_vn2000(client: TestClient) -> None:
+    to_crs = Transformer.from_crs(4326, 5897, always_xy=True)
+    (x1, x2), (y1, y2) = to_crs.transform([105.6, 105.9], [19.7, 19.9])
+    plain = _all(client, "villages", bbox="105.6,19.7,105.9,19.9")["body"]
+    in_vn2000 = _all(
+        client,
+        "villages",
+        filter=f"S_INTERSECTS(geometry,BBOX({x1},{y1},{x2},{y2}))",
+        **{"filter-crs": EPSG.format(5897)},
+    )["body"]
+    assert plain["numberMatched"] > 0
+    assert {f["id"] for f in in_vn2000["features"]} == {f["id"] for f in plain["features"]}
