@@ -14,7 +14,7 @@ from fastapi.templating import Jinja2Templates
 
 from api.errors import STATUS_CODES, add_exception_handlers
 from api.logs import RequestLogMiddleware
-from api.routers import apidoc, items, ogc, system
+from api.routers import apidoc, items, ogc, system, tiles
 from api.settings import ApiSettings
 from geo.db import DatabaseSettings, make_engine
 from geo.errors import GeoError
@@ -68,6 +68,7 @@ def create_app(
     app.add_middleware(RequestLogMiddleware)
     app.include_router(ogc.router)
     app.include_router(items.router)
+    app.include_router(tiles.router)
     app.include_router(apidoc.router)
     app.include_router(system.router)
     return app

@@ -50,6 +50,12 @@ CONFORMANCE = [
     "http://www.opengis.net/spec/ogcapi-features-4/1.0/conf/update",
     "http://www.opengis.net/spec/ogcapi-features-4/1.0/conf/optimistic-locking-etags",
     "http://www.opengis.net/spec/ogcapi-features-4/1.0/conf/features",
+    "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/core",
+    "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/tileset",
+    "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/tilesets-list",
+    "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/geodata-tilesets",
+    "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/dataset-tilesets",
+    "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/mvt",
 ]
 
 
@@ -110,6 +116,8 @@ def landing(request: Request, session: SessionDep, settings: SettingsDep) -> Res
             link(f"{root}/api?f=html", "service-doc", HTML, "API documentation"),
             link(f"{root}/conformance", "conformance", JSON, "Conformance classes"),
             link(f"{root}/collections", "data", JSON, "Collections"),
+            link(f"{root}/tiles", "http://www.opengis.net/def/rel/ogc/1.0/tilesets-vector", JSON),
+            link(f"{root}/tileMatrixSets", "http://www.opengis.net/def/rel/ogc/1.0/tiling-schemes", JSON),
             link(f"{root}/ready", "service-status", JSON, "Readiness"),
         ],
     }
@@ -152,6 +160,7 @@ def collection_document(
                 SCHEMA_JSON,
             ),
             link(f"{here}/schema", "http://www.opengis.net/def/rel/ogc/1.0/schema", SCHEMA_JSON),
+            link(f"{here}/tiles", "http://www.opengis.net/def/rel/ogc/1.0/tilesets-vector", JSON),
         ],
     }
 

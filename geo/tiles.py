@@ -1,0 +1,165 @@
+"""Mapbox Vector Tiles built by PostGIS (``ST_AsMVT``) on the WebMercatorQuad grid.
+
+The ETag of a tile is the MD5 of its bytes, computed in the same query: any worker or
+host gives the same tag for the same data, and a write changes the tags of exactly the
+tiles whose content it changes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import morecantile
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+from sqlalchemy.sql.elements import ColumnElement
+
+from geo.catalog import Collection
+from geo.crs import SRID_STORAGE
+from geo.errors import InvalidInput
+
+TMS_ID = "WebMercatorQuad"
+TMS = morecantile.tms.get(TMS_ID)
+EXTENT = 4096
+BUFFER = 64
+MAX_ZOOM = 22
+MAX_FEATURES_PER_LAYER = 20_000
+_WEB_MERCATOR = 3857
+# Earth's circumference in Web Mercator metres.
+_WORLD_M = 40_075_016.685578488
+
+
+@dataclass(frozen=True)
+class Tile:
+    """A tile of the WebMercatorQuad grid."""
+
+    z: int
+    x: int
+    y: int
+
+
+@dataclass(frozen=True)
+class TileBytes:
+    """An encoded tile and its content hash (empty bytes for an empty tile)."""
+
+    data: bytes
+    etag: str
+
+
+def parse_tile(matrix: str, row: str, col: str) -> Tile:
+    """Check a tile address (``tileMatrix/tileRow/tileCol``) against the grid.
+
+    Raises
+    ------
+    InvalidInput
+        When a part is not a whole number or lies outside the matrix.
+    """
+    try:
+        z, y, x = int(matrix), int(row), int(col)
+    except ValueError as exc:
+        raise InvalidInput("tileMatrix, tileRow and tileCol must be whole numbers") from exc
+    if not 0 <= z <= MAX_ZOOM:
+        raise InvalidInput(f"tileMatrix must be between 0 and {MAX_ZOOM}")
+    size = 2**z
+    if not (0 <= x < size and 0 <= y < size):
+        raise InvalidInput(f"tileRow and tileCol must be between 0 and {size - 1} at zoom {z}")
+    return Tile(z, x, y)
+
+
+def _mvt_layer(
+    collection: Collection, tile: Tile, properties: Sequence[str] | None
+) -> sa.Select[Any]:
+    table = collection.table
+    envelope = sa.func.ST_TileEnvelope(tile.z, tile.x, tile.y)
+    geom_3857: ColumnElement[Any] = sa.func.ST_Transform(table.c.geom, _WEB_MERCATOR)
+    if collection.geometry_type not in {"Point"}:
+        # Detail finer than half a tile pixel cannot show: drop it before encoding.
+        pixel_m = _WORLD_M / 2**tile.z / EXTENT
+        geom_3857 = sa.func.ST_SimplifyPreserveTopology(geom_3857, pixel_m / 2)
+    names = [p.name for p in collection.props if p.type not in {"object"}]
+    chosen = names if properties is None else [n for n in properties if n in names]
+    columns = [_mvt_value(collection, name).label(name) for name in chosen]
+    rows = (
+        sa.select(
+            sa.func.ST_AsMVTGeom(geom_3857, envelope, EXTENT, BUFFER, True).label("geom"),
+            table.c.id.label("id"),
+            *columns,
+        )
+        .where(
+            *collection.base_filter(),
+            # The GiST index works on the stored CRS: compare with the tile in lon/lat.
+            table.c.geom.op("&&")(sa.func.ST_Transform(envelope, SRID_STORAGE)),
+        )
+        .limit(MAX_FEATURES_PER_LAYER)
+        .subquery("rows")
+    )
+    return (
+        sa.select(
+            sa.func.ST_AsMVT(sa.literal_column("rows.*"), collection.id, EXTENT, "geom", "id")
+        )
+        .select_from(rows)
+        .where(rows.c.geom.is_not(None))
+    )
+
+
+def _mvt_value(collection: Collection, name: str) -> ColumnElement[Any]:
+    # MVT values are strings, numbers and booleans: lists become "a; b", dates ISO text.
+    prop = collection.prop(name)
+    column = collection.column(name)
+    if prop is not None and prop.type == "array":
+        return sa.func.array_to_string(column, "; ")
+    if prop is not None and prop.type in {"date", "datetime"}:
+        return sa.cast(column, sa.Text)
+    return column
+
+
+def tile(
+    conn: Connection,
+    collections: Sequence[Collection],
+    tile_address: Tile,
+    *,
+    properties: Sequence[str] | None = None,
+) -> TileBytes:
+    """One tile with a layer per collection (layers without features are left out)."""
+    parts = [_mvt_layer(c, tile_address, properties).scalar_subquery() for c in collections]
+    combined: ColumnElement[Any] = parts[0]
+    for part in parts[1:]:
+        combined = combined.op("||")(part)
+    data, digest = conn.execute(
+        sa.select(sa.literal_column("t.mvt"), sa.func.md5(sa.literal_column("t.mvt"))).select_from(
+            sa.select(combined.label("mvt")).subquery("t")
+        )
+    ).one()
+    payload = bytes(data or b"")
+    return TileBytes(payload, f'"{digest}"' if payload else "")
+
+
+def tilejson(
+    collections: Sequence[Collection], tiles_url: str, bounds: list[float] | None, name: str
+) -> dict[str, Any]:
+    """TileJSON 3.0.0 for MapLibre and Leaflet clients."""
+    return {
+        "tilejson": "3.0.0",
+        "name": name,
+        "scheme": "xyz",
+        "tiles": [tiles_url],
+        "minzoom": 0,
+        "maxzoom": MAX_ZOOM,
+        "bounds": bounds or [-180.0, -85.05112878, 180.0, 85.05112878],
+        "vector_layers": [
+            {
+                "id": c.id,
+                "description": c.description_en,
+                "fields": {p.name: p.type for p in c.props if p.type != "object"},
+            }
+            for c in collections
+        ],
+    }
+
+
+def tile_matrix_set() -> dict[str, Any]:
+    """The WebMercatorQuad definition (OGC Two Dimensional Tile Matrix Set)."""
+    document: dict[str, Any] = TMS.model_dump(mode="json", exclude_none=True, by_alias=True)
+    return document

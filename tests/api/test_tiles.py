@@ -1,0 +1,207 @@
+"""Vector tiles: content, tile coordinates, empty tiles, ETags across writes and workers."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from typing import Any
+
+import mapbox_vector_tile
+import morecantile
+import pytest
+import shapely
+from fastapi.testclient import TestClient
+
+from geo.cluster import free_port
+from geo.keys import create_key
+from tests.api.conftest import bearer
+from tests.test_cli import CRAFTMAP
+
+TMS = morecantile.tms.get("WebMercatorQuad")
+
+
+def _every(client: TestClient, collection: str) -> list[dict[str, Any]]:
+    body = client.get(f"/collections/{collection}/items?limit=10000")
+    return body.json()["features"]  # type: ignore[no-any-return]
+
+
+def _decode(data: bytes) -> dict[str, Any]:
+    return mapbox_vector_tile.decode(data, default_options={"y_coord_down": True})  # type: ignore[no-any-return]
+
+
+def _tile_url(collection: str | None, tile: morecantile.Tile) -> str:
+    prefix = f"/collections/{collection}" if collection else ""
+    return f"{prefix}/tiles/WebMercatorQuad/{tile.z}/{tile.y}/{tile.x}"
+
+
+@pytest.mark.parametrize("zoom", [8, 10, 12])
+def test_tile_holds_the_villages_that_fall_in_it(client: TestClient, zoom: int) -> None:
+    villages = _every(client, "villages")
+    first = shapely.geometry.shape(villages[0]["geometry"])
+    tile = TMS.tile(first.x, first.y, zoom)
+    bounds = shapely.box(*TMS.bounds(tile))
+    expected = {
+        f["id"] for f in villages if bounds.intersects(shapely.geometry.shape(f["geometry"]))
+    }
+    response = client.get(_tile_url("villages", tile))
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "application/vnd.mapbox-vector-tile"
+    layer = _decode(response.content)["villages"]
+    assert {f["id"] for f in layer["features"]} == expected
+    assert layer["extent"] == 4096
+    # A village's point sits at its position inside the tile (y down, 4096 units a side).
+    mine = next(f for f in layer["features"] if f["id"] == villages[0]["id"])
+    x0, y0 = TMS.xy(*TMS.bounds(tile)[:2])
+    x1, y1 = TMS.xy(*TMS.bounds(tile)[2:])
+    px, py = TMS.xy(first.x, first.y)
+    expected_x = (px - x0) / (x1 - x0) * 4096
+    expected_y = (y1 - py) / (y1 - y0) * 4096
+    got_x, got_y = mine["geometry"]["coordinates"]
+    assert abs(got_x - expected_x) <= 1 and abs(got_y - expected_y) <= 1
+    assert mine["properties"]["name"] == villages[0]["properties"]["name"]
+
+
+def test_empty_tile_is_204(client: TestClient) -> None:
+    ocean = TMS.tile(-30.0, 0.0, 10)
+    response = client.get(_tile_url("villages", ocean))
+    assert response.status_code == 204 and response.content == b""
+
+
+def test_bad_tile_addresses_are_400(client: TestClient) -> None:
+    assert client.get("/collections/villages/tiles/WebMercatorQuad/3/8/0").status_code == 400
+    assert client.get("/collections/villages/tiles/WebMercatorQuad/x/0/0").status_code == 400
+    assert client.get("/collections/villages/tiles/WebMercatorQuad/30/0/0").status_code == 400
+
+
+def test_properties_can_be_chosen(client: TestClient) -> None:
+    first = shapely.geometry.shape(_every(client, "villages")[0]["geometry"])
+    url = _tile_url("villages", TMS.tile(first.x, first.y, 9)) + "?properties=name,crafts"
+    layer = _decode(client.get(url).content)["villages"]
+    assert all(set(f["properties"]) <= {"name", "crafts"} for f in layer["features"])
+    assert any("crafts" in f["properties"] for f in layer["features"])
+
+
+def test_combined_tile_has_a_layer_per_collection(client: TestClient) -> None:
+    # Zoom 6 around Thanh Hóa holds villages, zones, routes and stops.
+    tile = TMS.tile(105.5, 20.0, 6)
+    decoded = _decode(client.get(_tile_url(None, tile)).content)
+    assert {"villages", "material-zones", "routes", "route-stops"} <= set(decoded)
+    tilejson = client.get("/tiles/WebMercatorQuad/tilejson.json").json()
+    assert tilejson["tilejson"] == "3.0.0"
+    assert {layer["id"] for layer in tilejson["vector_layers"]} >= {"villages", "material-zones"}
+    assert tilejson["tiles"][0].endswith("/tiles/WebMercatorQuad/{z}/{y}/{x}")
+
+
+def test_zone_tiles_are_simplified_at_low_zoom(client: TestClient) -> None:
+    zones = _every(client, "material-zones")
+    shape = shapely.geometry.shape(zones[0]["geometry"])
+    point = shape.representative_point()
+
+    def vertices(zoom: int) -> int:
+        tile = TMS.tile(point.x, point.y, zoom)
+        assert shapely.box(*TMS.bounds(tile)).contains(shape), "pick a zone inside one tile"
+        decoded = _decode(client.get(_tile_url("material-zones", tile)).content)
+        feature = next(
+            f for f in decoded["material-zones"]["features"] if f["id"] == zones[0]["id"]
+        )
+        return len(shapely.get_coordinates(shapely.geometry.shape(feature["geometry"])))
+
+    # The whole zone is in both tiles; at zoom 4 it is a few pixels wide and loses detail.
+    assert 4 <= vertices(4) < vertices(10) <= len(shapely.get_coordinates(shape))
+
+
+def test_etag_changes_only_for_the_tiles_a_write_touches(
+    client: TestClient, keys: dict[str, str]
+) -> None:
+    zones = _every(client, "material-zones")
+    target = zones[0]
+    point = shapely.geometry.shape(target["geometry"]).representative_point()
+    touched = _tile_url("material-zones", TMS.tile(point.x, point.y, 10))
+    far = next(
+        f
+        for f in zones
+        if TMS.tile(*shapely.geometry.shape(f["geometry"]).representative_point().coords[0], 10)
+        != TMS.tile(point.x, point.y, 10)
+    )
+    far_point = shapely.geometry.shape(far["geometry"]).representative_point()
+    untouched = _tile_url("material-zones", TMS.tile(far_point.x, far_point.y, 10))
+    before = client.get(touched)
+    before_far = client.get(untouched)
+    assert before.headers["cache-control"].startswith("public")
+    assert client.get(touched, headers={"If-None-Match": before.headers["etag"]}).status_code == 304
+    renamed = client.patch(
+        f"/collections/material-zones/items/{target['id']}",
+        json={"properties": {"name": "Vùng đổi tên"}},
+        headers=bearer(keys["planner"]),
+    )
+    assert renamed.status_code == 200
+    after = client.get(touched, headers={"If-None-Match": before.headers["etag"]})
+    assert after.status_code == 200 and after.headers["etag"] != before.headers["etag"]
+    assert client.get(untouched).headers["etag"] == before_far.headers["etag"]
+
+
+def _get(url: str, etag: str | None = None) -> tuple[int, str | None]:
+    request = urllib.request.Request(url, headers={"If-None-Match": etag} if etag else {})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, response.headers.get("ETag")
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.headers.get("ETag")
+    except (urllib.error.URLError, ConnectionError):
+        return 0, None
+
+
+@pytest.mark.slow
+def test_every_worker_sees_a_write_at_once(fresh_database_url: str) -> None:
+    from geo import ingest, migrate
+    from geo.db import make_engine
+
+    migrate.upgrade(fresh_database_url)
+    engine = make_engine(fresh_database_url)
+    ingest.load_demo(engine)
+    with engine.begin() as conn:
+        token, _ = create_key(conn, name="worker test", role="planner")
+    engine.dispose()
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CRAFTMAP_")}
+    env["DATABASE_URL"] = fresh_database_url
+    server = subprocess.Popen(
+        [CRAFTMAP, "serve", "--port", str(port), "--workers", "2"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and _get(f"{base}/health")[0] != 200:
+            time.sleep(0.3)
+        import json
+
+        with urllib.request.urlopen(f"{base}/collections/material-zones/items?limit=1") as r:
+            zone = json.load(r)["features"][0]
+        point = shapely.geometry.shape(zone["geometry"]).representative_point()
+        url = base + _tile_url("material-zones", TMS.tile(point.x, point.y, 10))
+        status, etag = _get(url)
+        assert status == 200 and etag
+        # Warm both workers with the old tag.
+        assert {_get(url, etag)[0] for _ in range(8)} == {304}
+        patch = urllib.request.Request(
+            f"{base}/collections/material-zones/items/{zone['id']}",
+            data=json.dumps({"properties": {"name": "Đổi qua worker khác"}}).encode(),
+            method="PATCH",
+            headers={**bearer(token), "Content-Type": "application/merge-patch+json"},
+        )
+        with urllib.request.urlopen(patch) as r:
+            assert r.status == 200
+        # Whichever worker answers, the old tag no longer matches.
+        answers = [_get(url, etag) for _ in range(8)]
+        assert all(status == 200 and new != etag for status, new in answers)
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=30)
