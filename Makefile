@@ -29,6 +29,10 @@ db:
 demo:
 	$(CRAFTMAP) demo load
 
+# The national-scale benchmark (generates ~200 000 parcels on first use; see README).
+bench: setup
+	$(UV) run --frozen python -m bench.run
+
 lint:
 	$(UV) run --frozen ruff check .
 	$(UV) run --frozen ruff format --check .

@@ -235,17 +235,24 @@ def upsert(
         ),
         # xmax is 0 on a freshly inserted row version, non-zero on an updated one.
     ).returning(sa.literal_column("xmax = 0", sa.Boolean).label("inserted"))
-    for record in records:
-        if list(record.keys()) != columns:
-            raise InvalidInput("every record of one import must have the same columns")
-        row = conn.execute(stmt, dict(record)).first()
-        if row is None:
-            counts.unchanged += 1
-        elif row.inserted:
-            counts.inserted += 1
-        else:
-            counts.updated += 1
+    if any(list(record.keys()) != columns for record in records):
+        raise InvalidInput("every record of one import must have the same columns")
+    # Batches of multi-row INSERTs: unchanged rows return nothing, so they are the rest.
+    for start in range(0, len(records), _BATCH):
+        batch = [dict(r) for r in records[start : start + _BATCH]]
+        returned = (
+            conn.execute(stmt, batch).all()
+            if len(batch) > 1
+            else conn.execute(stmt, batch[0]).all()
+        )
+        inserted = sum(1 for row in returned if row.inserted)
+        counts.inserted += inserted
+        counts.updated += len(returned) - inserted
+        counts.unchanged += len(batch) - len(returned)
     return counts
+
+
+_BATCH = 1000
 
 
 def _read_csv(path: Path) -> pd.DataFrame:

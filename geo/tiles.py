@@ -123,17 +123,22 @@ def tile(
     properties: Sequence[str] | None = None,
 ) -> TileBytes:
     """One tile with a layer per collection (layers without features are left out)."""
+    data, digest = conn.execute(tile_statement(collections, tile_address, properties)).one()
+    payload = bytes(data or b"")
+    return TileBytes(payload, f'"{digest}"' if payload else "")
+
+
+def tile_statement(
+    collections: Sequence[Collection], tile_address: Tile, properties: Sequence[str] | None = None
+) -> sa.Select[Any]:
+    """SQL giving a tile's bytes and their MD5 in one row."""
     parts = [_mvt_layer(c, tile_address, properties).scalar_subquery() for c in collections]
     combined: ColumnElement[Any] = parts[0]
     for part in parts[1:]:
         combined = combined.op("||")(part)
-    data, digest = conn.execute(
-        sa.select(sa.literal_column("t.mvt"), sa.func.md5(sa.literal_column("t.mvt"))).select_from(
-            sa.select(combined.label("mvt")).subquery("t")
-        )
-    ).one()
-    payload = bytes(data or b"")
-    return TileBytes(payload, f'"{digest}"' if payload else "")
+    return sa.select(
+        sa.literal_column("t.mvt"), sa.func.md5(sa.literal_column("t.mvt"))
+    ).select_from(sa.select(combined.label("mvt")).subquery("t"))
 
 
 def tilejson(

@@ -1,0 +1,49 @@
+"""The benchmark's generator and runner work at a tiny scale (the full run is not a test)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import geopandas as gpd
+import pytest
+import shapely
+import sqlalchemy as sa
+
+from bench import generate, run
+from geo.db import make_engine
+
+
+@pytest.mark.slow
+def test_generate_load_and_run_at_tiny_scale(pg_server_url: str, tmp_path: Path) -> None:
+    folder = generate.generate(tmp_path / "data", generate.TINY, seed=11)
+    parcels = gpd.read_file(folder / "parcels.gpkg")
+    assert len(parcels) == generate.TINY.parcels
+    vertices = shapely.get_num_coordinates(parcels.geometry.values) - 1  # closing point
+    assert vertices.min() >= 20 and vertices.max() <= 60
+    assert parcels.geometry.is_valid.all()
+    # Same seed, same data.
+    again = generate.generate(tmp_path / "again", generate.TINY, seed=11)
+    assert (again / "villages.csv").read_bytes() == (folder / "villages.csv").read_bytes()
+
+    url = run.prepare(pg_server_url, folder, generate.TINY)
+    engine = make_engine(url)
+    with engine.connect() as conn:
+        counts = conn.execute(
+            sa.text(
+                "SELECT (SELECT count(*) FROM craft_village), (SELECT count(*) FROM material_zone), "
+                "(SELECT count(*) FROM tourism_route WHERE geom IS NOT NULL)"
+            )
+        ).one()
+    engine.dispose()
+    assert tuple(counts) == (generate.TINY.villages, generate.TINY.parcels, generate.TINY.routes)
+
+    results = run.run(url, seconds=0.5, report=lambda line: None)
+    names = [name for name, _, _ in results]
+    assert names[:3] == ["items, small bbox (zones)", "deep paging (villages)", "single item (villages)"]
+    assert {"MVT z8 (zones)", "MVT z14 (zones)", "whole collection (villages)"} <= set(names)
+    for name, http, sql in results:
+        assert http.requests > 0 and sql.requests > 0, name
+        assert http.errors == 0, name
+        assert http.percentile(0.5) <= http.percentile(0.99)
+    table = run.markdown(results, "tiny")
+    assert table.count("\n| ") == len(results) + 1  # a header and a row per scenario
