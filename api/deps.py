@@ -21,9 +21,16 @@ def get_engine(request: Request) -> Engine:
     return engine
 
 
-def get_session(engine: Annotated[Engine, Depends(get_engine)]) -> Iterator[Session]:
-    """A session per request; routes that write call ``commit`` themselves."""
-    with Session(engine) as session:
+def get_session(
+    request: Request, engine: Annotated[Engine, Depends(get_engine)]
+) -> Iterator[Session]:
+    """A session per request; routes that write call ``commit`` themselves.
+
+    Reads go to the replica when one is configured; anything else goes to the primary.
+    """
+    replica: Engine | None = request.app.state.read_engine
+    chosen = replica if replica is not None and request.method in {"GET", "HEAD"} else engine
+    with Session(chosen) as session:
         yield session
 
 

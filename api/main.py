@@ -42,9 +42,14 @@ def create_app(
         except GeoError as exc:
             app.state.engine_error = str(exc)
             log.error("no database: %s", exc)
+        if db_settings.read_database_url:
+            app.state.read_engine = make_engine(
+                db_settings.read_database_url, pool_size=settings.db_pool_size
+            )
         yield
-        if app.state.engine is not None:
-            app.state.engine.dispose()
+        for engine in (app.state.engine, app.state.read_engine):
+            if engine is not None:
+                engine.dispose()
 
     app = FastAPI(
         title=settings.title,
@@ -58,6 +63,7 @@ def create_app(
     )
     app.state.settings = settings
     app.state.engine = None
+    app.state.read_engine = None
     app.state.engine_error = None
     templates = Jinja2Templates(directory=str(TEMPLATES_DIR))
     templates.env.globals["cos_lat"] = lambda lat: math.cos(math.radians(lat))

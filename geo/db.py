@@ -27,10 +27,15 @@ class DatabaseSettings(BaseSettings):
     database_url: str | None = Field(
         default=None, validation_alias=AliasChoices("DATABASE_URL", "CRAFTMAP_DATABASE_URL")
     )
+    # A PostgreSQL streaming replica for reads (GET/HEAD); writes always go to the primary.
+    read_database_url: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("READ_DATABASE_URL", "CRAFTMAP_READ_DATABASE_URL"),
+    )
     home: Path = Path(".craftmap")
     pg_bindir: Path | None = None
 
-    @field_validator("database_url")
+    @field_validator("database_url", "read_database_url")
     @classmethod
     def _psycopg_driver(cls, value: str | None) -> str | None:
         return normalise_url(value) if value else None

@@ -117,7 +117,11 @@ def landing(request: Request, session: SessionDep, settings: SettingsDep) -> Res
             link(f"{root}/conformance", "conformance", JSON, "Conformance classes"),
             link(f"{root}/collections", "data", JSON, "Collections"),
             link(f"{root}/tiles", "http://www.opengis.net/def/rel/ogc/1.0/tilesets-vector", JSON),
-            link(f"{root}/tileMatrixSets", "http://www.opengis.net/def/rel/ogc/1.0/tiling-schemes", JSON),
+            link(
+                f"{root}/tileMatrixSets",
+                "http://www.opengis.net/def/rel/ogc/1.0/tiling-schemes",
+                JSON,
+            ),
             link(f"{root}/ready", "service-status", JSON, "Readiness"),
         ],
     }

@@ -30,7 +30,8 @@ def test_generate_load_and_run_at_tiny_scale(pg_server_url: str, tmp_path: Path)
     with engine.connect() as conn:
         counts = conn.execute(
             sa.text(
-                "SELECT (SELECT count(*) FROM craft_village), (SELECT count(*) FROM material_zone), "
+                "SELECT (SELECT count(*) FROM craft_village), "
+                "(SELECT count(*) FROM material_zone), "
                 "(SELECT count(*) FROM tourism_route WHERE geom IS NOT NULL)"
             )
         ).one()
@@ -39,7 +40,11 @@ def test_generate_load_and_run_at_tiny_scale(pg_server_url: str, tmp_path: Path)
 
     results = run.run(url, seconds=0.5, report=lambda line: None)
     names = [name for name, _, _ in results]
-    assert names[:3] == ["items, small bbox (zones)", "deep paging (villages)", "single item (villages)"]
+    assert names[:3] == [
+        "items, small bbox (zones)",
+        "deep paging (villages)",
+        "single item (villages)",
+    ]
     assert {"MVT z8 (zones)", "MVT z14 (zones)", "whole collection (villages)"} <= set(names)
     for name, http, sql in results:
         assert http.requests > 0 and sql.requests > 0, name
