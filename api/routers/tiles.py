@@ -64,7 +64,7 @@ def collection_tile(
     session: SessionDep,
     properties: Properties = None,
 ) -> Response:
-    """MVT of one collection, built by ST_AsMVT; 204 when the tile is empty."""
+    """MVT of one collection, built by PostGIS; 204 when the tile is empty."""
     found = catalog.get_collection(session, collection_id)
     return _tile_response(request, session, [found], tile_matrix, tile_row, tile_col, properties)
 
