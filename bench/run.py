@@ -264,6 +264,44 @@ def run(
     return results
 
 
+@dataclass
+class ExportMemory:
+    """A whole-collection export: its size, time and the server's peak memory."""
+
+    features: int
+    bytes: int
+    seconds: float
+    peak_rss_mb: float
+
+
+def _peak_rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def export_memory(database_url: str, collection: str = "material-zones") -> ExportMemory:
+    """Stream every feature of a collection and read the server's peak RSS (one process)."""
+    port = free_port()
+    server = _serve(database_url, port, workers=1)
+    try:
+        started = time.perf_counter()
+        size = 0
+        url = f"http://127.0.0.1:{port}/collections/{collection}/export"
+        with urllib.request.urlopen(url, timeout=600) as response:
+            tail = b""
+            while chunk := response.read(1 << 20):
+                size += len(chunk)
+                tail = (tail + chunk)[-200:]
+        seconds = time.perf_counter() - started
+        returned = int(tail.split(b'"numberReturned":')[1].split(b",")[0])
+        return ExportMemory(returned, size, seconds, _peak_rss_mb(server.pid))
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=30)
+
+
 def markdown(results: Sequence[tuple[str, Measure, Measure]], title: str) -> str:
     """The results as a markdown table."""
     lines = [
@@ -321,11 +359,17 @@ def main() -> None:
     folder = args.data / ("tiny" if args.tiny else "full")
     url = prepare(settings.resolved_url(), folder, scale)
     results = run(url, seconds=args.seconds)
+    memory = export_memory(url)
     stamp = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
     text = markdown(
         results,
         f"{stamp}: {scale.villages:,} villages, {scale.parcels:,} parcels, {scale.routes} routes; "
         f"{CONNECTIONS} connections, 2 workers, {args.seconds:g} s per side",
+    )
+    text += (
+        f"\nWhole-collection export of material-zones: {memory.features:,} features, "
+        f"{memory.bytes / 1e6:,.0f} MB of GeoJSON in {memory.seconds:.1f} s; the server's peak "
+        f"memory (VmHWM) was {memory.peak_rss_mb:.0f} MB.\n"
     )
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(text, encoding="utf-8")

@@ -36,7 +36,8 @@ _PAIRS_PER_CALL = 50
 class ItemsQuery:
     """What a client asked of an items page, parsed and checked."""
 
-    limit: int = DEFAULT_LIMIT
+    # None means every matching feature (the bulk export).
+    limit: int | None = DEFAULT_LIMIT
     offset: int = 0
     bbox: tuple[float, float, float, float] | None = None
     bbox_crs: ServedCrs | None = None
@@ -286,13 +287,14 @@ def _order_by(collection: Collection, sortby: list[tuple[str, bool]]) -> list[An
 def items_statement(collection: Collection, query: ItemsQuery) -> sa.Select[Any]:
     """One row per feature of the page, plus one more row when another page follows."""
     names = query.properties
-    return (
+    statement = (
         sa.select(feature_json(collection, query.crs or CRS84, names))
         .where(*conditions(collection, query))
         .order_by(*_order_by(collection, query.sortby))
-        .limit(query.limit + 1)
-        .offset(query.offset)
     )
+    if query.limit is None:
+        return statement
+    return statement.limit(query.limit + 1).offset(query.offset)
 
 
 def count_matched(conn: Connection, collection: Collection, query: ItemsQuery) -> int | None:
@@ -317,7 +319,7 @@ class PageResult:
 
 
 def stream_features(
-    conn: Connection, statement: sa.Select[Any], limit: int, result: PageResult
+    conn: Connection, statement: sa.Select[Any], limit: int | None, result: PageResult
 ) -> Iterator[str]:
     """Yield each feature's JSON text; fill ``result`` as the rows go by.
 

@@ -122,6 +122,7 @@ def _page_links(
     request: Request, query: features.ItemsQuery, has_more: bool, collection_url: str
 ) -> list[dict[str, str]]:
     url = request.url.remove_query_params(["f", "offset"])
+    step = query.limit or features.DEFAULT_LIMIT
     links = [
         link(str(request.url.include_query_params(f="json")), "self", GEOJSON, "this page"),
         link(str(request.url.include_query_params(f="html")), "alternate", HTML, "HTML"),
@@ -129,12 +130,12 @@ def _page_links(
     ]
     if has_more:
         links.append(
-            link(str(url.include_query_params(offset=query.offset + query.limit)), "next", GEOJSON)
+            link(str(url.include_query_params(offset=query.offset + step)), "next", GEOJSON)
         )
     if query.offset > 0:
         links.append(
             link(
-                str(url.include_query_params(offset=max(0, query.offset - query.limit))),
+                str(url.include_query_params(offset=max(0, query.offset - step))),
                 "prev",
                 GEOJSON,
             )
@@ -178,30 +179,79 @@ def get_items(
     collection_url = f"{root}/collections/{found.id}"
     if wants_html(request):
         return _items_html(request, conn, found, query, matched, collection_url)
-    statement = features.items_statement(found, query)
+    return StreamingResponse(
+        _collection_body(
+            conn,
+            features.items_statement(found, query),
+            query.limit,
+            matched,
+            lambda result: _page_links(request, query, result.has_more, collection_url),
+        ),
+        media_type=GEOJSON,
+        headers={"Content-Crs": f"<{out_crs.uri}>"},
+    )
+
+
+def _collection_body(
+    conn: Connection,
+    statement: Any,
+    limit: int | None,
+    matched: int | None,
+    links_for: Callable[[features.PageResult], list[dict[str, str]]],
+) -> Iterator[str]:
+    """A FeatureCollection written as PostGIS hands over its features, a chunk at a time."""
     result = features.PageResult()
     head = '{"type":"FeatureCollection",'
     if matched is not None:
         head += f'"numberMatched":{matched},'
-    head += f'"timeStamp":"{_now()}","features":['
-
-    def body() -> Iterator[str]:
-        yield head
-        batch: list[str] = []
-        first = True
-        for text in features.stream_features(conn, statement, query.limit, result):
-            batch.append(text)
-            if len(batch) == _CHUNK:
-                yield ("" if first else ",") + ",".join(batch)
-                first = False
-                batch = []
-        if batch:
+    yield head + f'"timeStamp":"{_now()}","features":['
+    batch: list[str] = []
+    first = True
+    for text in features.stream_features(conn, statement, limit, result):
+        batch.append(text)
+        if len(batch) == _CHUNK:
             yield ("" if first else ",") + ",".join(batch)
-        links = _page_links(request, query, result.has_more, collection_url)
-        yield f'],"numberReturned":{result.returned},"links":{json.dumps(links)}}}'
+            first = False
+            batch = []
+    if batch:
+        yield ("" if first else ",") + ",".join(batch)
+    yield f'],"numberReturned":{result.returned},"links":{json.dumps(links_for(result))}}}'
 
+
+@router.get(
+    "/collections/{collectionId}/export",
+    response_model=None,
+    summary="Every matching feature in one streamed GeoJSON file",
+)
+def export_items(
+    collection_id: CollectionId,
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    bbox: Annotated[str | None, Query(description="minx,miny,maxx,maxy in bbox-crs")] = None,
+    crs: Annotated[str | None, Query(description="CRS of the returned coordinates")] = None,
+    filter: Annotated[str | None, Query(description="CQL2 filter")] = None,  # noqa: A002
+) -> Response:
+    """All matching features (no paging), streamed so memory stays flat at any size."""
+    found = catalog.get_collection(session, collection_id)
+    allowed = [p for p in ITEMS_PARAMS if p not in {"limit", "offset"}]
+    reject_unknown_params(request, (*allowed, *found.queryables()))
+    query, out_crs = _parse_query(request, found)
+    query.limit, query.offset = None, 0
+    collection_url = f"{base_url(request, settings.public_url)}/collections/{found.id}"
     return StreamingResponse(
-        body(), media_type=GEOJSON, headers={"Content-Crs": f"<{out_crs.uri}>"}
+        _collection_body(
+            session.connection(),
+            features.items_statement(found, query),
+            None,
+            None,
+            lambda result: [link(collection_url, "collection", JSON)],
+        ),
+        media_type=GEOJSON,
+        headers={
+            "Content-Crs": f"<{out_crs.uri}>",
+            "Content-Disposition": f'attachment; filename="{found.id}.geojson"',
+        },
     )
 
 

@@ -281,3 +281,17 @@ def test_browsers_get_errors_as_pages(client: TestClient) -> None:
     assert "no-such" in page.text
     items = client.get("/collections/material-zones/items?f=html&limit=3&lang=en")
     assert "<h1>Features: Raw-material zones</h1>" in items.text
+
+
+def test_export_streams_every_matching_feature(client: TestClient) -> None:
+    response = client.get("/collections/villages/export")
+    assert response.status_code == 200
+    assert response.headers["content-disposition"] == 'attachment; filename="villages.geojson"'
+    body = response.json()
+    count = _json(client, "/collections/villages/items?limit=1")["numberMatched"]
+    assert body["numberReturned"] == len(body["features"]) == count
+    sedge = client.get("/collections/material-zones/export?filter=material='sedge'").json()
+    assert sedge["features"] and {f["properties"]["material"] for f in sedge["features"]} == {
+        "sedge"
+    }
+    assert client.get("/collections/villages/export?limit=5").status_code == 400

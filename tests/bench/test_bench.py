@@ -50,5 +50,8 @@ def test_generate_load_and_run_at_tiny_scale(pg_server_url: str, tmp_path: Path)
         assert http.requests > 0 and sql.requests > 0, name
         assert http.errors == 0, name
         assert http.percentile(0.5) <= http.percentile(0.99)
+    memory = run.export_memory(url)
+    assert memory.features == generate.TINY.parcels
+    assert memory.bytes > 0 and 0 < memory.peak_rss_mb < 1000
     table = run.markdown(results, "tiny")
     assert table.count("\n| ") == len(results) + 1  # a header and a row per scenario
