@@ -10,6 +10,7 @@ from http import HTTPStatus
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
+from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from geo import errors
@@ -78,6 +79,15 @@ def add_exception_handlers(app: FastAPI, status_codes: dict[type[Exception], int
         log.exception("unhandled error on %s", request.url.path, exc_info=exc)
         return problem(500, "internal error", instance=request.url.path)
 
+    def database_value_handler(request: Request, exc: Exception) -> Response:
+        # A value PostgreSQL refuses (out of range, malformed geometry in a filter) is the
+        # client's input that got past the checks: still a 400, never a 500.
+        assert isinstance(exc, sa_exc.DataError)
+        message = getattr(getattr(exc.orig, "diag", None), "message_primary", None)
+        detail = f"invalid value: {message or 'the database refused a value of the request'}"
+        return _for_client(request, problem(400, detail, instance=request.url.path))
+
+    app.add_exception_handler(sa_exc.DataError, database_value_handler)
     app.add_exception_handler(RequestValidationError, validation_handler)
     app.add_exception_handler(StarletteHTTPException, http_handler)
     app.add_exception_handler(Exception, unexpected_handler)

@@ -347,8 +347,9 @@ def item_statement(collection: Collection, feature_id: int, crs: ServedCrs) -> s
 
 def parse_feature_id(value: str) -> int:
     """Feature ids are positive integers."""
-    if not value.isdigit() or len(value) > 18:
-        raise InvalidInput(f"feature id must be a positive whole number, got {value!r}")
+    # Ids are PostgreSQL integers.
+    if not value.isdigit() or not 0 < int(value) <= 2**31 - 1:
+        raise InvalidInput(f"feature id must be a whole number from 1 to 2147483647, got {value!r}")
     return int(value)
 
 

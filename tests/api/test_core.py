@@ -295,3 +295,17 @@ def test_export_streams_every_matching_feature(client: TestClient) -> None:
         "sedge"
     }
     assert client.get("/collections/villages/export?limit=5").status_code == 400
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/collections/villages/items/99999999999999999",
+        "/collections/villages/items/0",
+        "/collections/villages/items/99999999999999999/history",
+    ],
+)
+def test_out_of_range_values_are_400_not_500(client: TestClient, url: str) -> None:
+    response = client.get(url)
+    assert response.status_code == 400, response.text
+    assert response.headers["content-type"] == "application/problem+json"
