@@ -1,21 +1,32 @@
 """CQL2 filters (OGC API – Features Part 3) translated to SQL that PostGIS evaluates.
 
 The ``cql2`` package parses cql2-text and cql2-json into canonical cql2-json; this module
-walks that tree and builds a SQLAlchemy expression with bound parameters, so filters run on
-the server with the table's indexes and never in Python over all rows.
+walks that tree and builds a SQLAlchemy Core condition whose values are all bound
+parameters, so filters run on the server with the table's indexes and never in Python over
+all rows. Every mistake a client can make comes back as `InvalidFilter` naming what is
+wrong; nothing a client sends reaches the database unchecked, so a filter that translates
+also executes.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+import math
+import re
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+from functools import lru_cache
 from typing import Any
 
 import cql2 as cql2_parser
+import numpy as np
+import shapely
 import sqlalchemy as sa
 from geoalchemy2 import Geography
+from pyproj import Transformer
+from pyproj.exceptions import CRSError
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -23,6 +34,26 @@ from geo.crs import SRID_STORAGE
 from geo.errors import InvalidFilter
 
 LANGUAGES = ("cql2-text", "cql2-json")
+QUERYABLE_TYPES = (
+    "string",
+    "integer",
+    "number",
+    "boolean",
+    "date",
+    "datetime",
+    "array",
+    "geometry",
+)
+
+# The cql2-text parser backtracks exponentially in the depth of unclosed parentheses
+# ("(" * 20 + "a = 1" takes seconds) and overflows the native stack, killing the whole
+# worker process, on a few thousand nested or prefix operators. Filters are checked against
+# these limits before the parser sees them; real filters stay far below them.
+MAX_PARENTHESES = 10
+MAX_PREFIX_OPERATORS = 500
+# Nesting of the parsed tree (cql2-json is parsed up to 128 levels).
+MAX_DEPTH = 64
+
 _UNITS_M = {
     "meters": 1.0,
     "metres": 1.0,
@@ -31,204 +62,551 @@ _UNITS_M = {
     "kilometres": 1000.0,
     "km": 1000.0,
 }
+_SPATIAL = {
+    "s_intersects": "ST_Intersects",
+    "s_disjoint": "ST_Disjoint",
+    "s_equals": "ST_Equals",
+    "s_touches": "ST_Touches",
+    "s_within": "ST_Within",
+    "s_overlaps": "ST_Overlaps",
+    "s_crosses": "ST_Crosses",
+    "s_contains": "ST_Contains",
+}
+_TEMPORAL = (
+    "t_after",
+    "t_before",
+    "t_contains",
+    "t_disjoint",
+    "t_during",
+    "t_equals",
+    "t_finishedby",
+    "t_finishes",
+    "t_intersects",
+    "t_meets",
+    "t_metby",
+    "t_overlappedby",
+    "t_overlaps",
+    "t_startedby",
+    "t_starts",
+)
+_ARRAY = ("a_contains", "a_containedby", "a_overlaps", "a_equals")
+_COMPARISONS = ("=", "<>", "<", "<=", ">", ">=")
+_ARITHMETIC = ("+", "-", "*", "/", "%", "^", "div")
+_GEOJSON_TYPES = (
+    "Point",
+    "MultiPoint",
+    "LineString",
+    "MultiLineString",
+    "Polygon",
+    "MultiPolygon",
+    "GeometryCollection",
+)
+_WKT_TYPES = {t.upper() for t in _GEOJSON_TYPES} | {"BBOX", "ENVELOPE"}
+_FAMILY = {
+    "integer": "number",
+    "number": "number",
+    "string": "string",
+    "boolean": "boolean",
+    "date": "temporal",
+    "datetime": "temporal",
+}
+_NAMES = {
+    "integer": "an integer",
+    "number": "a number",
+    "string": "a string",
+    "boolean": "a boolean",
+    "date": "a date",
+    "datetime": "a date-time",
+    "array": "an array",
+    "geometry": "a geometry",
+    "null": "NULL",
+    "list": "a list",
+    "interval": "an interval",
+}
+_EXPECTED = {
+    "number": "a number",
+    "string": "a text value in quotes",
+    "boolean": "true or false",
+    "temporal": "DATE('YYYY-MM-DD') or TIMESTAMP('YYYY-MM-DDThh:mm:ssZ')",
+}
+_NO_FOLD, _CASEI, _ACCENTI = 0, 1, 2
+_INT64 = 2**63
+# Conservative metres per degree: less than a degree of latitude anywhere (110 574 m at
+# the equator) and less than a degree of longitude at the equator (111 320 m).
+_METRES_PER_DEGREE = 110_000.0
 
 
 @dataclass(frozen=True)
 class Queryable:
-    """A property a filter may name: its SQL expression and JSON type."""
+    """A property a filter may name: its SQL expression and JSON type.
+
+    ``type`` is one of `QUERYABLE_TYPES`; arrays are PostgreSQL ``text[]``.
+    """
 
     name: str
     column: ColumnElement[Any]
-    type: str  # string, integer, number, boolean, date, datetime, array, geometry
+    type: str
 
 
 def parse_filter(text: str, lang: str = "cql2-text") -> dict[str, Any]:
     """Parse a filter into canonical cql2-json.
 
+    Parameters
+    ----------
+    text
+        The filter as sent: cql2-text, or a JSON object in cql2-json.
+    lang
+        ``"cql2-text"`` or ``"cql2-json"`` (the ``filter-lang`` parameter).
+
+    Returns
+    -------
+    dict
+        The filter as canonical cql2-json, ready for `filter_to_sql`.
+
     Raises
     ------
     InvalidFilter
-        For an unknown language or a filter that does not parse.
+        For an unknown language, or a filter that does not parse (with the parser's
+        message and position), nests too deeply, or is not a condition.
+
+    Examples
+    --------
+    >>> parse_filter("households > 100")
+    {'op': '>', 'args': [{'property': 'households'}, 100.0]}
+    >>> parse_filter('{"op": "isNull", "args": [{"property": "workers"}]}', "cql2-json")
+    {'op': 'isNull', 'args': [{'property': 'workers'}]}
     """
     if lang not in LANGUAGES:
         raise InvalidFilter(f"filter-lang must be one of {', '.join(LANGUAGES)}, got {lang!r}")
+    if not isinstance(text, str):
+        raise InvalidFilter(f"a {lang} filter must be text, got {type(text).__name__}")
+    if lang == "cql2-text":
+        _check_text_shape(text)
+        parse = cql2_parser.parse_text
+    else:
+        parse = cql2_parser.parse_json
     try:
-        source: Any = text
-        if lang == "cql2-json":
-            source = json.loads(text)
-            if not isinstance(source, dict):
-                raise InvalidFilter("a cql2-json filter must be a JSON object")
-        parsed = cql2_parser.Expr(source).to_json()
-    except InvalidFilter:
-        raise
-    except (ValueError, TypeError) as exc:
-        raise InvalidFilter(f"the {lang} filter does not parse: {exc}") from exc
-    except Exception as exc:  # the parser's own error types vary between versions
+        parsed = parse(text).to_json()
+    except cql2_parser.ParseError as exc:
+        message = str(exc)
+        if "untagged enum Expr" in message:
+            message = (
+                "each node must be a condition or value such as "
+                '{"op": "=", "args": [{"property": "name"}, "x"]} '
+                f"({message})"
+            )
+        raise InvalidFilter(f"the {lang} filter does not parse: {message}") from exc
+    except Exception as exc:
+        # Malformed geometry literals come back as a bare Exception ("processing geometry
+        # `Missing closing parenthesis for type`"), not as ParseError.
         raise InvalidFilter(f"the {lang} filter does not parse: {exc}") from exc
     if not isinstance(parsed, dict):
-        raise InvalidFilter("a filter must be a boolean expression")
+        raise InvalidFilter(f"a filter must be a condition such as name = 'x', got {_show(parsed)}")
     return parsed
 
 
+def filter_to_sql(
+    expr: dict[str, Any],
+    queryables: Mapping[str, Queryable],
+    *,
+    filter_srid: int = SRID_STORAGE,
+    swap_axes: bool = False,
+) -> ColumnElement[bool]:
+    """Translate canonical cql2-json into a SQL condition with bound parameters.
+
+    Parameters
+    ----------
+    expr
+        The filter, as `parse_filter` returns it.
+    queryables
+        What the filter may name, by public name; the geometry is the queryable of type
+        ``"geometry"`` (named ``geometry``).
+    filter_srid
+        EPSG code of the filter's geometry literals (CRS84 is 4326, longitude first).
+    swap_axes
+        True when the literals are latitude (northing) first, as EPSG:4326 proper and
+        VN-2000 geographic are; they are flipped before being transformed to storage.
+
+    Returns
+    -------
+    ColumnElement[bool]
+        A condition for the WHERE clause of a query over the queryables' table.
+
+    Raises
+    ------
+    InvalidFilter
+        Naming the unknown property (and the known ones), the unsupported operator, or
+        the mistyped value and the type the property needs.
+
+    Examples
+    --------
+    >>> table = sa.table("village", sa.column("households", sa.Integer))
+    >>> known = {"households": Queryable("households", table.c.households, "integer")}
+    >>> print(filter_to_sql(parse_filter("households >= 100"), known))
+    village.households >= :param_1
+    """
+    return _Translator(queryables, filter_srid, swap_axes).condition(expr)
+
+
+# -- guarding the parser -------------------------------------------------------------------
+_QUOTED = re.compile(r"'(?:[^']|'')*'?|\"(?:[^\"]|\"\")*\"?")
+_NOT = re.compile(r"\bnot\b", re.IGNORECASE)
+# A minus that negates something other than a number literal ("-5" is one token).
+_PREFIX_MINUS = re.compile(r"-(?![\d.])")
+
+
+def _check_text_shape(text: str) -> None:
+    """Refuse cql2-text that would hang or crash the parser (see `MAX_PARENTHESES`)."""
+    bare = _QUOTED.sub(" ", text)
+    depth = deepest = 0
+    for char in bare:
+        if char == "(":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char == ")":
+            depth -= 1
+    if deepest > MAX_PARENTHESES:
+        raise InvalidFilter(
+            f"the filter nests parentheses {deepest} deep; at most {MAX_PARENTHESES} "
+            "levels are accepted"
+        )
+    prefix = len(_NOT.findall(bare)) + len(_PREFIX_MINUS.findall(bare))
+    if prefix > MAX_PREFIX_OPERATORS:
+        raise InvalidFilter(
+            f"the filter has {prefix} NOT or minus operators; at most "
+            f"{MAX_PREFIX_OPERATORS} are accepted"
+        )
+
+
+# -- values --------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class _Operand:
+    """One side of a comparison: a property (or a function of one) or a literal.
+
+    Literals stay Python values until the other side says what SQL type to bind them as,
+    so that ``recognition_date > '2020-01-01'`` binds a date and ``kind = 'x'`` binds text
+    rather than the column's enum type (which would raise on an unknown value).
+    """
+
+    label: str
+    kind: str
+    column: ColumnElement[Any] | None = None
+    value: Any = None
+    fold: int = _NO_FOLD
+
+
+def _finite(value: Any) -> bool:
+    """True for a JSON number (not a boolean) that fits a double."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return False
+    try:
+        return math.isfinite(float(value))
+    except OverflowError:
+        return False
+
+
+def _show(node: Any) -> str:
+    """A value as a client wrote it, shortened for messages."""
+    if isinstance(node, bool):
+        return "true" if node else "false"
+    if node is None:
+        return "NULL"
+    if isinstance(node, float) and node.is_integer() and abs(node) < 1e15:
+        return str(int(node))
+    if isinstance(node, int | float):
+        if not _finite(node):
+            return repr(node) if isinstance(node, float) else "a number beyond double range"
+        return repr(node) if abs(node) < 1e15 else f"{float(node):.6g}"
+    if isinstance(node, str):
+        shown = node if len(node) <= 60 else node[:57] + "..."
+        return "'" + shown.replace("'", "''") + "'"
+    if isinstance(node, dict) and len(node) == 1:
+        key, value = next(iter(node.items()))
+        if key in {"date", "timestamp"} and isinstance(value, str):
+            return f"{key.upper()}({_show(value)})"
+        if key == "property" and isinstance(value, str):
+            return f"property {value!r}"
+    try:
+        text = json.dumps(node, ensure_ascii=False, allow_nan=True)
+    except (TypeError, ValueError):
+        text = f"a {type(node).__name__}"
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _parse_date(text: Any, shown: str) -> dt.date:
+    if isinstance(text, str):
+        try:
+            return dt.date.fromisoformat(text)
+        except ValueError:
+            pass
+    raise InvalidFilter(f"{shown} is not a date: expected DATE('YYYY-MM-DD')")
+
+
+def _parse_timestamp(text: Any, shown: str) -> dt.datetime:
+    if isinstance(text, str):
+        try:
+            return dt.datetime.fromisoformat(text.replace("z", "Z"))
+        except ValueError:
+            pass
+    raise InvalidFilter(f"{shown} is not a timestamp: expected TIMESTAMP('YYYY-MM-DDThh:mm:ssZ')")
+
+
+def _parse_instant(text: str, shown: str) -> dt.date | dt.datetime:
+    """An ISO 8601 date or timestamp, as GDAL and the property parameters send them."""
+    if len(text) == 10:
+        return _parse_date(text, shown)
+    try:
+        return _parse_timestamp(text, shown)
+    except InvalidFilter:
+        raise InvalidFilter(
+            f"{shown} is not a date or timestamp: expected {_EXPECTED['temporal']}"
+        ) from None
+
+
+def _bind_instant(value: dt.date | dt.datetime) -> ColumnElement[Any]:
+    if isinstance(value, dt.datetime):
+        return sa.literal(value, sa.DateTime(timezone=value.tzinfo is not None))
+    return sa.literal(value, sa.Date())
+
+
+def _fold(sql: ColumnElement[Any], fold: int) -> ColumnElement[Any]:
+    if fold == _ACCENTI:
+        # craftmap_fold is lower(unaccent(...)): ACCENTI folds case too, which is what a
+        # Vietnamese search means ("tra dong" finds "Trà Đông").
+        folded: ColumnElement[Any] = sa.func.craftmap_fold(sql)
+        return folded
+    if fold == _CASEI:
+        lowered: ColumnElement[Any] = sa.func.lower(sql)
+        return lowered
+    return sql
+
+
+def _coordinates_text(x: float, y: float) -> str:
+    return f"({x:g} {y:g})"
+
+
+@lru_cache(maxsize=32)
+def _to_storage(srid: int) -> Transformer:
+    return Transformer.from_crs(srid, SRID_STORAGE, always_xy=True)
+
+
 class _Translator:
+    """Walks one canonical cql2-json tree; every method raises only `InvalidFilter`."""
+
     def __init__(
         self, queryables: Mapping[str, Queryable], filter_srid: int, swap_axes: bool
     ) -> None:
         self.queryables = queryables
         self.filter_srid = filter_srid
         self.swap_axes = swap_axes
-
-    # -- entry ---------------------------------------------------------------------------------
-    def boolean(self, node: Any) -> ColumnElement[bool]:
-        if isinstance(node, bool):
-            return sa.true() if node else sa.false()
-        if not isinstance(node, dict) or "op" not in node:
-            raise InvalidFilter(
-                f"expected a condition, got {json.dumps(node, ensure_ascii=False)[:80]}"
-            )
-        op = str(node["op"]).lower()
-        args = node.get("args")
-        if not isinstance(args, list):
-            raise InvalidFilter(f"operator {op} needs a list of arguments")
-        handler = self._handlers().get(op)
-        if handler is None:
-            raise InvalidFilter(f"unsupported operator {op!r}")
-        return handler(op, args)
-
-    def _handlers(self) -> dict[str, Callable[[str, list[Any]], ColumnElement[bool]]]:
-        spatial = {f"s_{name}": self._spatial for name in _SPATIAL}
-        temporal = {f"t_{name}": self._temporal for name in _TEMPORAL}
-        arrays = dict.fromkeys(_ARRAY, self._array)
-        return {
+        self.depth = 0
+        self.handlers: dict[str, Callable[[str, list[Any]], ColumnElement[bool]]] = {
             "and": self._and_or,
             "or": self._and_or,
             "not": self._not,
-            "=": self._compare,
-            "<>": self._compare,
-            "<": self._compare,
-            "<=": self._compare,
-            ">": self._compare,
-            ">=": self._compare,
+            **dict.fromkeys(_COMPARISONS, self._compare),
             "like": self._like,
             "between": self._between,
             "in": self._in,
             "isnull": self._is_null,
+            **dict.fromkeys(_SPATIAL, self._spatial),
             "s_dwithin": self._dwithin,
-            **spatial,
-            **temporal,
-            **arrays,
+            **dict.fromkeys(_TEMPORAL, self._temporal),
+            **dict.fromkeys(_ARRAY, self._array),
         }
 
-    # -- logic ---------------------------------------------------------------------------------
+    @contextmanager
+    def _nested(self) -> Iterator[None]:
+        if self.depth >= MAX_DEPTH:
+            raise InvalidFilter(f"the filter nests more than {MAX_DEPTH} levels deep")
+        self.depth += 1
+        try:
+            yield
+        finally:
+            self.depth -= 1
+
+    # -- conditions ------------------------------------------------------------------------
+    def condition(self, node: Any) -> ColumnElement[bool]:
+        with self._nested():
+            if isinstance(node, bool):
+                return sa.true() if node else sa.false()
+            if isinstance(node, dict) and "property" in node and "op" not in node:
+                prop = self._property(node)
+                if prop.type != "boolean":
+                    raise InvalidFilter(
+                        f"property {prop.name!r} is {_NAMES.get(prop.type, prop.type)}, "
+                        "not a condition; compare it with a value"
+                    )
+                return prop.column.is_(True)
+            op, args = self._op_args(node)
+            handler = self.handlers.get(op)
+            if handler is None:
+                if op in {"casei", "accenti"} or op in _ARITHMETIC:
+                    raise InvalidFilter(f"{op.upper()}(...) is a value, not a condition")
+                raise InvalidFilter(
+                    f"unsupported operator {node.get('op')!r}; supported: "
+                    f"{', '.join(sorted(self.handlers))}"
+                )
+            return handler(op, args)
+
+    @staticmethod
+    def _op_args(node: Any) -> tuple[str, list[Any]]:
+        if not isinstance(node, dict) or not isinstance(node.get("op"), str):
+            raise InvalidFilter(f"expected a condition, got {_show(node)}")
+        args = node.get("args")
+        if not isinstance(args, list):
+            raise InvalidFilter(f"operator {node['op']!r} needs a list of arguments")
+        return node["op"].lower(), args
+
+    @staticmethod
+    def _arity(op: str, args: list[Any], *counts: int) -> None:
+        if len(args) not in counts:
+            wanted = " or ".join(str(c) for c in counts)
+            raise InvalidFilter(
+                f"{op.upper()} takes {wanted} argument{'s' if counts != (1,) else ''}, "
+                f"got {len(args)}"
+            )
+
     def _and_or(self, op: str, args: list[Any]) -> ColumnElement[bool]:
         if len(args) < 2:
-            raise InvalidFilter(f"{op.upper()} needs at least two conditions")
-        parts = [self.boolean(a) for a in args]
+            raise InvalidFilter(f"{op.upper()} needs at least two conditions, got {len(args)}")
+        parts = [self.condition(a) for a in args]
         return sa.and_(*parts) if op == "and" else sa.or_(*parts)
 
     def _not(self, op: str, args: list[Any]) -> ColumnElement[bool]:
         self._arity(op, args, 1)
-        return sa.not_(self.boolean(args[0]))
+        return sa.not_(self.condition(args[0]))
 
-    # -- values --------------------------------------------------------------------------------
-    def _property(self, node: Any) -> Queryable | None:
-        if isinstance(node, dict) and set(node) == {"property"}:
-            name = node["property"]
-            found = self.queryables.get(str(name))
-            if found is None:
-                known = ", ".join(sorted(self.queryables))
-                raise InvalidFilter(f"unknown property {name!r}; queryables are: {known}")
-            return found
-        return None
+    # -- operands --------------------------------------------------------------------------
+    def _property(self, node: dict[str, Any]) -> Queryable:
+        name = node["property"]
+        found = self.queryables.get(name) if isinstance(name, str) else None
+        if found is None:
+            known = ", ".join(sorted(self.queryables))
+            raise InvalidFilter(f"unknown property {_show(name)}; queryables are: {known}")
+        return found
 
-    def _text_operand(self, node: Any) -> tuple[ColumnElement[Any], str | None]:
-        """A scalar operand and, for a property, its type; CASEI/ACCENTI fold it."""
-        if isinstance(node, dict) and str(node.get("op", "")).lower() in {"casei", "accenti"}:
-            inner = node.get("args")
-            if not isinstance(inner, list) or len(inner) != 1:
-                raise InvalidFilter(f"{node['op'].upper()} takes one argument")
-            value, kind = self._text_operand(inner[0])
-            if kind not in {None, "string"}:
-                raise InvalidFilter(f"{node['op'].upper()} applies to text, not {kind}")
-            folded: ColumnElement[Any] = (
-                sa.func.craftmap_fold(value)
-                if str(node["op"]).lower() == "accenti"
-                else sa.func.lower(value)
-            )
-            return folded, "string"
-        prop = self._property(node)
-        if prop is not None:
-            if prop.type == "geometry":
-                raise InvalidFilter(
-                    f"{prop.name} is a geometry; compare it with a spatial function"
-                )
-            return prop.column, prop.type
-        return sa.literal(self._literal(node, None)), None
+    def _scalar(self, node: Any) -> _Operand:
+        with self._nested():
+            return self._scalar_inner(node)
 
-    def _literal(self, node: Any, expected: str | None) -> Any:
-        if isinstance(node, dict):
-            if "date" in node:
-                return self._date(node["date"])
-            if "timestamp" in node:
-                return self._timestamp(node["timestamp"])
-            raise InvalidFilter(f"unexpected value {json.dumps(node, ensure_ascii=False)[:80]}")
+    def _scalar_inner(self, node: Any) -> _Operand:
+        if isinstance(node, bool):
+            return _Operand(_show(node), "boolean", value=node)
+        if node is None:
+            return _Operand("NULL", "null")
+        if isinstance(node, int | float):
+            if not _finite(node):
+                raise InvalidFilter(f"{_show(node)} is not a usable number (finite, double range)")
+            return _Operand(_show(node), "number", value=node)
+        if isinstance(node, str):
+            if "\x00" in node:
+                raise InvalidFilter(f"text values cannot contain NUL characters: {_show(node)}")
+            return _Operand(_show(node), "string", value=node)
         if isinstance(node, list):
-            raise InvalidFilter("a list is only allowed after IN or in array functions")
-        if expected in {"integer", "number"} and (
-            isinstance(node, bool) or not isinstance(node, int | float)
-        ):
-            raise InvalidFilter(f"expected a number, got {node!r}")
-        if expected == "string" and not isinstance(node, str):
-            raise InvalidFilter(f"expected text, got {node!r}")
-        if expected == "boolean" and not isinstance(node, bool):
-            raise InvalidFilter(f"expected true or false, got {node!r}")
-        if expected in {"date", "datetime"}:
-            if isinstance(node, str):
-                return self._date(node) if expected == "date" else self._timestamp(node)
-            raise InvalidFilter(f"expected a DATE or TIMESTAMP, got {node!r}")
-        return node
+            return _Operand(_show(node), "list", value=node)
+        if not isinstance(node, dict):
+            raise InvalidFilter(f"unexpected value {_show(node)}")
+        if "op" in node:
+            return self._function(node)
+        if "property" in node:
+            prop = self._property(node)
+            return _Operand(f"property {prop.name!r}", prop.type, column=prop.column)
+        if "date" in node:
+            return _Operand(_show(node), "date", value=_parse_date(node["date"], _show(node)))
+        if "timestamp" in node:
+            shown = _show(node)
+            return _Operand(shown, "datetime", value=_parse_timestamp(node["timestamp"], shown))
+        if "interval" in node:
+            return _Operand(_show(node), "interval", value=node)
+        if "type" in node or "bbox" in node:
+            return _Operand(_show(node), "geometry", value=node)
+        raise InvalidFilter(f"unexpected value {_show(node)}")
 
-    @staticmethod
-    def _date(text: Any) -> dt.date:
-        try:
-            return dt.date.fromisoformat(str(text))
-        except ValueError as exc:
-            raise InvalidFilter(f"{text!r} is not a date (YYYY-MM-DD)") from exc
-
-    @staticmethod
-    def _timestamp(text: Any) -> dt.datetime:
-        try:
-            return dt.datetime.fromisoformat(str(text).replace("Z", "+00:00"))
-        except ValueError as exc:
-            raise InvalidFilter(f"{text!r} is not a timestamp (RFC 3339)") from exc
-
-    def _typed_pair(self, op: str, args: list[Any]) -> tuple[ColumnElement[Any], Any]:
-        self._arity(op, args, 2)
-        left, left_type = self._text_operand(args[0])
-        right_prop = self._property(args[1]) if isinstance(args[1], dict) else None
-        if right_prop is not None or (isinstance(args[1], dict) and "op" in args[1]):
-            right, right_type = self._text_operand(args[1])
-            if left_type and right_type and _family(left_type) != _family(right_type):
-                raise InvalidFilter(f"cannot compare {left_type} with {right_type} in {op}")
-            return left, right
-        value = self._literal(args[1], left_type)
-        if (
-            left_type is not None
-            and _family(left_type) == "text"
-            and isinstance(left, sa.ColumnElement)
-        ):
-            if isinstance(args[0], dict) and str(args[0].get("op", "")).lower() == "accenti":
-                return left, sa.func.craftmap_fold(sa.literal(value))
-            if isinstance(args[0], dict) and str(args[0].get("op", "")).lower() == "casei":
-                return left, sa.func.lower(sa.literal(value))
-        if left_type == "array":
+    def _function(self, node: dict[str, Any]) -> _Operand:
+        op, args = self._op_args(node)
+        if op in {"casei", "accenti"}:
+            self._arity(op, args, 1)
+            inner = self._scalar(args[0])
+            if inner.kind != "string":
+                raise InvalidFilter(
+                    f"{op.upper()} applies to text; {inner.label} is "
+                    f"{_NAMES.get(inner.kind, inner.kind)}"
+                )
+            fold = _ACCENTI if op == "accenti" else _CASEI
+            return replace(inner, label=f"{op.upper()}({inner.label})", fold=max(inner.fold, fold))
+        if op in _ARITHMETIC:
+            raise InvalidFilter(f"arithmetic ({node['op']}) is not supported in filters")
+        if op in self.handlers:
+            raise InvalidFilter(f"{op.upper()}(...) is a condition, not a value")
+        if op.upper() in _WKT_TYPES:
+            # The parser reads a geometry it cannot make sense of as a function call.
             raise InvalidFilter(
-                "compare arrays with A_EQUALS, A_CONTAINS, A_CONTAINEDBY or A_OVERLAPS"
+                f"malformed {op.upper()} literal {_show(args)}: check its coordinates "
+                "(x y pairs, rings closed)"
             )
-        return left, value
+        raise InvalidFilter(f"unsupported function {node['op']!r}")
+
+    # -- comparisons -----------------------------------------------------------------------
+    def _typed(self, op: str, operands: list[_Operand]) -> list[ColumnElement[Any]]:
+        """SQL for operands that must share one type, as the first property dictates."""
+        anchor = next((o for o in operands if o.column is not None), operands[0])
+        family = _FAMILY.get(anchor.kind)
+        if family is None:
+            hint = {
+                "array": "; use A_EQUALS, A_CONTAINS, A_CONTAINEDBY or A_OVERLAPS",
+                "geometry": "; use a spatial function such as S_INTERSECTS",
+                "null": "; use IS NULL",
+                "interval": "; use a temporal function such as T_DURING",
+            }.get(anchor.kind, "")
+            raise InvalidFilter(
+                f"{op.upper()} cannot compare {anchor.label} "
+                f"({_NAMES.get(anchor.kind, anchor.kind)}){hint}"
+            )
+        fold = max(o.fold for o in operands)
+        result = []
+        for operand in operands:
+            if operand.kind == "null":
+                raise InvalidFilter(f"{op.upper()} NULL is never true; use IS NULL")
+            if operand.column is not None:
+                if _FAMILY.get(operand.kind) != family:
+                    raise InvalidFilter(
+                        f"{op.upper()} cannot compare {anchor.label} "
+                        f"({_NAMES.get(anchor.kind, anchor.kind)}) with {operand.label} "
+                        f"({_NAMES.get(operand.kind, operand.kind)})"
+                    )
+                sql = operand.column
+            else:
+                sql = self._bind(op, operand, anchor, family)
+            result.append(_fold(sql, fold))
+        return result
+
+    @staticmethod
+    def _bind(op: str, operand: _Operand, anchor: _Operand, family: str) -> ColumnElement[Any]:
+        value = operand.value
+        if family == "number" and operand.kind == "number":
+            if anchor.kind == "integer" and abs(value) < _INT64 and float(value).is_integer():
+                # An integer parameter keeps a btree index on an integer column usable.
+                return sa.literal(int(value), sa.BigInteger())
+            return sa.literal(float(value), sa.Double())
+        if family == "string" and operand.kind == "string":
+            return sa.literal(value, sa.Text())
+        if family == "boolean" and operand.kind == "boolean":
+            return sa.literal(value, sa.Boolean())
+        if family == "temporal" and operand.kind in {"date", "datetime"}:
+            return _bind_instant(value)
+        if family == "temporal" and operand.kind == "string":
+            return _bind_instant(_parse_instant(value, operand.label))
+        if anchor.column is None:
+            raise InvalidFilter(f"{op.upper()} cannot compare {anchor.label} with {operand.label}")
+        raise InvalidFilter(
+            f"{anchor.label} is {_NAMES.get(anchor.kind, anchor.kind)}: expected "
+            f"{_EXPECTED[family]}, got {operand.label}"
+        )
 
     def _compare(self, op: str, args: list[Any]) -> ColumnElement[bool]:
-        left, right = self._typed_pair(op, args)
+        self._arity(op, args, 2)
+        left, right = self._typed(op, [self._scalar(args[0]), self._scalar(args[1])])
         operators: dict[str, Callable[[Any, Any], ColumnElement[bool]]] = {
             "=": lambda a, b: a == b,
             "<>": lambda a, b: a != b,
@@ -241,218 +619,361 @@ class _Translator:
 
     def _like(self, op: str, args: list[Any]) -> ColumnElement[bool]:
         self._arity(op, args, 2)
-        left, left_type = self._text_operand(args[0])
-        if left_type not in {None, "string"}:
-            raise InvalidFilter(f"LIKE applies to text properties, not {left_type}")
-        pattern_node = args[1]
-        if isinstance(pattern_node, dict) and str(pattern_node.get("op", "")).lower() in {
-            "casei",
-            "accenti",
-        }:
-            pattern, _ = self._text_operand(pattern_node)
-        elif isinstance(pattern_node, str):
-            pattern = sa.literal(pattern_node)
-        else:
-            raise InvalidFilter("the LIKE pattern must be text")
-        return left.like(pattern)
+        value, pattern = self._scalar(args[0]), self._scalar(args[1])
+        for operand in (value, pattern):
+            if operand.kind != "string":
+                raise InvalidFilter(
+                    f"LIKE applies to text: {operand.label} is "
+                    f"{_NAMES.get(operand.kind, operand.kind)}"
+                )
+        if isinstance(pattern.value, str):
+            trailing = len(pattern.value) - len(pattern.value.rstrip("\\"))
+            if trailing % 2:
+                raise InvalidFilter(
+                    f"the LIKE pattern {pattern.label} ends with an escape character (\\)"
+                )
+        left, right = self._typed(op, [value, pattern])
+        return left.like(right)
 
     def _between(self, op: str, args: list[Any]) -> ColumnElement[bool]:
         self._arity(op, args, 3)
-        left, left_type = self._text_operand(args[0])
-        if left_type not in {None, "integer", "number", "date", "datetime"}:
-            raise InvalidFilter(f"BETWEEN applies to numbers and dates, not {left_type}")
-        low = self._literal(args[1], left_type)
-        high = self._literal(args[2], left_type)
-        return left.between(low, high)
+        operands = [self._scalar(a) for a in args]
+        if _FAMILY.get(operands[0].kind) not in {"number", "temporal"}:
+            raise InvalidFilter(
+                f"BETWEEN applies to numbers, dates and date-times: {operands[0].label} is "
+                f"{_NAMES.get(operands[0].kind, operands[0].kind)}"
+            )
+        value, low, high = self._typed(op, operands)
+        return value.between(low, high)
 
     def _in(self, op: str, args: list[Any]) -> ColumnElement[bool]:
         self._arity(op, args, 2)
-        left, left_type = self._text_operand(args[0])
         if not isinstance(args[1], list) or not args[1]:
-            raise InvalidFilter("IN needs a non-empty list of values")
-        values = [self._literal(v, left_type) for v in args[1]]
-        return left.in_(values)
+            raise InvalidFilter(f"IN needs a non-empty list of values, got {_show(args[1])}")
+        value, *options = self._typed(op, [self._scalar(a) for a in [args[0], *args[1]]])
+        return value.in_(options)
 
     def _is_null(self, op: str, args: list[Any]) -> ColumnElement[bool]:
         self._arity(op, args, 1)
-        prop = self._property(args[0])
-        if prop is None:
-            raise InvalidFilter("IS NULL applies to a property")
-        return prop.column.is_(None)
+        operand = self._scalar(args[0])
+        if operand.column is not None:
+            return operand.column.is_(None)
+        return sa.true() if operand.kind == "null" else sa.false()
 
-    # -- space -----------------------------------------------------------------------------------
-    def _geometry(self, node: Any) -> ColumnElement[Any]:
-        prop = self._property(node)
-        if prop is not None:
-            if prop.type != "geometry":
-                raise InvalidFilter(f"{prop.name} is not a geometry")
-            return prop.column
-        if isinstance(node, dict) and "bbox" in node:
+    # -- space -----------------------------------------------------------------------------
+    def _geometry(self, op: str, node: Any) -> tuple[ColumnElement[Any], bool]:
+        """A geometry in storage coordinates, and whether it is a literal."""
+        operand = self._scalar(node)
+        if operand.column is not None and operand.kind == "geometry" and not operand.fold:
+            return operand.column, False
+        if operand.column is None and operand.kind == "geometry":
+            return self._geometry_literal(operand.value), True
+        raise InvalidFilter(
+            f"{op.upper()} needs geometries: {operand.label} is "
+            f"{_NAMES.get(operand.kind, operand.kind)}, not a geometry"
+        )
+
+    def _geometry_literal(self, node: dict[str, Any]) -> ColumnElement[Any]:
+        shape: shapely.Geometry
+        if "type" in node:
+            kind = node["type"]
+            if kind not in _GEOJSON_TYPES:
+                raise InvalidFilter(
+                    f"{_show(kind)} is not a geometry type; expected one of "
+                    f"{', '.join(_GEOJSON_TYPES)}"
+                )
+            try:
+                shape = shapely.from_geojson(json.dumps(node, allow_nan=False))
+            except (TypeError, ValueError, shapely.errors.GEOSException) as exc:
+                raise InvalidFilter(f"the {kind} literal is not valid GeoJSON: {exc}") from exc
+            if shape.is_empty:
+                raise InvalidFilter(f"the {kind} literal is empty")
+            if not shapely.is_valid(shape):
+                reason = shapely.is_valid_reason(shape)
+                raise InvalidFilter(f"the {kind} literal is not a valid geometry: {reason}")
+            # Re-written from the checked shape, so that members PostGIS would read but
+            # shapely ignores (a "crs", say) never reach the database.
+            geojson = shapely.to_geojson(shape)
+            literal: ColumnElement[Any] = sa.func.ST_SetSRID(
+                sa.func.ST_GeomFromGeoJSON(sa.literal(geojson, sa.Text())), self.filter_srid
+            )
+        else:
             box = node["bbox"]
             if (
                 not isinstance(box, list)
                 or len(box) not in {4, 6}
-                or not all(isinstance(v, int | float) and not isinstance(v, bool) for v in box)
+                or not all(_finite(v) for v in box)
             ):
-                raise InvalidFilter("BBOX needs 4 or 6 numbers")
-            if len(box) == 6:
-                box = [box[0], box[1], box[3], box[4]]
-            literal: ColumnElement[Any] = sa.func.ST_MakeEnvelope(*box, self.filter_srid)
-        elif isinstance(node, dict) and "type" in node:
-            literal = sa.func.ST_SetSRID(
-                sa.func.ST_GeomFromGeoJSON(json.dumps(node)), self.filter_srid
+                raise InvalidFilter(f"BBOX needs 4 or 6 finite numbers, got {_show(box)}")
+            # The 3D form is (minx, miny, minz, maxx, maxy, maxz); filters are 2D.
+            x1, y1, x2, y2 = (box[0], box[1], box[3], box[4]) if len(box) == 6 else box
+            if x1 > x2 or y1 > y2:
+                raise InvalidFilter(
+                    f"BBOX{tuple(box)} must list the lower corner first (a box across the "
+                    "antimeridian is not supported)"
+                )
+            shape = shapely.box(x1, y1, x2, y2)
+            literal = sa.func.ST_MakeEnvelope(
+                float(x1), float(y1), float(x2), float(y2), self.filter_srid
             )
-        else:
-            raise InvalidFilter(
-                f"expected a geometry, got {json.dumps(node, ensure_ascii=False)[:80]}"
-            )
+        self._check_coordinates(shape)
         if self.swap_axes:
             literal = sa.func.ST_FlipCoordinates(literal)
         if self.filter_srid != SRID_STORAGE:
+            xmin, ymin, xmax, ymax = shapely.bounds(shape).tolist()
+            extent = max(xmax - xmin, ymax - ymin)
+            if extent > 0:
+                # Straight edges in the literal's CRS are curves in storage coordinates.
+                literal = sa.func.ST_Segmentize(literal, extent / 16)
             literal = sa.func.ST_Transform(literal, SRID_STORAGE)
         return literal
 
+    def _check_coordinates(self, shape: shapely.Geometry) -> None:
+        """Refuse coordinates PostGIS could not transform, in terms the client can fix."""
+        xy = shapely.get_coordinates(shape)
+        if self.swap_axes:
+            xy = xy[:, ::-1]
+        if len(xy) == 0:
+            return
+        if self.filter_srid == SRID_STORAGE:
+            lon, lat = xy[:, 0], xy[:, 1]
+        else:
+            try:
+                transformer = _to_storage(self.filter_srid)
+            except CRSError as exc:
+                raise InvalidFilter(f"unknown filter CRS EPSG:{self.filter_srid}") from exc
+            lon, lat = transformer.transform(xy[:, 0], xy[:, 1], errcheck=False)
+        bad = ~(np.isfinite(lon) & np.isfinite(lat) & (np.abs(lon) <= 180) & (np.abs(lat) <= 90))
+        if bad.any():
+            x, y = xy[bad.argmax()].tolist()
+            given = _coordinates_text(*((y, x) if self.swap_axes else (x, y)))
+            if self.filter_srid != SRID_STORAGE:
+                raise InvalidFilter(f"the coordinates {given} lie outside EPSG:{self.filter_srid}")
+            order = "latitude first" if self.swap_axes else "longitude first"
+            raise InvalidFilter(
+                f"the coordinates {given} are not a longitude/latitude pair "
+                f"(this filter CRS writes {order})"
+            )
+
     def _spatial(self, op: str, args: list[Any]) -> ColumnElement[bool]:
         self._arity(op, args, 2)
-        first, second = self._geometry(args[0]), self._geometry(args[1])
-        function = getattr(sa.func, f"ST_{_SPATIAL[op[2:]]}")
-        result: ColumnElement[bool] = function(first, second)
+        (first, _), (second, _) = self._geometry(op, args[0]), self._geometry(op, args[1])
+        # The ST_ predicates inline to `geom && literal AND _ST_...(...)`, so the GiST
+        # index on the column narrows the rows before the exact test.
+        result: ColumnElement[bool] = getattr(sa.func, _SPATIAL[op])(first, second)
         return result
 
     def _dwithin(self, op: str, args: list[Any]) -> ColumnElement[bool]:
-        if len(args) not in {3, 4}:
-            raise InvalidFilter(
-                "S_DWITHIN takes a geometry, a geometry, a distance and optional units"
-            )
-        first, second = self._geometry(args[0]), self._geometry(args[1])
+        self._arity(op, args, 3, 4)
+        (first, first_literal), (second, second_literal) = (
+            self._geometry(op, args[0]),
+            self._geometry(op, args[1]),
+        )
         distance = args[2]
-        if isinstance(distance, bool) or not isinstance(distance, int | float) or distance < 0:
-            raise InvalidFilter("the S_DWITHIN distance must be a non-negative number")
+        if not _finite(distance) or distance < 0:
+            raise InvalidFilter(
+                f"the S_DWITHIN distance must be a non-negative number, got {_show(distance)}"
+            )
         units = "meters"
         if len(args) == 4:
+            # cql2-text units are bare words, which the parser reads as property names.
             unit_node = args[3]
-            units = str(
-                unit_node["property"]
-                if isinstance(unit_node, dict) and "property" in unit_node
-                else unit_node
-            )
+            if isinstance(unit_node, dict) and isinstance(unit_node.get("property"), str):
+                units = unit_node["property"]
+            elif isinstance(unit_node, str):
+                units = unit_node
+            else:
+                units = _show(unit_node)
         factor = _UNITS_M.get(units.lower())
         if factor is None:
             raise InvalidFilter(
                 f"S_DWITHIN units must be one of {', '.join(_UNITS_M)}, got {units!r}"
             )
+        metres = float(distance) * factor
         geography = Geography(srid=SRID_STORAGE)
-        # Metres on the spheroid, whatever the CRS of the literal.
-        result: ColumnElement[bool] = sa.func.ST_DWithin(
-            sa.cast(first, geography), sa.cast(second, geography), float(distance) * factor
+        within: ColumnElement[bool] = sa.func.ST_DWithin(
+            sa.cast(first, geography), sa.cast(second, geography), metres
         )
-        return result
+        if first_literal == second_literal:
+            return within
+        column, literal = (second, first) if first_literal else (first, second)
+        box = self._reach(literal, metres)
+        overlaps = column.op("&&", is_comparison=True)
+        # The copies a turn east and west catch circles that cross the antimeridian.
+        near = sa.or_(
+            overlaps(box),
+            overlaps(sa.func.ST_Translate(box, 360.0, 0.0)),
+            overlaps(sa.func.ST_Translate(box, -360.0, 0.0)),
+        )
+        return sa.and_(near, within)
 
-    # -- time ------------------------------------------------------------------------------------
-    def _interval(self, node: Any, prop_type: str | None) -> tuple[Any, Any]:
-        if isinstance(node, dict) and "interval" in node:
+    @staticmethod
+    def _reach(literal: ColumnElement[Any], metres: float) -> ColumnElement[Any]:
+        """A box in degrees that holds every point within ``metres`` of ``literal``.
+
+        The geography cast in ST_DWithin cannot use the geometry column's GiST index; this
+        box lets `&&` use it. It is deliberately loose (the exact test follows): degrees
+        of longitude shrink with the cosine of the farthest latitude reached, and a circle
+        that comes near a pole takes every longitude.
+        """
+        dy: ColumnElement[float] = sa.literal(metres / _METRES_PER_DEGREE, sa.Double())
+        reach = (
+            sa.func.greatest(
+                sa.func.abs(sa.func.ST_YMin(literal)), sa.func.abs(sa.func.ST_YMax(literal))
+            )
+            + dy
+        )
+        cosine: ColumnElement[float] = sa.func.cos(sa.func.radians(reach), type_=sa.Double())
+        dx = sa.case((reach >= 89.0, sa.literal(360.0, sa.Double())), else_=dy / cosine)
+        expanded: ColumnElement[Any] = sa.func.ST_Expand(literal, dx, dy)
+        return expanded
+
+    # -- time ------------------------------------------------------------------------------
+    def _period(self, op: str, node: Any) -> tuple[ColumnElement[Any] | None, ...]:
+        """(start, end) of an instant or interval; None is an open end ("..")."""
+        if isinstance(node, dict) and "interval" in node and "op" not in node:
             bounds = node["interval"]
             if not isinstance(bounds, list) or len(bounds) != 2:
-                raise InvalidFilter("INTERVAL needs a start and an end")
-            return tuple(  # type: ignore[return-value]
-                None if b == ".." else self._literal(b if not isinstance(b, str) else b, prop_type)
-                for b in bounds
-            )
-        value = self._literal(node, prop_type)
-        return value, value
+                raise InvalidFilter(f"INTERVAL needs a start and an end, got {_show(bounds)}")
+            start, end = (None if b == ".." else self._instant(op, b) for b in bounds)
+            return start, end
+        instant = self._instant(op, node)
+        return instant, instant
+
+    def _instant(self, op: str, node: Any) -> ColumnElement[Any]:
+        operand = self._scalar(node)
+        if operand.column is not None:
+            if operand.kind not in {"date", "datetime"} or operand.fold:
+                raise InvalidFilter(
+                    f"{op.upper()} needs dates or date-times: {operand.label} is "
+                    f"{_NAMES.get(operand.kind, operand.kind)}"
+                )
+            return operand.column
+        if operand.kind in {"date", "datetime"}:
+            return _bind_instant(operand.value)
+        if operand.kind == "string":
+            return _bind_instant(_parse_instant(operand.value, operand.label))
+        raise InvalidFilter(
+            f"{op.upper()} needs dates or date-times: expected {_EXPECTED['temporal']} or "
+            f"INTERVAL(start, end), got {operand.label}"
+        )
 
     def _temporal(self, op: str, args: list[Any]) -> ColumnElement[bool]:
         self._arity(op, args, 2)
-        prop = self._property(args[0])
-        if prop is None or prop.type not in {"date", "datetime"}:
-            raise InvalidFilter(f"{op.upper()} applies to a date or date-time property")
-        start, end = self._interval(args[1], prop.type)
-        column = prop.column
-        name = op[2:]
-        if name == "before":
-            return column < start if start is not None else sa.false()
-        if name == "after":
-            return column > end if end is not None else sa.false()
-        if name == "equals":
-            return sa.and_(column >= start, column <= end) if start == end else sa.false()
-        conditions = []
-        if start is not None:
-            conditions.append(column >= start if name == "intersects" else column > start)
-        if end is not None:
-            conditions.append(column <= end if name == "intersects" else column < end)
-        return sa.and_(column.is_not(None), *conditions)
+        a0, a1 = self._period(op, args[0])
+        b0, b1 = self._period(op, args[1])
+        # Allen's interval relations as CQL2 defines them; an instant is an interval whose
+        # start and end coincide, and an open end lies beyond every instant.
+        relations: dict[str, Callable[[], list[ColumnElement[bool]]]] = {
+            "t_after": lambda: [_lt(b1, a0, ends=(True, False))],
+            "t_before": lambda: [_lt(a1, b0, ends=(True, False))],
+            "t_contains": lambda: [
+                _lt(a0, b0, ends=(False, False)),
+                _lt(b1, a1, ends=(True, True)),
+            ],
+            "t_disjoint": lambda: [
+                sa.or_(_lt(a1, b0, ends=(True, False)), _lt(b1, a0, ends=(True, False)))
+            ],
+            "t_during": lambda: [
+                _lt(b0, a0, ends=(False, False)),
+                _lt(a1, b1, ends=(True, True)),
+            ],
+            "t_equals": lambda: [_eq(a0, b0), _eq(a1, b1)],
+            "t_finishedby": lambda: [_lt(a0, b0, ends=(False, False)), _eq(a1, b1)],
+            "t_finishes": lambda: [_lt(b0, a0, ends=(False, False)), _eq(a1, b1)],
+            "t_intersects": lambda: [
+                sa.not_(_lt(a1, b0, ends=(True, False))),
+                sa.not_(_lt(b1, a0, ends=(True, False))),
+            ],
+            "t_meets": lambda: [_eq(a1, b0, ends=(True, False))],
+            "t_metby": lambda: [_eq(a0, b1, ends=(False, True))],
+            "t_overlappedby": lambda: [
+                _lt(b0, a0, ends=(False, False)),
+                _lt(a0, b1, ends=(False, True)),
+                _lt(b1, a1, ends=(True, True)),
+            ],
+            "t_overlaps": lambda: [
+                _lt(a0, b0, ends=(False, False)),
+                _lt(b0, a1, ends=(False, True)),
+                _lt(a1, b1, ends=(True, True)),
+            ],
+            "t_startedby": lambda: [_eq(a0, b0), _lt(b1, a1, ends=(True, True))],
+            "t_starts": lambda: [_eq(a0, b0), _lt(a1, b1, ends=(True, True))],
+        }
+        return sa.and_(*relations[op]())
 
-    # -- arrays ----------------------------------------------------------------------------------
+    # -- arrays ----------------------------------------------------------------------------
+    def _array_side(self, op: str, node: Any) -> ColumnElement[Any]:
+        operand = self._scalar(node)
+        if operand.column is not None and operand.kind == "array" and not operand.fold:
+            return operand.column
+        if operand.column is None and operand.kind == "list":
+            for item in operand.value:
+                if not isinstance(item, str) or "\x00" in item:
+                    raise InvalidFilter(
+                        f"{op.upper()} compares lists of text: {_show(item)} is not text"
+                    )
+            return sa.cast(sa.literal(operand.value, ARRAY(sa.Text())), ARRAY(sa.Text()))
+        raise InvalidFilter(
+            f"{op.upper()} needs arrays: {operand.label} is "
+            f"{_NAMES.get(operand.kind, operand.kind)}; write a list as ('a', 'b')"
+        )
+
     def _array(self, op: str, args: list[Any]) -> ColumnElement[bool]:
         self._arity(op, args, 2)
-        prop = self._property(args[0])
-        if prop is None or prop.type != "array":
-            raise InvalidFilter(f"{op.upper()} applies to a list property")
-        values = args[1]
-        if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
-            raise InvalidFilter(f"{op.upper()} needs a list of text values")
-        literal = sa.cast(sa.literal(values, ARRAY(sa.Text)), ARRAY(sa.Text))
-        column = prop.column
+        left, right = self._array_side(op, args[0]), self._array_side(op, args[1])
+        contains = left.op("@>", is_comparison=True)
+        contained = left.op("<@", is_comparison=True)
         if op == "a_contains":
-            return column.op("@>")(literal)
+            return contains(right)
         if op == "a_containedby":
-            return column.op("<@")(literal)
+            return contained(right)
         if op == "a_overlaps":
-            return column.op("&&")(literal)
-        return column == literal
-
-    @staticmethod
-    def _arity(op: str, args: list[Any], count: int) -> None:
-        if len(args) != count:
-            raise InvalidFilter(f"{op.upper()} takes {count} argument{'s' if count > 1 else ''}")
+            return left.op("&&", is_comparison=True)(right)
+        # Equal as sets, as the CQL2 reference implementation has it.
+        return sa.and_(contains(right), contained(right))
 
 
-_SPATIAL = {
-    "intersects": "Intersects",
-    "disjoint": "Disjoint",
-    "equals": "Equals",
-    "touches": "Touches",
-    "within": "Within",
-    "overlaps": "Overlaps",
-    "crosses": "Crosses",
-    "contains": "Contains",
-}
-_TEMPORAL = ("before", "after", "equals", "during", "intersects")
-_ARRAY = ("a_contains", "a_containedby", "a_overlaps", "a_equals")
+def _position(bound: ColumnElement[Any] | None, is_end: bool) -> int:
+    """Where a bound sits on the extended time line: -1 is -∞, 0 a value, 1 is +∞."""
+    if bound is not None:
+        return 0
+    return 1 if is_end else -1
 
 
-def _family(kind: str) -> str:
-    return {"integer": "number", "number": "number", "string": "text"}.get(kind, kind)
+def _known(answer: bool, a: ColumnElement[Any] | None, b: ColumnElement[Any] | None) -> Any:
+    """A comparison with an open bound: its answer, yet unknown where the value is NULL.
 
-
-def filter_to_sql(
-    expr: dict[str, Any],
-    queryables: Mapping[str, Queryable],
-    *,
-    filter_srid: int = SRID_STORAGE,
-    swap_axes: bool = False,
-) -> ColumnElement[bool]:
-    """Translate canonical cql2-json into a SQL condition.
-
-    Parameters
-    ----------
-    expr
-        The filter, as `parse_filter` returns it.
-    queryables
-        What the filter may name; the geometry is the queryable called ``geometry``.
-    filter_srid
-        EPSG code of the filter's geometry literals (CRS84 is 4326, longitude first).
-    swap_axes
-        True when the literals are latitude first (EPSG:4326 proper, VN-2000 geographic).
-
-    Raises
-    ------
-    InvalidFilter
-        Naming the unknown property, the unsupported operator or the mistyped value.
+    ``x = x`` and ``x <> x`` are NULL for a NULL property, as ``x < y`` would be, so a
+    record without a date matches neither T_DURING(date, INTERVAL('..', '..')) nor its NOT.
     """
-    try:
-        return _Translator(queryables, filter_srid, swap_axes).boolean(expr)
-    except InvalidFilter:
-        raise
-    except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
-        raise InvalidFilter(f"the filter is not well formed: {exc}") from exc
+    value = a if a is not None else b
+    if value is None:
+        return sa.true() if answer else sa.false()
+    return value == value if answer else value != value
+
+
+def _lt(
+    a: ColumnElement[Any] | None, b: ColumnElement[Any] | None, *, ends: tuple[bool, bool]
+) -> ColumnElement[bool]:
+    """``a < b`` where None is an open bound: -∞ for a start, +∞ for an end.
+
+    ``ends`` says, for ``a`` and ``b``, whether each is an end (True) or a start (False).
+    """
+    if a is not None and b is not None:
+        return a < b
+    result: ColumnElement[bool] = _known(_position(a, ends[0]) < _position(b, ends[1]), a, b)
+    return result
+
+
+def _eq(
+    a: ColumnElement[Any] | None,
+    b: ColumnElement[Any] | None,
+    *,
+    ends: tuple[bool, bool] = (False, False),
+) -> ColumnElement[bool]:
+    """``a = b`` where None is an open bound (equal only to the same open bound)."""
+    if a is not None and b is not None:
+        return a == b
+    result: ColumnElement[bool] = _known(_position(a, ends[0]) == _position(b, ends[1]), a, b)
+    return result
