@@ -98,15 +98,11 @@ def scenarios(
     found: list[Scenario] = []
 
     def page(collection: catalog.Collection, query: features.ItemsQuery) -> list[sa.Executable]:
-        capped = (
-            sa.select(sa.literal(1))
-            .select_from(collection.table)
-            .where(*features.conditions(collection, query))
-            .limit(features.COUNT_CAP + 1)
-            .subquery()
-        )
-        count = sa.select(sa.func.count()).select_from(capped)
-        return [count, features.items_statement(collection, query)]
+        # The two statements the items route runs: the capped count, then the page.
+        return [
+            features.count_statement(collection, query),
+            features.items_statement(collection, query),
+        ]
 
     bbox_urls, bbox_sql = [], []
     for _, x, y in points:

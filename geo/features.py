@@ -297,8 +297,8 @@ def items_statement(collection: Collection, query: ItemsQuery) -> sa.Select[Any]
     return statement.limit(query.limit + 1).offset(query.offset)
 
 
-def count_matched(conn: Connection, collection: Collection, query: ItemsQuery) -> int | None:
-    """Exact number of matching features, or None when it exceeds ``COUNT_CAP``."""
+def count_statement(collection: Collection, query: ItemsQuery) -> sa.Select[Any]:
+    """SQL counting matching features, reading at most ``COUNT_CAP + 1`` of them."""
     capped = (
         sa.select(sa.literal(1))
         .select_from(collection.table)
@@ -306,7 +306,12 @@ def count_matched(conn: Connection, collection: Collection, query: ItemsQuery) -
         .limit(COUNT_CAP + 1)
         .subquery()
     )
-    count = int(conn.execute(sa.select(sa.func.count()).select_from(capped)).scalar_one())
+    return sa.select(sa.func.count()).select_from(capped)
+
+
+def count_matched(conn: Connection, collection: Collection, query: ItemsQuery) -> int | None:
+    """Exact number of matching features, or None when it exceeds ``COUNT_CAP``."""
+    count = int(conn.execute(count_statement(collection, query)).scalar_one())
     return None if count > COUNT_CAP else count
 
 

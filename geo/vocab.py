@@ -166,16 +166,6 @@ class HistoryAction(StrEnum):
     RESTORE = "restore"
 
 
-# Average door-to-door speeds (km/h) used for a route's travel time until routing on a
-# road network gives real times.
-TRAVEL_SPEED_KMH: dict[TravelMode, float] = {
-    TravelMode.CAR: 40.0,
-    TravelMode.MOTORBIKE: 35.0,
-    TravelMode.BICYCLE: 12.0,
-    TravelMode.WALKING: 4.0,
-    TravelMode.BOAT: 10.0,
-}
-
 LABELS: dict[str, dict[str, tuple[str, str]]] = {
     "village_kind": {
         VillageKind.CRAFT_VILLAGE: ("Làng nghề", "Craft village"),
