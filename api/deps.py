@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import contextlib
+from collections.abc import Callable, Iterator
 from typing import Annotated
 
 from fastapi import Depends, Request
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session
 
 from api.settings import ApiSettings
@@ -28,10 +29,25 @@ def get_session(
 
     Reads go to the replica when one is configured; anything else goes to the primary.
     """
-    replica: Engine | None = request.app.state.read_engine
-    chosen = replica if replica is not None and request.method in {"GET", "HEAD"} else engine
+    reader: Engine | None = request.app.state.read_engine
+    chosen = reader if reader is not None and request.method in {"GET", "HEAD"} else engine
     with Session(chosen) as session:
         yield session
+
+
+def read_connection(request: Request) -> contextlib.AbstractContextManager[Connection]:
+    """A connection for the hot read paths (items, features, tiles), opened by the route.
+
+    Not a dependency: FastAPI runs a dependency with ``yield`` through its thread pool on
+    the way in and again on the way out, which cost more than a small query. Reads go to
+    the replica when one is configured. Tests hand in their own connection through
+    ``app.state.read_connection_override``.
+    """
+    override: Callable[[], Connection] | None = request.app.state.read_connection_override
+    if override is not None:
+        return contextlib.nullcontext(override())
+    reader: Engine | None = request.app.state.read_engine
+    return (reader or get_engine(request)).connect()
 
 
 def get_settings(request: Request) -> ApiSettings:

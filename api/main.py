@@ -42,9 +42,14 @@ def create_app(
         except GeoError as exc:
             app.state.engine_error = str(exc)
             log.error("no database: %s", exc)
-        if db_settings.read_database_url:
+        # Reads go to the replica when one is configured, else to the primary through a
+        # pool of their own (autocommit, no ping before use).
+        read_url = db_settings.read_database_url or (
+            None if app.state.engine is None else db_settings.resolved_url()
+        )
+        if read_url is not None:
             app.state.read_engine = make_engine(
-                db_settings.read_database_url, pool_size=settings.db_pool_size
+                read_url, pool_size=settings.db_read_pool_size, for_reads=True
             )
         yield
         for engine in (app.state.engine, app.state.read_engine):
@@ -64,6 +69,7 @@ def create_app(
     app.state.settings = settings
     app.state.engine = None
     app.state.read_engine = None
+    app.state.read_connection_override = None
     app.state.engine_error = None
     templates = Jinja2Templates(directory=str(TEMPLATES_DIR))
     templates.env.globals["cos_lat"] = lambda lat: math.cos(math.radians(lat))

@@ -17,3 +17,5 @@ class ApiSettings(BaseSettings):
     basemap_attribution: str = "© OpenStreetMap contributors"
     log_json: bool = True
     db_pool_size: int = 5
+    # Per worker; FastAPI runs up to 40 requests at once in its thread pool.
+    db_read_pool_size: int = 20

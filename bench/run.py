@@ -13,28 +13,27 @@ it into its own database, runs every scenario and writes a markdown table.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import datetime as dt
 import os
 import random
+import shutil
 import signal
 import subprocess
 import sys
-import threading
+import tempfile
 import time
 import urllib.request
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
-import httpx2
 import morecantile
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from bench import generate
 from geo import catalog, features, migrate, tiles
-from geo.cluster import free_port
+from geo.cluster import find_pg_binaries, free_port
 from geo.crs import CRS84
 from geo.db import make_engine
 
@@ -58,7 +57,8 @@ class Measure:
 
     requests: int = 0
     seconds: float = 0.0
-    latencies_ms: list[float] = field(default_factory=list)
+    p50_ms: float = float("nan")
+    p99_ms: float = float("nan")
     bytes: int = 0
     errors: int = 0
 
@@ -66,13 +66,6 @@ class Measure:
     def rate(self) -> float:
         """Requests per second."""
         return self.requests / self.seconds if self.seconds else 0.0
-
-    def percentile(self, q: float) -> float:
-        """Latency percentile in milliseconds."""
-        if not self.latencies_ms:
-            return float("nan")
-        ordered = sorted(self.latencies_ms)
-        return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
 def _sample_points(engine: Engine, n: int, seed: int) -> list[tuple[int, float, float]]:
@@ -98,11 +91,8 @@ def scenarios(
     found: list[Scenario] = []
 
     def page(collection: catalog.Collection, query: features.ItemsQuery) -> list[sa.Executable]:
-        # The two statements the items route runs: the capped count, then the page.
-        return [
-            features.count_statement(collection, query),
-            features.items_statement(collection, query),
-        ]
+        # The one statement the items route runs: the page with its capped count.
+        return [features.items_statement(collection, query, counted=True)]
 
     bbox_urls, bbox_sql = [], []
     for _, x, y in points:
@@ -156,62 +146,133 @@ def _tile_statement(collection: catalog.Collection, address: tiles.Tile) -> sa.E
     return tiles.tile_statement([collection], address)
 
 
-async def _http(urls: Sequence[str], seconds: float) -> Measure:
-    measure = Measure()
-    limits = httpx2.Limits(max_connections=CONNECTIONS, max_keepalive_connections=CONNECTIONS)
-    async with httpx2.AsyncClient(limits=limits, timeout=60) as client:
-        deadline = time.perf_counter() + seconds
-        started = time.perf_counter()
+# wrk calls request() for every request and done() once per run; each of its threads has
+# its own Lua state, so each starts at a random place in the list.
+_WRK_SCRIPT = """
+local paths = {%s}
+local i = 0
+init = function(args) i = math.random(#paths) end
+request = function()
+  i = i %% #paths + 1
+  return wrk.format("GET", paths[i])
+end
+done = function(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format(
+    "RESULT %%d %%d %%d %%d %%d %%d\\n", summary.requests, summary.duration, summary.bytes,
+    e.status + e.connect + e.read + e.write + e.timeout,
+    latency:percentile(50), latency:percentile(99)))
+end
+"""
 
-        async def worker(offset: int) -> None:
-            i = offset
-            while time.perf_counter() < deadline:
-                url = urls[i % len(urls)]
-                i += CONNECTIONS
-                t0 = time.perf_counter()
-                response = await client.get(url)
-                body = response.content
-                measure.latencies_ms.append((time.perf_counter() - t0) * 1000)
-                measure.requests += 1
-                measure.bytes += len(body)
-                measure.errors += response.status_code >= 400
 
-        await asyncio.gather(*(worker(i) for i in range(CONNECTIONS)))
-        measure.seconds = time.perf_counter() - started
+def _http(base: str, urls: Sequence[str], seconds: float, folder: Path) -> Measure:
+    """The URLs through wrk (a C load generator, so the client takes little of the CPU)."""
+    paths = ",".join(f'"{url.removeprefix(base)}"' for url in urls)
+    script = folder / "paths.lua"
+    script.write_text(_WRK_SCRIPT % paths, encoding="utf-8")
+    out = subprocess.run(
+        [
+            _tool("wrk"),
+            "-t2",
+            f"-c{CONNECTIONS}",
+            f"-d{max(1, round(seconds))}s",
+            "--timeout",
+            "300s",
+            "-s",
+            str(script),
+            base,
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    fields = next(line for line in out.splitlines() if line.startswith("RESULT")).split()[1:]
+    requests, duration_us, size, errors, p50_us, p99_us = (int(v) for v in fields)
+    return Measure(requests, duration_us / 1e6, p50_us / 1000, p99_us / 1000, size, errors)
+
+
+def _literal_sql(engine: Engine, statement: sa.Executable) -> str:
+    """The statement with its values inlined, as psycopg would send them."""
+    import psycopg
+
+    compiled = statement.compile(dialect=engine.dialect)
+    params = compiled.construct_params()
+    processors = compiled._bind_processors  # noqa: SLF001 - the values psycopg receives
+    values = {k: processors[k](v) if k in processors else v for k, v in params.items()}
+    with engine.connect() as conn:
+        raw = conn.connection.dbapi_connection
+        assert isinstance(raw, psycopg.Connection)
+        return psycopg.ClientCursor(raw).mogrify(compiled.string, values)
+
+
+def _direct(
+    engine: Engine, batches: Sequence[Sequence[sa.Executable]], seconds: float, folder: Path
+) -> Measure:
+    """The same statements through pgbench: 16 clients of C code, prepared statements."""
+    scripts = []
+    for n, batch in enumerate(batches):
+        script = folder / f"request{n}.sql"
+        script.write_text(
+            "".join(_literal_sql(engine, st).replace("\n", " ") + ";\n" for st in batch),
+            encoding="utf-8",
+        )
+        scripts += ["-f", str(script)]
+    url = engine.url
+    env = {
+        **os.environ,
+        "PGHOST": url.host or "127.0.0.1",
+        "PGPORT": str(url.port or 5432),
+        "PGUSER": url.username or "",
+        "PGPASSWORD": url.password or "",
+        "PGDATABASE": url.database or "",
+    }
+    out = subprocess.run(
+        [
+            _tool("pgbench"),
+            "-n",
+            "-M",
+            "prepared",
+            "-c",
+            str(CONNECTIONS),
+            "-j",
+            "2",
+            "-T",
+            str(max(1, round(seconds))),
+            "-l",
+            "--log-prefix",
+            str(folder / "log"),
+            *scripts,
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=env,
+        cwd=folder,
+    ).stdout
+    latencies = sorted(
+        int(line.split()[2]) / 1000
+        for log in folder.glob("log.*")
+        for line in log.read_text().splitlines()
+    )
+    tps = float(next(x for x in out.splitlines() if x.startswith("tps")).split()[2])
+    failed = next((x for x in out.splitlines() if "failed transactions" in x), "0")
+    measure = Measure(len(latencies), len(latencies) / tps if tps else 0.0)
+    if latencies:
+        measure.p50_ms = latencies[len(latencies) // 2]
+        measure.p99_ms = latencies[min(len(latencies) - 1, int(0.99 * len(latencies)))]
+    measure.errors = int(failed.split(":")[-1].split()[0]) if ":" in failed else 0
     return measure
 
 
-def _direct(engine: Engine, batches: Sequence[Sequence[sa.Executable]], seconds: float) -> Measure:
-    measure = Measure()
-    lock = threading.Lock()
-    deadline = time.perf_counter() + seconds
-
-    def worker(offset: int) -> None:
-        i = offset
-        with engine.connect() as conn:
-            while time.perf_counter() < deadline:
-                batch = batches[i % len(batches)]
-                i += CONNECTIONS
-                t0 = time.perf_counter()
-                size = 0
-                for statement in batch:
-                    for row in conn.execute(statement):
-                        size += len(row[0]) if isinstance(row[0], str | bytes) else 8
-                conn.rollback()
-                elapsed = (time.perf_counter() - t0) * 1000
-                with lock:
-                    measure.latencies_ms.append(elapsed)
-                    measure.requests += 1
-                    measure.bytes += size
-
-    started = time.perf_counter()
-    threads = [threading.Thread(target=worker, args=(i,)) for i in range(CONNECTIONS)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    measure.seconds = time.perf_counter() - started
-    return measure
+def _tool(name: str) -> str:
+    """wrk from PATH; pgbench beside the PostgreSQL binaries craftmap uses."""
+    if name == "pgbench":
+        return find_pg_binaries().program("pgbench")
+    found = shutil.which(name)
+    if found is None:
+        raise RuntimeError(f"{name} is missing: apt-get install {name}")
+    return found
 
 
 def _serve(database_url: str, port: int, workers: int) -> subprocess.Popen[bytes]:
@@ -248,9 +309,11 @@ def run(
     server = _serve(database_url, port, workers)
     results = []
     try:
-        for scenario in scenarios(engine, f"http://127.0.0.1:{port}"):
-            http = asyncio.run(_http(scenario.urls, seconds))
-            sql = _direct(engine, scenario.statements, seconds)
+        base = f"http://127.0.0.1:{port}"
+        for n, scenario in enumerate(scenarios(engine, base)):
+            with tempfile.TemporaryDirectory(prefix=f"bench{n}-") as folder:
+                http = _http(base, scenario.urls, seconds, Path(folder))
+                sql = _direct(engine, scenario.statements, seconds, Path(folder))
             results.append((scenario.name, http, sql))
             report(f"{scenario.name}: {http.rate:.1f} req/s vs {sql.rate:.1f} SQL/s")
     finally:
@@ -310,7 +373,7 @@ def markdown(results: Sequence[tuple[str, Measure, Measure]], title: str) -> str
         ratio = http.rate / sql.rate if sql.rate else float("nan")
         per = http.bytes // max(1, http.requests)
         lines.append(
-            f"| {name} | {http.rate:.1f} | {http.percentile(0.5):.1f} | {http.percentile(0.99):.1f} "
+            f"| {name} | {http.rate:.1f} | {http.p50_ms:.1f} | {http.p99_ms:.1f} "
             f"| {per:,} | {sql.rate:.1f} | {ratio:.0%} | {http.errors} |"
         )
     return "\n".join(lines) + "\n"

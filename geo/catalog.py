@@ -8,6 +8,7 @@ the write validation all come from one definition.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Any
 
@@ -172,13 +173,7 @@ class Collection:
 
     def queryables(self) -> dict[str, Queryable]:
         """What CQL2 filters and ``sortby`` may name: every property plus ``geometry``."""
-        found = {
-            p.name: Queryable(p.name, self.column(p.name), p.type)
-            for p in self.props
-            if p.type != "object"
-        }
-        found[GEOMETRY] = Queryable(GEOMETRY, self.table.c.geom, "geometry")
-        return found
+        return dict(_queryables(self))
 
     def json_schema(self, *, base_url: str, kind: str = "schema") -> dict[str, Any]:
         """JSON Schema of the features (``schema``) or of what may be filtered (``queryables``)."""
@@ -364,3 +359,15 @@ def list_collections(conn: Connection | Session) -> list[Collection]:
     """Every served collection: the core ones, then the reference layers by name."""
     rows = conn.execute(sa.select(_LAYER).order_by(_LAYER.c.name)).all()
     return [*CORE, *(_reference_collection(conn, row) for row in rows)]
+
+
+@functools.lru_cache(maxsize=256)
+def _queryables(collection: Collection) -> dict[str, Queryable]:
+    # Built once per collection: every items request asks for them twice.
+    found = {
+        p.name: Queryable(p.name, collection.column(p.name), p.type)
+        for p in collection.props
+        if p.type != "object"
+    }
+    found[GEOMETRY] = Queryable(GEOMETRY, collection.table.c.geom, "geometry")
+    return found

@@ -33,6 +33,9 @@ if [ "${CRAFTMAP_BROWSER_TESTS:-1}" = 1 ] && ! command -v chromium >/dev/null 2>
   apt_install chromium
 fi
 
+# wrk is the benchmark's load generator (bench/run.py and its tiny run in the tests).
+command -v wrk >/dev/null 2>&1 || apt_install wrk
+
 if ! command -v uv >/dev/null 2>&1 && [ ! -x "$HOME/.local/bin/uv" ]; then
   echo "Installing uv from PyPI"
   python3 -m pip --version >/dev/null 2>&1 || apt_install python3-pip

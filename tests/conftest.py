@@ -114,5 +114,6 @@ def client(database_url: str, session: Session) -> Iterator[TestClient]:
     """The app, with requests using the test's rolled-back session."""
     app = create_app(ApiSettings(), DatabaseSettings(database_url=database_url))
     app.dependency_overrides[get_session] = lambda: session
+    app.state.read_connection_override = session.connection
     with TestClient(app) as test_client:
         yield test_client

@@ -7,7 +7,8 @@ import datetime as dt
 import json
 import re
 from collections.abc import Callable, Iterator
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
+from urllib.parse import urlencode
 
 import sqlalchemy as sa
 from fastapi import APIRouter, Body, Header, Query, Request
@@ -15,7 +16,7 @@ from fastapi.responses import JSONResponse, Response, StreamingResponse
 from sqlalchemy.engine import Connection
 
 from api.auth import require_admin, require_writer
-from api.deps import SessionDep, SettingsDep
+from api.deps import SessionDep, SettingsDep, read_connection
 from api.negotiation import (
     GEOJSON,
     HTML,
@@ -28,6 +29,7 @@ from api.negotiation import (
     wants_html,
 )
 from api.routers.ogc import link, render
+from api.settings import ApiSettings
 from geo import catalog, cql2, features, repository
 from geo.crs import ServedCrs, served_crs
 from geo.errors import InvalidInput, NotFound
@@ -121,25 +123,25 @@ def _typed(kind: str, value: str) -> Any:
 def _page_links(
     request: Request, query: features.ItemsQuery, has_more: bool, collection_url: str
 ) -> list[dict[str, str]]:
-    url = request.url.remove_query_params(["f", "offset"])
+    # Plain urlencode: Starlette's URL helpers re-parse the URL on every call.
+    here = str(request.url).partition("?")[0]
+    kept = [(k, v) for k, v in request.query_params.multi_items() if k != "f"]
+    paging = [(k, v) for k, v in kept if k != "offset"]
+
+    def url(params: list[tuple[str, str]]) -> str:
+        return f"{here}?{urlencode(params)}"
+
     step = query.limit or features.DEFAULT_LIMIT
     links = [
-        link(str(request.url.include_query_params(f="json")), "self", GEOJSON, "this page"),
-        link(str(request.url.include_query_params(f="html")), "alternate", HTML, "HTML"),
+        link(url([*kept, ("f", "json")]), "self", GEOJSON, "this page"),
+        link(url([*kept, ("f", "html")]), "alternate", HTML, "HTML"),
         link(collection_url, "collection", JSON, "the collection"),
     ]
     if has_more:
-        links.append(
-            link(str(url.include_query_params(offset=query.offset + step)), "next", GEOJSON)
-        )
+        links.append(link(url([*paging, ("offset", str(query.offset + step))]), "next", GEOJSON))
     if query.offset > 0:
-        links.append(
-            link(
-                str(url.include_query_params(offset=max(0, query.offset - step))),
-                "prev",
-                GEOJSON,
-            )
-        )
+        previous = str(max(0, query.offset - step))
+        links.append(link(url([*paging, ("offset", previous)]), "prev", GEOJSON))
     return links
 
 
@@ -147,48 +149,88 @@ def _now() -> str:
     return dt.datetime.now(dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
-@router.get("/collections/{collectionId}/items", response_model=None, summary="Features")
-def get_items(
-    collection_id: CollectionId,
-    request: Request,
-    session: SessionDep,
-    settings: SettingsDep,
-    limit: Annotated[
-        str | None, Query(description="1 to 10 000; larger values are clamped")
-    ] = None,
-    offset: Annotated[str | None, Query(description="features to skip (paging)")] = None,
-    bbox: Annotated[str | None, Query(description="minx,miny,maxx,maxy in bbox-crs")] = None,
-    bbox_crs: Annotated[str | None, Query(alias="bbox-crs")] = None,
-    datetime: Annotated[str | None, Query(description="instant or start/end, '..' open")] = None,
-    crs: Annotated[str | None, Query(description="CRS of the returned coordinates")] = None,
-    filter: Annotated[str | None, Query(description="CQL2 filter")] = None,  # noqa: A002
-    filter_lang: Annotated[
-        Literal["cql2-text", "cql2-json"] | None, Query(alias="filter-lang")
-    ] = None,
-    filter_crs: Annotated[str | None, Query(alias="filter-crs")] = None,
-    sortby: Annotated[str | None, Query(description="name,-other")] = None,
-    properties: Annotated[str | None, Query(description="properties to return")] = None,
-) -> Response:
+def _query_doc(name: str, description: str, **schema: Any) -> dict[str, Any]:
+    return {
+        "name": name,
+        "in": "query",
+        "required": False,
+        "description": description,
+        "schema": {"type": "string", **schema},
+    }
+
+
+# The items routes read their parameters from the query string themselves (FastAPI's
+# per-parameter parsing cost more than PostGIS's answer to a small page); /api still lists
+# them.
+_ITEMS_DOC: dict[str, dict[str, Any]] = {
+    doc["name"]: doc
+    for doc in (
+        _query_doc("limit", "1 to 10 000; larger values are clamped"),
+        _query_doc("offset", "features to skip (paging)"),
+        _query_doc("bbox", "minx,miny,maxx,maxy in bbox-crs"),
+        _query_doc("bbox-crs", "CRS of bbox"),
+        _query_doc("datetime", "instant or start/end, '..' open"),
+        _query_doc("crs", "CRS of the returned coordinates"),
+        _query_doc("filter", "CQL2 filter"),
+        _query_doc("filter-lang", "filter language", enum=["cql2-text", "cql2-json"]),
+        _query_doc("filter-crs", "CRS of the filter's geometries"),
+        _query_doc("sortby", "name,-other"),
+        _query_doc("properties", "properties to return"),
+    )
+}
+
+
+def _documented(*names: str) -> dict[str, Any]:
+    return {"parameters": [_ITEMS_DOC[name] for name in names]}
+
+
+@router.get(
+    "/collections/{collectionId}/items",
+    response_model=None,
+    summary="Features",
+    openapi_extra=_documented(*ITEMS_PARAMS),
+)
+def get_items(collection_id: CollectionId, request: Request) -> Response:
     """Features of a collection, filtered, sorted and paged; GeoJSON built by PostGIS."""
-    found = catalog.get_collection(session, collection_id)
-    reject_unknown_params(request, (*ITEMS_PARAMS, *found.queryables()))
-    query, out_crs = _parse_query(request, found)
-    conn = session.connection()
-    matched = features.count_matched(conn, found, query)
+    settings: ApiSettings = request.app.state.settings
     root = base_url(request, settings.public_url)
-    collection_url = f"{root}/collections/{found.id}"
-    if wants_html(request):
-        return _items_html(request, conn, found, query, matched, collection_url)
-    return StreamingResponse(
-        _collection_body(
-            conn,
-            features.items_statement(found, query),
-            query.limit,
-            matched,
-            lambda result: _page_links(request, query, result.has_more, collection_url),
+    with read_connection(request) as conn:
+        found = catalog.get_collection(conn, collection_id)
+        reject_unknown_params(request, (*ITEMS_PARAMS, *found.queryables()))
+        query, out_crs = _parse_query(request, found)
+        collection_url = f"{root}/collections/{found.id}"
+        if wants_html(request):
+            matched = features.count_matched(conn, found, query)
+            return _items_html(request, conn, found, query, matched, collection_url)
+        headers = {"Content-Crs": f"<{out_crs.uri}>"}
+        if query.limit is not None and query.limit <= features.FETCH_AT_ONCE:
+            # A small page is written in one piece: streaming it would only add thread hops.
+            page = _page_body(request, conn, found, query, collection_url)
+            return Response("".join(page), media_type=GEOJSON, headers=headers)
+
+    def streamed() -> Iterator[str]:
+        with read_connection(request) as conn:
+            yield from _page_body(request, conn, found, query, collection_url)
+
+    return StreamingResponse(streamed(), media_type=GEOJSON, headers=headers)
+
+
+def _page_body(
+    request: Request,
+    conn: Connection,
+    collection: catalog.Collection,
+    query: features.ItemsQuery,
+    collection_url: str,
+) -> Iterator[str]:
+    return _collection_body(
+        conn,
+        features.items_statement(collection, query, counted=True),
+        query.limit,
+        lambda result: _page_links(request, query, result.has_more, collection_url),
+        # An empty page past the end carries no count: ask for it.
+        count_if_empty=lambda: (
+            features.count_matched(conn, collection, query) if query.offset else 0
         ),
-        media_type=GEOJSON,
-        headers={"Content-Crs": f"<{out_crs.uri}>"},
     )
 
 
@@ -196,18 +238,27 @@ def _collection_body(
     conn: Connection,
     statement: Any,
     limit: int | None,
-    matched: int | None,
     links_for: Callable[[features.PageResult], list[dict[str, str]]],
+    *,
+    count_if_empty: Callable[[], int | None] | None = None,
 ) -> Iterator[str]:
-    """A FeatureCollection written as PostGIS hands over its features, a chunk at a time."""
+    """A FeatureCollection written as PostGIS hands over its features, a chunk at a time.
+
+    With ``count_if_empty`` the statement is a counted one: numberMatched comes from its
+    first row, so that row is read before the head is written.
+    """
     result = features.PageResult()
+    rows = features.stream_features(conn, statement, limit, result)
+    first_row = next(rows, None)
     head = '{"type":"FeatureCollection",'
-    if matched is not None:
-        head += f'"numberMatched":{matched},'
+    if count_if_empty is not None:
+        matched = result.matched if first_row is not None else count_if_empty()
+        if matched is not None:
+            head += f'"numberMatched":{matched},'
     yield head + f'"timeStamp":"{_now()}","features":['
-    batch: list[str] = []
+    batch: list[str] = [] if first_row is None else [first_row]
     first = True
-    for text in features.stream_features(conn, statement, limit, result):
+    for text in rows:
         batch.append(text)
         if len(batch) == _CHUNK:
             yield ("" if first else ",") + ",".join(batch)
@@ -222,31 +273,30 @@ def _collection_body(
     "/collections/{collectionId}/export",
     response_model=None,
     summary="Every matching feature in one streamed GeoJSON file",
+    openapi_extra=_documented(*(name for name in ITEMS_PARAMS if name not in {"limit", "offset"})),
 )
-def export_items(
-    collection_id: CollectionId,
-    request: Request,
-    session: SessionDep,
-    settings: SettingsDep,
-    bbox: Annotated[str | None, Query(description="minx,miny,maxx,maxy in bbox-crs")] = None,
-    crs: Annotated[str | None, Query(description="CRS of the returned coordinates")] = None,
-    filter: Annotated[str | None, Query(description="CQL2 filter")] = None,  # noqa: A002
-) -> Response:
+def export_items(collection_id: CollectionId, request: Request) -> Response:
     """All matching features (no paging), streamed so memory stays flat at any size."""
-    found = catalog.get_collection(session, collection_id)
-    allowed = [p for p in ITEMS_PARAMS if p not in {"limit", "offset"}]
-    reject_unknown_params(request, (*allowed, *found.queryables()))
-    query, out_crs = _parse_query(request, found)
+    settings: ApiSettings = request.app.state.settings
+    with read_connection(request) as conn:
+        found = catalog.get_collection(conn, collection_id)
+        allowed = [p for p in ITEMS_PARAMS if p not in {"limit", "offset"}]
+        reject_unknown_params(request, (*allowed, *found.queryables()))
+        query, out_crs = _parse_query(request, found)
     query.limit, query.offset = None, 0
     collection_url = f"{base_url(request, settings.public_url)}/collections/{found.id}"
+
+    def streamed() -> Iterator[str]:
+        with read_connection(request) as conn:
+            yield from _collection_body(
+                conn,
+                features.items_statement(found, query),
+                None,
+                lambda result: [link(collection_url, "collection", JSON)],
+            )
+
     return StreamingResponse(
-        _collection_body(
-            session.connection(),
-            features.items_statement(found, query),
-            None,
-            None,
-            lambda result: [link(collection_url, "collection", JSON)],
-        ),
+        streamed(),
         media_type=GEOJSON,
         headers={
             "Content-Crs": f"<{out_crs.uri}>",
@@ -346,27 +396,25 @@ def _feature_response(
 
 
 @router.get(
-    "/collections/{collectionId}/items/{featureId}", response_model=None, summary="A feature"
+    "/collections/{collectionId}/items/{featureId}",
+    response_model=None,
+    summary="A feature",
+    openapi_extra=_documented("crs"),
 )
-def get_item(
-    collection_id: CollectionId,
-    feature_id: FeatureId,
-    request: Request,
-    session: SessionDep,
-    settings: SettingsDep,
-    crs: Annotated[str | None, Query(description="CRS of the returned coordinates")] = None,
-) -> Response:
+def get_item(collection_id: CollectionId, feature_id: FeatureId, request: Request) -> Response:
     """One feature, with an ETag (If-None-Match answers 304)."""
     reject_unknown_params(request, ("crs",))
-    found = catalog.get_collection(session, collection_id)
-    return _feature_response(
-        request,
-        session.connection(),
-        found,
-        features.parse_feature_id(feature_id),
-        served_crs(crs),
-        base_url(request, settings.public_url),
-    )
+    settings: ApiSettings = request.app.state.settings
+    with read_connection(request) as conn:
+        found = catalog.get_collection(conn, collection_id)
+        return _feature_response(
+            request,
+            conn,
+            found,
+            features.parse_feature_id(feature_id),
+            served_crs(request.query_params.get("crs")),
+            base_url(request, settings.public_url),
+        )
 
 
 def _options(

@@ -6,8 +6,9 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import JSONResponse, Response
+from sqlalchemy.engine import Connection
 
-from api.deps import SessionDep, SettingsDep
+from api.deps import SessionDep, SettingsDep, read_connection
 from api.negotiation import JSON, CollectionId, base_url, reject_unknown_params
 from api.routers.ogc import link
 from geo import catalog, features, tiles
@@ -29,7 +30,7 @@ Properties = Annotated[str | None, Query(description="properties to put in the t
 
 def _tile_response(
     request: Request,
-    session: SessionDep,
+    conn: Connection,
     chosen: list[catalog.Collection],
     z: str,
     y: str,
@@ -39,7 +40,7 @@ def _tile_response(
     reject_unknown_params(request, ("properties",))
     address = tiles.parse_tile(z, y, x)
     names = None if properties is None else [n.strip() for n in properties.split(",") if n.strip()]
-    encoded = tiles.tile(session.connection(), chosen, address, properties=names)
+    encoded = tiles.tile(conn, chosen, address, properties=names)
     headers = {"Cache-Control": CACHE_CONTROL}
     if not encoded.data:
         return Response(status_code=204, headers=headers)
@@ -61,12 +62,12 @@ def collection_tile(
     tile_row: TileRow,
     tile_col: TileCol,
     request: Request,
-    session: SessionDep,
     properties: Properties = None,
 ) -> Response:
     """MVT of one collection, built by PostGIS; 204 when the tile is empty."""
-    found = catalog.get_collection(session, collection_id)
-    return _tile_response(request, session, [found], tile_matrix, tile_row, tile_col, properties)
+    with read_connection(request) as conn:
+        found = catalog.get_collection(conn, collection_id)
+        return _tile_response(request, conn, [found], tile_matrix, tile_row, tile_col, properties)
 
 
 @router.get(
@@ -80,12 +81,12 @@ def combined_tile(
     tile_row: TileRow,
     tile_col: TileCol,
     request: Request,
-    session: SessionDep,
     properties: Properties = None,
 ) -> Response:
     """MVT with one layer per collection, for the maps."""
-    chosen = catalog.list_collections(session)
-    return _tile_response(request, session, chosen, tile_matrix, tile_row, tile_col, properties)
+    with read_connection(request) as conn:
+        chosen = catalog.list_collections(conn)
+        return _tile_response(request, conn, chosen, tile_matrix, tile_row, tile_col, properties)
 
 
 def _tileset(root: str, prefix: str, title: str) -> dict[str, Any]:
