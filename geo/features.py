@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import functools
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,6 +30,8 @@ DEFAULT_LIMIT = 10
 COUNT_CAP = 100_000
 # Pages up to this size are read in one round trip; larger ones through a server-side cursor.
 FETCH_AT_ONCE = 1_000
+# Rows per round trip of a server-side cursor.
+_BATCH = 1_000
 # ~1 cm in degrees and 1 mm in metres: more digits only add bytes.
 _DIGITS_GEOGRAPHIC = 7
 _DIGITS_PROJECTED = 3
@@ -372,34 +374,38 @@ class PageResult:
 
 def stream_features(
     conn: Connection, statement: sa.Select[Any], limit: int | None, result: PageResult
-) -> Iterator[str]:
-    """Yield each feature's JSON text; fill ``result`` as the rows go by.
+) -> Iterator[list[str]]:
+    """Yield the features' JSON texts in batches; fill ``result`` as they go by.
 
-    Small pages are fetched in one round trip. Larger ones come from a server-side cursor in
-    batches, so memory stays flat however large the page is; on a connection in autocommit
-    mode (the read engine) the cursor gets the transaction block it needs.
+    Small pages are fetched in one round trip. Larger ones come from a server-side cursor
+    in batches, so memory stays flat however large the page is; on a connection in
+    autocommit mode (the read engine) the cursor gets the transaction block it needs.
+    Batches, not rows: per-row Python work was most of the cost of a large page.
     """
     if limit is not None and limit <= FETCH_AT_ONCE:
-        yield from _page_rows(conn.execute(statement), limit, result)
+        yield _take(conn.execute(statement).all(), limit, result)
         return
     raw: Any = conn.connection.dbapi_connection  # psycopg's, for its transaction()
     block = raw.transaction() if getattr(raw, "autocommit", False) else contextlib.nullcontext()
     with block:
         # Options on the statement, not the connection: they must not outlive this query.
-        rows = conn.execute(statement.execution_options(stream_results=True, yield_per=1000))
-        yield from _page_rows(rows, limit, result)
+        rows = conn.execute(statement.execution_options(stream_results=True, yield_per=_BATCH))
+        for part in rows.partitions():
+            yield _take(part, limit, result)
+            if result.has_more:
+                break
         rows.close()
 
 
-def _page_rows(rows: Iterable[Any], limit: int | None, result: PageResult) -> Iterator[str]:
-    for row in rows:
-        if result.returned == 0 and len(row) > 1:
-            result.matched = None if row[1] > COUNT_CAP else int(row[1])
-        if result.returned == limit:
-            result.has_more = True
-            break
-        result.returned += 1
-        yield row[0]
+def _take(rows: Sequence[Any], limit: int | None, result: PageResult) -> list[str]:
+    if rows and result.returned == 0 and len(rows[0]) > 1:
+        count = rows[0][1]
+        result.matched = None if count > COUNT_CAP else int(count)
+    if limit is not None and result.returned + len(rows) > limit:
+        rows = rows[: limit - result.returned]
+        result.has_more = True
+    result.returned += len(rows)
+    return [row[0] for row in rows]
 
 
 def item_statement(collection: Collection, feature_id: int, crs: ServedCrs) -> sa.Select[Any]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import itertools
 import json
 import re
 from collections.abc import Callable, Iterator
@@ -49,8 +50,6 @@ ITEMS_PARAMS = (
     "sortby",
     "properties",
 )
-# Features per chunk written to the socket: fewer, larger writes.
-_CHUNK = 200
 _ETAG = re.compile(r'^"v(\d+)(?:-\d+)?"$')
 
 
@@ -248,24 +247,19 @@ def _collection_body(
     first row, so that row is read before the head is written.
     """
     result = features.PageResult()
-    rows = features.stream_features(conn, statement, limit, result)
-    first_row = next(rows, None)
+    batches = features.stream_features(conn, statement, limit, result)
+    first_batch = next(batches, [])
     head = '{"type":"FeatureCollection",'
     if count_if_empty is not None:
-        matched = result.matched if first_row is not None else count_if_empty()
+        matched = result.matched if first_batch else count_if_empty()
         if matched is not None:
             head += f'"numberMatched":{matched},'
     yield head + f'"timeStamp":"{_now()}","features":['
-    batch: list[str] = [] if first_row is None else [first_row]
-    first = True
-    for text in rows:
-        batch.append(text)
-        if len(batch) == _CHUNK:
-            yield ("" if first else ",") + ",".join(batch)
-            first = False
-            batch = []
-    if batch:
-        yield ("" if first else ",") + ",".join(batch)
+    separator = ""
+    for batch in itertools.chain([first_batch], batches):
+        if batch:
+            yield separator + ",".join(batch)
+            separator = ","
     yield f'],"numberReturned":{result.returned},"links":{json.dumps(links_for(result))}}}'
 
 
@@ -316,9 +310,10 @@ def _items_html(
     result = features.PageResult()
     page = [
         json.loads(text)
-        for text in features.stream_features(
+        for batch in features.stream_features(
             conn, features.items_statement(collection, query), query.limit, result
         )
+        for text in batch
     ]
     shapes, box = features.svg_shapes(conn, collection, [f["id"] for f in page])
     return render(
