@@ -7,6 +7,7 @@ tiles whose content it changes.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -68,16 +69,18 @@ def parse_tile(matrix: str, row: str, col: str) -> Tile:
     return Tile(z, x, y)
 
 
-def _mvt_layer(
-    collection: Collection, tile: Tile, properties: Sequence[str] | None
-) -> sa.Select[Any]:
+def _mvt_layer(collection: Collection, properties: Sequence[str] | None) -> sa.Select[Any]:
     table = collection.table
-    envelope = sa.func.ST_TileEnvelope(tile.z, tile.x, tile.y)
+    envelope = sa.func.ST_TileEnvelope(
+        sa.bindparam("z", type_=sa.Integer),
+        sa.bindparam("x", type_=sa.Integer),
+        sa.bindparam("y", type_=sa.Integer),
+    )
     geom_3857: ColumnElement[Any] = sa.func.ST_Transform(table.c.geom, _WEB_MERCATOR)
     if collection.geometry_type not in {"Point"}:
         # Detail finer than half a tile pixel cannot show: drop it before encoding.
-        pixel_m = _WORLD_M / 2**tile.z / EXTENT
-        geom_3857 = sa.func.ST_SimplifyPreserveTopology(geom_3857, pixel_m / 2)
+        tolerance = sa.bindparam("tolerance", type_=sa.Double)
+        geom_3857 = sa.func.ST_SimplifyPreserveTopology(geom_3857, tolerance)
     names = [p.name for p in collection.props if p.type not in {"object"}]
     chosen = names if properties is None else [n for n in properties if n in names]
     columns = [_mvt_value(collection, name).label(name) for name in chosen]
@@ -123,7 +126,8 @@ def tile(
     properties: Sequence[str] | None = None,
 ) -> TileBytes:
     """One tile with a layer per collection (layers without features are left out)."""
-    data, digest = conn.execute(tile_statement(collections, tile_address, properties)).one()
+    statement = _tile_sql(tuple(collections), None if properties is None else tuple(properties))
+    data, digest = conn.execute(statement, _tile_values(tile_address)).one()
     payload = bytes(data or b"")
     return TileBytes(payload, f'"{digest}"' if payload else "")
 
@@ -131,14 +135,33 @@ def tile(
 def tile_statement(
     collections: Sequence[Collection], tile_address: Tile, properties: Sequence[str] | None = None
 ) -> sa.Select[Any]:
-    """SQL giving a tile's bytes and their MD5 in one row."""
-    parts = [_mvt_layer(c, tile_address, properties).scalar_subquery() for c in collections]
+    """SQL giving a tile's bytes and their MD5 in one row, with the tile's values bound."""
+    statement = _tile_sql(tuple(collections), None if properties is None else tuple(properties))
+    return statement.params(_tile_values(tile_address))
+
+
+def _tile_values(tile_address: Tile) -> dict[str, Any]:
+    # Half a pixel of the tile, in metres: finer detail cannot show.
+    pixel_m = _WORLD_M / 2**tile_address.z / EXTENT
+    return {"z": tile_address.z, "x": tile_address.x, "y": tile_address.y, "tolerance": pixel_m / 2}
+
+
+@functools.lru_cache(maxsize=256)
+def _tile_sql(
+    collections: tuple[Collection, ...], properties: tuple[str, ...] | None
+) -> sa.Select[Any]:
+    # Built once per layer set, with the tile address as parameters: building the
+    # statement cost more than PostGIS's answer for a small tile.
+    parts = [_mvt_layer(c, properties).scalar_subquery() for c in collections]
     combined: ColumnElement[Any] = parts[0]
     for part in parts[1:]:
         combined = combined.op("||")(part)
+    # OFFSET 0 keeps PostgreSQL from inlining the subquery, which would build the tile
+    # twice: once for the bytes and once more for their MD5.
+    built = sa.select(combined.label("mvt")).offset(0).subquery("t")
     return sa.select(
         sa.literal_column("t.mvt"), sa.func.md5(sa.literal_column("t.mvt"))
-    ).select_from(sa.select(combined.label("mvt")).subquery("t"))
+    ).select_from(built)
 
 
 def tilejson(
