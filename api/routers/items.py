@@ -205,9 +205,9 @@ def get_items(collection_id: CollectionId, request: Request) -> Response:
         if query.limit is not None and query.limit <= features.FETCH_AT_ONCE:
             # A small page is written in one piece: streaming it would only add thread hops.
             page = _page_body(request, conn, found, query, collection_url)
-            return Response("".join(page), media_type=GEOJSON, headers=headers)
+            return Response(b"".join(page), media_type=GEOJSON, headers=headers)
 
-    def streamed() -> Iterator[str]:
+    def streamed() -> Iterator[bytes]:
         with read_connection(request) as conn:
             yield from _page_body(request, conn, found, query, collection_url)
 
@@ -220,7 +220,7 @@ def _page_body(
     collection: catalog.Collection,
     query: features.ItemsQuery,
     collection_url: str,
-) -> Iterator[str]:
+) -> Iterator[bytes]:
     return _collection_body(
         conn,
         features.items_statement(collection, query, counted=True),
@@ -240,7 +240,7 @@ def _collection_body(
     links_for: Callable[[features.PageResult], list[dict[str, str]]],
     *,
     count_if_empty: Callable[[], int | None] | None = None,
-) -> Iterator[str]:
+) -> Iterator[bytes]:
     """A FeatureCollection written as PostGIS hands over its features, a chunk at a time.
 
     With ``count_if_empty`` the statement is a counted one: numberMatched comes from its
@@ -254,13 +254,14 @@ def _collection_body(
         matched = result.matched if first_batch else count_if_empty()
         if matched is not None:
             head += f'"numberMatched":{matched},'
-    yield head + f'"timeStamp":"{_now()}","features":['
-    separator = ""
+    yield (head + f'"timeStamp":"{_now()}","features":[').encode()
+    separator = b""
     for batch in itertools.chain([first_batch], batches):
         if batch:
-            yield separator + ",".join(batch)
-            separator = ","
-    yield f'],"numberReturned":{result.returned},"links":{json.dumps(links_for(result))}}}'
+            yield separator + b",".join(batch)
+            separator = b","
+    tail = f'],"numberReturned":{result.returned},"links":{json.dumps(links_for(result))}}}'
+    yield tail.encode()
 
 
 @router.get(
@@ -280,7 +281,7 @@ def export_items(collection_id: CollectionId, request: Request) -> Response:
     query.limit, query.offset = None, 0
     collection_url = f"{base_url(request, settings.public_url)}/collections/{found.id}"
 
-    def streamed() -> Iterator[str]:
+    def streamed() -> Iterator[bytes]:
         with read_connection(request) as conn:
             yield from _collection_body(
                 conn,
