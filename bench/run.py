@@ -26,6 +26,7 @@ import urllib.request
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import morecantile
 import sqlalchemy as sa
@@ -192,7 +193,7 @@ def _http(base: str, urls: Sequence[str], seconds: float, folder: Path) -> Measu
     return Measure(requests, duration_us / 1e6, p50_us / 1000, p99_us / 1000, size, errors)
 
 
-def _literal_sql(engine: Engine, statement: sa.Executable) -> str:
+def _literal_sql(engine: Engine, statement: Any) -> str:
     """The statement with its values inlined, as psycopg would send them."""
     import psycopg
 
@@ -302,25 +303,69 @@ def run(
     seconds: float = 10.0,
     workers: int = 2,
     report: Callable[[str], None] = print,  # noqa: T201
-) -> list[tuple[str, Measure, Measure]]:
-    """Run every scenario against a loaded database; return (name, http, sql) measures."""
+    compare_tipg: bool = False,
+) -> list[Result]:
+    """Run every scenario against a loaded database (and tipg's server, if asked)."""
     engine = make_engine(database_url, pool_size=CONNECTIONS)
     port = free_port()
     server = _serve(database_url, port, workers)
     results = []
+    base = f"http://127.0.0.1:{port}"
     try:
-        base = f"http://127.0.0.1:{port}"
-        for n, scenario in enumerate(scenarios(engine, base)):
+        workload = scenarios(engine, base)
+        for n, scenario in enumerate(workload):
             with tempfile.TemporaryDirectory(prefix=f"bench{n}-") as folder:
                 http = _http(base, scenario.urls, seconds, Path(folder))
                 sql = _direct(engine, scenario.statements, seconds, Path(folder))
-            results.append((scenario.name, http, sql))
+            results.append(Result(scenario.name, http, sql))
             report(f"{scenario.name}: {http.rate:.1f} req/s vs {sql.rate:.1f} SQL/s")
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=30)
         engine.dispose()
+    if compare_tipg:
+        _measure_tipg(database_url, workload, results, base, seconds, workers, report)
     return results
+
+
+@dataclass
+class Result:
+    """One scenario: craftmap over HTTP, the direct-SQL floor, and tipg when compared."""
+
+    name: str
+    http: Measure
+    sql: Measure
+    tipg: Measure | None = None
+
+
+def _measure_tipg(
+    database_url: str,
+    workload: Sequence[Scenario],
+    results: Sequence[Result],
+    craftmap_base: str,
+    seconds: float,
+    workers: int,
+    report: Callable[[str], None],
+) -> None:
+    """The same requests against tipg on the same database, same workers and connections."""
+    from bench import tipg
+
+    tipg.ensure_installed(Path(".craftmap/tipg-venv"))
+    port = free_port()
+    server = tipg.serve(database_url, port, workers)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for n, (scenario, result) in enumerate(zip(workload, results, strict=True)):
+            paths = [tipg.translate(url.removeprefix(craftmap_base)) for url in scenario.urls]
+            if any(path is None for path in paths):
+                continue
+            with tempfile.TemporaryDirectory(prefix=f"tipg{n}-") as folder:
+                urls = [f"{base}{path}" for path in paths]
+                result.tipg = _http(base, urls, seconds, Path(folder))
+            report(f"{scenario.name}: tipg {result.tipg.rate:.1f} req/s")
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=30)
 
 
 @dataclass
@@ -361,21 +406,33 @@ def export_memory(database_url: str, collection: str = "material-zones") -> Expo
         server.wait(timeout=30)
 
 
-def markdown(results: Sequence[tuple[str, Measure, Measure]], title: str) -> str:
-    """The results as a markdown table."""
-    lines = [
-        f"### {title}",
-        "",
-        "| scenario | craftmap req/s | p50 ms | p99 ms | bytes/response | direct SQL req/s | ratio | errors |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|",
-    ]
-    for name, http, sql in results:
+def markdown(results: Sequence[Result], title: str) -> str:
+    """The results as a markdown table (with tipg's columns when it was compared)."""
+    with_tipg = any(r.tipg is not None for r in results)
+    header = (
+        "| scenario | craftmap req/s | p50 ms | p99 ms | bytes/response "
+        "| direct SQL req/s | ratio | errors |"
+    )
+    rule = "|---|---:|---:|---:|---:|---:|---:|---:|"
+    if with_tipg:
+        header += " tipg req/s | tipg p50 ms | craftmap ÷ tipg |"
+        rule += "---:|---:|---:|"
+    lines = [f"### {title}", "", header, rule]
+    for r in results:
+        http, sql = r.http, r.sql
         ratio = http.rate / sql.rate if sql.rate else float("nan")
         per = http.bytes // max(1, http.requests)
-        lines.append(
-            f"| {name} | {http.rate:.1f} | {http.p50_ms:.1f} | {http.p99_ms:.1f} "
+        line = (
+            f"| {r.name} | {http.rate:.1f} | {http.p50_ms:.1f} | {http.p99_ms:.1f} "
             f"| {per:,} | {sql.rate:.1f} | {ratio:.0%} | {http.errors} |"
         )
+        if with_tipg:
+            if r.tipg is None:
+                line += " – | – | – |"
+            else:
+                versus = http.rate / r.tipg.rate if r.tipg.rate else float("inf")
+                line += f" {r.tipg.rate:.1f} | {r.tipg.p50_ms:.1f} | {versus:.1f}× |"
+        lines.append(line)
     return "\n".join(lines) + "\n"
 
 
@@ -410,14 +467,16 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10.0, help="per scenario and side")
     parser.add_argument("--data", type=Path, default=Path(".craftmap/bench-data"))
     parser.add_argument("--out", type=Path, default=Path("bench/results/latest.md"))
+    parser.add_argument("--tipg", action="store_true", help="also measure tipg on the same data")
+    parser.add_argument("--url", help="a database already loaded by an earlier run")
     args = parser.parse_args()
     settings = DatabaseSettings()
     if settings.uses_private_cluster:
         settings.cluster().start()
     scale = generate.TINY if args.tiny else generate.FULL
     folder = args.data / ("tiny" if args.tiny else "full")
-    url = prepare(settings.resolved_url(), folder, scale)
-    results = run(url, seconds=args.seconds)
+    url = args.url or prepare(settings.resolved_url(), folder, scale)
+    results = run(url, seconds=args.seconds, compare_tipg=args.tipg)
     memory = export_memory(url)
     stamp = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
     text = markdown(

@@ -39,17 +39,19 @@ def test_generate_load_and_run_at_tiny_scale(pg_server_url: str, tmp_path: Path)
     assert tuple(counts) == (generate.TINY.villages, generate.TINY.parcels, generate.TINY.routes)
 
     results = run.run(url, seconds=0.5, report=lambda line: None)
-    names = [name for name, _, _ in results]
+    names = [r.name for r in results]
     assert names[:3] == [
         "items, small bbox (zones)",
         "deep paging (villages)",
         "single item (villages)",
     ]
     assert {"MVT z8 (zones)", "MVT z14 (zones)", "whole collection (villages)"} <= set(names)
-    for name, http, sql in results:
+    for r in results:
+        name, http, sql = r.name, r.http, r.sql
         assert http.requests > 0 and sql.requests > 0, name
         assert http.errors == 0, name
-        assert http.percentile(0.5) <= http.percentile(0.99)
+        assert 0 < http.p50_ms <= http.p99_ms, name
+        assert 0 < sql.p50_ms <= sql.p99_ms and sql.errors == 0, name
     memory = run.export_memory(url)
     assert memory.features == generate.TINY.parcels
     assert memory.bytes > 0 and 0 < memory.peak_rss_mb < 1000
