@@ -78,9 +78,11 @@ def _mvt_layer(collection: Collection, properties: Sequence[str] | None) -> sa.S
     )
     geom_3857: ColumnElement[Any] = sa.func.ST_Transform(table.c.geom, _WEB_MERCATOR)
     if collection.geometry_type not in {"Point"}:
-        # Detail finer than half a tile pixel cannot show: drop it before encoding.
+        # Detail finer than half a tile pixel cannot show: drop it before encoding. Plain
+        # Douglas-Peucker: the topology-preserving variant took twice as long for the same
+        # tile, and ST_AsMVTGeom repairs what snapping to the tile grid breaks anyway.
         tolerance = sa.bindparam("tolerance", type_=sa.Double)
-        geom_3857 = sa.func.ST_SimplifyPreserveTopology(geom_3857, tolerance)
+        geom_3857 = sa.func.ST_Simplify(geom_3857, tolerance)
     names = [p.name for p in collection.props if p.type not in {"object"}]
     chosen = names if properties is None else [n for n in properties if n in names]
     columns = [_mvt_value(collection, name).label(name) for name in chosen]
