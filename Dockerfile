@@ -14,13 +14,16 @@ RUN --mount=type=cache,target=/root/.cache/uv \
 COPY . /src
 RUN --mount=type=cache,target=/root/.cache/uv \
     uv sync --frozen --no-dev --no-editable
+# Leaflet and its plugins for the map pages, pinned by hash (served by the app, no CDN).
+RUN CRAFTMAP_MAP_ASSETS_DIR=/opt/map-assets /opt/venv/bin/craftmap map assets
 
 FROM python:3.11-slim AS runtime
 LABEL org.opencontainers.image.title="craftmap" \
       org.opencontainers.image.description="Craft villages, raw-material zones and tourism routes on PostGIS"
-ENV PYTHONUNBUFFERED=1 PATH=/opt/venv/bin:$PATH
+ENV PYTHONUNBUFFERED=1 PATH=/opt/venv/bin:$PATH CRAFTMAP_MAP_ASSETS_DIR=/opt/map-assets
 RUN useradd --uid 1000 --create-home craftmap
 COPY --from=builder /opt/venv /opt/venv
+COPY --from=builder /opt/map-assets /opt/map-assets
 # The migrations ship inside the installed packages; the demo data is read from here.
 WORKDIR /app
 COPY --chown=craftmap:craftmap data /app/data

@@ -6,21 +6,25 @@ UV ?= uv
 CRAFTMAP := $(UV) run --frozen craftmap
 PYTEST_ARGS ?=
 
-.PHONY: run test setup system-deps venv db demo lint bench clean
+.PHONY: run test setup system-deps venv map-assets db demo lint bench clean
 
 run: setup demo
 	$(CRAFTMAP) serve
 
-test: system-deps venv
+test: system-deps venv map-assets
 	$(UV) run --frozen pytest $(PYTEST_ARGS)
 
-setup: system-deps venv db
+setup: system-deps venv map-assets db
 
 system-deps:
 	@bash scripts/install-system-deps.sh
 
 venv:
 	$(UV) sync --frozen
+
+# Leaflet and its plugins from the npm registry, pinned by hash (the map pages work offline).
+map-assets:
+	$(CRAFTMAP) map assets
 
 db:
 	$(CRAFTMAP) db start

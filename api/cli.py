@@ -7,7 +7,7 @@ import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import typer
 from sqlalchemy.engine import Connection
@@ -30,6 +30,8 @@ app.add_typer(layers_app, name="layers")
 app.add_typer(db_app, name="db")
 app.add_typer(demo_app, name="demo")
 app.add_typer(keys_app, name="keys")
+map_app = typer.Typer(help="Standalone map pages and the map pages' scripts.", no_args_is_help=True)
+app.add_typer(map_app, name="map")
 
 T = TypeVar("T")
 
@@ -250,6 +252,109 @@ def layers_import(
 
 
 # -- server ----------------------------------------------------------------------------------
+# -- maps ------------------------------------------------------------------------------------
+Lang = Annotated[str, typer.Option(help="vi or en")]
+ApiRoot = Annotated[str, typer.Option(help="Where the page's links to features point")]
+Basemap = Annotated[
+    str | None, typer.Option(help="XYZ tile URL, or 'none' (default: the configured one)")
+]
+
+
+def _map_settings(lang: str, api_root: str, basemap: str | None) -> Any:
+    from api.settings import ApiSettings
+    from maps.build import MapSettings
+
+    if lang not in {"vi", "en"}:
+        raise typer.BadParameter("lang must be vi or en")
+    configured = ApiSettings()
+    return MapSettings(
+        api_root=api_root.rstrip("/"),
+        lang=lang,
+        basemap_url=basemap or configured.basemap_url,
+        basemap_attribution=configured.basemap_attribution,
+    )
+
+
+def _write_map(page: str, out: Path) -> None:
+    from maps import assets
+
+    folder = assets.default_folder()
+    if assets.missing(folder):
+        assets.fetch(folder)
+    out.write_text(assets.inline(page, folder), encoding="utf-8")
+    typer.echo(f"Wrote {out} ({out.stat().st_size // 1024} KB).")
+
+
+@map_app.command("overview")
+def map_overview(
+    out: Annotated[Path, typer.Option(help="HTML file to write")],
+    lang: Lang = "vi",
+    api_root: ApiRoot = "http://127.0.0.1:8000",
+    basemap: Basemap = None,
+) -> None:
+    """Write the overview map as one standalone HTML file (scripts included)."""
+    from geo import mapdata
+    from maps import build
+
+    settings = _map_settings(lang, api_root, basemap)
+
+    def run(url: str) -> None:
+        engine = make_engine(url, pool_size=1)
+        try:
+            with engine.connect() as conn:
+                data = mapdata.overview(conn)
+        finally:
+            engine.dispose()
+        _write_map(build.build_overview(data, settings).get_root().render(), out)
+
+    _with_url(run)
+
+
+@map_app.command("route")
+def map_route(
+    route_id: Annotated[int, typer.Argument(help="The route's id")],
+    out: Annotated[Path, typer.Option(help="HTML file to write")],
+    lang: Lang = "vi",
+    api_root: ApiRoot = "http://127.0.0.1:8000",
+    basemap: Basemap = None,
+) -> None:
+    """Write one route's map (stops, cards, print layout) as a standalone HTML file."""
+    from geo import mapdata
+    from geo.errors import NotFound
+    from maps import build
+
+    settings = _map_settings(lang, api_root, basemap)
+
+    def run(url: str) -> None:
+        engine = make_engine(url, pool_size=1)
+        try:
+            with engine.connect() as conn:
+                routes, stops = mapdata.route(conn, route_id)
+        finally:
+            engine.dispose()
+        if routes.empty:
+            raise NotFound(f"no route {route_id} (or it has no line yet)")
+        page = build.build_route_map(routes.iloc[0], stops, settings)
+        _write_map(page.get_root().render(), out)
+
+    _with_url(run)
+
+
+@map_app.command("assets")
+def map_assets() -> None:
+    """Fetch the pinned Leaflet scripts the map pages need (npm registry, checked by hash)."""
+    from maps import assets
+
+    folder = assets.default_folder()
+    try:
+        fetched = assets.fetch(folder)
+    except RuntimeError as exc:
+        typer.secho(f"craftmap: {exc}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(1) from exc
+    names = ", ".join(f"{p.name}@{p.version}" for p in fetched) or "nothing (all present)"
+    typer.echo(f"Map assets in {folder}: fetched {names}.")
+
+
 @app.command()
 def serve(
     host: Annotated[str, typer.Option(envvar="CRAFTMAP_HOST")] = "127.0.0.1",

@@ -10,14 +10,16 @@ from pathlib import Path
 
 from fastapi import FastAPI
 from fastapi.middleware.gzip import GZipMiddleware
+from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
 from api.errors import STATUS_CODES, add_exception_handlers
 from api.logs import RequestLogMiddleware
-from api.routers import apidoc, items, ogc, system, tiles
+from api.routers import apidoc, items, maps, ogc, system, tiles
 from api.settings import ApiSettings
 from geo.db import DatabaseSettings, make_engine
 from geo.errors import GeoError
+from maps import assets as map_assets
 
 log = logging.getLogger("craftmap.app")
 
@@ -83,4 +85,9 @@ def create_app(
     app.include_router(tiles.router)
     app.include_router(apidoc.router)
     app.include_router(system.router)
+    app.include_router(maps.router)
+    # Leaflet and its plugins, fetched from npm by `craftmap map assets` (maps/assets.py).
+    assets_dir = settings.map_assets_dir or map_assets.default_folder()
+    assets_dir.mkdir(parents=True, exist_ok=True)
+    app.mount(map_assets.URL_PREFIX, StaticFiles(directory=assets_dir), name="vendor")
     return app

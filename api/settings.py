@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -17,5 +19,7 @@ class ApiSettings(BaseSettings):
     basemap_attribution: str = "© OpenStreetMap contributors"
     log_json: bool = True
     db_pool_size: int = 5
+    # Where `craftmap map assets` unpacked Leaflet and its plugins (default .craftmap/vendor).
+    map_assets_dir: Path | None = None
     # Per worker; FastAPI runs up to 40 requests at once in its thread pool.
     db_read_pool_size: int = 20

@@ -219,6 +219,12 @@ LABELS: dict[str, dict[str, tuple[str, str]]] = {
         RouteStatus.OPERATING: ("Đang khai thác", "Operating"),
         RouteStatus.RETIRED: ("Ngừng khai thác", "Retired"),
     },
+    "route_theme": {
+        RouteTheme.CRAFT_VILLAGE: ("Làng nghề", "Craft villages"),
+        RouteTheme.HERITAGE_CRAFT: ("Di sản nghề", "Heritage crafts"),
+        RouteTheme.COMMUNITY_ETHNIC: ("Cộng đồng dân tộc", "Ethnic communities"),
+        RouteTheme.CITY: ("Đô thị", "City"),
+    },
 }
 
 

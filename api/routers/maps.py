@@ -1,0 +1,52 @@
+"""Map pages: the overview (``/maps``) and one map per tourism route, drawn with folium."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Request
+from fastapi.responses import HTMLResponse
+
+from api.deps import read_connection
+from api.i18n import request_language
+from api.negotiation import base_url, reject_unknown_params
+from api.settings import ApiSettings
+from geo import mapdata
+from geo.errors import NotFound
+from geo.features import parse_feature_id
+from maps import build
+
+router = APIRouter(tags=["maps"])
+
+
+def map_settings(request: Request) -> build.MapSettings:
+    """Language from the request, links to this service, the configured basemap."""
+    settings: ApiSettings = request.app.state.settings
+    return build.MapSettings(
+        api_root=base_url(request, settings.public_url),
+        lang=request_language(request),
+        basemap_url=settings.basemap_url,
+        basemap_attribution=settings.basemap_attribution,
+    )
+
+
+@router.get("/maps", response_class=HTMLResponse, summary="Overview map")
+def overview_map(request: Request) -> HTMLResponse:
+    """Villages, material zones, routes and administrative units on one layered map."""
+    reject_unknown_params(request, ("lang",))
+    with read_connection(request) as conn:
+        data = mapdata.overview(conn)
+    page = build.build_overview(data, map_settings(request)).get_root().render()
+    return HTMLResponse(page)
+
+
+@router.get("/maps/routes/{routeId}", response_class=HTMLResponse, summary="A route's map")
+def route_map(request: Request, route_id: Annotated[str, Path(alias="routeId")]) -> HTMLResponse:
+    """One tourism route with its numbered stops, village cards and a print layout."""
+    reject_unknown_params(request, ("lang",))
+    with read_connection(request) as conn:
+        routes, stops = mapdata.route(conn, parse_feature_id(route_id))
+    if routes.empty:
+        raise NotFound(f"no route {route_id} (or it has no line yet)")
+    page = build.build_route_map(routes.iloc[0], stops, map_settings(request))
+    return HTMLResponse(page.get_root().render())

@@ -1,0 +1,189 @@
+"""The scripts, stylesheets, fonts and images the map pages need, served by craftmap itself.
+
+folium's pages load Leaflet and its plugins from public CDNs; provincial offices often sit
+on intranets. The same files come here from the npm registry, pinned by version and by the
+registry's SHA-512 integrity, unpacked once (``craftmap map assets``, which ``make run``,
+``make test`` and the Dockerfile call) and served under ``/static/vendor``. Every CDN
+address folium writes is rewritten to the local copy; a page that still names an address
+we do not serve fails loudly instead of reaching out to the internet.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import io
+import os
+import re
+import tarfile
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+REGISTRY = "https://registry.npmjs.org"
+URL_PREFIX = "/static/vendor"
+
+
+@dataclass(frozen=True)
+class NpmPackage:
+    """A pinned npm package: name, version and the registry's integrity string."""
+
+    name: str
+    version: str
+    integrity: str
+
+    @property
+    def folder(self) -> str:
+        """Where the package is unpacked, below the vendor folder."""
+        return f"{self.name.replace('/', '__')}@{self.version}"
+
+    @property
+    def tarball(self) -> str:
+        """The registry URL of the package's tarball."""
+        short = self.name.rsplit("/", 1)[-1]
+        return f"{REGISTRY}/{self.name}/-/{short}-{self.version}.tgz"
+
+
+PACKAGES = (
+    NpmPackage(
+        "jquery",
+        "3.7.1",
+        "sha512-m4avr8yL8kmFN8psrbFFFmB/If14iN5o9nw/NgnnM+kybDJpRsAynV2BsfpTYrTRysYUdADVD7CkUUizgkpLfg==",
+    ),
+    NpmPackage(
+        "leaflet",
+        "1.9.3",
+        "sha512-iB2cR9vAkDOu5l3HAay2obcUHZ7xwUBBjph8+PGtmW/2lYhbLizWtG7nTeYht36WfOslixQF9D/uSIzhZgGMfQ==",
+    ),
+    NpmPackage(
+        "@fortawesome/fontawesome-free",
+        "6.2.0",
+        "sha512-CNR7qRIfCwWHNN7FnKUniva94edPdyQzil/zCwk3v6k4R6rR2Fr8i4s3PM7n/lyfPA6Zfko9z5WDzFxG9SW1uQ==",
+    ),
+    NpmPackage(
+        "leaflet.markercluster",
+        "1.1.0",
+        "sha512-eI+XkCiLiHwCC3uZ4/n4+Vq3rXcqEHN2lhHRVG1WVziy/3Q0TTipWkzEa1zO0dKZI2AnI5ppFDWrOjnQ7MJLKQ==",
+    ),
+    NpmPackage(
+        "leaflet-search",
+        "2.9.7",
+        "sha512-v7CxEbXyQXqLFjSkTpvM5i1cvmrcPOos57UmTnR94qqvVZykXyz/0SKEs3cbkFHjyrmMQ3Yk2Q5W6PvyuiSuPg==",
+    ),
+    NpmPackage(
+        "leaflet.fullscreen",
+        "3.0.0",
+        "sha512-81wWSUXz1ZtdneR0v5eJDWXUSx+Zo5J50WXWeydG/UcILfIEAgz/iOjZSi3p00Z9MJ/FC/P5i3CgdYuEAos0yQ==",
+    ),
+    NpmPackage(
+        "leaflet-measure",
+        "2.1.7",
+        "sha512-IvoHIoVTIQSXUgaNnAMF17qXFB+dF5ICdwmY8BHyq/Hh33/xeGqQUUYlz0pRMzFN9NUcjsT6JBhCr1ia0CG5ug==",
+    ),
+    NpmPackage(
+        "leaflet.vectorgrid",
+        "1.3.0",
+        "sha512-kWmj1pKM+MVdo/7Mg5zsB3YrGZvo/uIuiANV9MvWUFOG+Y2xAJzrteDhoIcCgTjHSSRJ36xdeGdIQVhuWjnCZw==",
+    ),
+)
+_BY_NAME = {p.name: p for p in PACKAGES}
+
+
+def _local(package: str, path: str) -> str:
+    return f"{URL_PREFIX}/{_BY_NAME[package].folder}/{path}"
+
+
+# Every script and stylesheet the craftmap pages use, by the name folium gives it.
+# Bootstrap, the glyphicons and awesome-markers are left out: the pages use none of them
+# (markers are div icons). jQuery stays: folium builds popups with it.
+SCRIPTS = {
+    "jquery": _local("jquery", "dist/jquery.min.js"),
+    "leaflet": _local("leaflet", "dist/leaflet.js"),
+    "markerclusterjs": _local("leaflet.markercluster", "dist/leaflet.markercluster.js"),
+    "Leaflet.Search.js": _local("leaflet-search", "dist/leaflet-search.min.js"),
+    "Control.Fullscreen.js": _local("leaflet.fullscreen", "Control.FullScreen.js"),
+    "leaflet_measure_js": _local("leaflet-measure", "dist/leaflet-measure.js"),
+    "vectorGrid": _local("leaflet.vectorgrid", "dist/Leaflet.VectorGrid.bundled.min.js"),
+}
+STYLESHEETS = {
+    "leaflet_css": _local("leaflet", "dist/leaflet.css"),
+    "fontawesome_css": _local("@fortawesome/fontawesome-free", "css/all.min.css"),
+    "markerclustercss": _local("leaflet.markercluster", "dist/MarkerCluster.css"),
+    "markerclusterdefaultcss": _local("leaflet.markercluster", "dist/MarkerCluster.Default.css"),
+    "Leaflet.Search.css": _local("leaflet-search", "dist/leaflet-search.min.css"),
+    "Control.FullScreen.css": _local("leaflet.fullscreen", "Control.FullScreen.css"),
+    "leaflet_measure_css": _local("leaflet-measure", "dist/leaflet-measure.css"),
+}
+
+
+def default_folder() -> Path:
+    """Where the assets live: ``CRAFTMAP_MAP_ASSETS_DIR``, else ``.craftmap/vendor``."""
+    configured = os.environ.get("CRAFTMAP_MAP_ASSETS_DIR")
+    if configured:
+        return Path(configured)
+    return Path(__file__).resolve().parent.parent / ".craftmap" / "vendor"
+
+
+def missing(folder: Path) -> list[NpmPackage]:
+    """The packages not yet unpacked in ``folder``."""
+    return [p for p in PACKAGES if not (folder / p.folder / "package.json").exists()]
+
+
+def fetch(folder: Path) -> list[NpmPackage]:
+    """Download and unpack the missing packages into ``folder``; return what was fetched.
+
+    Raises
+    ------
+    RuntimeError
+        When a download fails or a tarball does not match its pinned integrity.
+    """
+    fetched = []
+    for package in missing(folder):
+        try:
+            with urllib.request.urlopen(package.tarball, timeout=60) as response:
+                data = response.read()
+        except OSError as exc:
+            raise RuntimeError(f"cannot download {package.tarball}: {exc}") from exc
+        algorithm, _, expected = package.integrity.partition("-")
+        digest = base64.b64encode(hashlib.new(algorithm, data).digest()).decode()
+        if digest != expected:
+            raise RuntimeError(f"{package.name}@{package.version}: integrity mismatch")
+        target = folder / package.folder
+        target.mkdir(parents=True, exist_ok=True)
+        with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as archive:
+            for member in archive.getmembers():
+                # npm tarballs put everything under package/; nothing may escape the target.
+                relative = Path(member.name).relative_to("package")
+                if not member.isfile() or ".." in relative.parts:
+                    continue
+                out = target / relative
+                out.parent.mkdir(parents=True, exist_ok=True)
+                extracted = archive.extractfile(member)
+                if extracted is not None:
+                    out.write_bytes(extracted.read())
+        fetched.append(package)
+    return fetched
+
+
+def inline(page: str, folder: Path) -> str:
+    """A page with craftmap's vendored scripts and stylesheets written into it.
+
+    For standalone exports (``craftmap map overview --out``): the file opens from a disk or
+    an e-mail with no server and no internet. Fonts and images that stylesheets name stay
+    relative, so icon fonts and Leaflet's default marker images are missing there.
+    """
+    pattern = re.compile(
+        r'<script src="(?P<js>/static/vendor/[^"]+)"></script>'
+        r'|<link rel="stylesheet" href="(?P<css>/static/vendor/[^"]+)"\s*/?>'
+    )
+
+    def replace(match: re.Match[str]) -> str:
+        url = match.group("js") or match.group("css")
+        text = (folder / url.removeprefix(URL_PREFIX + "/")).read_text(encoding="utf-8")
+        if match.group("js"):
+            # A literal end tag inside a script would close it early.
+            safe = text.replace("</script", "<\\/script")
+            return f"<script>{safe}</script>"
+        return f"<style>{text}</style>"
+
+    return pattern.sub(replace, page)

@@ -1,0 +1,567 @@
+"""Compose craftmap's maps: the overview and one map per tourism route (pure builders)."""
+
+from __future__ import annotations
+
+import html
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import folium
+import geopandas as gpd
+from branca.element import Element, MacroElement
+from folium import plugins
+from folium.template import Template
+
+from geo import vocab
+from geo.mapdata import OverviewData
+from maps import assets, layers, styles
+
+
+@dataclass(frozen=True)
+class MapSettings:
+    """Where a map's links and tiles point, its language and its basemap."""
+
+    api_root: str = ""
+    lang: str = "vi"
+    # An XYZ URL template, or "none" for no basemap (works offline).
+    basemap_url: str = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
+    basemap_attribution: str = "© OpenStreetMap contributors"
+
+
+_TEXT = {
+    "search": ("Tìm làng nghề…", "Find a village…"),
+    "legend": ("Chú giải", "Legend"),
+    "certified": ("Có chứng chỉ (FSC…)", "Certified (FSC…)"),
+    "basemap": ("Bản đồ nền", "Basemap"),
+    "api": ("API", "API"),
+    "page": ("Trang", "Page"),
+    "no_match": ("Không tìm thấy", "No match"),
+}
+
+
+def _t(key: str, lang: str) -> str:
+    vi, en = _TEXT[key]
+    return en if lang == "en" else vi
+
+
+_CSS = """
+<link rel="icon" href="data:,">
+<style>
+.cm-pin{width:26px;height:26px;border-radius:50%;border:2px solid #fff;color:#fff;
+  display:flex;align-items:center;justify-content:center;font-size:12px;
+  box-shadow:0 1px 4px rgba(0,0,0,.45)}
+.cm-pin-wrap{background:none;border:none}
+.cm-stop{width:24px;height:24px;border-radius:50%;background:#fff;border:3px solid #d7301f;
+  font:bold 12px/18px sans-serif;text-align:center;color:#222}
+.cm-card h4{margin:0 0 4px;font-size:15px}.cm-card table{font-size:12px;border-collapse:collapse}
+.cm-card th{text-align:left;padding-right:8px;color:#555;font-weight:normal}
+.cm-legend{background:rgba(255,255,255,.92);padding:8px 10px;border-radius:6px;
+  font:12px sans-serif;max-height:60vh;overflow:auto;box-shadow:0 1px 5px rgba(0,0,0,.3)}
+.cm-legend h5{margin:6px 0 3px;font-size:12px}
+.cm-legend div{display:flex;align-items:center;gap:6px}
+.cm-swatch{display:inline-block;width:14px;height:14px;border-radius:3px}
+.cm-search{background:#fff;padding:4px;border-radius:6px;box-shadow:0 1px 5px rgba(0,0,0,.3)}
+.cm-search input{width:210px;padding:4px;font-size:13px}
+.cm-search ul{list-style:none;margin:2px 0 0;padding:0;max-height:220px;overflow:auto;
+  font:13px sans-serif}
+.cm-search li{padding:3px 4px;cursor:pointer}.cm-search li:hover{background:#eef}
+</style>
+"""
+
+
+class Legend(MacroElement):
+    """A legend control: one block per theme, drawn from the themes themselves."""
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+        (function() {
+          var legend = L.control({position: 'bottomright'});
+          legend.onAdd = function() {
+            var div = L.DomUtil.create('div', 'cm-legend');
+            div.innerHTML = {{ this.html|tojson }};
+            L.DomEvent.disableScrollPropagation(div);
+            return div;
+          };
+          legend.addTo({{ this._parent.get_name() }});
+        })();
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self, html: str) -> None:
+        super().__init__()  # type: ignore[no-untyped-call]
+        self._name = "Legend"
+        self.html = html
+
+
+class VillageSearch(MacroElement):
+    """A search box for village names that ignores diacritics ("tra dong" finds Trà Đông).
+
+    leaflet-search compares raw strings, so the control is our own: each village's name is
+    folded (NFD, marks removed, đ→d, lower case) on both sides.
+    """
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+        (function() {
+          var map = {{ this._parent.get_name() }};
+          var entries = {{ this.entries|tojson }};
+          var markers = {};
+          function fold(s) {
+            return s.normalize('NFD').replace(/[\\u0300-\\u036f]/g, '')
+              .replace(/đ/g, 'd').replace(/Đ/g, 'D').toLowerCase().trim();
+          }
+          map.eachLayer(function(layer) {
+            if (layer.getLatLng && layer.options && layer.options.cmId !== undefined) {
+              markers[layer.options.cmId] = layer;
+            }
+          });
+          var control = L.control({position: 'topleft'});
+          control.onAdd = function() {
+            var div = L.DomUtil.create('div', 'cm-search');
+            div.innerHTML = '<input type="search" aria-label="{{ this.placeholder }}" ' +
+              'placeholder="{{ this.placeholder }}"><ul></ul>';
+            L.DomEvent.disableClickPropagation(div);
+            var input = div.querySelector('input'), list = div.querySelector('ul');
+            input.addEventListener('input', function() {
+              var q = fold(input.value); list.innerHTML = '';
+              if (!q) return;
+              var found = entries.filter(function(e) { return e.key.indexOf(q) >= 0; })
+                .slice(0, 12);
+              if (!found.length) {
+                list.innerHTML = '<li class="cm-none">{{ this.no_match }}</li>';
+              }
+              found.forEach(function(e) {
+                var li = document.createElement('li'); li.textContent = e.name;
+                li.addEventListener('click', function() { go(e); });
+                list.appendChild(li);
+              });
+            });
+            input.addEventListener('keydown', function(ev) {
+              var first = list.firstChild;
+              if (ev.key === 'Enter' && first && first.click) first.click();
+            });
+            return div;
+          };
+          function go(e) {
+            var marker = window.cmMarkers && window.cmMarkers[e.id];
+            var cluster = window.cmCluster;
+            if (marker && cluster) {
+              cluster.zoomToShowLayer(marker, function() { marker.openPopup(); });
+            } else { map.setView([e.lat, e.lon], 14); }
+          }
+          control.addTo(map);
+        })();
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self, entries: list[dict[str, Any]], lang: str) -> None:
+        super().__init__()  # type: ignore[no-untyped-call]
+        self._name = "VillageSearch"
+        self.entries = entries
+        self.placeholder = _t("search", lang)
+        self.no_match = _t("no_match", lang)
+
+
+def _legend_html(themes: list[styles.Theme], lang: str, certified: bool) -> str:
+    parts = [f"<strong>{_t('legend', lang)}</strong>"]
+    for theme in themes:
+        parts.append(f"<h5>{theme.name(lang)}</h5>")
+        for colour, icon, label in theme.legend(lang):
+            swatch = (
+                f'<span class="cm-swatch" style="background:{colour}">'
+                + (
+                    f'<i class="fa-solid fa-{icon}" style="color:#fff;font-size:9px"></i>'
+                    if theme.icons
+                    else ""
+                )
+                + "</span>"
+            )
+            parts.append(f"<div>{swatch}{label}</div>")
+        if theme is styles.MATERIALS and certified:
+            parts.append(
+                f'<div><span class="cm-swatch" style="border:3px solid {styles.CERTIFIED_OUTLINE}">'
+                f"</span>{_t('certified', lang)}</div>"
+            )
+    return "".join(parts)
+
+
+def _root(m: folium.Map) -> Any:
+    # The Figure, typed loosely by folium.
+    return m.get_root()
+
+
+def _elements(root: Any) -> Iterator[Any]:
+    yield root
+    for child in getattr(root, "_children", {}).values():
+        yield from _elements(child)
+
+
+def serve_assets_locally(m: folium.Map) -> None:
+    """Point every script and stylesheet at craftmap's own copies (see ``maps.assets``).
+
+    Raises
+    ------
+    RuntimeError
+        When an element needs a file craftmap does not serve: better than a page that
+        quietly reaches out to a CDN.
+    """
+    for element in _elements(m):
+        for attribute, local in (
+            ("default_js", assets.SCRIPTS),
+            ("default_css", assets.STYLESHEETS),
+        ):
+            wanted = getattr(element, attribute, None)
+            if not wanted:
+                continue
+            kept = []
+            for name, _url in wanted:
+                if name in local:
+                    kept.append((name, local[name]))
+                elif name not in _UNUSED:
+                    raise RuntimeError(f"map asset {name!r} is not served by craftmap")
+            setattr(element, attribute, kept)
+    _root(m).header.add_child(
+        Element(f'<link rel="stylesheet" href="{assets.STYLESHEETS["fontawesome_css"]}"/>'),
+        name="fontawesome_css",
+    )
+
+
+# Assets folium's Map always lists that craftmap's pages never use.
+_UNUSED = {
+    "bootstrap",
+    "bootstrap_css",
+    "glyphicons_css",
+    "awesome_markers",
+    "awesome_markers_css",
+    "awesome_markers_font_css",
+    "awesome_rotate_css",
+}
+
+
+def _base_map(settings: MapSettings, bounds: list[list[float]] | None) -> folium.Map:
+    # max_zoom: marker clusters need one even when there is no basemap to give it.
+    m = folium.Map(tiles=None, control_scale=True, zoom_start=8, location=[19.9, 105.5])
+    m.options["maxZoom"] = 19
+    if settings.basemap_url != "none":
+        folium.TileLayer(
+            settings.basemap_url,
+            attr=settings.basemap_attribution,
+            name=_t("basemap", settings.lang),
+            max_zoom=19,
+        ).add_to(m)
+    if bounds:
+        m.fit_bounds(bounds)
+    _root(m).header.add_child(Element(_CSS), name="craftmap_css")
+    return m
+
+
+def _bounds(frames: list[gpd.GeoDataFrame | None]) -> list[list[float]] | None:
+    boxes = [f.total_bounds for f in frames if f is not None and len(f)]
+    if not boxes:
+        return None
+    minx = min(b[0] for b in boxes)
+    miny = min(b[1] for b in boxes)
+    maxx = max(b[2] for b in boxes)
+    maxy = max(b[3] for b in boxes)
+    return [[float(miny), float(minx)], [float(maxy), float(maxx)]]
+
+
+def _links(settings: MapSettings, collection: str, feature_id: Any) -> list[tuple[str, str]]:
+    item = f"{settings.api_root}/collections/{collection}/items/{int(feature_id)}"
+    return [
+        (_t("page", settings.lang), f"{item}?f=html"),
+        (_t("api", settings.lang), f"{item}?f=json"),
+    ]
+
+
+VILLAGE_FIELDS = (
+    ("kind_label", "Loại", "Kind"),
+    ("crafts", "Nghề", "Crafts"),
+    ("group_label", "Nhóm ngành", "Craft group"),
+    ("commune_name", "Xã", "Commune"),
+    ("workers", "Lao động", "Workers"),
+    ("ocop_stars", "OCOP (sao)", "OCOP stars"),
+)
+ZONE_FIELDS = (
+    ("material_label", "Nguyên liệu", "Material"),
+    ("species", "Loài", "Species"),
+    ("status_label", "Trạng thái", "Status"),
+    ("area_ha", "Diện tích (ha)", "Area (ha)"),
+    ("annual_capacity_t", "Sản lượng/năm (t)", "Yearly output (t)"),
+    ("certification_scheme", "Chứng chỉ", "Certificate"),
+)
+ROUTE_FIELDS = (
+    ("theme_label", "Chủ đề", "Theme"),
+    ("stops", "Số điểm dừng", "Stops"),
+    ("length_km", "Chiều dài (km)", "Length (km)"),
+    ("duration", "Thời lượng", "Duration"),
+)
+
+
+def _labelled(
+    frame: gpd.GeoDataFrame, lang: str, columns: dict[str, tuple[str, str]]
+) -> gpd.GeoDataFrame:
+    frame = frame.copy()
+    for target, (source, vocabulary) in columns.items():
+        frame[target] = [
+            vocab.label(vocabulary, str(v), lang) if v else None for v in frame[source]
+        ]
+    return frame
+
+
+def _duration(minutes: float, length_km: float | None, lang: str) -> str:
+    # Stops' dwell time plus driving at 40 km/h on provincial roads (no road routing yet).
+    total = int(minutes + (length_km or 0) / 40 * 60)
+    hours, rest = divmod(total, 60)
+    return f"{hours} giờ {rest} phút" if lang != "en" else f"{hours} h {rest} min"
+
+
+def _village_layer(villages: gpd.GeoDataFrame, settings: MapSettings) -> folium.FeatureGroup:
+    lang = settings.lang
+    frame = _labelled(
+        villages,
+        lang,
+        {"kind_label": ("kind", "village_kind"), "group_label": ("craft_group", "craft_group")},
+    )
+    group = layers.thematic_layer(
+        frame,
+        styles.CRAFT_GROUPS,
+        lang=lang,
+        cluster=True,
+        popup=lambda row: layers.popup_html(
+            row, row["name"], VILLAGE_FIELDS, lang, _links(settings, "villages", row["id"])
+        ),
+    )
+    # Name the markers so the search box can find them inside the cluster.
+    cluster = next(iter(group._children.values()))
+    markers = list(cluster._children.values())
+    ids = [int(i) for i in frame["id"]]
+    script = (
+        "window.cmMarkers = {"
+        + ",".join(f"{vid}: {marker.get_name()}" for vid, marker in zip(ids, markers, strict=True))
+        + f"}}; window.cmCluster = {cluster.get_name()};"
+    )
+    group.add_child(_Script(script))
+    return group
+
+
+class _Script(MacroElement):
+    """A line of script run after the layers it names exist."""
+
+    _template = Template("{% macro script(this, kwargs) %}{{ this.code }}{% endmacro %}")
+
+    def __init__(self, code: str) -> None:
+        super().__init__()  # type: ignore[no-untyped-call]
+        self.code = code
+
+
+def build_overview(data: OverviewData, settings: MapSettings) -> folium.Map:
+    """The overview: villages, material zones, routes with numbered stops, admin units.
+
+    Zones are embedded as GeoJSON when few, and drawn from the vector tiles otherwise.
+    """
+    lang = settings.lang
+    m = _base_map(settings, _bounds([data.villages, data.zones, data.routes]))
+    # Drawn bottom-up: boundaries, zones, routes, then villages on top.
+    _admin_layer(data.admin, lang).add_to(m)
+    certified = False
+    if data.zones is not None:
+        zones = _labelled(
+            data.zones,
+            lang,
+            {"material_label": ("material", "material"), "status_label": ("status", "zone_status")},
+        )
+        certified = bool(zones["certification_scheme"].notna().any())
+        layers.thematic_layer(
+            zones,
+            styles.MATERIALS,
+            lang=lang,
+            outline=lambda row: (
+                styles.CERTIFIED_OUTLINE if row.get("certification_scheme") else None
+            ),
+            popup=lambda row: layers.popup_html(
+                row, row["name"], ZONE_FIELDS, lang, _links(settings, "material-zones", row["id"])
+            ),
+        ).add_to(m)
+    else:
+        tiles = (
+            f"{settings.api_root}/collections/material-zones/tiles/WebMercatorQuad/"
+            "{z}/{y}/{x}"
+        )
+        layers.tile_layer(tiles, styles.MATERIALS, lang=lang, layer="material-zones").add_to(m)
+    _route_layer(data.routes, data.stops, settings).add_to(m)
+    _village_layer(data.villages, settings).add_to(m)
+    plugins.Fullscreen(position="topright").add_to(m)  # type: ignore[no-untyped-call]
+    plugins.MeasureControl(  # type: ignore[no-untyped-call]
+        position="topright", primary_length_unit="kilometers", primary_area_unit="hectares"
+    ).add_to(m)
+    VillageSearch(
+        [
+            {
+                "id": int(r.id),
+                "name": r.name,
+                "key": r.folded_name,
+                "lat": r.geometry.y,
+                "lon": r.geometry.x,
+            }
+            for r in data.villages.itertuples()
+        ],
+        lang,
+    ).add_to(m)
+    Legend(
+        _legend_html([styles.CRAFT_GROUPS, styles.MATERIALS, styles.ROUTES], lang, certified)
+    ).add_to(m)
+    folium.LayerControl(collapsed=False).add_to(m)
+    serve_assets_locally(m)
+    return m
+
+
+def _admin_layer(admin: gpd.GeoDataFrame, lang: str) -> folium.FeatureGroup:
+    name_vi, name_en = styles.ADMIN_NAME
+    group = folium.FeatureGroup(name=name_en if lang == "en" else name_vi, show=True)
+    for row in admin.itertuples():
+        geometry = row.geometry
+        if geometry.geom_type == "Point":
+            folium.CircleMarker(
+                [geometry.y, geometry.x],
+                radius=3 if row.level == "commune" else 5,
+                color=styles.ADMIN_OUTLINE,
+                weight=1,
+                fill=True,
+                fill_opacity=0.6,
+                tooltip=row.name,
+            ).add_to(group)
+        else:
+            folium.GeoJson(
+                geometry.__geo_interface__,
+                style_function=lambda _f: {
+                    "color": styles.ADMIN_OUTLINE,
+                    "weight": 1,
+                    "fill": False,
+                    "dashArray": "4 3",
+                },
+                tooltip=row.name,
+            ).add_to(group)
+    return group
+
+
+def _route_layer(
+    routes: gpd.GeoDataFrame, stops: gpd.GeoDataFrame, settings: MapSettings
+) -> folium.FeatureGroup:
+    lang = settings.lang
+    frame = _labelled(routes, lang, {"theme_label": ("theme", "route_theme")})
+    frame["duration"] = [
+        _duration(minutes, length, lang)
+        for minutes, length in zip(frame["dwell_min"], frame["length_km"], strict=True)
+    ]
+    group = layers.thematic_layer(
+        frame,
+        styles.ROUTES,
+        lang=lang,
+        popup=lambda row: layers.popup_html(
+            row,
+            row["name"],
+            ROUTE_FIELDS,
+            lang,
+            [
+                *_links(settings, "routes", row["id"]),
+                ("🗺", f"{settings.api_root}/maps/routes/{int(row['id'])}?lang={lang}"),
+            ],
+        ),
+    )
+    for row in stops.itertuples():
+        label = json.dumps(int(row.seq))
+        folium.Marker(
+            [row.geometry.y, row.geometry.x],
+            icon=folium.DivIcon(
+                html=f'<div class="cm-stop">{label}</div>',
+                icon_size=(24, 24),
+                icon_anchor=(12, 12),
+                class_name="cm-pin-wrap",
+            ),
+            tooltip=f"{int(row.seq)}. {row.name}",
+        ).add_to(group)
+    return group
+
+
+def build_route_map(route: Any, stops: gpd.GeoDataFrame, settings: MapSettings) -> folium.Map:
+    """One route: its line, numbered stops with their village cards, length and duration."""
+    lang = settings.lang
+    routes = gpd.GeoDataFrame([route], geometry="geometry", crs=4326)
+    m = _base_map(settings, _bounds([routes, stops]))
+    _route_layer(routes, stops, settings).add_to(m)
+    for row in stops.itertuples():
+        card = layers.popup_html(
+            row._asdict(),
+            f"{int(row.seq)}. {row.name}",
+            (
+                ("crafts", "Nghề", "Crafts"),
+                ("commune_name", "Xã", "Commune"),
+                ("dwell_min", "Dừng (phút)", "Stop (min)"),
+            ),
+            lang,
+            _links(settings, "villages", row.village_id)
+            if row.village_id == row.village_id and row.village_id
+            else [],
+        )
+        folium.Marker(
+            [row.geometry.y, row.geometry.x],
+            icon=folium.DivIcon(
+                html=f'<div class="cm-stop">{int(row.seq)}</div>',
+                icon_size=(24, 24),
+                icon_anchor=(12, 12),
+                class_name="cm-pin-wrap",
+            ),
+            popup=folium.Popup(card, max_width=320),
+        ).add_to(m)
+    plugins.Fullscreen(position="topright").add_to(m)  # type: ignore[no-untyped-call]
+    folium.LayerControl(collapsed=True).add_to(m)
+    _root(m).html.add_child(Element(_route_panel(route, stops, lang)))
+    serve_assets_locally(m)
+    return m
+
+
+def _route_panel(route: Any, stops: gpd.GeoDataFrame, lang: str) -> str:
+    """The route's card beside the map; on paper it becomes the page's header and stop list."""
+    en = lang == "en"
+    items = "".join(
+        f"<li><strong>{int(s.seq)}. {html.escape(str(s.name))}</strong>"
+        + (f" — {html.escape(str(s.crafts))}" if isinstance(s.crafts, str) and s.crafts else "")
+        + (
+            f"<br><small>{html.escape(str(s.commune_name))}</small>"
+            if isinstance(s.commune_name, str)
+            else ""
+        )
+        + f" <small>({int(s.dwell_min)} {'min' if en else 'phút'})</small></li>"
+        for s in stops.itertuples()
+    )
+    length = route.get("length_km")
+    facts = (
+        f"{'Length' if en else 'Chiều dài'}: {length:.1f} km · "
+        f"{'Duration' if en else 'Thời lượng'}: "
+        f"{_duration(route.get('dwell_min') or 0, length, lang)}"
+    )
+    return f"""
+<aside id="cm-route-panel"><h2>{html.escape(str(route.get("name")))}</h2>
+<p class="cm-facts">{facts}</p><ol>{items}</ol>
+<button onclick="window.print()">{"Print" if en else "In bản đồ"}</button></aside>
+<style>
+#cm-route-panel{{position:absolute;top:10px;left:60px;z-index:1000;width:300px;max-height:80vh;
+  overflow:auto;background:rgba(255,255,255,.95);padding:10px 14px;border-radius:8px;
+  font:13px sans-serif;box-shadow:0 1px 6px rgba(0,0,0,.35)}}
+#cm-route-panel h2{{font-size:16px;margin:0 0 4px}}
+#cm-route-panel ol{{padding-left:0;list-style:none}}
+@media print {{
+  @page {{size: A4 landscape; margin: 10mm}}
+  #cm-route-panel{{position:static;width:auto;max-height:none;box-shadow:none}}
+  #cm-route-panel button,.leaflet-control-zoom,.leaflet-control-layers,
+  .leaflet-control-fullscreen{{display:none}}
+  .folium-map{{height:120mm !important;page-break-inside:avoid}}
+}}
+</style>"""

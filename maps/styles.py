@@ -1,0 +1,124 @@
+"""One style system for every craftmap map: a theme is a palette, icons and a legend.
+
+Themes are defined once here; the overview, the route maps and later the analysis and
+indicator maps all draw through ``maps.layers.thematic_layer`` with one of these (or a new
+one built the same way), so a material has the same colour everywhere.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from geo import vocab
+
+
+@dataclass(frozen=True)
+class Theme:
+    """How to draw one thematic layer.
+
+    Parameters
+    ----------
+    name_vi, name_en
+        Layer name in the layer control and legend title.
+    column
+        The property whose code picks the colour (and icon).
+    vocabulary
+        The ``geo.vocab`` code list giving the legend labels.
+    colours
+        Colour per code; ``default`` for codes not listed.
+    icons
+        Font Awesome icon per code (point layers).
+    """
+
+    name_vi: str
+    name_en: str
+    column: str
+    vocabulary: str
+    colours: dict[str, str]
+    default: str = "#6b7280"
+    icons: dict[str, str] = field(default_factory=dict)
+    default_icon: str = "circle"
+    fill_opacity: float = 0.45
+
+    def name(self, lang: str) -> str:
+        """The theme's name in ``lang``."""
+        return self.name_en if lang == "en" else self.name_vi
+
+    def colour(self, code: str | None) -> str:
+        """The colour of a code."""
+        return self.colours.get(code or "", self.default)
+
+    def icon(self, code: str | None) -> str:
+        """The Font Awesome icon of a code."""
+        return self.icons.get(code or "", self.default_icon)
+
+    def legend(self, lang: str) -> list[tuple[str, str, str]]:
+        """(colour, icon, label) per code, in the palette's order."""
+        return [
+            (colour, self.icon(code), vocab.label(self.vocabulary, code, lang))
+            for code, colour in self.colours.items()
+        ]
+
+
+# Decree 52/2018 craft groups: colour-blind-safe hues (Okabe–Ito plus two), icon per trade.
+CRAFT_GROUPS = Theme(
+    "Làng nghề",
+    "Craft villages",
+    "craft_group",
+    "craft_group",
+    {
+        "G1": "#E69F00",
+        "G2": "#CC79A7",
+        "G3": "#0072B2",
+        "G4": "#009E73",
+        "G5": "#56B4E9",
+        "G6": "#999999",
+        "G7": "#D55E00",
+    },
+    icons={
+        "G1": "wheat-awn",
+        "G2": "palette",
+        "G3": "industry",
+        "G4": "hammer",
+        "G5": "seedling",
+        "G6": "water",
+        "G7": "store",
+    },
+)
+
+# Materials: greens for the bamboos, distinct hues for the rest.
+MATERIALS = Theme(
+    "Vùng nguyên liệu",
+    "Raw-material zones",
+    "material",
+    "material",
+    {
+        "luong": "#1b7837",
+        "bamboo": "#5aae61",
+        "nua": "#a6dba0",
+        "vau": "#00441b",
+        "rattan": "#8c510a",
+        "sedge": "#dfc27d",
+        "medicinal": "#762a83",
+        "ramie": "#35978f",
+        "other": "#878787",
+    },
+)
+# Certified zones keep their material fill and get this outline.
+CERTIFIED_OUTLINE = "#b8860b"
+
+ROUTES = Theme(
+    "Tuyến du lịch",
+    "Tourism routes",
+    "theme",
+    "route_theme",
+    {
+        "craft_village": "#d7301f",
+        "heritage_craft": "#7a0177",
+        "community_ethnic": "#225ea8",
+        "city": "#252525",
+    },
+)
+
+ADMIN_OUTLINE = "#525252"
+ADMIN_NAME = ("Ranh giới hành chính", "Administrative units")
