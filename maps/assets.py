@@ -81,6 +81,11 @@ PACKAGES = (
         "sha512-IvoHIoVTIQSXUgaNnAMF17qXFB+dF5ICdwmY8BHyq/Hh33/xeGqQUUYlz0pRMzFN9NUcjsT6JBhCr1ia0CG5ug==",
     ),
     NpmPackage(
+        "leaflet-draw",
+        "1.0.4",
+        "sha512-rsQ6saQO5ST5Aj6XRFylr5zvarWgzWnrg46zQ1MEOEIHsppdC/8hnN8qMoFvACsPvTioAuysya/TVtog15tyAQ==",
+    ),
+    NpmPackage(
         "leaflet.vectorgrid",
         "1.3.0",
         "sha512-kWmj1pKM+MVdo/7Mg5zsB3YrGZvo/uIuiANV9MvWUFOG+Y2xAJzrteDhoIcCgTjHSSRJ36xdeGdIQVhuWjnCZw==",
@@ -103,6 +108,7 @@ SCRIPTS = {
     "Leaflet.Search.js": _local("leaflet-search", "dist/leaflet-search.min.js"),
     "Control.Fullscreen.js": _local("leaflet.fullscreen", "Control.FullScreen.js"),
     "leaflet_measure_js": _local("leaflet-measure", "dist/leaflet-measure.js"),
+    "leaflet_draw_js": _local("leaflet-draw", "dist/leaflet.draw.js"),
     "vectorGrid": _local("leaflet.vectorgrid", "dist/Leaflet.VectorGrid.bundled.min.js"),
 }
 STYLESHEETS = {
@@ -112,6 +118,7 @@ STYLESHEETS = {
     "markerclusterdefaultcss": _local("leaflet.markercluster", "dist/MarkerCluster.Default.css"),
     "Leaflet.Search.css": _local("leaflet-search", "dist/leaflet-search.min.css"),
     "Control.FullScreen.css": _local("leaflet.fullscreen", "Control.FullScreen.css"),
+    "leaflet_draw_css": _local("leaflet-draw", "dist/leaflet.draw.css"),
     "leaflet_measure_css": _local("leaflet-measure", "dist/leaflet-measure.css"),
 }
 

@@ -12,9 +12,9 @@ from api.i18n import request_language
 from api.negotiation import base_url, reject_unknown_params
 from api.settings import ApiSettings
 from geo import mapdata
-from geo.errors import NotFound
+from geo.errors import InvalidInput, NotFound
 from geo.features import parse_feature_id
-from maps import build
+from maps import build, edit
 
 router = APIRouter(tags=["maps"])
 
@@ -50,3 +50,16 @@ def route_map(request: Request, route_id: Annotated[str, Path(alias="routeId")])
         raise NotFound(f"no route {route_id} (or it has no line yet)")
     page = build.build_route_map(routes.iloc[0], stops, map_settings(request))
     return HTMLResponse(page.get_root().render())
+
+
+@router.get("/maps/edit", response_class=HTMLResponse, summary="Draw and save features")
+def editor_map(request: Request) -> HTMLResponse:
+    """Draw a material zone (planner preset) or a route (``role=tourism``) and save it."""
+    reject_unknown_params(request, ("lang", "role"))
+    role = request.query_params.get("role", "planner")
+    if role not in edit.PRESETS:
+        raise InvalidInput(f"role must be one of {', '.join(edit.PRESETS)}, got {role!r}")
+    with read_connection(request) as conn:
+        data = mapdata.overview(conn)
+    page = edit.build_editor(data, map_settings(request), role).get_root().render()
+    return HTMLResponse(page)

@@ -15,8 +15,11 @@ from urllib.parse import urlsplit
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 
+from geo import ingest, keys, migrate
 from geo.cluster import free_port
+from geo.db import make_engine
 from maps import assets
+from tests.conftest import create_database, drop_database
 from tests.test_cli import CRAFTMAP
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -27,8 +30,30 @@ pytestmark = pytest.mark.skipif(
 
 
 @pytest.fixture(scope="module")
-def served(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def map_database_url(pg_server_url: str) -> Iterator[str]:
+    """A demo database of this module's own: the editor tests commit what they save."""
+    url = create_database(pg_server_url, "craftmap_maps")
+    migrate.upgrade(url)
+    engine = make_engine(url)
+    ingest.load_demo(engine, actor="test-setup")
+    engine.dispose()
+    yield url
+    drop_database(url)
+
+
+@pytest.fixture(scope="module")
+def planner_key(map_database_url: str) -> str:
+    engine = make_engine(map_database_url)
+    with engine.begin() as conn:
+        token, _ = keys.create_key(conn, name="browser planner", role="planner")
+    engine.dispose()
+    return token
+
+
+@pytest.fixture(scope="module")
+def served(map_database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """craftmap in its own process, with no basemap so the page needs nothing outside."""
+    database_url = map_database_url
     assets.fetch(assets.default_folder())
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("CRAFTMAP_")}
@@ -171,3 +196,89 @@ def test_unknown_route_is_404(served: str) -> None:
     with pytest.raises(urllib.error.HTTPError) as caught:
         urllib.request.urlopen(f"{served}/maps/routes/999")
     assert caught.value.code == 404
+
+
+def _draw_square(page: Page) -> None:
+    """Draw a small square with Leaflet.draw's polygon tool, in the middle of the map."""
+    page.locator(".leaflet-draw-draw-polygon").click()
+    box = page.locator(".folium-map").bounding_box()
+    assert box is not None
+    cx, cy = box["x"] + box["width"] / 2 - 150, box["y"] + box["height"] / 2
+    for dx, dy in ((0, 0), (40, 0), (40, 40), (0, 40)):
+        page.mouse.click(cx + dx, cy + dy)
+        page.wait_for_timeout(150)
+    page.mouse.click(cx, cy)  # back on the first vertex closes the ring
+
+
+def test_drawing_a_zone_and_saving_it_creates_it(
+    served: str, watched: Watched, planner_key: str
+) -> None:
+    page = watched.page
+    page.goto(f"{served}/maps/edit", wait_until="networkidle")
+    form = page.locator("#cm-editor")
+    assert form.is_visible()
+    _draw_square(page)
+    form.locator("input[name=api_key]").fill(planner_key)
+    form.locator("input[name=code]").fill("BROWSER-ZONE-1")
+    form.locator("input[name=name]").fill("Vùng cói vẽ trên bản đồ")
+    form.locator("select[name=material]").select_option("sedge")
+    form.locator("button[type=submit]").click()
+    message = form.locator(".cm-message")
+    message.locator("a").wait_for()
+    assert "Đã lưu" in message.inner_text()
+
+    query = "/collections/material-zones/items?code=BROWSER-ZONE-1"
+    with urllib.request.urlopen(f"{served}{query}") as response:
+        found = json.load(response)["features"]
+    assert len(found) == 1
+    zone = found[0]
+    assert zone["properties"]["name"] == "Vùng cói vẽ trên bản đồ"
+    assert zone["properties"]["material"] == "sedge"
+    assert zone["geometry"]["type"] in {"Polygon", "MultiPolygon"}
+    assert zone["properties"]["area_ha"] > 0
+    assert watched.errors == [], watched.errors
+
+
+def test_saving_without_a_key_shows_the_401_message(served: str, watched: Watched) -> None:
+    page = watched.page
+    page.goto(f"{served}/maps/edit", wait_until="networkidle")
+    _draw_square(page)
+    form = page.locator("#cm-editor")
+    form.locator("input[name=code]").fill("BROWSER-ZONE-401")
+    form.locator("input[name=name]").fill("Không có khóa")
+    form.locator("button[type=submit]").click()
+    message = form.locator(".cm-message.cm-error")
+    message.wait_for()
+    assert "401" in message.inner_text() and "khóa API" in message.inner_text()
+    with urllib.request.urlopen(
+        f"{served}/collections/material-zones/items?code=BROWSER-ZONE-401"
+    ) as response:
+        assert json.load(response)["numberMatched"] == 0
+    # The browser reports the refused request in its console; nothing else may fail.
+    assert [e for e in watched.errors if "401" not in e] == []
+
+
+def test_a_bad_value_shows_the_api_problem_in_the_form(
+    served: str, watched: Watched, planner_key: str
+) -> None:
+    page = watched.page
+    page.goto(f"{served}/maps/edit", wait_until="networkidle")
+    _draw_square(page)
+    form = page.locator("#cm-editor")
+    form.locator("input[name=api_key]").fill(planner_key)
+    form.locator("input[name=code]").fill("BROWSER-ZONE-1")  # taken by the test above
+    form.locator("input[name=name]").fill("Trùng mã")
+    form.locator("button[type=submit]").click()
+    message = form.locator(".cm-message.cm-error")
+    message.wait_for()
+    assert message.inner_text().startswith("409")
+
+
+def test_tourism_preset_opens_with_routes(served: str, watched: Watched) -> None:
+    page = watched.page
+    page.goto(f"{served}/maps/edit?role=tourism", wait_until="networkidle")
+    labels = page.locator(".leaflet-control-layers-overlays label").all_inner_texts()
+    assert any("Tuyến du lịch" in label for label in labels), labels
+    assert not any("Vùng nguyên liệu" in label for label in labels), labels
+    assert page.locator(".leaflet-draw-draw-polyline").count() == 1
+    assert page.locator(".leaflet-draw-draw-polygon").count() == 0

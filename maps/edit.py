@@ -1,0 +1,197 @@
+"""The editing map: draw a material zone or a route and save it through the Features API.
+
+The page holds no secret: the planner types an API key, the browser keeps it for the tab
+(sessionStorage) and sends it as a Bearer token. Validation, history and ETags are the
+Features API's own, so the page shows the API's problem details as they come.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import folium
+from branca.element import MacroElement
+from folium import plugins
+from folium.template import Template
+
+from geo import vocab
+from geo.mapdata import OverviewData
+from maps import build, layers, styles
+
+# Role presets: which themes the editor opens with, and what a user of that role draws.
+PRESETS: dict[str, dict[str, Any]] = {
+    "planner": {"collection": "material-zones", "shape": "polygon", "zones": True, "routes": False},
+    "tourism": {"collection": "routes", "shape": "polyline", "zones": False, "routes": True},
+}
+
+_TEXT = {
+    "key": ("Khóa API", "API key"),
+    "save": ("Lưu", "Save"),
+    "draw_first": ("Hãy vẽ đối tượng trên bản đồ trước.", "Draw the feature on the map first."),
+    "saved": ("Đã lưu", "Saved"),
+    "unauthorized": (
+        "Cần khóa API hợp lệ (401): nhập khóa do quản trị viên cấp.",
+        "A valid API key is needed (401): enter the key an administrator gave you.",
+    ),
+    "forbidden": (
+        "Khóa này không có quyền ghi lớp dữ liệu này (403).",
+        "This key may not write this layer (403).",
+    ),
+    "code": ("Mã", "Code"),
+    "name": ("Tên", "Name"),
+    "material": ("Nguyên liệu", "Material"),
+    "status": ("Trạng thái", "Status"),
+    "theme": ("Chủ đề", "Theme"),
+    "mode": ("Phương tiện", "Travel mode"),
+    "title_planner": ("Vẽ vùng nguyên liệu mới", "Draw a new material zone"),
+    "title_tourism": ("Vẽ tuyến du lịch mới", "Draw a new tourism route"),
+}
+
+
+def _t(key: str, lang: str) -> str:
+    vi, en = _TEXT[key]
+    return en if lang == "en" else vi
+
+
+def _options(codes: list[str], vocabulary: str, lang: str) -> str:
+    return "".join(
+        f'<option value="{code}">{vocab.label(vocabulary, code, lang)}</option>' for code in codes
+    )
+
+
+def _form(role: str, lang: str) -> str:
+    field = '<label>{label}<input name="{name}" required></label>'
+    rows = [
+        field.format(label=_t("code", lang), name="code"),
+        field.format(label=_t("name", lang), name="name"),
+    ]
+    if role == "planner":
+        rows.append(
+            f'<label>{_t("material", lang)}<select name="material">'
+            f"{_options([m.value for m in vocab.Material], 'material', lang)}</select></label>"
+        )
+        rows.append(
+            f'<label>{_t("status", lang)}<select name="status">'
+            f"{_options([s.value for s in vocab.ZoneStatus], 'zone_status', lang)}</select></label>"
+        )
+    else:
+        rows.append(
+            f'<label>{_t("theme", lang)}<select name="theme">'
+            f"{_options([t.value for t in vocab.RouteTheme], 'route_theme', lang)}</select></label>"
+        )
+        rows.append(
+            f'<label>{_t("mode", lang)}<select name="mode">'
+            + "".join(f'<option value="{m.value}">{m.value}</option>' for m in vocab.TravelMode)
+            + "</select></label>"
+        )
+    return "".join(rows)
+
+
+class EditorPanel(MacroElement):
+    """The attribute form, the key field and the save logic, beside the drawing tools."""
+
+    _template = Template(
+        """
+        {% macro header(this, kwargs) %}
+        <style>
+        #cm-editor{position:absolute;top:10px;right:10px;z-index:1000;width:280px;
+          background:#fff;padding:10px 12px;border-radius:8px;font:13px sans-serif;
+          box-shadow:0 1px 6px rgba(0,0,0,.35)}
+        #cm-editor label{display:block;margin:4px 0}#cm-editor input,#cm-editor select{width:100%}
+        #cm-editor .cm-error{color:#b00020;white-space:pre-wrap}#cm-editor .cm-ok{color:#1b7837}
+        </style>
+        {% endmacro %}
+        {% macro html(this, kwargs) %}
+        <form id="cm-editor" data-collection="{{ this.collection }}">
+          <h3 style="margin:0 0 6px;font-size:15px">{{ this.title }}</h3>
+          <label>{{ this.key_label }}
+            <input name="api_key" type="password" autocomplete="off"></label>
+          {{ this.fields }}
+          <button type="submit">{{ this.save_label }}</button>
+          <p class="cm-message" role="status"></p>
+        </form>
+        {% endmacro %}
+        {% macro script(this, kwargs) %}
+        (function() {
+          var map = {{ this._parent.get_name() }};
+          var text = {{ this.text|tojson }};
+          var drawn = null;
+          map.on('draw:created', function(e) { drawn = e.layer; });
+          var form = document.getElementById('cm-editor');
+          var keyInput = form.elements['api_key'];
+          keyInput.value = sessionStorage.getItem('craftmap-key') || '';
+          var message = form.querySelector('.cm-message');
+          function show(kind, html) {
+            message.className = 'cm-message ' + kind; message.innerHTML = html;
+          }
+          form.addEventListener('submit', async function(ev) {
+            ev.preventDefault();
+            if (!drawn) { show('cm-error', text.draw_first); return; }
+            sessionStorage.setItem('craftmap-key', keyInput.value);
+            var properties = {};
+            for (var el of form.elements) {
+              if (el.name && el.name !== 'api_key' && el.value !== '') {
+                properties[el.name] = el.value;
+              }
+            }
+            var feature = {
+              type: 'Feature', geometry: drawn.toGeoJSON().geometry, properties: properties};
+            var collection = form.dataset.collection;
+            var headers = {
+              'Content-Type': 'application/geo+json', 'Accept': 'application/geo+json'};
+            if (keyInput.value) headers['Authorization'] = 'Bearer ' + keyInput.value;
+            var response = await fetch('{{ this.api_root }}/collections/' + collection + '/items',
+              {method: 'POST', headers: headers, body: JSON.stringify(feature)});
+            if (response.status === 201) {
+              var saved = await response.json();
+              var link = response.headers.get('Location') || '';
+              show('cm-ok', text.saved + ': <a href="' + link + '?f=html">' + saved.id + '</a>');
+              return;
+            }
+            if (response.status === 401) { show('cm-error', text.unauthorized); return; }
+            if (response.status === 403) { show('cm-error', text.forbidden); return; }
+            var problem = {};
+            try { problem = await response.json(); } catch (e) {}
+            var detail = problem.detail || problem.title || response.statusText;
+            show('cm-error', response.status + ': ' + String(detail).replace(/</g, '&lt;'));
+          });
+        })();
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self, role: str, lang: str, api_root: str) -> None:
+        super().__init__()  # type: ignore[no-untyped-call]
+        self._name = "EditorPanel"
+        self.collection = PRESETS[role]["collection"]
+        self.title = _t(f"title_{role}", lang)
+        self.key_label = _t("key", lang)
+        self.save_label = _t("save", lang)
+        self.fields = _form(role, lang)
+        self.api_root = api_root
+        self.text = {k: _t(k, lang) for k in ("draw_first", "saved", "unauthorized", "forbidden")}
+
+
+def build_editor(data: OverviewData, settings: build.MapSettings, role: str) -> folium.Map:
+    """The editing map for a role preset: planners see zones and villages, tourism staff
+    routes and the tourism-linked villages."""
+    preset = PRESETS[role]
+    lang = settings.lang
+    m = build._base_map(settings, build._bounds([data.villages]))
+    if preset["zones"] and data.zones is not None:
+        layers.thematic_layer(data.zones, styles.MATERIALS, lang=lang).add_to(m)
+    if preset["routes"]:
+        layers.thematic_layer(data.routes, styles.ROUTES, lang=lang).add_to(m)
+    villages = data.villages
+    if role == "tourism":
+        villages = villages[villages["tourism_linked"].fillna(False).astype(bool)]
+    layers.thematic_layer(villages, styles.CRAFT_GROUPS, lang=lang).add_to(m)
+    shapes = {"polyline": False, "polygon": False, "rectangle": False, "circle": False}
+    shapes.update({"marker": False, "circlemarker": False, preset["shape"]: True})
+    plugins.Draw(  # type: ignore[no-untyped-call]
+        draw_options=shapes, edit_options={"edit": True, "remove": True}
+    ).add_to(m)
+    EditorPanel(role, lang, settings.api_root).add_to(m)
+    folium.LayerControl(collapsed=True, position="bottomleft").add_to(m)
+    build.serve_assets_locally(m)
+    return m
