@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import html
-import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -109,17 +108,14 @@ class VillageSearch(MacroElement):
         {% macro script(this, kwargs) %}
         (function() {
           var map = {{ this._parent.get_name() }};
-          var entries = {{ this.entries|tojson }};
-          var markers = {};
+          // The village cluster publishes its rows: [id, lat, lon, group, name, ...].
+          var entries = (window.cmPoints || []).map(function(r) {
+            return {id: r[0], lat: r[1], lon: r[2], name: r[4], key: fold(r[4])};
+          });
           function fold(s) {
             return s.normalize('NFD').replace(/[\\u0300-\\u036f]/g, '')
               .replace(/đ/g, 'd').replace(/Đ/g, 'D').toLowerCase().trim();
           }
-          map.eachLayer(function(layer) {
-            if (layer.getLatLng && layer.options && layer.options.cmId !== undefined) {
-              markers[layer.options.cmId] = layer;
-            }
-          });
           var control = L.control({position: 'topleft'});
           control.onAdd = function() {
             var div = L.DomUtil.create('div', 'cm-search');
@@ -160,10 +156,9 @@ class VillageSearch(MacroElement):
         """
     )
 
-    def __init__(self, entries: list[dict[str, Any]], lang: str) -> None:
+    def __init__(self, lang: str) -> None:
         super().__init__()  # type: ignore[no-untyped-call]
         self._name = "VillageSearch"
-        self.entries = entries
         self.placeholder = _t("search", lang)
         self.no_match = _t("no_match", lang)
 
@@ -322,43 +317,21 @@ def _duration(minutes: float, length_km: float | None, lang: str) -> str:
     return f"{hours} giờ {rest} phút" if lang != "en" else f"{hours} h {rest} min"
 
 
-def _village_layer(villages: gpd.GeoDataFrame, settings: MapSettings) -> folium.FeatureGroup:
+def _village_layer(villages: gpd.GeoDataFrame, settings: MapSettings) -> layers.PointCluster:
     lang = settings.lang
     frame = _labelled(
         villages,
         lang,
         {"kind_label": ("kind", "village_kind"), "group_label": ("craft_group", "craft_group")},
     )
-    group = layers.thematic_layer(
+    item = f"{settings.api_root}/collections/villages/items/{{id}}"
+    return layers.PointCluster(
         frame,
         styles.CRAFT_GROUPS,
         lang=lang,
-        cluster=True,
-        popup=lambda row: layers.popup_html(
-            row, row["name"], VILLAGE_FIELDS, lang, _links(settings, "villages", row["id"])
-        ),
+        fields=VILLAGE_FIELDS,
+        links=[(_t("page", lang), f"{item}?f=html"), (_t("api", lang), f"{item}?f=json")],
     )
-    # Name the markers so the search box can find them inside the cluster.
-    cluster = next(iter(group._children.values()))
-    markers = list(cluster._children.values())
-    ids = [int(i) for i in frame["id"]]
-    script = (
-        "window.cmMarkers = {"
-        + ",".join(f"{vid}: {marker.get_name()}" for vid, marker in zip(ids, markers, strict=True))
-        + f"}}; window.cmCluster = {cluster.get_name()};"
-    )
-    group.add_child(_Script(script))
-    return group
-
-
-class _Script(MacroElement):
-    """A line of script run after the layers it names exist."""
-
-    _template = Template("{% macro script(this, kwargs) %}{{ this.code }}{% endmacro %}")
-
-    def __init__(self, code: str) -> None:
-        super().__init__()  # type: ignore[no-untyped-call]
-        self.code = code
 
 
 def build_overview(data: OverviewData, settings: MapSettings) -> folium.Map:
@@ -401,19 +374,7 @@ def build_overview(data: OverviewData, settings: MapSettings) -> folium.Map:
     plugins.MeasureControl(  # type: ignore[no-untyped-call]
         position="topright", primary_length_unit="kilometers", primary_area_unit="hectares"
     ).add_to(m)
-    VillageSearch(
-        [
-            {
-                "id": int(r.id),
-                "name": r.name,
-                "key": r.folded_name,
-                "lat": r.geometry.y,
-                "lon": r.geometry.x,
-            }
-            for r in data.villages.itertuples()
-        ],
-        lang,
-    ).add_to(m)
+    VillageSearch(lang).add_to(m)
     Legend(
         _legend_html([styles.CRAFT_GROUPS, styles.MATERIALS, styles.ROUTES], lang, certified)
     ).add_to(m)
@@ -475,18 +436,7 @@ def _route_layer(
             ],
         ),
     )
-    for row in stops.itertuples():
-        label = json.dumps(int(row.seq))
-        folium.Marker(
-            [row.geometry.y, row.geometry.x],
-            icon=folium.DivIcon(
-                html=f'<div class="cm-stop">{label}</div>',
-                icon_size=(24, 24),
-                icon_anchor=(12, 12),
-                class_name="cm-pin-wrap",
-            ),
-            tooltip=f"{int(row.seq)}. {row.name}",
-        ).add_to(group)
+    layers.NumberedStops(stops, name=styles.ROUTES.name(lang)).add_to(group)
     return group
 
 
