@@ -180,7 +180,7 @@ class Village(Timestamped, Base):
     craft_households: Mapped[int | None] = mapped_column(sa.Integer)
     workers: Mapped[int | None] = mapped_column(sa.Integer)
     trained_workers: Mapped[int | None] = mapped_column(sa.Integer)
-    material_demand_t: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    material_demand_t: Mapped[dict[str, Any] | None] = mapped_column(JSONB(none_as_null=True))
     geom_precision: Mapped[vocab.GeomPrecision] = mapped_column(
         code_list(vocab.GeomPrecision, "geom_precision")
     )

@@ -7,9 +7,11 @@ Features API's own, so the page shows the API's problem details as they come.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import folium
+import geopandas as gpd
 from branca.element import MacroElement
 from folium import plugins
 from folium.template import Template
@@ -117,6 +119,52 @@ class EditorPanel(MacroElement):
           var text = {{ this.text|tojson }};
           var drawn = null;
           map.on('draw:created', function(e) { drawn = e.layer; });
+          // Existing features go into the drawing tools' group, so that "edit" reshapes
+          // zones and routes and moves villages; each keeps its collection and id.
+          var editable = {{ this.editable_group }};
+          {{ this.editable|tojson }}.forEach(function(set) {
+            L.geoJSON(set.features, {
+              style: function() { return {color: set.colour, weight: 2, fillOpacity: 0.15}; },
+              onEachFeature: function(feature, layer) {
+                layer.cmCollection = set.collection; layer.cmId = feature.id;
+                layer.bindTooltip(feature.properties.name || String(feature.id));
+                editable.addLayer(layer);
+              }
+            });
+          });
+          map.on('draw:edited', function(e) {
+            e.layers.eachLayer(function(layer) {
+              if (layer.cmId !== undefined) saveChange(layer);
+            });
+          });
+          async function saveChange(layer) {
+            var url = '{{ this.api_root }}/collections/' + layer.cmCollection + '/items/'
+              + layer.cmId;
+            var key = keyInput.value;
+            sessionStorage.setItem('craftmap-key', key);
+            // The current version first: the change is sent with If-Match, so an edit made
+            // meanwhile by someone else is refused (412) instead of overwritten.
+            var current = await fetch(url, {headers: {'Accept': 'application/geo+json'}});
+            var headers = {'Content-Type': 'application/merge-patch+json',
+                           'If-Match': current.headers.get('ETag') || '*'};
+            if (key) headers['Authorization'] = 'Bearer ' + key;
+            var response = await fetch(url, {method: 'PATCH', headers: headers,
+              body: JSON.stringify({geometry: layer.toGeoJSON().geometry})});
+            await report(response, layer.cmCollection + ' ' + layer.cmId);
+          }
+          async function report(response, what) {
+            if (response.status === 200) {
+              show('cm-ok', text.saved + ': ' + what.replace(/</g, '&lt;'));
+              return true;
+            }
+            if (response.status === 401) { show('cm-error', text.unauthorized); return false; }
+            if (response.status === 403) { show('cm-error', text.forbidden); return false; }
+            var problem = {};
+            try { problem = await response.json(); } catch (e) {}
+            var detail = problem.detail || problem.title || response.statusText;
+            show('cm-error', response.status + ': ' + String(detail).replace(/</g, '&lt;'));
+            return false;
+          }
           var form = document.getElementById('cm-editor');
           var keyInput = form.elements['api_key'];
           keyInput.value = sessionStorage.getItem('craftmap-key') || '';
@@ -160,7 +208,14 @@ class EditorPanel(MacroElement):
         """
     )
 
-    def __init__(self, role: str, lang: str, api_root: str) -> None:
+    def __init__(
+        self,
+        role: str,
+        lang: str,
+        api_root: str,
+        editable_group: str,
+        editable: list[dict[str, Any]],
+    ) -> None:
         super().__init__()  # type: ignore[no-untyped-call]
         self._name = "EditorPanel"
         self.collection = PRESETS[role]["collection"]
@@ -170,6 +225,8 @@ class EditorPanel(MacroElement):
         self.fields = _form(role, lang)
         self.api_root = api_root
         self.text = {k: _t(k, lang) for k in ("draw_first", "saved", "unauthorized", "forbidden")}
+        self.editable_group = editable_group
+        self.editable = editable
 
 
 def build_editor(data: OverviewData, settings: build.MapSettings, role: str) -> folium.Map:
@@ -186,12 +243,35 @@ def build_editor(data: OverviewData, settings: build.MapSettings, role: str) -> 
     if role == "tourism":
         villages = villages[villages["tourism_linked"].fillna(False).astype(bool)]
     layers.thematic_layer(villages, styles.CRAFT_GROUPS, lang=lang).add_to(m)
+    build.Legend(build._legend_html([styles.CRAFT_GROUPS, styles.MATERIALS], lang, False)).add_to(m)
     shapes = {"polyline": False, "polygon": False, "rectangle": False, "circle": False}
     shapes.update({"marker": False, "circlemarker": False, preset["shape"]: True})
+    editable_group = folium.FeatureGroup(name="editable", control=False).add_to(m)
     plugins.Draw(  # type: ignore[no-untyped-call]
-        draw_options=shapes, edit_options={"edit": True, "remove": True}
+        feature_group=editable_group,
+        draw_options=shapes,
+        # Deleting stays with the API and the item pages, where history can undo it.
+        edit_options={"edit": True, "remove": False},
+        show_geometry_on_click=False,
     ).add_to(m)
-    EditorPanel(role, lang, settings.api_root).add_to(m)
+    editable = [{"collection": "villages", "colour": "#444444", "features": _features(villages)}]
+    if preset["zones"] and data.zones is not None:
+        editable.append(
+            {"collection": "material-zones", "colour": "#1b7837", "features": _features(data.zones)}
+        )
+    if preset["routes"]:
+        editable.append(
+            {"collection": "routes", "colour": "#d7301f", "features": _features(data.routes)}
+        )
+    EditorPanel(role, lang, settings.api_root, editable_group.get_name(), editable).add_to(m)
     folium.LayerControl(collapsed=True, position="bottomleft").add_to(m)
     build.serve_assets_locally(m)
     return m
+
+
+def _features(frame: gpd.GeoDataFrame) -> dict[str, Any]:
+    """A FeatureCollection with the ids and names the editor needs."""
+    collection: dict[str, Any] = json.loads(frame[["id", "name", "geometry"]].to_json())
+    for feature in collection["features"]:
+        feature["id"] = int(feature["properties"]["id"])
+    return collection

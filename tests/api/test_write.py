@@ -376,3 +376,23 @@ def test_moving_a_stop_redraws_a_drawn_route(client: TestClient, keys: dict[str,
     assert response.status_code == 200, response.text
     route = client.get(f"/collections/routes/items/{stop['properties']['route_id']}").json()
     assert [105.70, 19.90] in route["geometry"]["coordinates"]
+
+
+def test_patching_a_village_without_material_demand_keeps_it_null(
+    client: TestClient, keys: dict[str, str], session: Session
+) -> None:
+    # A village whose JSON column is empty: a merge patch used to write JSON null there,
+    # which the column's "object or SQL NULL" check refused (found by the map editor).
+    village_id = session.execute(
+        sa.text("SELECT id FROM craft_village WHERE material_demand_t IS NULL ORDER BY id LIMIT 1")
+    ).scalar_one()
+    url = f"/collections/villages/items/{village_id}"
+    moved = {"type": "Point", "coordinates": [105.8, 19.8]}
+    response = client.patch(url, json={"geometry": moved}, headers=bearer(keys["admin"]))
+    assert response.status_code == 200, response.text
+    assert response.json()["geometry"]["coordinates"] == [105.8, 19.8]
+    stored = session.execute(
+        sa.text("SELECT material_demand_t IS NULL FROM craft_village WHERE id = :id"),
+        {"id": village_id},
+    ).scalar_one()
+    assert stored is True

@@ -282,3 +282,61 @@ def test_tourism_preset_opens_with_routes(served: str, watched: Watched) -> None
     assert not any("Vùng nguyên liệu" in label for label in labels), labels
     assert page.locator(".leaflet-draw-draw-polyline").count() == 1
     assert page.locator(".leaflet-draw-draw-polygon").count() == 0
+
+
+@pytest.fixture(scope="module")
+def admin_key(map_database_url: str) -> str:
+    engine = make_engine(map_database_url)
+    with engine.begin() as conn:
+        token, _ = keys.create_key(conn, name="browser admin", role="admin")
+    engine.dispose()
+    return token
+
+
+def _village(served: str, code: str) -> dict[str, object]:
+    with urllib.request.urlopen(f"{served}/collections/villages/items?code={code}") as response:
+        features: list[dict[str, object]] = json.load(response)["features"]
+    assert len(features) == 1
+    return features[0]
+
+
+def test_moving_a_village_saves_its_new_position(
+    served: str, watched: Watched, admin_key: str
+) -> None:
+    page = watched.page
+    page.goto(f"{served}/maps/edit", wait_until="networkidle")
+    page.locator("#cm-editor input[name=api_key]").fill(admin_key)
+    page.locator(".leaflet-draw-edit-edit").click()
+    # The editable village markers are Leaflet's default icons; take one in the middle.
+    handles = page.locator(".leaflet-marker-icon.leaflet-edit-marker-selected")
+    index = page.evaluate(
+        """() => [...document.querySelectorAll('.leaflet-marker-icon.leaflet-edit-marker-selected')]
+             .findIndex(el => { const r = el.getBoundingClientRect();
+               return r.left > 350 && r.top > 150 && r.right < innerWidth - 350
+                 && r.bottom < innerHeight - 150; })"""
+    )
+    assert index >= 0
+    handle = handles.nth(index)
+    box = handle.bounding_box()
+    assert box is not None
+    x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] - 2
+    page.mouse.move(x, y)
+    page.mouse.down()
+    page.mouse.move(x + 60, y + 40, steps=8)
+    page.mouse.up()
+    with page.expect_response(lambda r: r.request.method == "PATCH") as patched:
+        page.locator(".leaflet-draw-actions a", has_text="Save").first.click()
+    assert patched.value.status == 200, patched.value.text()
+    message = page.locator("#cm-editor .cm-message.cm-ok")
+    message.wait_for()
+    moved_id = patched.value.json()["id"]
+    with urllib.request.urlopen(f"{served}/collections/villages/items/{moved_id}") as response:
+        moved = json.load(response)
+    with urllib.request.urlopen(f"{served}/collections/villages/items/{moved_id}/history") as r:
+        history = json.load(r)
+    assert moved["properties"]["version"] >= 2
+    latest = history["versions"][-1]
+    assert latest["action"] == "update"
+    assert latest["state"]["geometry"]["coordinates"] == moved["geometry"]["coordinates"]
+    before = history["versions"][-2]["state"]["geometry"]["coordinates"]
+    assert before != moved["geometry"]["coordinates"]  # it really moved
