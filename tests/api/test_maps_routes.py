@@ -1,0 +1,42 @@
+"""The map routes over HTTP: HTML pages, and 4xx problems for bad input."""
+
+from __future__ import annotations
+
+import pytest
+from fastapi.testclient import TestClient
+
+
+def test_overview_page_is_html_with_every_theme(client: TestClient) -> None:
+    response = client.get("/maps?lang=en")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/html")
+    page = response.text
+    for theme in ("Craft villages", "Raw-material zones", "Tourism routes", "Administrative units"):
+        assert theme in page
+    assert "Trà Đông" in page
+    assert "cdn.jsdelivr" not in page and "cdnjs" not in page and "unpkg" not in page
+
+
+@pytest.mark.parametrize(
+    ("url", "status"),
+    [
+        ("/maps?zoom=3", 400),
+        ("/maps/routes/abc", 400),
+        ("/maps/routes/0", 400),
+        ("/maps/routes/99999", 404),
+        ("/maps/edit?role=mayor", 400),
+        ("/maps/edit?role=planner&x=1", 400),
+    ],
+)
+def test_bad_map_requests_are_problems(client: TestClient, url: str, status: int) -> None:
+    response = client.get(url, headers={"Accept": "application/json"})
+    assert response.status_code == status
+    assert response.headers["content-type"].startswith("application/problem+json")
+    assert response.json()["status"] == status
+
+
+def test_route_map_and_editor_answer(client: TestClient) -> None:
+    route = client.get("/maps/routes/1")
+    assert route.status_code == 200 and "cm-route-panel" in route.text
+    editor = client.get("/maps/edit?role=tourism")
+    assert editor.status_code == 200 and 'data-collection="routes"' in editor.text
