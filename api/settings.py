@@ -21,5 +21,7 @@ class ApiSettings(BaseSettings):
     db_pool_size: int = 5
     # Where `craftmap map assets` unpacked Leaflet and its plugins (default .craftmap/vendor).
     map_assets_dir: Path | None = None
+    # Above this many material zones the maps draw them from the vector tiles.
+    map_embed_limit: int = 5_000
     # Per worker; FastAPI runs up to 40 requests at once in its thread pool.
     db_read_pool_size: int = 20

@@ -52,6 +52,7 @@ _CSS = """
   display:flex;align-items:center;justify-content:center;font-size:12px;
   box-shadow:0 1px 4px rgba(0,0,0,.45)}
 .cm-pin-wrap{background:none;border:none}
+.cm-far .cm-stop{display:none}
 .cm-stop{width:24px;height:24px;border-radius:50%;background:#fff;border:3px solid #d7301f;
   font:bold 12px/18px sans-serif;text-align:center;color:#222}
 .cm-card h4{margin:0 0 4px;font-size:15px}.cm-card table{font-size:12px;border-collapse:collapse}
@@ -256,6 +257,27 @@ def _base_map(settings: MapSettings, bounds: list[list[float]] | None) -> folium
     return m
 
 
+class _ZoomClass(MacroElement):
+    """Marks the map ``cm-far`` below zoom 10, where numbered stops would only clutter it."""
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+        (function(map) {
+          function mark() {
+            map.getContainer().classList.toggle('cm-far', map.getZoom() < 10);
+          }
+          map.on('zoomend', mark); map.whenReady(mark);
+        })({{ this._parent.get_name() }});
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self) -> None:
+        super().__init__()  # type: ignore[no-untyped-call]
+        self._name = "ZoomClass"
+
+
 def _bounds(frames: list[gpd.GeoDataFrame | None]) -> list[list[float]] | None:
     boxes = [f.total_bounds for f in frames if f is not None and len(f)]
     if not boxes:
@@ -369,6 +391,7 @@ def build_overview(data: OverviewData, settings: MapSettings) -> folium.Map:
         )
         layers.tile_layer(tiles, styles.MATERIALS, lang=lang, layer="material-zones").add_to(m)
     _route_layer(data.routes, data.stops, settings).add_to(m)
+    _ZoomClass().add_to(m)
     _village_layer(data.villages, settings).add_to(m)
     plugins.Fullscreen(position="topright").add_to(m)  # type: ignore[no-untyped-call]
     plugins.MeasureControl(  # type: ignore[no-untyped-call]

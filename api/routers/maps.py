@@ -34,8 +34,9 @@ def map_settings(request: Request) -> build.MapSettings:
 def overview_map(request: Request) -> HTMLResponse:
     """Villages, material zones, routes and administrative units on one layered map."""
     reject_unknown_params(request, ("lang",))
+    settings: ApiSettings = request.app.state.settings
     with read_connection(request) as conn:
-        data = mapdata.overview(conn)
+        data = mapdata.overview(conn, embed_limit=settings.map_embed_limit)
     page = build.build_overview(data, map_settings(request)).get_root().render()
     return HTMLResponse(page)
 

@@ -340,3 +340,44 @@ def test_moving_a_village_saves_its_new_position(
     assert latest["state"]["geometry"]["coordinates"] == moved["geometry"]["coordinates"]
     before = history["versions"][-2]["state"]["geometry"]["coordinates"]
     assert before != moved["geometry"]["coordinates"]  # it really moved
+
+
+def test_large_zone_layers_come_from_the_vector_tiles(
+    map_database_url: str, browser: Browser, tmp_path: Path
+) -> None:
+    # The same page with a limit below the demo's 15 zones: zones must come as tiles.
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CRAFTMAP_")}
+    env.update(
+        DATABASE_URL=map_database_url, CRAFTMAP_BASEMAP_URL="none", CRAFTMAP_MAP_EMBED_LIMIT="5"
+    )
+    with (tmp_path / "serve.log").open("w") as log:
+        server = subprocess.Popen(
+            [CRAFTMAP, "serve", "--port", str(port)], env=env, stdout=log, stderr=subprocess.STDOUT
+        )
+        try:
+            base = f"http://127.0.0.1:{port}"
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline:
+                try:
+                    urllib.request.urlopen(f"{base}/ready", timeout=2).close()
+                    break
+                except OSError:
+                    time.sleep(0.2)
+            context = browser.new_context(locale="vi-VN")
+            watched = Watched(context.new_page())
+            statuses: list[int] = []
+            watched.page.on(
+                "response", lambda r: statuses.append(r.status) if "/tiles/" in r.url else None
+            )
+            watched.page.goto(f"{base}/maps", wait_until="networkidle")
+            html = watched.page.content()
+            assert "Vùng luồng FSC Quan Hóa" not in html  # not embedded
+            assert statuses and set(statuses) <= {200, 204}, statuses
+            assert 200 in statuses
+            assert watched.page.locator(".leaflet-overlay-pane svg path, canvas").count() > 0
+            assert watched.errors == [], watched.errors
+            context.close()
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
