@@ -66,11 +66,6 @@ PACKAGES = (
         "sha512-eI+XkCiLiHwCC3uZ4/n4+Vq3rXcqEHN2lhHRVG1WVziy/3Q0TTipWkzEa1zO0dKZI2AnI5ppFDWrOjnQ7MJLKQ==",
     ),
     NpmPackage(
-        "leaflet-search",
-        "2.9.7",
-        "sha512-v7CxEbXyQXqLFjSkTpvM5i1cvmrcPOos57UmTnR94qqvVZykXyz/0SKEs3cbkFHjyrmMQ3Yk2Q5W6PvyuiSuPg==",
-    ),
-    NpmPackage(
         "leaflet.fullscreen",
         "3.0.0",
         "sha512-81wWSUXz1ZtdneR0v5eJDWXUSx+Zo5J50WXWeydG/UcILfIEAgz/iOjZSi3p00Z9MJ/FC/P5i3CgdYuEAos0yQ==",
@@ -105,7 +100,6 @@ SCRIPTS = {
     "jquery": _local("jquery", "dist/jquery.min.js"),
     "leaflet": _local("leaflet", "dist/leaflet.js"),
     "markerclusterjs": _local("leaflet.markercluster", "dist/leaflet.markercluster.js"),
-    "Leaflet.Search.js": _local("leaflet-search", "dist/leaflet-search.min.js"),
     "Control.Fullscreen.js": _local("leaflet.fullscreen", "Control.FullScreen.js"),
     "leaflet_measure_js": _local("leaflet-measure", "dist/leaflet-measure.js"),
     "leaflet_draw_js": _local("leaflet-draw", "dist/leaflet.draw.js"),
@@ -116,7 +110,6 @@ STYLESHEETS = {
     "fontawesome_css": _local("@fortawesome/fontawesome-free", "css/all.min.css"),
     "markerclustercss": _local("leaflet.markercluster", "dist/MarkerCluster.css"),
     "markerclusterdefaultcss": _local("leaflet.markercluster", "dist/MarkerCluster.Default.css"),
-    "Leaflet.Search.css": _local("leaflet-search", "dist/leaflet-search.min.css"),
     "Control.FullScreen.css": _local("leaflet.fullscreen", "Control.FullScreen.css"),
     "leaflet_draw_css": _local("leaflet-draw", "dist/leaflet.draw.css"),
     "leaflet_measure_css": _local("leaflet-measure", "dist/leaflet-measure.css"),
