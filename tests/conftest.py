@@ -23,6 +23,7 @@ from api.settings import ApiSettings
 from geo import ingest, migrate
 from geo.cluster import LocalCluster
 from geo.db import DatabaseSettings, make_engine, normalise_url
+from tests.live import LiveServer, live_server
 
 # Throwaway clusters trade durability for speed.
 FAST_SERVER = {"fsync": "off", "synchronous_commit": "off", "full_page_writes": "off"}
@@ -117,3 +118,10 @@ def client(database_url: str, session: Session) -> Iterator[TestClient]:
     app.state.read_connection_override = session.connection
     with TestClient(app) as test_client:
         yield test_client
+
+
+@pytest.fixture(scope="module")
+def live(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """A real ``craftmap serve`` process on the shared test database (one per module)."""
+    with live_server(database_url, tmp_path_factory.mktemp("live")) as server:
+        yield server
