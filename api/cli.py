@@ -109,11 +109,26 @@ def db_status() -> None:
 
 
 @db_app.command("url")
-def db_url() -> None:
+def db_url(
+    role: Annotated[
+        str,
+        typer.Option(
+            help="app: what the server uses; owner: what migrations use; "
+            "admin: the private cluster's superuser."
+        ),
+    ] = "app",
+) -> None:
     """Print the database URL (the private cluster's, or DATABASE_URL)."""
     settings = _settings()
     with readable_errors():
-        typer.echo(settings.resolved_url())
+        if role == "app":
+            typer.echo(settings.resolved_url())
+        elif role == "owner":
+            typer.echo(settings.migration_url())
+        elif role == "admin" and settings.uses_private_cluster:
+            typer.echo(settings.cluster().url())
+        else:
+            raise typer.BadParameter("role must be app, owner or admin (private cluster only)")
 
 
 # -- schema and data -------------------------------------------------------------------------
@@ -127,15 +142,17 @@ def migrate(
     """Upgrade the schema to the newest revision (or downgrade with --down-to)."""
     from geo import migrate as migrations
 
-    def run(url: str) -> None:
+    settings = _settings()
+    with readable_errors():
+        # Migrations run as the schema owner; the app role is granted its rights after.
+        database_url(settings)
+        url, app_role = settings.migration_url(), settings.app_role()
         if down_to is not None:
-            migrations.downgrade(url, down_to)
+            migrations.downgrade(url, down_to, app_role=app_role)
             typer.echo(f"Schema downgraded to {down_to}.")
         else:
-            migrations.upgrade(url, to)
+            migrations.upgrade(url, to, app_role=app_role)
             typer.echo(f"Schema at {to if to != 'head' else migrations.head_revision()}.")
-
-    _with_url(run)
 
 
 @demo_app.command("load")
@@ -196,13 +213,18 @@ def keys_create(
 
 @keys_app.command("list")
 def keys_list() -> None:
-    """List keys (prefix, role, name, state); secrets are never shown."""
+    """List keys (prefix, role, state, last use, name); secrets are never shown."""
     from geo import keys
 
     found = _with_url(lambda url: _in_transaction(url, keys.list_keys))
     for info in found:
         state = "revoked" if info.revoked else "active"
-        typer.echo(f"{info.prefix}  {info.role.value:8} {state:8} {info.name}")
+        used = (
+            info.last_used_at.astimezone().strftime("%Y-%m-%d %H:%M")
+            if info.last_used_at
+            else "never used"
+        )
+        typer.echo(f"{info.prefix}  {info.role.value:8} {state:8} {used:16} {info.name}")
 
 
 @keys_app.command("revoke")

@@ -114,4 +114,5 @@ def _for_client(request: Request, response: JSONResponse) -> Response:
 
 
 def _kept_headers(response: Response) -> dict[str, str]:
-    return {k: v for k, v in response.headers.items() if k.lower() == "www-authenticate"}
+    kept = {"www-authenticate", "retry-after"}
+    return {k: v for k, v in response.headers.items() if k.lower() in kept}

@@ -4,13 +4,64 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import time
 import uuid
 from typing import Any
+from urllib.parse import quote, unquote_plus
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 access_log = logging.getLogger("craftmap.access")
+
+# Query parameters that carry credentials; their values never reach the log.
+SECRET_PARAMS = frozenset(
+    {"api_key", "apikey", "api-key", "key", "token", "access_token", "auth", "password"}
+)
+# A craftmap token anywhere in a value: the prefix is kept (it names the key), the secret
+# is not.
+_TOKEN = re.compile(r"cm_([0-9a-f]{8})_[A-Za-z0-9_\-]+")
+REDACTED = "[redacted]"
+
+
+def redact_token(text: str) -> str:
+    """``text`` with every craftmap token's secret replaced.
+
+    Examples
+    --------
+    >>> redact_token("cm_ab12cd34_s3cr3t-value")
+    'cm_ab12cd34_[redacted]'
+    """
+    return _TOKEN.sub(rf"cm_\1_{REDACTED}", text)
+
+
+def redact_query(query: str) -> str:
+    """A raw query string with credentials redacted, fit for the access log.
+
+    Examples
+    --------
+    >>> redact_query("f=json&api_key=cm_ab12cd34_s3cr3t&limit=5")
+    'f=json&api_key=cm_ab12cd34_[redacted]&limit=5'
+    >>> redact_query("token=hunter2")
+    'token=[redacted]'
+    """
+    if not query:
+        return query
+    parts = []
+    for part in query.split("&"):
+        raw_name, eq, raw_value = part.partition("=")
+        name = unquote_plus(raw_name)
+        value = unquote_plus(raw_value)
+        if name.strip().lower() in SECRET_PARAMS and value:
+            hidden = redact_token(value)
+            parts.append(f"{raw_name}={hidden if hidden != value else REDACTED}")
+        elif _TOKEN.search(value) or _TOKEN.search(name):
+            parts.append(
+                quote(redact_token(name), safe="[]") + eq + quote(redact_token(value), safe="[]")
+            )
+        else:
+            parts.append(part)
+    return "&".join(parts)
 
 
 class JsonFormatter(logging.Formatter):
@@ -63,6 +114,9 @@ def log_config(*, json_lines: bool = True, level: str = "INFO") -> dict[str, Any
 class RequestLogMiddleware:
     """Log one line per request with method, path, status, duration and request id.
 
+    Credentials in the query string (or a token in the path) are redacted; headers,
+    where keys belong, are not logged at all.
+
     A plain ASGI middleware (not ``BaseHTTPMiddleware``) so streamed responses pass through
     untouched and the cost per request stays small.
     """
@@ -96,8 +150,8 @@ class RequestLogMiddleware:
                 extra={
                     "request_id": request_id,
                     "method": scope["method"],
-                    "path": scope["path"],
-                    "query": scope.get("query_string", b"").decode("latin-1"),
+                    "path": redact_token(scope["path"]),
+                    "query": redact_query(scope.get("query_string", b"").decode("latin-1")),
                     "status": status,
                     "duration_ms": round((time.perf_counter() - started) * 1000, 2),
                     "client": (scope.get("client") or ("", 0))[0],

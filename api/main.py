@@ -44,6 +44,12 @@ def create_app(
         except GeoError as exc:
             app.state.engine_error = str(exc)
             log.error("no database: %s", exc)
+        # (keys) Rate-limit and last-use bookkeeping commits on a pool of its own, so a
+        # write holding a connection never waits on the pool it holds.
+        if app.state.engine is not None:
+            app.state.auth_engine = make_engine(
+                db_settings.resolved_url(), pool_size=settings.auth_pool_size
+            )
         # Reads go to the replica when one is configured, else to the primary through a
         # pool of their own (autocommit, no ping before use).
         read_url = db_settings.read_database_url or (
@@ -54,7 +60,7 @@ def create_app(
                 read_url, pool_size=settings.db_read_pool_size, for_reads=True
             )
         yield
-        for engine in (app.state.engine, app.state.read_engine):
+        for engine in (app.state.engine, app.state.read_engine, app.state.auth_engine):
             if engine is not None:
                 engine.dispose()
 
@@ -71,6 +77,7 @@ def create_app(
     app.state.settings = settings
     app.state.engine = None
     app.state.read_engine = None
+    app.state.auth_engine = None
     app.state.read_connection_override = None
     app.state.engine_error = None
     templates = Jinja2Templates(directory=str(TEMPLATES_DIR))

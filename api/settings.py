@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -25,3 +26,14 @@ class ApiSettings(BaseSettings):
     map_embed_limit: int = 5_000
     # Per worker; FastAPI runs up to 40 requests at once in its thread pool.
     db_read_pool_size: int = 20
+
+    # -- keys (issue 9, point 7): rate limits, counted in PostgreSQL across workers --------
+    # Per window and per key / per client address; 0 turns a limit off.
+    rate_limit_writes: int = 120
+    # Failed authentications per window, per client address and per key prefix.
+    rate_limit_failed_auth: int = 10
+    rate_limit_window_s: int = Field(default=60, ge=1, le=86_400)
+    # Proxies whose X-Forwarded-For is believed (JSON list of addresses); none by default.
+    rate_limit_trusted_proxies: list[str] = []
+    # Connections per worker for the rate-limit and last-use bookkeeping (short transactions).
+    auth_pool_size: int = 2

@@ -23,6 +23,7 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from geo import roles
 from geo.errors import ClusterError, MissingSoftware
 
 DATABASE_NAME = "craftmap"
@@ -131,6 +132,9 @@ class ClusterState:
     password: str
     socket_dir: str
     major: int
+    # Login roles of the least-privilege set-up (geo.roles); made on start when missing.
+    owner_password: str = ""
+    app_password: str = ""
 
 
 @dataclass(frozen=True)
@@ -337,6 +341,7 @@ class LocalCluster:
             ]
         )
         self._ensure_database(state)
+        self._ensure_roles(state)
         return state
 
     def stop(self) -> bool:
@@ -369,7 +374,10 @@ class LocalCluster:
 
     # -- connecting ------------------------------------------------------------------------
     def url(self, database: str = DATABASE_NAME) -> str:
-        """SQLAlchemy URL (psycopg 3) of a database in this cluster, over TCP."""
+        """SQLAlchemy URL (psycopg 3) of a database in this cluster, over TCP, as superuser.
+
+        For administration; the app uses `app_url`, migrations `owner_url`.
+        """
         state = self._load_state()
         if state is None:
             raise ClusterError(
@@ -378,6 +386,44 @@ class LocalCluster:
         return (
             f"postgresql+psycopg://{SUPERUSER}:{state.password}@127.0.0.1:{state.port}/{database}"
         )
+
+    def owner_url(self, database: str = DATABASE_NAME) -> str:
+        """URL of the schema owner role (migrations run as it)."""
+        return self._role_url(roles.OWNER_ROLE, "owner_password", database)
+
+    def app_url(self, database: str = DATABASE_NAME) -> str:
+        """URL of the app role (the server connects as it: rows only, owns nothing)."""
+        return self._role_url(roles.APP_ROLE, "app_password", database)
+
+    def _role_url(self, role: str, password_field: str, database: str) -> str:
+        state = self._load_state()
+        if state is None:
+            raise ClusterError(
+                f"No private cluster under {self.home}; run 'craftmap db start' first."
+            )
+        password = getattr(state, password_field)
+        if not password:
+            raise ClusterError(
+                f"The private cluster under {self.home} has no {role} role yet; "
+                "run 'craftmap db start' to create it."
+            )
+        return f"postgresql+psycopg://{role}:{password}@127.0.0.1:{state.port}/{database}"
+
+    def _ensure_roles(self, state: ClusterState) -> None:
+        """Create the owner and app roles and hand the database to the owner (idempotent)."""
+        import psycopg
+
+        if not state.owner_password or not state.app_password:
+            state.owner_password = state.owner_password or secrets.token_urlsafe(24)
+            state.app_password = state.app_password or secrets.token_urlsafe(24)
+            self._save_state(state)
+        conninfo = f"host=127.0.0.1 port={state.port} user={SUPERUSER} password={state.password}"
+        with psycopg.connect(f"{conninfo} dbname=postgres", autocommit=True) as conn:
+            roles.ensure_roles(
+                conn, owner_password=state.owner_password, app_password=state.app_password
+            )
+        with psycopg.connect(f"{conninfo} dbname={DATABASE_NAME}", autocommit=True) as conn:
+            roles.prepare_database(conn)
 
     def _ensure_database(self, state: ClusterState, *, attempts: int = 50) -> None:
         import psycopg

@@ -14,6 +14,7 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session
 
+from geo import constraint_messages
 from geo.cluster import LocalCluster
 from geo.errors import Conflict, DatabaseUnavailable, InvalidInput
 
@@ -21,7 +22,12 @@ MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 
 
 class DatabaseSettings(BaseSettings):
-    """Where the database is: ``DATABASE_URL``, or the private cluster under ``CRAFTMAP_HOME``."""
+    """Where the database is: ``DATABASE_URL``, or the private cluster under ``CRAFTMAP_HOME``.
+
+    ``DATABASE_URL`` is what the app connects with; ``MIGRATION_DATABASE_URL`` what the
+    migrations run with (the schema owner), defaulting to ``DATABASE_URL``. The private
+    cluster has a role for each (``geo.roles``).
+    """
 
     model_config = SettingsConfigDict(env_prefix="CRAFTMAP_", env_file=".env", extra="ignore")
 
@@ -33,10 +39,15 @@ class DatabaseSettings(BaseSettings):
         default=None,
         validation_alias=AliasChoices("READ_DATABASE_URL", "CRAFTMAP_READ_DATABASE_URL"),
     )
+    # The schema owner's URL, for migrations; DATABASE_URL's when not given.
+    migration_database_url: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("MIGRATION_DATABASE_URL", "CRAFTMAP_MIGRATION_DATABASE_URL"),
+    )
     home: Path = Path(".craftmap")
     pg_bindir: Path | None = None
 
-    @field_validator("database_url", "read_database_url")
+    @field_validator("database_url", "read_database_url", "migration_database_url")
     @classmethod
     def _psycopg_driver(cls, value: str | None) -> str | None:
         return normalise_url(value) if value else None
@@ -51,10 +62,24 @@ class DatabaseSettings(BaseSettings):
         return LocalCluster(self.home, pg_bindir=self.pg_bindir)
 
     def resolved_url(self) -> str:
-        """The SQLAlchemy URL to connect to (the private cluster's when none is set)."""
+        """The URL the app connects with (the private cluster's app role when none is set)."""
         if self.database_url is not None:
             return self.database_url
-        return self.cluster().url()
+        return self.cluster().app_url()
+
+    def migration_url(self) -> str:
+        """The URL migrations run with: the schema owner's."""
+        if self.migration_database_url is not None:
+            return self.migration_database_url
+        if self.database_url is not None:
+            return self.database_url
+        return self.cluster().owner_url()
+
+    def app_role(self) -> str | None:
+        """The app's role when it is not the migrations' (it is granted DML after each)."""
+        app = sa.engine.make_url(self.resolved_url()).username
+        owner = sa.engine.make_url(self.migration_url()).username
+        return app if app and app != owner else None
 
 
 def normalise_url(url: str) -> str:
@@ -105,15 +130,18 @@ def translate_errors() -> Iterator[None]:
     try:
         yield
     except sa_exc.IntegrityError as exc:
+        # The message names the field and the rule in words, never a constraint's name.
         sqlstate = getattr(exc.orig, "sqlstate", None)
         diag = getattr(exc.orig, "diag", None)
-        constraint = getattr(diag, "constraint_name", None)
+        worded = constraint_messages.describe(
+            sqlstate,
+            getattr(diag, "constraint_name", None),
+            getattr(diag, "message_detail", None),
+            getattr(diag, "column_name", None),
+        )
         if sqlstate == "23505":
-            raise Conflict(f"duplicate value violates {constraint}") from exc
-        raise InvalidInput(
-            f"value violates {constraint or 'a constraint'}: "
-            f"{getattr(diag, 'message_primary', '') or exc.orig}"
-        ) from exc
+            raise Conflict(worded) from exc
+        raise InvalidInput(worded) from exc
     except sa_exc.DataError as exc:
         # Wrong SRID or geometry type, out-of-range numbers, malformed values.
         message = getattr(getattr(exc.orig, "diag", None), "message_primary", None)

@@ -29,6 +29,7 @@ from geo.db import set_actor, translate_errors
 from geo.errors import Conflict, InvalidGeometry, InvalidInput, NotFound
 
 _HISTORY = models.table_of(models.FeatureHistory)
+_KEYS = models.table_of(models.ApiKey)
 
 
 class PreconditionFailed(Conflict):
@@ -444,8 +445,16 @@ def _split_feature(feature: Any) -> tuple[Any, Any]:
 
 
 # -- history -----------------------------------------------------------------------------------
-def history(conn: Connection, collection: Collection, feature_id: int) -> list[dict[str, Any]]:
-    """Every recorded version of a feature, oldest first, each state as a GeoJSON Feature."""
+def history(
+    conn: Connection, collection: Collection, feature_id: int, *, reveal_actors: bool = False
+) -> list[dict[str, Any]]:
+    """Every recorded version of a feature, oldest first, each state as a GeoJSON Feature.
+
+    Who wrote is named in full (``key:<prefix>:<name>``) only with ``reveal_actors``
+    (readers with a valid key). Otherwise a write made with a key shows as
+    ``API key (<role>)``, one from the command line as ``command line``: a key's name may
+    name a person, and its prefix is half of what a guess needs.
+    """
     state = sa.func.coalesce(_HISTORY.c.after, _HISTORY.c.before)
     as_feature = sa.func.json_build_object(
         "type",
@@ -457,14 +466,36 @@ def history(conn: Connection, collection: Collection, feature_id: int) -> list[d
         "properties",
         state.op("-")("geom"),
     )
+    is_key = _HISTORY.c.actor.startswith("key:")
+    actor = (
+        _HISTORY.c.actor
+        if reveal_actors
+        else sa.case(
+            (
+                is_key,
+                sa.func.coalesce(
+                    sa.literal("API key (") + sa.cast(_KEYS.c.role, sa.Text) + sa.literal(")"),
+                    sa.literal("API key"),
+                ),
+            ),
+            (_HISTORY.c.actor.startswith("cli:"), sa.literal("command line")),
+            else_=_HISTORY.c.actor,
+        )
+    )
     rows = conn.execute(
         sa.select(
             _HISTORY.c.id,
             _HISTORY.c.action,
-            _HISTORY.c.actor,
+            actor.label("actor"),
             _HISTORY.c.at,
             sa.cast(state["version"].astext, sa.Integer).label("version"),
             as_feature.label("state"),
+        )
+        .select_from(
+            _HISTORY.outerjoin(
+                _KEYS,
+                sa.and_(is_key, _KEYS.c.prefix == sa.func.split_part(_HISTORY.c.actor, ":", 2)),
+            )
         )
         .where(
             _HISTORY.c.table_name == collection.table.name, _HISTORY.c.feature_id == str(feature_id)

@@ -5,20 +5,31 @@ from geoalchemy2 import alembic_helpers
 
 from geo.db import DatabaseSettings, make_engine
 from geo.models import Base
+from geo.roles import grant_app_privileges
 
 config = context.config
 target_metadata = Base.metadata
 
 
 def _url() -> str:
-    # A caller (geo.migrate, tests) may pass the URL in; otherwise read the settings.
+    # A caller (geo.migrate, tests) may pass the URL in; otherwise read the settings:
+    # migrations run as the owner role (MIGRATION_DATABASE_URL, else DATABASE_URL).
     given = config.attributes.get("database_url")
-    return str(given) if given else DatabaseSettings().resolved_url()
+    return str(given) if given else DatabaseSettings().migration_url()
+
+
+def _app_role() -> str | None:
+    # The role the app connects as, when it is not the one migrating (least privilege).
+    if config.attributes.get("database_url"):
+        given = config.attributes.get("app_role")
+        return str(given) if given else None
+    return DatabaseSettings().app_role()
 
 
 def _include_object(obj, name, type_, reflected, compare_to):  # type: ignore[no-untyped-def]
     # PostGIS's own table and Alembic's bookkeeping are not part of our models.
-    if type_ == "table" and name in {"spatial_ref_sys", "alembic_version"}:
+    # rate_limit is the rate limiter's scratch table (api/auth.py), not a model.
+    if type_ == "table" and name in {"spatial_ref_sys", "alembic_version", "rate_limit"}:
         return False
     return alembic_helpers.include_object(obj, name, type_, reflected, compare_to)
 
@@ -61,6 +72,9 @@ def _run(connection) -> None:  # type: ignore[no-untyped-def]
     )
     with context.begin_transaction():
         context.run_migrations()
+        app_role = _app_role()
+        if app_role is not None:
+            grant_app_privileges(connection, app_role)
 
 
 if context.is_offline_mode():

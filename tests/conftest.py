@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from api.deps import get_session
 from api.main import create_app
 from api.settings import ApiSettings
-from geo import ingest, migrate
+from geo import ingest, migrate, roles
 from geo.cluster import LocalCluster
 from geo.db import DatabaseSettings, make_engine, normalise_url
 from tests.live import LiveServer, live_server
@@ -29,6 +29,11 @@ from tests.live import LiveServer, live_server
 FAST_SERVER = {"fsync": "off", "synchronous_commit": "off", "full_page_writes": "off"}
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+
+# Rate-limit counters live in the shared test database and every in-process client is
+# 'testclient': suite-wide counts would trip the limits. The shared fixtures get room;
+# tests/api/test_keys_hardening.py tests the limits on servers of its own.
+ROOMY_RATE_LIMITS = {"rate_limit_writes": 1_000_000, "rate_limit_failed_auth": 1_000_000}
 
 
 def libpq_conninfo(url: str) -> str:
@@ -65,16 +70,51 @@ def pg_server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     cluster.destroy()
 
 
+def with_role(url: str, role: str, password: str) -> str:
+    """``url`` logging in as another role."""
+    return make_url(url).set(username=role, password=password).render_as_string(hide_password=False)
+
+
 @pytest.fixture(scope="session")
-def database_url(pg_server_url: str) -> Iterator[str]:
-    """The shared test database, migrated to head with the demo data loaded."""
-    url = create_database(pg_server_url)
-    migrate.upgrade(url)
-    engine = make_engine(url)
+def role_passwords(pg_server_url: str) -> dict[str, str]:
+    """The owner and app roles on the test server, as the private cluster makes them."""
+    passwords = {roles.OWNER_ROLE: uuid.uuid4().hex, roles.APP_ROLE: uuid.uuid4().hex}
+    with psycopg.connect(libpq_conninfo(pg_server_url), autocommit=True) as conn:
+        roles.ensure_roles(
+            conn,
+            owner_password=passwords[roles.OWNER_ROLE],
+            app_password=passwords[roles.APP_ROLE],
+        )
+    return passwords
+
+
+@pytest.fixture(scope="session")
+def role_urls(pg_server_url: str, role_passwords: dict[str, str]) -> Iterator[dict[str, str]]:
+    """The shared test database as the private cluster sets it up: its URLs per role.
+
+    Created by the superuser ("admin"), migrated as the owner ("owner"), served and
+    loaded as the app role ("app"), so the suite runs under least privilege.
+    """
+    admin = create_database(pg_server_url)
+    with psycopg.connect(libpq_conninfo(admin), autocommit=True) as conn:
+        roles.prepare_database(conn)
+    urls = {
+        "admin": admin,
+        "owner": with_role(admin, roles.OWNER_ROLE, role_passwords[roles.OWNER_ROLE]),
+        "app": with_role(admin, roles.APP_ROLE, role_passwords[roles.APP_ROLE]),
+    }
+    migrate.upgrade(urls["owner"], app_role=roles.APP_ROLE)
+    engine = make_engine(urls["app"])
     ingest.load_demo(engine, actor="test-setup")
     engine.dispose()
-    yield url
-    drop_database(url)
+    yield urls
+    drop_database(admin)
+
+
+@pytest.fixture(scope="session")
+def database_url(role_urls: dict[str, str]) -> str:
+    """The shared test database (as the app role), migrated, with the demo data loaded."""
+    return role_urls["app"]
 
 
 @pytest.fixture
@@ -113,7 +153,7 @@ def session(connection: Connection) -> Iterator[Session]:
 @pytest.fixture
 def client(database_url: str, session: Session) -> Iterator[TestClient]:
     """The app, with requests using the test's rolled-back session."""
-    app = create_app(ApiSettings(), DatabaseSettings(database_url=database_url))
+    app = create_app(ApiSettings(**ROOMY_RATE_LIMITS), DatabaseSettings(database_url=database_url))
     app.dependency_overrides[get_session] = lambda: session
     app.state.read_connection_override = session.connection
     with TestClient(app) as test_client:
@@ -123,5 +163,6 @@ def client(database_url: str, session: Session) -> Iterator[TestClient]:
 @pytest.fixture(scope="module")
 def live(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     """A real ``craftmap serve`` process on the shared test database (one per module)."""
-    with live_server(database_url, tmp_path_factory.mktemp("live")) as server:
+    roomy = {f"CRAFTMAP_{k.upper()}": str(v) for k, v in ROOMY_RATE_LIMITS.items()}
+    with live_server(database_url, tmp_path_factory.mktemp("live"), env=roomy) as server:
         yield server

@@ -46,7 +46,8 @@ def test_private_cluster_lifecycle(tmp_path: Path) -> None:
             assert Path(data_dir).stat().st_uid == pwd.getpwnam("postgres").pw_uid
 
         url = run_cli("db", "url", env=env).stdout.strip()
-        assert url.startswith("postgresql+psycopg://craftmap:") and "@127.0.0.1:" in url
+        # The app's URL: the least-privilege role (tests/api/test_keys_hardening.py).
+        assert url.startswith("postgresql+psycopg://craftmap_app:") and "@127.0.0.1:" in url
 
         assert migrate.head_revision() in run_cli("migrate", env=env).stdout
         with psycopg.connect(libpq_conninfo(url)) as conn:

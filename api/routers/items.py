@@ -16,7 +16,7 @@ from fastapi import APIRouter, Body, Header, Query, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from sqlalchemy.engine import Connection
 
-from api.auth import require_admin, require_writer
+from api.auth import optional_reader, require_admin, require_writer
 from api.deps import SessionDep, SettingsDep, read_connection
 from api.negotiation import (
     GEOJSON,
@@ -578,11 +578,18 @@ def delete_item(
 def item_history(
     collection_id: CollectionId, feature_id: FeatureId, request: Request, session: SessionDep
 ) -> Response:
-    """Every recorded version of a feature: who, when, what it looked like."""
+    """Every recorded version of a feature: who, when, what it looked like.
+
+    Who wrote is named (key name and prefix) only to readers sending a valid API key;
+    others see "API key (role)" or "command line".
+    """
     reject_unknown_params(request, ())
     found = catalog.get_collection(session, collection_id)
     fid = features.parse_feature_id(feature_id)
-    versions = repository.history(session.connection(), found, fid)
+    reader = optional_reader(request, session.connection())
+    versions = repository.history(
+        session.connection(), found, fid, reveal_actors=reader is not None
+    )
     if not versions:
         raise NotFound(f"no history for feature {fid} in {found.id}")
     if wants_html(request):

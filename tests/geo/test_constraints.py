@@ -57,14 +57,14 @@ def test_good_rows_are_accepted(connection: Connection) -> None:
 @pytest.mark.parametrize(
     ("change", "message"),
     [
-        ({"kind": "bogus_kind"}, "ck_craft_village_kind"),
-        ({"group": "G9"}, "ck_craft_village_craft_group"),
+        ({"kind": "bogus_kind"}, "kind must be one of: craft_village, "),
+        ({"group": "G9"}, "craft_group must be one of: G1, "),
         ({"geom": "SRID=3857;POINT(11760000 2250000)"}, "SRID (3857) does not match"),
         ({"geom": "SRID=4326;LINESTRING(105 20, 106 20)"}, "type (LineString) does not match"),
-        ({"geom": "SRID=4326;POINT(205 19)"}, "ck_craft_village_geom_valid"),
-        ({"geom": "SRID=4326;POINT EMPTY"}, "ck_craft_village_geom_valid"),
-        ({"craft_households": 120}, "ck_craft_village_craft_households_range"),
-        ({"households": -1, "craft_households": None}, "ck_craft_village_households_nonneg"),
+        ({"geom": "SRID=4326;POINT(205 19)"}, "geom must be a valid, non-empty geometry"),
+        ({"geom": "SRID=4326;POINT EMPTY"}, "geom must be a valid, non-empty geometry"),
+        ({"craft_households": 120}, "craft_households must be ≥ 0 and not more than households"),
+        ({"households": -1, "craft_households": None}, "households must be ≥ 0"),
     ],
 )
 def test_bad_village_rows_are_rejected(
@@ -83,12 +83,12 @@ def test_bad_village_rows_are_rejected(
 @pytest.mark.parametrize(
     ("change", "message"),
     [
-        ({"material": "plastic"}, "ck_material_zone_material"),
-        ({"status": "gone"}, "ck_material_zone_status"),
+        ({"material": "plastic"}, "material must be one of: "),
+        ({"status": "gone"}, "status must be one of: existing, "),
         (
             # A bow-tie: the ring crosses itself.
             {"geom": "SRID=4326;MULTIPOLYGON(((105 20,106 21,106 20,105 21,105 20)))"},
-            "ck_material_zone_geom_valid",
+            "geom must be a valid, non-empty geometry",
         ),
         ({"geom": "SRID=4326;POINT(105 20)"}, "type (Point) does not match"),
     ],
@@ -102,7 +102,7 @@ def test_bad_zone_rows_are_rejected(
 
 def test_duplicate_code_is_a_conflict(connection: Connection) -> None:
     _insert(connection, VILLAGE_SQL, GOOD_VILLAGE)
-    with pytest.raises(Conflict, match="uq_craft_village_code"):
+    with pytest.raises(Conflict, match="code 'T-OK' is already used by another village"):
         _insert(connection, VILLAGE_SQL, GOOD_VILLAGE)
 
 
@@ -113,7 +113,7 @@ def test_route_stop_needs_village_or_name(connection: Connection) -> None:
             "VALUES ('T-R', 'Tuyến thử', 'craft_village', 'car') RETURNING id"
         )
     ).scalar()
-    with pytest.raises(InvalidInput, match="ck_route_stop_village_or_name"):
+    with pytest.raises(InvalidInput, match="a route stop needs a village_id or a name"):
         _insert(
             connection,
             "INSERT INTO route_stop (route_id, seq, geom) "
@@ -123,7 +123,7 @@ def test_route_stop_needs_village_or_name(connection: Connection) -> None:
 
 
 def test_admin_unit_validity_dates_are_ordered(connection: Connection) -> None:
-    with pytest.raises(InvalidInput, match="ck_admin_unit_validity_order"):
+    with pytest.raises(InvalidInput, match="valid_to must not be before valid_from"):
         _insert(
             connection,
             "INSERT INTO admin_unit (code, scheme, name, level, valid_from, valid_to) "
