@@ -15,6 +15,9 @@ Scopes, as designed:
   working: anyone who learns a prefix could otherwise lock its key out;
 - writes are counted per key and per address; over either limit the write is refused
   (429) before anything is written.
+
+A request with no key at all is logged but not counted as a failed authentication: it
+guesses nothing, and it is refused before any work.
 """
 
 from __future__ import annotations

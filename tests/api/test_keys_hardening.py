@@ -408,3 +408,41 @@ def test_history_names_key_holders_only_to_readers_with_a_key(
     refused = client.get(f"/{url}/history", headers=bearer(_fake_token()))
     assert refused.status_code == 401
     assert refused.headers["content-type"] == "application/problem+json"
+
+
+# -- the client address ---------------------------------------------------------------------
+def _app_client(database_url: str, **settings: Any) -> TestClient:
+    from api.main import create_app
+    from api.settings import ApiSettings
+    from geo.db import DatabaseSettings
+
+    limits = {"rate_limit_failed_auth": 2, "rate_limit_window_s": WINDOW_S, **settings}
+    return TestClient(
+        create_app(ApiSettings(**limits), DatabaseSettings(database_url=database_url))
+    )
+
+
+def _fail(client: TestClient, forwarded_for: str) -> int:
+    return client.post(
+        "/collections/villages/items",
+        json={},
+        headers={**bearer(_fake_token()), "X-Forwarded-For": forwarded_for},
+    ).status_code
+
+
+def test_x_forwarded_for_counts_only_behind_a_trusted_proxy(
+    own_database: dict[str, str],
+) -> None:
+    _not_near_window_end()
+    # In-process requests all come from the peer "testclient".
+    engine = make_engine(own_database["app"])
+    with engine.begin() as conn:
+        conn.execute(sa.text("DELETE FROM rate_limit WHERE bucket LIKE '%testclient%'"))
+    engine.dispose()
+    with _app_client(own_database["app"]) as client:
+        # Not trusted: a forged header does not make a new client.
+        assert [_fail(client, _address()) for _ in range(3)] == [401, 401, 429]
+    with _app_client(own_database["app"], rate_limit_trusted_proxies=["testclient"]) as client:
+        one, other = _address(), _address()
+        assert [_fail(client, f"{one}, testclient") for _ in range(3)] == [401, 401, 429]
+        assert _fail(client, other) == 401
