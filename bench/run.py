@@ -475,7 +475,9 @@ def main() -> None:
         settings.cluster().start()
     scale = generate.TINY if args.tiny else generate.FULL
     folder = args.data / ("tiny" if args.tiny else "full")
-    url = args.url or prepare(settings.resolved_url(), folder, scale)
+    # Creating the bench database needs the private cluster's superuser, not the app role.
+    server = settings.cluster().url() if settings.uses_private_cluster else settings.resolved_url()
+    url = args.url or prepare(server, folder, scale)
     results = run(url, seconds=args.seconds, compare_tipg=args.tipg)
     memory = export_memory(url)
     stamp = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")

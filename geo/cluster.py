@@ -320,6 +320,8 @@ class LocalCluster:
         state = self.init()
         current = self.status()
         if current.running:
+            if not state.owner_password or not state.app_password:
+                self._ensure_roles(state)  # a cluster made before the roles existed
             return state
         if not _port_is_free(state.port):
             state.port = free_port()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -172,6 +173,17 @@ def test_the_private_cluster_makes_owner_and_app_roles(tmp_path: Path) -> None:
             pytest.raises(psycopg.errors.InsufficientPrivilege),
         ):
             conn.execute("DROP TABLE craft_village")
+
+        # A running cluster from before the roles (no role passwords in cluster.json) gets
+        # them on the next start, and its objects are handed to the owner.
+        state_file = tmp_path / "home" / "cluster.json"
+        state = json.loads(state_file.read_text())
+        state_file.write_text(
+            json.dumps({k: v for k, v in state.items() if not k.endswith("_password")})
+        )
+        run_cli("db", "start", env=env)
+        assert run_cli("db", "url", env=env).stdout.strip() != app_url
+        assert name in run_cli("keys", "list", env=env).stdout
     finally:
         run_cli("db", "stop", env=env, check=False)
 
