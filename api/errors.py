@@ -141,8 +141,14 @@ def add_exception_handlers(app: FastAPI, status_codes: dict[type[Exception], int
         return _for_client(request, problem(400, detail, instance=request.url.path))
 
     def database_down_handler(request: Request, exc: Exception) -> Response:
-        # The message may hold connection details: it goes to the log, not the client.
-        log.error("database unavailable on %s: %s", request.url.path, exc)
+        # The message may hold connection details: it goes to the log, not the client;
+        # only its first line (SQLAlchemy appends the statement and its parameters).
+        orig = getattr(exc, "orig", None) or exc
+        reason = f"{type(orig).__name__}: {str(orig).strip().splitlines()[0] if str(orig) else ''}"
+        if getattr(orig, "sqlstate", None) == "57014":
+            log.warning("statement cancelled on %s: %s", request.url.path, reason)
+        else:
+            log.error("database unavailable on %s: %s", request.url.path, reason)
         response = problem(503, _database_down_detail(request, exc), instance=request.url.path)
         response.headers["Retry-After"] = _retry_after(request)
         return _for_client(request, response)

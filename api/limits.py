@@ -134,7 +134,7 @@ class CancelOnDisconnect:
             if not finished:
                 # Blocking calls to the server: on a thread of its own, never the event
                 # loop, and not the thread pool, which the slow requests may fill.
-                threading.Thread(target=canceller.cancel, daemon=True).start()
+                threading.Thread(target=canceller.cancel_until_released, daemon=True).start()
 
         async def watched_send(message: Message) -> None:
             nonlocal finished
@@ -149,3 +149,4 @@ class CancelOnDisconnect:
             finally:
                 finished = True
                 watcher.cancel()
+                canceller.release()

@@ -6,6 +6,7 @@ import contextlib
 import contextvars
 import select
 import threading
+import time
 import weakref
 from collections.abc import Iterator
 from pathlib import Path
@@ -144,6 +145,7 @@ class StatementCanceller:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._connections: weakref.WeakSet[Any] = weakref.WeakSet()
+        self._released = threading.Event()
         self.cancelled = False
 
     def attach(self, dbapi_connection: Any) -> None:
@@ -157,7 +159,7 @@ class StatementCanceller:
             self._connections.discard(dbapi_connection)
 
     def cancel(self) -> int:
-        """Cancel what the request's connections run; return how many were asked.
+        """Cancel what the request's connections run now; return how many were asked.
 
         Blocking (one short connection to the server per statement): call it from a
         thread of its own, not from an event loop.
@@ -171,6 +173,22 @@ class StatementCanceller:
                 with contextlib.suppress(Exception):
                     connection.cancel_safe(timeout=5)
         return len(connections)
+
+    def cancel_until_released(self, *, every_s: float = 0.2, at_most_s: float = 600) -> None:
+        """Cancel again and again until the request gave its connections back.
+
+        A cancel reaches only the statement running at that moment; one that starts a
+        moment later (a cursor's FETCH, issued by psycopg itself) would run on. New
+        statements through SQLAlchemy are refused once ``cancelled`` is set.
+        """
+        deadline = time.monotonic() + at_most_s
+        while self.cancel() and not self._released.wait(every_s):
+            if time.monotonic() > deadline:
+                return
+
+    def release(self) -> None:
+        """The request is over: stop cancelling."""
+        self._released.set()
 
 
 _CANCELLER: contextvars.ContextVar[StatementCanceller | None] = contextvars.ContextVar(
@@ -186,6 +204,12 @@ def cancellable(canceller: StatementCanceller) -> Iterator[StatementCanceller]:
         yield canceller
     finally:
         _CANCELLER.reset(token)
+
+
+def request_given_up() -> bool:
+    """True when the current request's canceller was fired (its client left)."""
+    canceller = _CANCELLER.get()
+    return canceller is not None and canceller.cancelled
 
 
 def _track_for_cancelling(engine: Engine) -> None:

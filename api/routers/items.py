@@ -6,6 +6,7 @@ import dataclasses
 import datetime as dt
 import itertools
 import json
+import logging
 import re
 from collections.abc import Callable, Iterator
 from typing import Annotated, Any
@@ -33,11 +34,12 @@ from api.routers.ogc import link, render
 from api.settings import ApiSettings
 from geo import catalog, cql2, features, repository
 from geo.crs import ServedCrs, served_crs
-from geo.db import longer_statements
+from geo.db import longer_statements, request_given_up
 from geo.errors import InvalidInput, NotFound
 from geo.keys import KeyInfo
 
 router = APIRouter(tags=["OGC API – Features"])
+log = logging.getLogger("craftmap.items")
 
 ITEMS_PARAMS = (
     "limit",
@@ -213,7 +215,27 @@ def get_items(collection_id: CollectionId, request: Request) -> Response:
         with read_connection(request) as conn:
             yield from _page_body(request, conn, found, query, collection_url)
 
-    return StreamingResponse(streamed(), media_type=GEOJSON, headers=headers)
+    return StreamingResponse(_started(streamed()), media_type=GEOJSON, headers=headers)
+
+
+def _started(chunks: Iterator[bytes]) -> Iterator[bytes]:
+    """Run a stream's query before the 200 goes out; end it quietly if its client left.
+
+    The first chunk comes after PostgreSQL's first rows, so a timeout or an outage is
+    still answered 503 with a problem. A later failure can only cut the stream short.
+    """
+    first = next(chunks)
+
+    def rest() -> Iterator[bytes]:
+        yield first
+        try:
+            yield from chunks
+        except Exception:
+            if not request_given_up():
+                raise  # the client is there: cut the stream, so it sees it is incomplete
+            log.info("stream ended: the client left")
+
+    return rest()
 
 
 def _page_body(
@@ -299,7 +321,7 @@ def export_items(collection_id: CollectionId, request: Request) -> Response:
             )
 
     return StreamingResponse(
-        streamed(),
+        _started(streamed()),
         media_type=GEOJSON,
         headers={
             "Content-Crs": f"<{out_crs.uri}>",
