@@ -79,10 +79,17 @@ def _retry_after(request: Request) -> str:
 
 
 def _database_down_detail(request: Request, exc: Exception) -> str:
+    # A statement timeout is a 503, not a 400: whether a valid query finishes in time
+    # depends on the load and the data as much as on the query, so the request is not
+    # wrong, and clients (QGIS, GDAL, caches) retry a 503 after Retry-After but treat a
+    # 4xx as final. The detail still tells the client how to make it cheaper.
     sqlstate = getattr(getattr(exc, "orig", exc), "sqlstate", None)
     if sqlstate == "57014":  # query_canceled: statement_timeout, or a cancelled request
         settings = getattr(request.app.state, "settings", None)
-        seconds = getattr(settings, "statement_timeout_seconds", None)
+        name = "statement_timeout_seconds"
+        if request.url.path.endswith("/export"):
+            name = "export_statement_timeout_seconds"
+        seconds = getattr(settings, name, None)
         limit = f" ({seconds:g} s)" if seconds else ""
         return (
             f"the query ran longer than the time limit{limit} and was cancelled; "

@@ -263,6 +263,7 @@ def test_a_body_over_the_cap_is_413_naming_the_limit(
     rss = _PeakRss(server.process.pid)
     streamed = _send_until_answered(server, _head(ITEMS, None, auth), _filler(total, chunked=True))
     growth_kb = rss.stop()
+    print(f"413 with a key: RSS +{growth_kb} kB for the chunked body; sent {streamed['sent']}")
     for result in (declared, streamed):
         assert result["status"] == 413, result
         problem = json.loads(result["body"])
