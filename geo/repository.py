@@ -78,6 +78,26 @@ def check_limits(collection: Collection, body: Any, limits: WriteLimits) -> None
         check_vertex_count(body["geometry"], limits)
 
 
+def check_raw_body(raw: bytes, limits: WriteLimits) -> None:
+    """Before the body is parsed: refuse one with far more JSON arrays than vertices allowed.
+
+    Every position is an array, so the count of ``[`` bounds the vertices from above.
+    Parsed, a body of tiny arrays takes ~15 times its size in memory (10 MB → 150 MB);
+    this keeps a body over the vertex limit from ever being parsed.
+    """
+    if limits.max_vertices is None:
+        return
+    arrays = raw.count(b"[")
+    allowed = 2 * limits.max_vertices + 10_000  # rings, parts and list properties too
+    if arrays > allowed:
+        raise LimitExceeded(
+            f"the body holds {arrays} JSON arrays, more than {allowed}: at most "
+            f"{limits.max_vertices} vertices are accepted",
+            limit="max_vertices",
+            value=limits.max_vertices,
+        )
+
+
 def check_feature_count(body: Any, limits: WriteLimits) -> None:
     """A body carrying a collection may hold at most ``max_features`` features.
 

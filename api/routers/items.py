@@ -505,10 +505,11 @@ AcceptedBody = Annotated[bytes, Depends(accepted_body)]
 _SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
 
 
-def _json_body(raw: bytes) -> Any:
+def _json_body(raw: bytes, options: repository.WriteOptions) -> Any:
     """Parse a write's body: a clear 400 for anything that is not JSON."""
     if not raw.strip():
         raise InvalidInput("the request needs a JSON body (a GeoJSON Feature)")
+    repository.check_raw_body(raw, options.limits)
     try:
         body = json.loads(raw)
         if _SURROGATE_ESCAPE.search(raw):
@@ -562,12 +563,8 @@ def create_item(
 ) -> Response:
     """Create a feature (API key with a role that may write the collection)."""
     found, key = target.collection, target.key
-    written = repository.create(
-        session.connection(),
-        found,
-        _json_body(body),
-        _options(key.actor, content_crs, None, allow_exclusion_overlap, settings),
-    )
+    options = _options(key.actor, content_crs, None, allow_exclusion_overlap, settings)
+    written = repository.create(session.connection(), found, _json_body(body, options), options)
     session.commit()
     root = base_url(request, settings.public_url)
     response = _feature_response(
@@ -644,7 +641,7 @@ def _change(
     """PUT and PATCH (key already checked): write, commit, answer with the new feature."""
     target, feature_id, raw = change
     fid = features.parse_feature_id(feature_id)
-    write(session.connection(), target.collection, fid, _json_body(raw), options)
+    write(session.connection(), target.collection, fid, _json_body(raw, options), options)
     session.commit()
     return _feature_response(
         request,

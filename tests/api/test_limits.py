@@ -349,6 +349,25 @@ def test_over_long_strings_and_too_many_vertices_are_400(
     assert (problem["limit"], problem["value"]) == (limit, value)
 
 
+def test_a_body_of_tiny_arrays_is_refused_before_it_is_parsed(
+    server: LiveServer, token: str, nothing_written: None
+) -> None:
+    # 9 MB (under the body cap) of positions: parsed, ~140 MB of Python lists.
+    positions = ",".join(["[105.9,20.0]"] * 700_000)
+    body = (
+        '{"type":"Feature","properties":{"code":"T-LIM-2","name":"x","material":"sedge"},'
+        f'"geometry":{{"type":"Polygon","coordinates":[[{positions}]]}}}}'
+    ).encode()
+    assert len(body) < DEFAULT_MAX_BODY
+    rss = _PeakRss(server.process.pid)
+    answer = server.request(ITEMS, method="POST", body=body, headers=bearer(token))
+    growth_kb = rss.stop()
+    print(f"tiny arrays: RSS +{growth_kb} kB")
+    assert answer.status == 400, answer.body[:300]
+    assert json.loads(answer.body)["limit"] == "max_vertices"
+    assert growth_kb < 40_000
+
+
 def test_writes_within_the_limits_still_work(
     server: LiveServer, token: str, limits_db: str
 ) -> None:
