@@ -199,11 +199,18 @@ def _complete(answer: bytes) -> bool:
 
 
 def _filler(total: int, *, chunked: bool) -> Iterator[bytes]:
-    """A Feature whose notes make ``total`` bytes, in 64 KB pieces (chunk-framed if asked)."""
+    """A Feature of ``total`` bytes, mostly its notes, in 64 KB pieces (chunk-framed if asked)."""
     prefix = b'{"type":"Feature","geometry":null,"properties":{"notes":"'
+    suffix = b'"}}'
     sent = 0
     while sent < total:
-        piece = prefix if sent == 0 else b"x" * min(65536, total - sent)
+        left = total - sent
+        if sent == 0:
+            piece = prefix
+        elif left <= len(suffix):
+            piece = suffix[-left:]
+        else:
+            piece = b"x" * min(65536, left - len(suffix))
         sent += len(piece)
         yield b"%x\r\n%s\r\n" % (len(piece), piece) if chunked else piece
     if chunked:
