@@ -7,6 +7,7 @@ import json
 import logging
 from http import HTTPStatus
 
+import psycopg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
@@ -14,11 +15,17 @@ from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from geo import errors
+from geo.db import StatementCancelled
 from geo.repository import PreconditionFailed
 
 log = logging.getLogger("craftmap.errors")
 
 PROBLEM_JSON = "application/problem+json"
+
+
+class BodyTooLarge(errors.LimitExceeded):
+    """The request body is larger than ``max_body_bytes`` (413)."""
+
 
 STATUS_CODES: dict[type[Exception], int] = {
     PreconditionFailed: 412,
@@ -27,7 +34,21 @@ STATUS_CODES: dict[type[Exception], int] = {
     errors.Conflict: 409,
     errors.DatabaseUnavailable: 503,
     errors.ClusterError: 503,
+    # (limits) issue 9
+    BodyTooLarge: 413,
+    StatementCancelled: 503,
 }
+
+# (limits) The database is unreachable, restarting, or cancelled a statement: the client
+# may retry later (503 with Retry-After), never a 500. Pool exhaustion counts too.
+DATABASE_DOWN: tuple[type[Exception], ...] = (
+    sa_exc.OperationalError,
+    sa_exc.InterfaceError,
+    sa_exc.DisconnectionError,
+    sa_exc.TimeoutError,
+    psycopg.OperationalError,
+    psycopg.InterfaceError,
+)
 
 
 def problem(status: int, detail: str | None, *, instance: str | None = None) -> JSONResponse:
@@ -44,6 +65,39 @@ def problem(status: int, detail: str | None, *, instance: str | None = None) -> 
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON)
 
 
+def limit_problem(status: int, exc: errors.LimitExceeded, instance: str) -> JSONResponse:
+    """A problem naming the limit a request broke and its value (extension members)."""
+    response = problem(status, str(exc), instance=instance)
+    body = json.loads(bytes(response.body))
+    body.update(limit=exc.limit, value=exc.value)
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON)
+
+
+def _retry_after(request: Request) -> str:
+    settings = getattr(request.app.state, "settings", None)
+    return str(getattr(settings, "retry_after_seconds", 5))
+
+
+def _database_down_detail(request: Request, exc: Exception) -> str:
+    # A statement timeout is a 503, not a 400: whether a valid query finishes in time
+    # depends on the load and the data as much as on the query, so the request is not
+    # wrong, and clients (QGIS, GDAL, caches) retry a 503 after Retry-After but treat a
+    # 4xx as final. The detail still tells the client how to make it cheaper.
+    sqlstate = getattr(getattr(exc, "orig", exc), "sqlstate", None)
+    if sqlstate == "57014":  # query_canceled: statement_timeout, or a cancelled request
+        settings = getattr(request.app.state, "settings", None)
+        name = "statement_timeout_seconds"
+        if request.url.path.endswith("/export"):
+            name = "export_statement_timeout_seconds"
+        seconds = getattr(settings, name, None)
+        limit = f" ({seconds:g} s)" if seconds else ""
+        return (
+            f"the query ran longer than the time limit{limit} and was cancelled; "
+            "narrow the filter, bbox or page, or retry later"
+        )
+    return "the database cannot be reached; retry later"
+
+
 def add_exception_handlers(app: FastAPI, status_codes: dict[type[Exception], int]) -> None:
     """Register one handler per domain error, plus validation, HTTP and catch-all ones."""
 
@@ -51,7 +105,13 @@ def add_exception_handlers(app: FastAPI, status_codes: dict[type[Exception], int
         def handler(request: Request, exc: Exception) -> Response:
             if status >= 500:
                 log.error("%s on %s: %s", type(exc).__name__, request.url.path, exc)
-            return _for_client(request, problem(status, str(exc), instance=request.url.path))
+            if isinstance(exc, errors.LimitExceeded):
+                response = limit_problem(status, exc, request.url.path)
+            else:
+                response = problem(status, str(exc), instance=request.url.path)
+            if status == 503:
+                response.headers["Retry-After"] = _retry_after(request)
+            return _for_client(request, response)
 
         return handler
 
@@ -87,6 +147,21 @@ def add_exception_handlers(app: FastAPI, status_codes: dict[type[Exception], int
         detail = f"invalid value: {message or 'the database refused a value of the request'}"
         return _for_client(request, problem(400, detail, instance=request.url.path))
 
+    def database_down_handler(request: Request, exc: Exception) -> Response:
+        # The message may hold connection details: it goes to the log, not the client;
+        # only its first line (SQLAlchemy appends the statement and its parameters).
+        orig = getattr(exc, "orig", None) or exc
+        reason = f"{type(orig).__name__}: {str(orig).strip().splitlines()[0] if str(orig) else ''}"
+        if getattr(orig, "sqlstate", None) == "57014":
+            log.warning("statement cancelled on %s: %s", request.url.path, reason)
+        else:
+            log.error("database unavailable on %s: %s", request.url.path, reason)
+        response = problem(503, _database_down_detail(request, exc), instance=request.url.path)
+        response.headers["Retry-After"] = _retry_after(request)
+        return _for_client(request, response)
+
+    for exc_type in DATABASE_DOWN:
+        app.add_exception_handler(exc_type, database_down_handler)
     app.add_exception_handler(sa_exc.DataError, database_value_handler)
     app.add_exception_handler(RequestValidationError, validation_handler)
     app.add_exception_handler(StarletteHTTPException, http_handler)

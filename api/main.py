@@ -14,6 +14,7 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
 from api.errors import STATUS_CODES, add_exception_handlers
+from api.limits import BodyLimitMiddleware, CancelOnDisconnect
 from api.logs import RequestLogMiddleware
 from api.routers import apidoc, items, maps, ogc, system, tiles
 from api.settings import ApiSettings
@@ -39,7 +40,9 @@ def create_app(
         # database is down, and /ready reports it.
         try:
             app.state.engine = make_engine(
-                db_settings.resolved_url(), pool_size=settings.db_pool_size
+                db_settings.resolved_url(),
+                pool_size=settings.db_pool_size,
+                statement_timeout_ms=_milliseconds(settings.statement_timeout_seconds),
             )
         except GeoError as exc:
             app.state.engine_error = str(exc)
@@ -57,7 +60,10 @@ def create_app(
         )
         if read_url is not None:
             app.state.read_engine = make_engine(
-                read_url, pool_size=settings.db_read_pool_size, for_reads=True
+                read_url,
+                pool_size=settings.db_read_pool_size,
+                for_reads=True,
+                statement_timeout_ms=_milliseconds(settings.statement_timeout_seconds),
             )
         yield
         for engine in (app.state.engine, app.state.read_engine, app.state.auth_engine):
@@ -85,6 +91,9 @@ def create_app(
     app.state.templates = templates
     add_exception_handlers(app, STATUS_CODES)
     # Middleware added last runs first: the log sees the compressed response's status.
+    # (limits) Queries of a client that left are cancelled; bodies over the cap get 413.
+    app.add_middleware(CancelOnDisconnect)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(GZipMiddleware, minimum_size=1024)
     app.add_middleware(RequestLogMiddleware)
     app.include_router(ogc.router)
@@ -98,3 +107,8 @@ def create_app(
     assets_dir.mkdir(parents=True, exist_ok=True)
     app.mount(map_assets.URL_PREFIX, StaticFiles(directory=assets_dir), name="vendor")
     return app
+
+
+def _milliseconds(seconds: float) -> int | None:
+    """A timeout setting in PostgreSQL's unit; 0 or less means none."""
+    return round(seconds * 1000) if seconds > 0 else None

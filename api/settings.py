@@ -37,3 +37,19 @@ class ApiSettings(BaseSettings):
     rate_limit_trusted_proxies: list[str] = []
     # Connections per worker for the rate-limit and last-use bookkeeping (short transactions).
     auth_pool_size: int = 2
+    # -- (limits) request sizes, statement timeouts, database outages (issue 9) --------------
+    # Largest request body; a larger Content-Length is refused at once, a chunked body as
+    # soon as it passes the cap (413).
+    max_body_bytes: int = 10_000_000
+    # Longest string in a written property, unless its schema sets a lower maxLength.
+    max_string_chars: int = 10_000
+    # Most vertices (positions, all parts and rings) in one written geometry.
+    max_vertices: int = 100_000
+    # Most features in one request body that carries a collection (writes take one today).
+    max_features: int = 1_000
+    # PostgreSQL cancels an API statement running longer than this (0: no limit).
+    statement_timeout_seconds: float = 10
+    # The same for exports, which stream a whole collection.
+    export_statement_timeout_seconds: float = 120
+    # Retry-After of a 503 (database unreachable, statement timed out).
+    retry_after_seconds: int = 5

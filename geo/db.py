@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 import contextlib
+import contextvars
+import select
+import threading
+import time
+import weakref
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from geo import constraint_messages
 from geo.cluster import LocalCluster
-from geo.errors import Conflict, DatabaseUnavailable, InvalidInput
+from geo.errors import Conflict, DatabaseUnavailable, GeoError, InvalidInput
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 
@@ -98,25 +103,180 @@ def normalise_url(url: str) -> str:
     return url
 
 
-def make_engine(url: str, *, pool_size: int = 5, for_reads: bool = False) -> Engine:
+def make_engine(
+    url: str,
+    *,
+    pool_size: int = 5,
+    for_reads: bool = False,
+    statement_timeout_ms: int | None = None,
+) -> Engine:
     """An engine for ``url``.
 
     The default engine checks each connection before use. A read engine (``for_reads``)
     skips that round trip and runs in autocommit, which saves the BEGIN and ROLLBACK
     round trips of every request: on a single-feature read these took longer than the
-    query. A connection lost to a restart then fails one request (503) and the pool is
-    refilled.
+    query. Instead it looks, without a round trip, whether the server closed the socket
+    of a pooled connection (a restart does), and then takes a new one.
+
+    ``statement_timeout_ms`` makes PostgreSQL cancel any statement running longer (a
+    session default; ``longer_statements`` raises it for one block). Every engine joins
+    the request's ``StatementCanceller``, if any, so a gone client's query can be stopped.
     """
     options: dict[str, Any] = {"pool_pre_ping": True}
     if for_reads:
         options = {"pool_pre_ping": False, "isolation_level": "AUTOCOMMIT"}
-    return sa.create_engine(
+    connect_args: dict[str, Any] = {"application_name": "craftmap", "connect_timeout": 5}
+    if statement_timeout_ms is not None:
+        connect_args["options"] = f"-c statement_timeout={int(statement_timeout_ms)}"
+    engine = sa.create_engine(
         normalise_url(url),
         pool_size=pool_size,
         max_overflow=pool_size,
-        connect_args={"application_name": "craftmap", "connect_timeout": 5},
+        connect_args=connect_args,
         **options,
     )
+    if for_reads:
+        sa.event.listen(engine, "checkout", _drop_closed_connection)
+    _track_for_cancelling(engine)
+    return engine
+
+
+def _drop_closed_connection(dbapi_connection: Any, record: Any, proxy: Any) -> None:
+    # An idle connection has nothing to read: readable means the server sent its goodbye
+    # (or closed the socket). DisconnectionError makes the pool try a fresh connection.
+    try:
+        poller = select.poll()
+        poller.register(dbapi_connection.fileno(), select.POLLIN | select.POLLPRI)
+        readable = bool(poller.poll(0))
+    except Exception as exc:  # psycopg's own error, or OSError, on a closed connection
+        raise sa_exc.DisconnectionError("the pooled connection is closed") from exc
+    if readable:
+        raise sa_exc.DisconnectionError("the server closed the pooled connection")
+
+
+# -- cancelling the statements of a request whose client left ---------------------------------
+class StatementCancelled(GeoError):
+    """The request was given up (its client left); no further statement may run for it."""
+
+
+class StatementCanceller:
+    """The database connections one request holds, so another thread can cancel their work.
+
+    The web layer makes one per request and activates it with ``cancellable``; engines from
+    ``make_engine`` register each connection checked out while it is active. ``cancel`` asks
+    PostgreSQL to stop the running statements and refuses any new one.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._connections: weakref.WeakSet[Any] = weakref.WeakSet()
+        self._released = threading.Event()
+        self.cancelled = False
+
+    def attach(self, dbapi_connection: Any) -> None:
+        """Remember a connection checked out for this request."""
+        with self._lock:
+            self._connections.add(dbapi_connection)
+
+    def detach(self, dbapi_connection: Any) -> None:
+        """Forget a connection given back to the pool."""
+        with self._lock:
+            self._connections.discard(dbapi_connection)
+
+    def cancel(self) -> int:
+        """Cancel what the request's connections run now; return how many were asked.
+
+        Blocking (one short connection to the server per statement): call it from a
+        thread of its own, not from an event loop.
+        """
+        # Under the lock: a connection given back meanwhile must not have another
+        # request's statement cancelled.
+        with self._lock:
+            self.cancelled = True
+            connections = list(self._connections)
+            for connection in connections:
+                with contextlib.suppress(Exception):
+                    connection.cancel_safe(timeout=5)
+        return len(connections)
+
+    def cancel_until_released(self, *, every_s: float = 0.2, at_most_s: float = 600) -> None:
+        """Cancel again and again until the request gave its connections back.
+
+        A cancel reaches only the statement running at that moment; one that starts a
+        moment later (a cursor's FETCH, issued by psycopg itself) would run on. New
+        statements through SQLAlchemy are refused once ``cancelled`` is set.
+        """
+        deadline = time.monotonic() + at_most_s
+        while self.cancel() and not self._released.wait(every_s):
+            if time.monotonic() > deadline:
+                return
+
+    def release(self) -> None:
+        """The request is over: stop cancelling."""
+        self._released.set()
+
+
+_CANCELLER: contextvars.ContextVar[StatementCanceller | None] = contextvars.ContextVar(
+    "craftmap_statement_canceller", default=None
+)
+
+
+@contextlib.contextmanager
+def cancellable(canceller: StatementCanceller) -> Iterator[StatementCanceller]:
+    """Connections checked out in this context (and threads started from it) join ``canceller``."""
+    token = _CANCELLER.set(canceller)
+    try:
+        yield canceller
+    finally:
+        _CANCELLER.reset(token)
+
+
+def request_given_up() -> bool:
+    """True when the current request's canceller was fired (its client left)."""
+    canceller = _CANCELLER.get()
+    return canceller is not None and canceller.cancelled
+
+
+def _track_for_cancelling(engine: Engine) -> None:
+    def checkout(dbapi_connection: Any, record: Any, proxy: Any) -> None:
+        canceller = _CANCELLER.get()
+        if canceller is not None:
+            canceller.attach(dbapi_connection)
+            record.info["canceller"] = canceller
+
+    def checkin(dbapi_connection: Any, record: Any) -> None:
+        canceller = record.info.pop("canceller", None)
+        if canceller is not None and dbapi_connection is not None:
+            canceller.detach(dbapi_connection)
+
+    def before_execute(conn: Any, *args: Any) -> None:
+        canceller = _CANCELLER.get()
+        if canceller is not None and canceller.cancelled:
+            raise StatementCancelled("the client left; the request was given up")
+
+    sa.event.listen(engine, "checkout", checkout)
+    sa.event.listen(engine, "checkin", checkin)
+    sa.event.listen(engine, "before_cursor_execute", before_execute)
+
+
+@contextlib.contextmanager
+def longer_statements(conn: Connection, timeout_ms: int | None) -> Iterator[Connection]:
+    """Let the statements of this block run up to ``timeout_ms`` (exports, analysis).
+
+    The pooled connection keeps its session default afterwards (RESET goes back to the
+    value the connection started with).
+    """
+    if timeout_ms is None:
+        yield conn
+        return
+    conn.execute(
+        sa.text("SELECT set_config('statement_timeout', :ms, false)"), {"ms": str(int(timeout_ms))}
+    )
+    try:
+        yield conn
+    finally:
+        with contextlib.suppress(sa_exc.DBAPIError):
+            conn.execute(sa.text("RESET statement_timeout"))
 
 
 def set_actor(session: Session | Connection, actor: str) -> None:

@@ -35,3 +35,12 @@ class MissingSoftware(ClusterError):
 
 class InvalidFilter(InvalidInput):
     """A CQL2 filter is malformed, or names an unknown property or a wrong type."""
+
+
+class LimitExceeded(InvalidInput):
+    """A request is larger than a configured limit; names the limit and its value."""
+
+    def __init__(self, message: str, *, limit: str, value: int) -> None:
+        super().__init__(message)
+        self.limit = limit
+        self.value = value

@@ -26,7 +26,7 @@ from geo import layers, models, queries, rules
 from geo.catalog import Collection, Prop
 from geo.crs import SRID_STORAGE, ServedCrs
 from geo.db import set_actor, translate_errors
-from geo.errors import Conflict, InvalidGeometry, InvalidInput, NotFound
+from geo.errors import Conflict, InvalidGeometry, InvalidInput, LimitExceeded, NotFound
 
 _HISTORY = models.table_of(models.FeatureHistory)
 _KEYS = models.table_of(models.ApiKey)
@@ -37,6 +37,15 @@ class PreconditionFailed(Conflict):
 
 
 @dataclass(frozen=True)
+class WriteLimits:
+    """How large one written feature may be (None: no limit). The API sets them from settings."""
+
+    max_string_chars: int | None = None
+    max_vertices: int | None = None
+    max_features: int | None = None
+
+
+@dataclass(frozen=True)
 class WriteOptions:
     """Who writes, in which CRS the geometry comes, and what the request accepts."""
 
@@ -44,6 +53,7 @@ class WriteOptions:
     content_crs: ServedCrs
     expected_version: int | None = None
     allow_exclusion_overlap: bool = False
+    limits: WriteLimits = WriteLimits()
 
 
 @dataclass(frozen=True)
@@ -52,6 +62,137 @@ class Written:
 
     id: int
     version: int
+
+
+# -- size limits -------------------------------------------------------------------------------
+def check_limits(collection: Collection, body: Any, limits: WriteLimits) -> None:
+    """Refuse a body larger than ``limits`` before any other work on it.
+
+    Checked on the raw JSON, before shapely or PostGIS see it: a million-vertex polygon
+    must not be parsed, validated and stored only to be served to every map visitor.
+    """
+    if not isinstance(body, dict):
+        return
+    check_feature_count(body, limits)
+    check_string_lengths(collection, body.get("properties"), limits)
+    if "geometry" in body:
+        check_vertex_count(body["geometry"], limits)
+
+
+def check_raw_body(raw: bytes, limits: WriteLimits) -> None:
+    """Before the body is parsed: refuse one with far more JSON arrays than vertices allowed.
+
+    Every position is an array, so the count of ``[`` bounds the vertices from above.
+    Parsed, a body of tiny arrays takes ~15 times its size in memory (10 MB → 150 MB);
+    this keeps a body over the vertex limit from ever being parsed.
+    """
+    if limits.max_vertices is None:
+        return
+    arrays = raw.count(b"[")
+    allowed = 2 * limits.max_vertices + 10_000  # rings, parts and list properties too
+    if arrays > allowed:
+        raise LimitExceeded(
+            f"the body holds {arrays} JSON arrays, more than {allowed}: at most "
+            f"{limits.max_vertices} vertices are accepted",
+            limit="max_vertices",
+            value=limits.max_vertices,
+        )
+
+
+def check_feature_count(body: Any, limits: WriteLimits) -> None:
+    """A body carrying a collection may hold at most ``max_features`` features.
+
+    Writes take one Feature today; the check is here so that any endpoint taking a
+    FeatureCollection inherits it.
+    """
+    if limits.max_features is None or not isinstance(body, dict):
+        return
+    members = body.get("features")
+    if isinstance(members, list) and len(members) > limits.max_features:
+        raise LimitExceeded(
+            f"the request carries {len(members)} features; at most {limits.max_features} "
+            "are accepted per request",
+            limit="max_features",
+            value=limits.max_features,
+        )
+
+
+def check_string_lengths(collection: Collection, properties: Any, limits: WriteLimits) -> None:
+    """Every string in the properties (also inside lists and objects) within its limit.
+
+    The limit is the property's own maximum when the schema has one, else
+    ``max_string_chars``.
+    """
+    if limits.max_string_chars is None or not isinstance(properties, dict):
+        return
+    for name, value in properties.items():
+        prop = collection.prop(name) if isinstance(name, str) else None
+        limit = limits.max_string_chars
+        if prop is not None and prop.max_length is not None:
+            limit = min(limit, prop.max_length)
+        longest = _longest_string(value)
+        if longest > limit:
+            raise LimitExceeded(
+                f"property {name} holds a string of {longest} characters; "
+                f"the limit is {limit} characters",
+                limit="max_string_chars",
+                value=limit,
+            )
+        if len(str(name)) > limits.max_string_chars:
+            raise LimitExceeded(
+                f"a property name is {len(str(name))} characters long; "
+                f"the limit is {limits.max_string_chars}",
+                limit="max_string_chars",
+                value=limits.max_string_chars,
+            )
+
+
+def _longest_string(value: Any) -> int:
+    # Iterative: a deeply nested object must not exhaust the stack.
+    longest, pending = 0, [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, str):
+            longest = max(longest, len(item))
+        elif isinstance(item, list):
+            pending.extend(item)
+        elif isinstance(item, dict):
+            pending.extend(item.keys())
+            pending.extend(item.values())
+    return longest
+
+
+def check_vertex_count(geometry: Any, limits: WriteLimits) -> None:
+    """At most ``max_vertices`` positions in a GeoJSON geometry (all parts and rings)."""
+    if limits.max_vertices is None or not isinstance(geometry, dict):
+        return
+    count = _count_positions(geometry)
+    if count > limits.max_vertices:
+        raise LimitExceeded(
+            f"the geometry has {count} vertices; at most {limits.max_vertices} are accepted",
+            limit="max_vertices",
+            value=limits.max_vertices,
+        )
+
+
+def _count_positions(geometry: dict[str, Any]) -> int:
+    count = 0
+    pending: list[Any] = [geometry.get("coordinates")]
+    pending.extend(g for g in geometry.get("geometries") or [] if isinstance(g, dict))
+    while pending:
+        item = pending.pop()
+        if isinstance(item, dict):  # a member of a GeometryCollection
+            pending.append(item.get("coordinates"))
+            pending.extend(g for g in item.get("geometries") or [] if isinstance(g, dict))
+        elif isinstance(item, list) and item:
+            first = item[0]
+            if isinstance(first, int | float):
+                count += 1  # a position
+            elif isinstance(first, list) and first and isinstance(first[0], int | float):
+                count += len(item)  # a line or ring of positions
+            else:
+                pending.extend(item)
+    return count
 
 
 # -- validation --------------------------------------------------------------------------------
@@ -274,6 +415,7 @@ def create(
     conn: Connection, collection: Collection, feature: Any, options: WriteOptions
 ) -> Written:
     """Insert a new feature; return its id and version."""
+    check_limits(collection, feature, options.limits)
     properties, geometry = _split_feature(feature)
     values = validate_properties(collection, properties)
     geojson = validate_geometry(collection, geometry, options.content_crs)
@@ -304,6 +446,7 @@ def replace(
     conn: Connection, collection: Collection, feature_id: int, feature: Any, options: WriteOptions
 ) -> Written:
     """Replace a feature's properties and geometry (PUT)."""
+    check_limits(collection, feature, options.limits)
     properties, geometry = _split_feature(feature)
     values = _fill_missing(collection, validate_properties(collection, properties))
     geojson = validate_geometry(collection, geometry, options.content_crs)
@@ -320,6 +463,7 @@ def patch(
     """Apply an RFC 7396 merge patch to a feature (PATCH)."""
     if not isinstance(merge_patch, dict):
         raise InvalidInput("a merge patch must be a JSON object")
+    check_limits(collection, merge_patch, options.limits)
     unexpected = set(merge_patch) - {"type", "id", "properties", "geometry", "links"}
     if unexpected:
         raise InvalidInput(

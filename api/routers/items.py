@@ -6,13 +6,14 @@ import dataclasses
 import datetime as dt
 import itertools
 import json
+import logging
 import re
 from collections.abc import Callable, Iterator
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
 import sqlalchemy as sa
-from fastapi import APIRouter, Body, Header, Query, Request
+from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from sqlalchemy.engine import Connection
 
@@ -33,9 +34,12 @@ from api.routers.ogc import link, render
 from api.settings import ApiSettings
 from geo import catalog, cql2, features, repository
 from geo.crs import ServedCrs, served_crs
+from geo.db import longer_statements, request_given_up
 from geo.errors import InvalidInput, NotFound
+from geo.keys import KeyInfo
 
 router = APIRouter(tags=["OGC API – Features"])
+log = logging.getLogger("craftmap.items")
 
 ITEMS_PARAMS = (
     "limit",
@@ -211,7 +215,27 @@ def get_items(collection_id: CollectionId, request: Request) -> Response:
         with read_connection(request) as conn:
             yield from _page_body(request, conn, found, query, collection_url)
 
-    return StreamingResponse(streamed(), media_type=GEOJSON, headers=headers)
+    return StreamingResponse(_started(streamed()), media_type=GEOJSON, headers=headers)
+
+
+def _started(chunks: Iterator[bytes]) -> Iterator[bytes]:
+    """Run a stream's query before the 200 goes out; end it quietly if its client left.
+
+    The first chunk comes after PostgreSQL's first rows, so a timeout or an outage is
+    still answered 503 with a problem. A later failure can only cut the stream short.
+    """
+    first = next(chunks)
+
+    def rest() -> Iterator[bytes]:
+        yield first
+        try:
+            yield from chunks
+        except Exception:
+            if not request_given_up():
+                raise  # the client is there: cut the stream, so it sees it is incomplete
+            log.info("stream ended: the client left")
+
+    return rest()
 
 
 def _page_body(
@@ -281,8 +305,14 @@ def export_items(collection_id: CollectionId, request: Request) -> Response:
     query.limit, query.offset = None, 0
     collection_url = f"{base_url(request, settings.public_url)}/collections/{found.id}"
 
+    export_timeout = (
+        round(settings.export_statement_timeout_seconds * 1000)
+        if settings.export_statement_timeout_seconds > 0
+        else 0  # 0 switches PostgreSQL's timeout off
+    )
+
     def streamed() -> Iterator[bytes]:
-        with read_connection(request) as conn:
+        with read_connection(request) as conn, longer_statements(conn, export_timeout):
             yield from _collection_body(
                 conn,
                 features.items_statement(found, query),
@@ -291,7 +321,7 @@ def export_items(collection_id: CollectionId, request: Request) -> Response:
             )
 
     return StreamingResponse(
-        streamed(),
+        _started(streamed()),
         media_type=GEOJSON,
         headers={
             "Content-Crs": f"<{out_crs.uri}>",
@@ -414,17 +444,28 @@ def get_item(collection_id: CollectionId, feature_id: FeatureId, request: Reques
 
 
 def _options(
-    key_actor: str, content_crs: str | None, if_match: str | None, allow_overlap: bool = False
+    key_actor: str,
+    content_crs: str | None,
+    if_match: str | None,
+    allow_overlap: bool = False,
+    settings: ApiSettings | None = None,
 ) -> repository.WriteOptions:
+    limits = repository.WriteLimits()
+    if settings is not None:
+        limits = repository.WriteLimits(
+            max_string_chars=settings.max_string_chars,
+            max_vertices=settings.max_vertices,
+            max_features=settings.max_features,
+        )
     return repository.WriteOptions(
         actor=key_actor,
         content_crs=served_crs(content_crs),
         expected_version=_expected_version(if_match),
         allow_exclusion_overlap=allow_overlap,
+        limits=limits,
     )
 
 
-FeatureBody = Annotated[dict[str, Any], Body(description="a GeoJSON Feature")]
 ContentCrs = Annotated[str | None, Header(alias="Content-Crs")]
 IfMatch = Annotated[str | None, Header(alias="If-Match")]
 AllowOverlap = Annotated[
@@ -433,15 +474,87 @@ AllowOverlap = Annotated[
 ]
 
 
+@dataclasses.dataclass(frozen=True)
+class WriteTarget:
+    """The collection a write goes to and the key that may write it."""
+
+    collection: catalog.Collection
+    key: KeyInfo
+
+
+def write_target(collection_id: CollectionId, request: Request, session: SessionDep) -> WriteTarget:
+    """Check the key (401/403) before anything reads the body."""
+    reject_unknown_params(request, ("allow-exclusion-overlap",))
+    found = catalog.get_collection(session, collection_id)
+    return WriteTarget(found, require_writer(request, session.connection(), found))
+
+
+WriteTargetDep = Annotated[WriteTarget, Depends(write_target)]
+
+
+async def accepted_body(request: Request, target: WriteTargetDep) -> bytes:
+    """The raw body, read only once the key was accepted (BodyLimitMiddleware caps its size).
+
+    Depending on ``write_target`` orders the two: FastAPI solves it first.
+    """
+    return await request.body()
+
+
+AcceptedBody = Annotated[bytes, Depends(accepted_body)]
+# Any JSON surrogate escape; only lone ones are refused, after parsing.
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
+
+
+def _json_body(raw: bytes, options: repository.WriteOptions) -> Any:
+    """Parse a write's body: a clear 400 for anything that is not JSON."""
+    if not raw.strip():
+        raise InvalidInput("the request needs a JSON body (a GeoJSON Feature)")
+    repository.check_raw_body(raw, options.limits)
+    try:
+        body = json.loads(raw)
+        if _SURROGATE_ESCAPE.search(raw):
+            json.dumps(body, ensure_ascii=False).encode()  # refuses a lone surrogate
+    except (ValueError, RecursionError) as exc:
+        raise InvalidInput(f"the body is not valid JSON: {str(exc)[:200]}") from exc
+    return body
+
+
+def _body_doc(title: str, description: str) -> dict[str, Any]:
+    # The body is read by the route (after the key check), so FastAPI does not see it:
+    # /api still documents it. Limits: settings max_body_bytes, max_string_chars,
+    # max_vertices and max_features.
+    schema = {
+        "type": "object",
+        "additionalProperties": True,
+        "description": description,
+        "title": title,
+    }
+    return {
+        "requestBody": {
+            "required": True,
+            "description": (
+                f"{description}. Limits (413 or 400 naming the limit): body size, "
+                "characters per string property, vertices per geometry, features per "
+                "request (one Feature per write)."
+            ),
+            "content": {
+                "application/json": {"schema": schema},
+                "application/geo+json": {"schema": schema},
+            },
+        }
+    }
+
+
 @router.post(
     "/collections/{collectionId}/items",
     response_model=None,
     status_code=201,
     summary="Create a feature",
+    openapi_extra=_body_doc("Feature", "a GeoJSON Feature"),
 )
 def create_item(
-    collection_id: CollectionId,
-    feature: FeatureBody,
+    target: WriteTargetDep,
+    body: AcceptedBody,
     request: Request,
     session: SessionDep,
     settings: SettingsDep,
@@ -449,13 +562,9 @@ def create_item(
     allow_exclusion_overlap: AllowOverlap = False,
 ) -> Response:
     """Create a feature (API key with a role that may write the collection)."""
-    reject_unknown_params(request, ("allow-exclusion-overlap",))
-    conn = session.connection()
-    found = catalog.get_collection(session, collection_id)
-    key = require_writer(request, conn, found)
-    written = repository.create(
-        conn, found, feature, _options(key.actor, content_crs, None, allow_exclusion_overlap)
-    )
+    found, key = target.collection, target.key
+    options = _options(key.actor, content_crs, None, allow_exclusion_overlap, settings)
+    written = repository.create(session.connection(), found, _json_body(body, options), options)
     session.commit()
     root = base_url(request, settings.public_url)
     response = _feature_response(
@@ -469,11 +578,12 @@ def create_item(
     "/collections/{collectionId}/items/{featureId}",
     response_model=None,
     summary="Replace a feature",
+    openapi_extra=_body_doc("Feature", "a GeoJSON Feature"),
 )
 def replace_item(
-    collection_id: CollectionId,
+    target: WriteTargetDep,
     feature_id: FeatureId,
-    feature: FeatureBody,
+    body: AcceptedBody,
     request: Request,
     session: SessionDep,
     settings: SettingsDep,
@@ -487,8 +597,8 @@ def replace_item(
         request,
         session,
         settings,
-        (collection_id, feature_id, feature),
-        _options("", content_crs, if_match, allow_exclusion_overlap),
+        (target, feature_id, body),
+        _options(target.key.actor, content_crs, if_match, allow_exclusion_overlap, settings),
     )
 
 
@@ -496,11 +606,12 @@ def replace_item(
     "/collections/{collectionId}/items/{featureId}",
     response_model=None,
     summary="Update a feature",
+    openapi_extra=_body_doc("Merge Patch", "RFC 7396 merge patch of the Feature"),
 )
 def patch_item(
-    collection_id: CollectionId,
+    target: WriteTargetDep,
     feature_id: FeatureId,
-    merge_patch: Annotated[dict[str, Any], Body(description="RFC 7396 merge patch of the Feature")],
+    body: AcceptedBody,
     request: Request,
     session: SessionDep,
     settings: SettingsDep,
@@ -514,8 +625,8 @@ def patch_item(
         request,
         session,
         settings,
-        (collection_id, feature_id, merge_patch),
-        _options("", content_crs, if_match, allow_exclusion_overlap),
+        (target, feature_id, body),
+        _options(target.key.actor, content_crs, if_match, allow_exclusion_overlap, settings),
     )
 
 
@@ -524,22 +635,18 @@ def _change(
     request: Request,
     session: Any,
     settings: Any,
-    target: tuple[str, str, Any],
+    change: tuple[WriteTarget, str, bytes],
     options: repository.WriteOptions,
 ) -> Response:
-    """PUT and PATCH: check the key, write, commit, answer with the new feature and ETag."""
-    collection_id, feature_id, body = target
-    reject_unknown_params(request, ("allow-exclusion-overlap",))
-    conn = session.connection()
-    found = catalog.get_collection(session, collection_id)
-    key = require_writer(request, conn, found)
+    """PUT and PATCH (key already checked): write, commit, answer with the new feature."""
+    target, feature_id, raw = change
     fid = features.parse_feature_id(feature_id)
-    write(conn, found, fid, body, dataclasses.replace(options, actor=key.actor))
+    write(session.connection(), target.collection, fid, _json_body(raw, options), options)
     session.commit()
     return _feature_response(
         request,
         session.connection(),
-        found,
+        target.collection,
         fid,
         served_crs(None),
         base_url(request, settings.public_url),

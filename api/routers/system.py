@@ -24,17 +24,23 @@ def ready(request: Request) -> JSONResponse:
     """The database is reachable and migrated to the code's schema revision."""
     engine = request.app.state.engine
     if engine is None:
-        return problem(503, request.app.state.engine_error or "no database configured")
+        return _not_ready(request, request.app.state.engine_error or "no database configured")
     try:
         current = schema_revision(engine)
     except DatabaseUnavailable as exc:
-        return problem(503, str(exc), instance="/ready")
+        return _not_ready(request, str(exc))
     expected = head_revision()
     if current != expected:
-        return problem(
-            503,
+        return _not_ready(
+            request,
             f"the database schema is at {current or 'nothing'}, the code needs {expected}: "
             "run 'craftmap migrate'",
-            instance="/ready",
         )
     return JSONResponse({"status": "ready", "schema_revision": current})
+
+
+def _not_ready(request: Request, detail: str) -> JSONResponse:
+    # (limits) Load balancers and clients may come back: say when.
+    response = problem(503, detail, instance="/ready")
+    response.headers["Retry-After"] = str(request.app.state.settings.retry_after_seconds)
+    return response

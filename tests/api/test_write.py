@@ -215,7 +215,7 @@ def test_create_read_replace_patch_delete_restore(client: TestClient, keys: dict
             "must be a number",
         ),
         ({"type": "FeatureCollection", "features": []}, "GeoJSON Feature"),
-        ([1, 2, 3], "dict"),
+        ([1, 2, 3], "GeoJSON Feature"),
     ],
 )
 def test_invalid_features_are_400_and_write_nothing(
