@@ -16,6 +16,7 @@ from fastapi.templating import Jinja2Templates
 from api.errors import STATUS_CODES, add_exception_handlers
 from api.logs import RequestLogMiddleware
 from api.routers import apidoc, items, maps, ogc, system, tiles
+from api.security import SecurityHeadersMiddleware
 from api.settings import ApiSettings
 from geo.db import DatabaseSettings, make_engine
 from geo.errors import GeoError
@@ -79,6 +80,7 @@ def create_app(
     add_exception_handlers(app, STATUS_CODES)
     # Middleware added last runs first: the log sees the compressed response's status.
     app.add_middleware(GZipMiddleware, minimum_size=1024)
+    app.add_middleware(SecurityHeadersMiddleware, basemap_url=settings.basemap_url)  # xss
     app.add_middleware(RequestLogMiddleware)
     app.include_router(ogc.router)
     app.include_router(items.router)
