@@ -10,7 +10,9 @@ violation, and each name must show as the literal text it is.
 from __future__ import annotations
 
 import json
+import os
 import re
+import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,7 +24,7 @@ from playwright.sync_api import Browser, Page, sync_playwright
 from geo import ingest, keys, migrate
 from geo.db import make_engine
 from tests.conftest import create_database, drop_database
-from tests.live import LiveServer, live_server
+from tests.live import CRAFTMAP, LiveServer, live_server
 from tests.maps.test_browser import ARTIFACTS, CHROMIUM
 
 pytestmark = pytest.mark.skipif(
@@ -62,6 +64,7 @@ class Hostile:
 
     live: LiveServer
     admin_key: str
+    database_url: str
     villages: dict[int, str] = field(default_factory=dict)
     zones: dict[int, str] = field(default_factory=dict)
     routes: dict[int, str] = field(default_factory=dict)
@@ -98,7 +101,7 @@ def hostile(pg_server_url: str, tmp_path_factory: pytest.TempPathFactory) -> Ite
     log_dir = tmp_path_factory.mktemp("xss")
     try:
         with live_server(url, log_dir, env={"CRAFTMAP_BASEMAP_URL": "none"}) as live:
-            found = Hostile(live, admin_key)
+            found = Hostile(live, admin_key, url)
             for collection, target in (
                 ("villages", found.villages),
                 ("material-zones", found.zones),
@@ -375,3 +378,26 @@ def test_error_page_shows_a_hostile_path_as_text(hostile: Hostile, guarded: Guar
     assert "404" in guarded.page.locator("h1").inner_text()
     assert "<img" in guarded.page.locator("body").inner_text()
     guarded.check("error-page")
+
+
+def test_standalone_overview_file_shows_hostile_names_as_text(
+    hostile: Hostile, guarded: Guarded, tmp_path: Path
+) -> None:
+    out = tmp_path / "overview.html"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CRAFTMAP_")}
+    env["DATABASE_URL"] = hostile.database_url
+    subprocess.run(
+        [CRAFTMAP, "map", "overview", "--out", str(out), "--basemap", "none"],
+        env=env,
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
+    guarded.open(out.as_uri())
+    guarded.page.wait_for_selector(".cm-legend")
+    tooltips = guarded.page.evaluate(_TOOLTIPS)
+    _shown(hostile.zones, tooltips)
+    _shown(hostile.routes, tooltips)
+    ids = sorted(hostile.villages)
+    assert guarded.page.evaluate(_MARKER_TOOLTIPS, ids) == [hostile.villages[i] for i in ids]
+    guarded.check("standalone-overview")
