@@ -15,7 +15,7 @@ from folium.template import Template
 from geo import vocab
 from geo.mapdata import OverviewData
 from maps import assets, layers, styles
-from maps.escape import html_text, script_json
+from maps.escape import html_text, script_json, url_text
 
 
 @dataclass(frozen=True)
@@ -361,6 +361,12 @@ def _village_layer(villages: gpd.GeoDataFrame, settings: MapSettings) -> layers.
     )
 
 
+def zone_tiles_url(settings: MapSettings) -> str:
+    """The material zones' vector tiles; folium writes the URL unescaped into a script."""
+    root = url_text(settings.api_root)
+    return f"{root}/collections/material-zones/tiles/WebMercatorQuad/{{z}}/{{y}}/{{x}}"
+
+
 def build_overview(data: OverviewData, settings: MapSettings) -> folium.Map:
     """The overview: villages, material zones, routes with numbered stops, admin units.
 
@@ -390,11 +396,9 @@ def build_overview(data: OverviewData, settings: MapSettings) -> folium.Map:
             ),
         ).add_to(m)
     else:
-        tiles = (
-            f"{settings.api_root}/collections/material-zones/tiles/WebMercatorQuad/"
-            "{z}/{y}/{x}"
-        )
-        layers.tile_layer(tiles, styles.MATERIALS, lang=lang, layer="material-zones").add_to(m)
+        layers.tile_layer(
+            zone_tiles_url(settings), styles.MATERIALS, lang=lang, layer="material-zones"
+        ).add_to(m)
     _route_layer(data.routes, data.stops, settings).add_to(m)
     _ZoomClass().add_to(m)
     _village_layer(data.villages, settings).add_to(m)

@@ -13,6 +13,7 @@ import html
 import json
 import re
 from typing import Any
+from urllib.parse import quote
 
 # Besides HTML's five: characters that mean something inside a JavaScript template
 # literal (folium's tooltips and popups are `…` strings), end a line in old engines, or
@@ -65,6 +66,15 @@ def script_json(value: Any) -> str:
     """
     text = json.dumps(value, ensure_ascii=False).translate(_SCRIPT_UNSAFE)
     return _JINJA_OPEN.sub(r"\\u007b", text)
+
+
+def url_text(url: str) -> str:
+    """``url`` percent-encoded down to characters inert in a quoted JS string and in Jinja.
+
+    For URLs folium writes raw into a script (the vector tile layer's); the service's root
+    comes from the request's Host header when no public URL is configured.
+    """
+    return quote(url, safe=":/?#[]@!$&()*+,;=%-._~")
 
 
 # The browser-side twin of ``html_text``, for markup built from data in a script.

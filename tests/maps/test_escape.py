@@ -11,7 +11,7 @@ import pytest
 import shapely
 
 from maps import build, layers, styles
-from maps.escape import html_text, script_json, with_nonce
+from maps.escape import html_text, script_json, url_text, with_nonce
 
 # branca parses every element's output as a Jinja template again: a name must not be one.
 SSTI = "{{ 'SSTI' ~ '-RAN' }}{% if 1 %}{{ 'IF' ~ '-RAN' }}{% endif %}{# c #}"
@@ -96,3 +96,16 @@ def test_map_pages_neither_run_names_as_templates_nor_let_them_out() -> None:
     # string is inert; the browser tests show template literals stay closed).
     for pattern in (r"<script", r"<!--", r"</script"):
         assert len(re.findall(pattern, hostile)) == len(re.findall(pattern, benign)), pattern
+
+
+def test_a_hostile_host_cannot_reach_the_tile_layer_script() -> None:
+    # Without a public URL the API root is the request's Host header.
+    root = "http://x'+alert(1)+'{{ 'SSTI' ~ '-RAN' }}"
+    url = build.zone_tiles_url(build.MapSettings(api_root=root))
+    assert url.endswith("/collections/material-zones/tiles/WebMercatorQuad/{z}/{y}/{x}")
+    assert "'" not in url and "{{" not in url
+    assert url_text("http://127.0.0.1:8000/a") == "http://127.0.0.1:8000/a"
+    m = build._base_map(build.MapSettings(basemap_url="none"), None)
+    layers.tile_layer(url, styles.MATERIALS, lang="vi", layer="material-zones").add_to(m)
+    page = m.get_root().render()
+    assert "SSTI-RAN" not in page and "'+alert" not in page
