@@ -99,7 +99,8 @@ def test_map_pages_neither_run_names_as_templates_nor_let_them_out() -> None:
 
 
 def test_a_hostile_host_cannot_reach_the_tile_layer_script() -> None:
-    # Without a public URL the API root is the request's Host header.
+    # The API root is the configured public URL, else the request's Host (Starlette 1.10
+    # falls back to the server's address when a Host is malformed; this is the backstop).
     root = "http://x'+alert(1)+'{{ 'SSTI' ~ '-RAN' }}"
     url = build.zone_tiles_url(build.MapSettings(api_root=root))
     assert url.endswith("/collections/material-zones/tiles/WebMercatorQuad/{z}/{y}/{x}")
