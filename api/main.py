@@ -17,6 +17,7 @@ from api.errors import STATUS_CODES, add_exception_handlers
 from api.limits import BodyLimitMiddleware, CancelOnDisconnect
 from api.logs import RequestLogMiddleware
 from api.routers import apidoc, items, maps, ogc, system, tiles
+from api.security import SecurityHeadersMiddleware
 from api.settings import ApiSettings
 from geo.db import DatabaseSettings, make_engine
 from geo.errors import GeoError
@@ -95,6 +96,7 @@ def create_app(
     app.add_middleware(CancelOnDisconnect)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(GZipMiddleware, minimum_size=1024)
+    app.add_middleware(SecurityHeadersMiddleware, basemap_url=settings.basemap_url)  # xss
     app.add_middleware(RequestLogMiddleware)
     app.include_router(ogc.router)
     app.include_router(items.router)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import html
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -16,6 +15,7 @@ from folium.template import Template
 from geo import vocab
 from geo.mapdata import OverviewData
 from maps import assets, layers, styles
+from maps.escape import html_text, script_json, url_text
 
 
 @dataclass(frozen=True)
@@ -81,7 +81,7 @@ class Legend(MacroElement):
           var legend = L.control({position: 'bottomright'});
           legend.onAdd = function() {
             var div = L.DomUtil.create('div', 'cm-legend');
-            div.innerHTML = {{ this.html|tojson }};
+            div.innerHTML = {{ this.html_json }};
             L.DomEvent.disableScrollPropagation(div);
             return div;
           };
@@ -94,7 +94,7 @@ class Legend(MacroElement):
     def __init__(self, html: str) -> None:
         super().__init__()  # type: ignore[no-untyped-call]
         self._name = "Legend"
-        self.html = html
+        self.html_json = script_json(html)
 
 
 class VillageSearch(MacroElement):
@@ -109,6 +109,7 @@ class VillageSearch(MacroElement):
         {% macro script(this, kwargs) %}
         (function() {
           var map = {{ this._parent.get_name() }};
+          var text = {{ this.text_json }};
           // The village cluster publishes its rows: [id, lat, lon, group, name, ...].
           var entries = (window.cmPoints || []).map(function(r) {
             return {id: r[0], lat: r[1], lon: r[2], name: r[4], key: fold(r[4])};
@@ -120,17 +121,20 @@ class VillageSearch(MacroElement):
           var control = L.control({position: 'topleft'});
           control.onAdd = function() {
             var div = L.DomUtil.create('div', 'cm-search');
-            div.innerHTML = '<input type="search" aria-label="{{ this.placeholder }}" ' +
-              'placeholder="{{ this.placeholder }}"><ul></ul>';
+            div.innerHTML = '<input type="search"><ul></ul>';
             L.DomEvent.disableClickPropagation(div);
             var input = div.querySelector('input'), list = div.querySelector('ul');
+            input.placeholder = text.placeholder;
+            input.setAttribute('aria-label', text.placeholder);
             input.addEventListener('input', function() {
               var q = fold(input.value); list.innerHTML = '';
               if (!q) return;
               var found = entries.filter(function(e) { return e.key.indexOf(q) >= 0; })
                 .slice(0, 12);
               if (!found.length) {
-                list.innerHTML = '<li class="cm-none">{{ this.no_match }}</li>';
+                var none = document.createElement('li');
+                none.className = 'cm-none'; none.textContent = text.no_match;
+                list.appendChild(none);
               }
               found.forEach(function(e) {
                 var li = document.createElement('li'); li.textContent = e.name;
@@ -160,14 +164,15 @@ class VillageSearch(MacroElement):
     def __init__(self, lang: str) -> None:
         super().__init__()  # type: ignore[no-untyped-call]
         self._name = "VillageSearch"
-        self.placeholder = _t("search", lang)
-        self.no_match = _t("no_match", lang)
+        self.text_json = script_json(
+            {"placeholder": _t("search", lang), "no_match": _t("no_match", lang)}
+        )
 
 
 def _legend_html(themes: list[styles.Theme], lang: str, certified: bool) -> str:
     parts = [f"<strong>{_t('legend', lang)}</strong>"]
     for theme in themes:
-        parts.append(f"<h5>{theme.name(lang)}</h5>")
+        parts.append(f"<h5>{html_text(theme.name(lang))}</h5>")
         for colour, icon, label in theme.legend(lang):
             swatch = (
                 f'<span class="cm-swatch" style="background:{colour}">'
@@ -178,7 +183,7 @@ def _legend_html(themes: list[styles.Theme], lang: str, certified: bool) -> str:
                 )
                 + "</span>"
             )
-            parts.append(f"<div>{swatch}{label}</div>")
+            parts.append(f"<div>{swatch}{html_text(label)}</div>")
         if theme is styles.MATERIALS and certified:
             parts.append(
                 f'<div><span class="cm-swatch" style="border:3px solid {styles.CERTIFIED_OUTLINE}">'
@@ -356,6 +361,12 @@ def _village_layer(villages: gpd.GeoDataFrame, settings: MapSettings) -> layers.
     )
 
 
+def zone_tiles_url(settings: MapSettings) -> str:
+    """The material zones' vector tiles; folium writes the URL unescaped into a script."""
+    root = url_text(settings.api_root)
+    return f"{root}/collections/material-zones/tiles/WebMercatorQuad/{{z}}/{{y}}/{{x}}"
+
+
 def build_overview(data: OverviewData, settings: MapSettings) -> folium.Map:
     """The overview: villages, material zones, routes with numbered stops, admin units.
 
@@ -385,11 +396,9 @@ def build_overview(data: OverviewData, settings: MapSettings) -> folium.Map:
             ),
         ).add_to(m)
     else:
-        tiles = (
-            f"{settings.api_root}/collections/material-zones/tiles/WebMercatorQuad/"
-            "{z}/{y}/{x}"
-        )
-        layers.tile_layer(tiles, styles.MATERIALS, lang=lang, layer="material-zones").add_to(m)
+        layers.tile_layer(
+            zone_tiles_url(settings), styles.MATERIALS, lang=lang, layer="material-zones"
+        ).add_to(m)
     _route_layer(data.routes, data.stops, settings).add_to(m)
     _ZoomClass().add_to(m)
     _village_layer(data.villages, settings).add_to(m)
@@ -419,7 +428,7 @@ def _admin_layer(admin: gpd.GeoDataFrame, lang: str) -> folium.FeatureGroup:
                 weight=1,
                 fill=True,
                 fill_opacity=0.6,
-                tooltip=row.name,
+                tooltip=html_text(row.name),
             ).add_to(group)
         else:
             folium.GeoJson(
@@ -430,7 +439,7 @@ def _admin_layer(admin: gpd.GeoDataFrame, lang: str) -> folium.FeatureGroup:
                     "fill": False,
                     "dashArray": "4 3",
                 },
-                tooltip=row.name,
+                tooltip=html_text(row.name),
             ).add_to(group)
     return group
 
@@ -496,18 +505,37 @@ def build_route_map(route: Any, stops: gpd.GeoDataFrame, settings: MapSettings) 
     plugins.Fullscreen(position="topright").add_to(m)  # type: ignore[no-untyped-call]
     folium.LayerControl(collapsed=True).add_to(m)
     _root(m).html.add_child(Element(_route_panel(route, stops, lang)))
+    _PrintButton().add_to(m)
     serve_assets_locally(m)
     return m
+
+
+class _PrintButton(MacroElement):
+    """The route panel's print button: a listener, as CSP forbids inline handlers."""
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+        document.getElementById('cm-print').addEventListener('click', function() {
+          window.print();
+        });
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self) -> None:
+        super().__init__()  # type: ignore[no-untyped-call]
+        self._name = "PrintButton"
 
 
 def _route_panel(route: Any, stops: gpd.GeoDataFrame, lang: str) -> str:
     """The route's card beside the map; on paper it becomes the page's header and stop list."""
     en = lang == "en"
     items = "".join(
-        f"<li><strong>{int(s.seq)}. {html.escape(str(s.name))}</strong>"
-        + (f" — {html.escape(str(s.crafts))}" if isinstance(s.crafts, str) and s.crafts else "")
+        f"<li><strong>{int(s.seq)}. {html_text(s.name)}</strong>"
+        + (f" — {html_text(s.crafts)}" if isinstance(s.crafts, str) and s.crafts else "")
         + (
-            f"<br><small>{html.escape(str(s.commune_name))}</small>"
+            f"<br><small>{html_text(s.commune_name)}</small>"
             if isinstance(s.commune_name, str)
             else ""
         )
@@ -521,9 +549,9 @@ def _route_panel(route: Any, stops: gpd.GeoDataFrame, lang: str) -> str:
         f"{_duration(route.get('dwell_min') or 0, length, lang)}"
     )
     return f"""
-<aside id="cm-route-panel"><h2>{html.escape(str(route.get("name")))}</h2>
+<aside id="cm-route-panel"><h2>{html_text(route.get("name"))}</h2>
 <p class="cm-facts">{facts}</p><ol>{items}</ol>
-<button onclick="window.print()">{"Print" if en else "In bản đồ"}</button></aside>
+<button type="button" id="cm-print">{"Print" if en else "In bản đồ"}</button></aside>
 <style>
 #cm-route-panel{{position:absolute;top:10px;left:60px;z-index:1000;width:300px;max-height:80vh;
   overflow:auto;background:rgba(255,255,255,.95);padding:10px 14px;border-radius:8px;

@@ -19,6 +19,7 @@ from folium.template import Template
 from geo import vocab
 from geo.mapdata import OverviewData
 from maps import build, layers, styles
+from maps.escape import ESC_JS, html_text, script_json
 
 # Role presets: which themes the editor opens with, and what a user of that role draws.
 PRESETS: dict[str, dict[str, Any]] = {
@@ -57,15 +58,17 @@ def _t(key: str, lang: str) -> str:
 
 def _options(codes: list[str], vocabulary: str, lang: str) -> str:
     return "".join(
-        f'<option value="{code}">{vocab.label(vocabulary, code, lang)}</option>' for code in codes
+        f'<option value="{html_text(code)}">'
+        f"{html_text(vocab.label(vocabulary, code, lang))}</option>"
+        for code in codes
     )
 
 
 def _form(role: str, lang: str) -> str:
     field = '<label>{label}<input name="{name}" required></label>'
     rows = [
-        field.format(label=_t("code", lang), name="code"),
-        field.format(label=_t("name", lang), name="name"),
+        field.format(label=html_text(_t("code", lang)), name="code"),
+        field.format(label=html_text(_t("name", lang)), name="name"),
     ]
     if role == "planner":
         rows.append(
@@ -104,30 +107,33 @@ class EditorPanel(MacroElement):
         </style>
         {% endmacro %}
         {% macro html(this, kwargs) %}
-        <form id="cm-editor" data-collection="{{ this.collection }}">
-          <h3 style="margin:0 0 6px;font-size:15px">{{ this.title }}</h3>
-          <label>{{ this.key_label }}
+        <form id="cm-editor" data-collection="{{ this.collection_attr }}">
+          <h3 style="margin:0 0 6px;font-size:15px">{{ this.title_html }}</h3>
+          <label>{{ this.key_label_html }}
             <input name="api_key" type="password" autocomplete="off"></label>
           {{ this.fields }}
-          <button type="submit">{{ this.save_label }}</button>
+          <button type="submit">{{ this.save_label_html }}</button>
           <p class="cm-message" role="status"></p>
         </form>
         {% endmacro %}
         {% macro script(this, kwargs) %}
         (function() {
           var map = {{ this._parent.get_name() }};
-          var text = {{ this.text|tojson }};
+          var text = {{ this.text_json }};
+          var apiRoot = {{ this.api_root_json }};
+          {{ this.esc_js }}
           var drawn = null;
           map.on('draw:created', function(e) { drawn = e.layer; });
           // Existing features go into the drawing tools' group, so that "edit" reshapes
           // zones and routes and moves villages; each keeps its collection and id.
           var editable = {{ this.editable_group }};
-          {{ this.editable|tojson }}.forEach(function(set) {
+          {{ this.editable_json }}.forEach(function(set) {
             L.geoJSON(set.features, {
               style: function() { return {color: set.colour, weight: 2, fillOpacity: 0.15}; },
               onEachFeature: function(feature, layer) {
                 layer.cmCollection = set.collection; layer.cmId = feature.id;
-                layer.bindTooltip(feature.properties.name || String(feature.id));
+                // Leaflet sets a tooltip string as innerHTML: names are escaped first.
+                layer.bindTooltip(esc(feature.properties.name || feature.id));
                 editable.addLayer(layer);
               }
             });
@@ -138,8 +144,8 @@ class EditorPanel(MacroElement):
             });
           });
           async function saveChange(layer) {
-            var url = '{{ this.api_root }}/collections/' + layer.cmCollection + '/items/'
-              + layer.cmId;
+            var url = apiRoot + '/collections/' + encodeURIComponent(layer.cmCollection)
+              + '/items/' + encodeURIComponent(layer.cmId);
             var key = keyInput.value;
             sessionStorage.setItem('craftmap-key', key);
             // The current version first: the change is sent with If-Match, so an edit made
@@ -154,7 +160,7 @@ class EditorPanel(MacroElement):
           }
           async function report(response, what) {
             if (response.status === 200) {
-              show('cm-ok', text.saved + ': ' + what.replace(/</g, '&lt;'));
+              show('cm-ok', text.saved + ': ' + what);
               return true;
             }
             if (response.status === 401) { show('cm-error', text.unauthorized); return false; }
@@ -162,15 +168,21 @@ class EditorPanel(MacroElement):
             var problem = {};
             try { problem = await response.json(); } catch (e) {}
             var detail = problem.detail || problem.title || response.statusText;
-            show('cm-error', response.status + ': ' + String(detail).replace(/</g, '&lt;'));
+            show('cm-error', response.status + ': ' + detail);
             return false;
           }
           var form = document.getElementById('cm-editor');
           var keyInput = form.elements['api_key'];
           keyInput.value = sessionStorage.getItem('craftmap-key') || '';
           var message = form.querySelector('.cm-message');
-          function show(kind, html) {
-            message.className = 'cm-message ' + kind; message.innerHTML = html;
+          // Messages are text (problem details may quote the user's input); a saved
+          // feature's link is built as an element.
+          function show(kind, words, href, label) {
+            message.className = 'cm-message ' + kind; message.textContent = words;
+            if (href !== undefined) {
+              var a = document.createElement('a');
+              a.href = href; a.textContent = label; message.appendChild(a);
+            }
           }
           form.addEventListener('submit', async function(ev) {
             ev.preventDefault();
@@ -188,12 +200,12 @@ class EditorPanel(MacroElement):
             var headers = {
               'Content-Type': 'application/geo+json', 'Accept': 'application/geo+json'};
             if (keyInput.value) headers['Authorization'] = 'Bearer ' + keyInput.value;
-            var response = await fetch('{{ this.api_root }}/collections/' + collection + '/items',
+            var response = await fetch(apiRoot + '/collections/' + collection + '/items',
               {method: 'POST', headers: headers, body: JSON.stringify(feature)});
             if (response.status === 201) {
               var saved = await response.json();
               var link = response.headers.get('Location') || '';
-              show('cm-ok', text.saved + ': <a href="' + link + '?f=html">' + saved.id + '</a>');
+              show('cm-ok', text.saved + ': ', link + '?f=html', String(saved.id));
               return;
             }
             if (response.status === 401) { show('cm-error', text.unauthorized); return; }
@@ -201,7 +213,7 @@ class EditorPanel(MacroElement):
             var problem = {};
             try { problem = await response.json(); } catch (e) {}
             var detail = problem.detail || problem.title || response.statusText;
-            show('cm-error', response.status + ': ' + String(detail).replace(/</g, '&lt;'));
+            show('cm-error', response.status + ': ' + detail);
           });
         })();
         {% endmacro %}
@@ -218,15 +230,20 @@ class EditorPanel(MacroElement):
     ) -> None:
         super().__init__()  # type: ignore[no-untyped-call]
         self._name = "EditorPanel"
-        self.collection = PRESETS[role]["collection"]
-        self.title = _t(f"title_{role}", lang)
-        self.key_label = _t("key", lang)
-        self.save_label = _t("save", lang)
+        self.collection_attr = html_text(PRESETS[role]["collection"])
+        self.title_html = html_text(_t(f"title_{role}", lang))
+        self.key_label_html = html_text(_t("key", lang))
+        self.save_label_html = html_text(_t("save", lang))
         self.fields = _form(role, lang)
-        self.api_root = api_root
-        self.text = {k: _t(k, lang) for k in ("draw_first", "saved", "unauthorized", "forbidden")}
+        # The root comes from the request's Host when no public URL is set: data, not code.
+        self.api_root_json = script_json(api_root)
+        self.text_json = script_json(
+            {k: _t(k, lang) for k in ("draw_first", "saved", "unauthorized", "forbidden")}
+        )
         self.editable_group = editable_group
-        self.editable = editable
+        # Feature names are anyone's text: JSON with no way out of the script element.
+        self.editable_json = script_json(editable)
+        self.esc_js = ESC_JS
 
 
 def build_editor(data: OverviewData, settings: build.MapSettings, role: str) -> folium.Map:

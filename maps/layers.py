@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import html
 import json
 import math
 from collections.abc import Callable, Sequence
@@ -13,6 +12,7 @@ import geopandas as gpd
 from folium import plugins
 from folium.template import Template
 
+from maps.escape import ESC_JS, html_text, script_json
 from maps.styles import Theme
 
 # Popup rows: (column, Vietnamese label, English label).
@@ -22,20 +22,23 @@ Fields = Sequence[tuple[str, str, str]]
 def popup_html(
     row: Any, title: str, fields: Fields, lang: str, links: Sequence[tuple[str, str]] = ()
 ) -> str:
-    """A feature's card: its name, key facts and links to its API item and HTML page."""
+    """A feature's card: its name, key facts and links to its API item and HTML page.
+
+    Every text goes through ``html_text``: folium puts popups in a template literal.
+    """
     rows = []
     for column, label_vi, label_en in fields:
         value = row.get(column)
         if value is None or (isinstance(value, float) and math.isnan(value)) or value == "":
             continue
         label = label_en if lang == "en" else label_vi
-        rows.append(f"<tr><th>{html.escape(label)}</th><td>{html.escape(str(value))}</td></tr>")
+        rows.append(f"<tr><th>{html_text(label)}</th><td>{html_text(value)}</td></tr>")
     anchors = " · ".join(
-        f'<a href="{html.escape(href)}" target="_blank">{html.escape(text)}</a>'
+        f'<a href="{html_text(href)}" target="_blank" rel="noopener">{html_text(text)}</a>'
         for text, href in links
     )
     return (
-        f'<div class="cm-card"><h4>{html.escape(str(title))}</h4>'
+        f'<div class="cm-card"><h4>{html_text(title)}</h4>'
         f'<table>{"".join(rows)}</table><p class="cm-links">{anchors}</p></div>'
     )
 
@@ -80,7 +83,8 @@ def thematic_layer(
         code = row.get(theme.column)
         colour = theme.colour(code)
         popup_el = folium.Popup(popup(row), max_width=360) if popup else None
-        hint = str(row.get(tooltip) or "")
+        # folium writes tooltips unescaped into a template literal shown as HTML.
+        hint = html_text(row.get(tooltip) or "")
         if geometry.geom_type == "Point":
             icon = folium.DivIcon(
                 html=(
@@ -145,12 +149,9 @@ class PointCluster(plugins.MarkerCluster):
         {% macro script(this, kwargs) %}
         var {{ this.get_name() }} = L.markerClusterGroup({{ this.options|tojavascript }});
         (function() {
-          var theme = {{ this.theme|tojson }}, fields = {{ this.fields|tojson }};
-          var links = {{ this.links|tojson }}, rows = {{ this.rows|tojson }};
-          function esc(s) {
-            return String(s).replace(/&/g, '&amp;').replace(/</g, '&lt;')
-              .replace(/>/g, '&gt;').replace(/"/g, '&quot;');
-          }
+          var theme = {{ this.theme_json }}, fields = {{ this.fields_json }};
+          var links = {{ this.links_json }}, rows = {{ this.rows_json }};
+          {{ this.esc_js }}
           function card(r) {
             var html = '<div class="cm-card"><h4>' + esc(r[4]) + '</h4><table>';
             r[5].forEach(function(v, i) {
@@ -159,7 +160,8 @@ class PointCluster(plugins.MarkerCluster):
               }
             });
             var anchors = links.map(function(l) {
-              return '<a href="' + esc(l[1].replace('{id}', r[0])) + '" target="_blank">'
+              return '<a href="' + esc(l[1].replace('{id}', r[0]))
+                + '" target="_blank" rel="noopener">'
                 + esc(l[0]) + '</a>';
             });
             return html + '</table><p class="cm-links">' + anchors.join(' · ') + '</p></div>';
@@ -169,8 +171,8 @@ class PointCluster(plugins.MarkerCluster):
             var colour = theme.colours[r[3]] || theme.default;
             var icon = theme.icons[r[3]] || theme.default_icon;
             var pin = L.divIcon({
-              html: '<div class="cm-pin" style="background:' + colour + '">'
-                + '<i class="fa-solid fa-' + icon + '"></i></div>',
+              html: '<div class="cm-pin" style="background:' + esc(colour) + '">'
+                + '<i class="fa-solid fa-' + esc(icon) + '"></i></div>',
               className: 'cm-pin-wrap', iconSize: [26, 26], iconAnchor: [13, 13]});
             var marker = L.marker([r[1], r[2]], {icon: pin});
             marker.bindTooltip(esc(r[4]));
@@ -219,6 +221,12 @@ class PointCluster(plugins.MarkerCluster):
             for _, row in frame.iterrows()
             if row.geometry is not None and not row.geometry.is_empty
         ]
+        # Names and fields are anyone's text: JSON with no way out of the script element.
+        self.theme_json = script_json(self.theme)
+        self.fields_json = script_json(self.fields)
+        self.links_json = script_json(self.links)
+        self.rows_json = script_json(self.rows)
+        self.esc_js = ESC_JS
 
 
 def _plain(value: Any) -> Any:
@@ -237,12 +245,16 @@ class NumberedStops(folium.map.Layer):
         """
         {% macro script(this, kwargs) %}
         var {{ this.get_name() }} = L.layerGroup();
-        {{ this.rows|tojson }}.forEach(function(r) {
-          var icon = L.divIcon({html: '<div class="cm-stop">' + r[2] + '</div>',
-            className: 'cm-pin-wrap', iconSize: [24, 24], iconAnchor: [12, 12]});
-          L.marker([r[0], r[1]], {icon: icon}).bindTooltip(r[2] + '. ' + r[3]
-            .replace(/&/g, '&amp;').replace(/</g, '&lt;')).addTo({{ this.get_name() }});
-        });
+        (function() {
+          {{ this.esc_js }}
+          {{ this.rows_json }}.forEach(function(r) {
+            var icon = L.divIcon({html: '<div class="cm-stop">' + esc(r[2]) + '</div>',
+              className: 'cm-pin-wrap', iconSize: [24, 24], iconAnchor: [12, 12]});
+            // Leaflet shows a tooltip string as HTML.
+            L.marker([r[0], r[1]], {icon: icon}).bindTooltip(esc(r[2] + '. ' + r[3]))
+              .addTo({{ this.get_name() }});
+          });
+        })();
         {% endmacro %}
         """
     )
@@ -254,3 +266,5 @@ class NumberedStops(folium.map.Layer):
             [round(r.geometry.y, 6), round(r.geometry.x, 6), int(r.seq), str(r.name or "")]
             for r in stops.itertuples()
         ]
+        self.rows_json = script_json(self.rows)
+        self.esc_js = ESC_JS

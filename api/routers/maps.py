@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
+import folium
 from fastapi import APIRouter, Path, Request
 from fastapi.responses import HTMLResponse
 
@@ -15,6 +16,7 @@ from geo import mapdata
 from geo.errors import InvalidInput, NotFound
 from geo.features import parse_feature_id
 from maps import build, edit
+from maps.escape import with_nonce
 
 router = APIRouter(tags=["maps"])
 
@@ -30,6 +32,17 @@ def map_settings(request: Request) -> build.MapSettings:
     )
 
 
+def _page(request: Request, m: folium.Map, *, allow_eval: bool = False) -> HTMLResponse:
+    """The rendered map, its inline scripts tagged with this response's CSP nonce."""
+    page = m.get_root().render()
+    nonce = getattr(request.state, "csp_nonce", None)
+    if nonce:
+        page = with_nonce(page, nonce)
+    if allow_eval:
+        request.state.csp_allow_eval = True
+    return HTMLResponse(page)
+
+
 @router.get("/maps", response_class=HTMLResponse, summary="Overview map")
 def overview_map(request: Request) -> HTMLResponse:
     """Villages, material zones, routes and administrative units on one layered map."""
@@ -37,8 +50,8 @@ def overview_map(request: Request) -> HTMLResponse:
     settings: ApiSettings = request.app.state.settings
     with read_connection(request) as conn:
         data = mapdata.overview(conn, embed_limit=settings.map_embed_limit)
-    page = build.build_overview(data, map_settings(request)).get_root().render()
-    return HTMLResponse(page)
+    # The measuring tool (leaflet-measure) needs eval; only this page has it.
+    return _page(request, build.build_overview(data, map_settings(request)), allow_eval=True)
 
 
 @router.get("/maps/routes/{routeId}", response_class=HTMLResponse, summary="A route's map")
@@ -49,8 +62,7 @@ def route_map(request: Request, route_id: Annotated[str, Path(alias="routeId")])
         routes, stops = mapdata.route(conn, parse_feature_id(route_id))
     if routes.empty:
         raise NotFound(f"no route {route_id} (or it has no line yet)")
-    page = build.build_route_map(routes.iloc[0], stops, map_settings(request))
-    return HTMLResponse(page.get_root().render())
+    return _page(request, build.build_route_map(routes.iloc[0], stops, map_settings(request)))
 
 
 @router.get("/maps/edit", response_class=HTMLResponse, summary="Draw and save features")
@@ -62,5 +74,4 @@ def editor_map(request: Request) -> HTMLResponse:
         raise InvalidInput(f"role must be one of {', '.join(edit.PRESETS)}, got {role!r}")
     with read_connection(request) as conn:
         data = mapdata.overview(conn)
-    page = edit.build_editor(data, map_settings(request), role).get_root().render()
-    return HTMLResponse(page)
+    return _page(request, edit.build_editor(data, map_settings(request), role))

@@ -72,10 +72,17 @@ def link(
 
 
 def render(request: Request, template: str, **context: Any) -> HTMLResponse:
-    """An HTML page in the request's language."""
+    """An HTML page in the request's language (autoescaped: templates end in .html).
+
+    ``csp_nonce`` is there for any inline script a template may need.
+    """
     lang = request_language(request)
     html = request.app.state.templates.get_template(template).render(
-        lang=lang, t=STRINGS[lang], title=request.app.title, **context
+        lang=lang,
+        t=STRINGS[lang],
+        title=request.app.title,
+        csp_nonce=getattr(request.state, "csp_nonce", ""),
+        **context,
     )
     return HTMLResponse(html)
 
