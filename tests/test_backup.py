@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pty
+import shutil
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,7 +20,7 @@ from api.settings import ApiSettings
 from geo import ingest, keys, migrate
 from geo.cluster import LocalCluster
 from geo.db import DatabaseSettings, make_engine, set_actor
-from tests.conftest import create_database, drop_database, libpq_conninfo
+from tests.conftest import REPO_ROOT, create_database, drop_database, libpq_conninfo
 from tests.test_cli import CRAFTMAP, run_cli
 
 VILLAGE = {
@@ -241,3 +243,62 @@ def _in_terminal(archive: Path, url: str, typed: str) -> str:
     output, _ = process.communicate(timeout=120)
     os.close(primary)
     return output
+
+
+def _make_clean(repo: Path, *, typed: str | None = None, confirm: bool = False) -> tuple[int, str]:
+    """``make clean`` in ``repo``: no stdin at all, or a terminal where ``typed`` is typed."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CRAFTMAP_")}
+    env.pop("DATABASE_URL", None)
+    args = ["make", "--no-print-directory", "clean", f"CRAFTMAP={CRAFTMAP}"]
+    if confirm:
+        args.append("CONFIRM=yes")
+    if typed is None:
+        done = subprocess.run(
+            args, cwd=repo, env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True
+        )
+        return done.returncode, done.stdout + done.stderr
+    primary, secondary = pty.openpty()
+    process = subprocess.Popen(
+        args, cwd=repo, env=env, stdin=secondary, stdout=secondary, stderr=secondary
+    )
+    os.close(secondary)
+    os.write(primary, typed.encode())
+    process.wait(timeout=120)
+    output = b""
+    with contextlib.suppress(OSError):  # EIO once the terminal's last writer has gone
+        while chunk := os.read(primary, 65536):
+            output += chunk
+    os.close(primary)
+    return process.returncode, output.decode(errors="replace")
+
+
+def test_make_clean_asks_before_deleting_the_database(tmp_path: Path) -> None:
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    shutil.copy(REPO_ROOT / "Makefile", repo / "Makefile")
+    home = repo / ".craftmap"
+    cluster = LocalCluster(home)
+    state = cluster.start()
+    data = Path(state.cluster_dir) / "data"
+    try:
+        code, said = _make_clean(repo)
+        assert code != 0 and "craftmap backup" in said and "CONFIRM=yes" in said
+        assert (data / "PG_VERSION").exists() and cluster.status().running
+
+        code, said = _make_clean(repo, typed="yes\n")
+        assert code != 0 and "Nothing deleted" in said
+        assert (data / "PG_VERSION").exists() and cluster.status().running
+
+        code, said = _make_clean(repo, typed="delete\n")
+        assert code == 0, said
+        assert not home.exists() and not data.exists()
+    finally:
+        cluster.destroy()
+
+    # A data folder without a cluster (map assets only) is removed without asking, and
+    # CONFIRM=yes deletes without a terminal.
+    (home / "vendor").mkdir(parents=True)
+    assert _make_clean(repo)[0] == 0 and not home.exists()
+    (home / "postgres").mkdir(parents=True)
+    assert _make_clean(repo)[0] != 0 and home.exists()
+    assert _make_clean(repo, confirm=True)[0] == 0 and not home.exists()
