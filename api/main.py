@@ -13,6 +13,7 @@ from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
+from api.cors import CorsMiddleware
 from api.errors import STATUS_CODES, add_exception_handlers
 from api.logs import RequestLogMiddleware
 from api.routers import apidoc, items, maps, ogc, system, tiles
@@ -79,6 +80,7 @@ def create_app(
     add_exception_handlers(app, STATUS_CODES)
     # Middleware added last runs first: the log sees the compressed response's status.
     app.add_middleware(GZipMiddleware, minimum_size=1024)
+    app.add_middleware(CorsMiddleware, origins=settings.cors_origins)
     app.add_middleware(RequestLogMiddleware)
     app.include_router(ogc.router)
     app.include_router(items.router)
