@@ -35,6 +35,7 @@ _SYSTEM_SCHEMAS = ("pg_catalog", "information_schema", "pg_toast")
 _TOC_EXTENSION = re.compile(r"^\d+; \d+ \d+ (?:EXTENSION - |COMMENT - EXTENSION )(\S+)")
 _TOC_SCHEMA = re.compile(r"^\d+; \d+ \d+ SCHEMA - (\S+)")
 _TOC_TABLE = re.compile(r"^\d+; \d+ \d+ TABLE (?!DATA )(\S+) (\S+)")
+_TOC_DATA = re.compile(r"^\d+; \d+ \d+ TABLE DATA (\S+) (\S+)")
 
 
 class BackupError(GeoError):
@@ -269,6 +270,74 @@ def existing_tables(url: str) -> list[str]:
     return [str(r[0]) for r in rows]
 
 
+def _empty_extension_data(
+    line: str, archive: Archive, pg_restore: str, env: dict[str, str]
+) -> bool:
+    """True for the rows of an extension's table (spatial_ref_sys) when there are none.
+
+    pg_dump saves the user-added rows of an extension's configuration tables. When there
+    are none, restoring them is an empty COPY that still needs INSERT on the table, which
+    a role restoring into a database where an administrator created PostGIS lacks.
+    """
+    m = _TOC_DATA.match(line)
+    if m is None or f"{m[1]}.{m[2]}" in archive.tables:
+        return False
+    with tempfile.NamedTemporaryFile("w", suffix=".list", encoding="utf-8") as one:
+        one.write(line + "\n")
+        one.flush()
+        out = _run(
+            [pg_restore, "--data-only", f"--use-list={one.name}", "-f", "-", str(archive.path)], env
+        )
+    lines = out.stdout.splitlines()
+    copy = next((i for i, text in enumerate(lines) if text.startswith("COPY ")), None)
+    return out.returncode == 0 and copy is not None and lines[copy + 1 : copy + 2] == ["\\."]
+
+
+# Every table, view, sequence, routine and type of the public schema that no extension
+# owns. An object of another kind left behind makes the restore fail ("already exists")
+# and roll back, never half-replace.
+_DROP_OWN_OBJECTS = """
+DO $drop$
+DECLARE
+  statements text[];
+  statement text;
+BEGIN
+  -- Names are spelled out before the first drop: a cascade may remove later ones.
+  SELECT coalesce(array_agg(sql), '{}') INTO statements FROM (
+    SELECT format('DROP %s IF EXISTS %s CASCADE',
+                  CASE c.relkind WHEN 'v' THEN 'VIEW' WHEN 'm' THEN 'MATERIALIZED VIEW'
+                                 WHEN 'S' THEN 'SEQUENCE' WHEN 'f' THEN 'FOREIGN TABLE'
+                                 ELSE 'TABLE' END,
+                  c.oid::regclass) AS sql
+    FROM pg_class c
+    WHERE c.relnamespace = 'public'::regnamespace AND c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f')
+      AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass
+                      AND d.objid = c.oid AND d.deptype = 'e')
+    UNION ALL
+    SELECT format('DROP %s IF EXISTS %s CASCADE',
+                  CASE p.prokind WHEN 'a' THEN 'AGGREGATE' WHEN 'p' THEN 'PROCEDURE'
+                                 ELSE 'FUNCTION' END,
+                  p.oid::regprocedure)
+    FROM pg_proc p
+    WHERE p.pronamespace = 'public'::regnamespace
+      AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_proc'::regclass
+                      AND d.objid = p.oid AND d.deptype = 'e')
+    UNION ALL
+    SELECT format('DROP %s IF EXISTS %s CASCADE',
+                  CASE t.typtype WHEN 'd' THEN 'DOMAIN' ELSE 'TYPE' END, t.oid::regtype)
+    FROM pg_type t
+    WHERE t.typnamespace = 'public'::regnamespace AND t.typtype IN ('e', 'd', 'r', 'c')
+      AND (t.typtype <> 'c' OR (SELECT relkind FROM pg_class WHERE oid = t.typrelid) = 'c')
+      AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_type'::regclass
+                      AND d.objid = t.oid AND d.deptype = 'e')
+  ) AS found;
+  FOREACH statement IN ARRAY statements LOOP
+    EXECUTE statement;
+  END LOOP;
+END
+$drop$"""
+
+
 def _quote(identifier: str) -> str:
     return '"' + identifier.replace('"', '""') + '"'
 
@@ -303,14 +372,13 @@ def restore(
         installed = {str(r[0]) for r in conn.execute("SELECT extname FROM pg_extension")}
     prelude = "SELECT 1"
     if replace:
-        # Dropping the schemas drops every table, function and extension in them; the
-        # archive recreates all of it, inside the same transaction as this drop.
-        schemas = ["public", *(s for s in archive.schemas if s != "public")]
-        prelude = "; ".join(
-            [f"DROP SCHEMA IF EXISTS {_quote(s)} CASCADE" for s in schemas]
-            + ["CREATE SCHEMA public", "GRANT USAGE ON SCHEMA public TO PUBLIC"]
+        # craftmap's own objects go, in the same transaction as the restore that recreates
+        # them; installed extensions (PostGIS, unaccent) stay, so a role that may not create
+        # PostGIS can still replace its data.
+        own_schemas = [s for s in archive.schemas if s != "public"]
+        prelude = _DROP_OWN_OBJECTS + "".join(
+            f"; DROP SCHEMA IF EXISTS {_quote(s)} CASCADE" for s in own_schemas
         )
-        installed -= set(archive.extensions)
     # An extension already installed (e.g. PostGIS created by an administrator for a role
     # that may not create it) is kept: its CREATE and COMMENT entries are left out.
     keep = [
@@ -318,6 +386,12 @@ def restore(
         for line in archive.toc
         if not ((m := _TOC_EXTENSION.match(line)) and m[1] in installed)
     ]
+    if installed & set(archive.extensions):
+        keep = [
+            line
+            for line in keep
+            if not _empty_extension_data(line, archive, programs.program("pg_restore"), env)
+        ]
     with tempfile.TemporaryDirectory(prefix="craftmap-restore-") as folder:
         listing = Path(folder) / "toc.list"
         listing.write_text("\n".join(keep) + "\n", encoding="utf-8")

@@ -7,6 +7,7 @@ import os
 import pty
 import shutil
 import subprocess
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,7 @@ from typing import Any
 import psycopg
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy.engine import make_url
 
 from api.main import create_app
 from api.settings import ApiSettings
@@ -149,6 +151,33 @@ def test_new_private_cluster_has_data_checksums(private_home: Path) -> None:
     cluster.start()
     with psycopg.connect(libpq_conninfo(cluster.url())) as conn:
         assert conn.execute("SHOW data_checksums").fetchone() == ("on",)
+
+
+def test_restore_by_a_role_that_may_not_create_postgis(
+    source: dict[str, Any], pg_server_url: str
+) -> None:
+    # DATABASE_URL of a hosted server: the database's owner is no superuser, and an
+    # administrator created PostGIS for it. Restore and replace must both work.
+    role = f"restorer_{uuid.uuid4().hex[:8]}"
+    url = create_database(pg_server_url, "craftmap_backup_role")
+    with psycopg.connect(libpq_conninfo(pg_server_url), autocommit=True) as conn:
+        conn.execute(f"CREATE ROLE {role} LOGIN PASSWORD '{role}'")
+        conn.execute(f'ALTER DATABASE "{make_url(url).database}" OWNER TO {role}')
+    with psycopg.connect(libpq_conninfo(url), autocommit=True) as conn:
+        conn.execute("CREATE EXTENSION postgis")
+    as_owner = make_url(url).set(username=role, password=role).render_as_string(False)
+    try:
+        assert (
+            "Restored" in run_cli("restore", str(source["archive"]), env=_url_env(as_owner)).stdout
+        )
+        with psycopg.connect(libpq_conninfo(as_owner), autocommit=True) as conn:
+            conn.execute("DELETE FROM route_stop")
+        run_cli("restore", "--force", str(source["archive"]), env=_url_env(as_owner))
+        assert snapshot(as_owner) == snapshot(source["url"])
+    finally:
+        drop_database(url)
+        with psycopg.connect(libpq_conninfo(pg_server_url), autocommit=True) as conn:
+            conn.execute(f"DROP ROLE {role}")
 
 
 def _tables(url: str) -> list[tuple[str, str]]:
