@@ -117,15 +117,11 @@ class CorsMiddleware:
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                headers = [
-                    (k, v)
-                    for k, v in message.get("headers", [])
-                    if not (message["status"] == 405 and k.lower() == b"allow")
-                ]
-                if message["status"] == 405:
-                    served = route_methods(scope["app"], scope)
-                    if served is not None:
-                        headers.append((b"allow", ", ".join(allowed_methods(served)).encode()))
+                headers = list(message.get("headers", []))
+                served = route_methods(scope["app"], scope) if message["status"] == 405 else None
+                if served is not None:
+                    headers = [(k, v) for k, v in headers if k.lower() != b"allow"]
+                    headers.append((b"allow", ", ".join(allowed_methods(served)).encode()))
                 if grant is not None and method in grant[1]:
                     headers.append((b"access-control-allow-origin", grant[0].encode()))
                     headers.append(
