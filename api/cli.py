@@ -313,8 +313,18 @@ def restore(
 
     done = _with_url(run)
     typer.echo(f"Restored {done.path} into {done.database} ({done.tables} tables).")
+    from alembic.script import ScriptDirectory
+
     head = migrations.head_revision()
-    if done.revision != head:
+    script = ScriptDirectory.from_config(migrations.alembic_config(""))
+    known = {revision.revision for revision in script.walk_revisions()}
+    if done.revision not in known:
+        typer.echo(
+            f"The backup's schema revision {done.revision} is newer than this craftmap "
+            f"(at {head}): serve it with the craftmap version that wrote it.",
+            err=True,
+        )
+    elif done.revision != head:
         typer.echo(
             f"The backup's schema is at revision {done.revision}, this craftmap's at {head}: "
             "run 'craftmap migrate'.",
