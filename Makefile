@@ -42,6 +42,25 @@ lint:
 	$(UV) run --frozen ruff format --check .
 	$(UV) run --frozen lint-imports
 
+# `make clean` deletes the private cluster (every feature, key and history row) with the
+# rest of .craftmap, so it asks first: type "delete". Without a terminal (CI, scripts) it
+# refuses unless CONFIRM=yes. Save the data first with `craftmap backup FILE`.
+CONFIRM ?=
+CLUSTER_STATE := .craftmap/cluster.json
+
 clean:
-	-$(CRAFTMAP) db stop
+	@if { [ -e $(CLUSTER_STATE) ] || [ -e .craftmap/postgres ]; } && [ "$(CONFIRM)" != yes ]; then \
+	  echo "make clean deletes the craftmap database in .craftmap (features, keys, history)." >&2; \
+	  echo "Save it first with: $(CRAFTMAP) backup craftmap.dump" >&2; \
+	  if [ ! -t 0 ]; then \
+	    echo "No terminal to ask: nothing deleted. Run 'make clean CONFIRM=yes' to delete." >&2; \
+	    exit 1; \
+	  fi; \
+	  read -r -p "Type 'delete' to delete it: " answer; \
+	  if [ "$$answer" != delete ]; then echo "Nothing deleted." >&2; exit 1; fi; \
+	fi
+	-CRAFTMAP_HOME=.craftmap $(CRAFTMAP) db stop
+	@# A cluster kept outside .craftmap (home unreachable by the postgres account) goes too.
+	@outside=$$(sed -n 's/.*"cluster_dir": "\(\/var\/tmp\/craftmap-clusters\/[0-9a-f]\{12\}\)".*/\1/p' \
+	  $(CLUSTER_STATE) 2>/dev/null); if [ -n "$$outside" ]; then rm -rf "$$outside"; fi
 	rm -rf .craftmap

@@ -273,6 +273,87 @@ def layers_import(
     typer.echo(f"{count} features {'checked (dry run)' if dry_run else 'imported'} into {name}.")
 
 
+# -- backup and restore (issue 9, ops) -------------------------------------------------------
+CONFIRM_WORD = "replace"
+
+
+@app.command()
+def backup(
+    file: Annotated[Path, typer.Argument(help="Archive to write (pg_dump custom format).")],
+    force: Annotated[bool, typer.Option("--force", help="Overwrite FILE if it exists.")] = False,
+) -> None:
+    """Write the whole database (features, history, keys, schema) to FILE."""
+    from geo import backup as backups
+
+    settings = _settings()
+    done = _with_url(
+        lambda url: backups.backup(url, file, overwrite=force, pg_bindir=settings.pg_bindir)
+    )
+    typer.echo(
+        f"Backed up {done.database} to {done.path} ({done.size / 1e6:.1f} MB, "
+        f"{done.tables} tables, schema revision {done.revision})."
+    )
+
+
+@app.command()
+def restore(
+    file: Annotated[Path, typer.Argument(help="A file written by 'craftmap backup'.")],
+    force: Annotated[
+        bool, typer.Option("--force", help="Replace a database that holds data, without asking.")
+    ] = False,
+) -> None:
+    """Restore FILE into the database (all or nothing); asks before replacing data."""
+    import sys
+
+    from geo import backup as backups
+    from geo import migrate as migrations
+
+    settings = _settings()
+
+    def run(url: str) -> backups.Outcome:
+        backups.read_archive(
+            file, pg_bindir=backups.client_programs(url, settings.pg_bindir).bindir
+        )
+        present = backups.existing_tables(url)
+        if present and not force:
+            if not sys.stdin.isatty():
+                raise backups.DatabaseNotEmpty(
+                    f"the database is not empty ({len(present)} tables); restoring would "
+                    "replace its data. Back it up first ('craftmap backup FILE'), then run "
+                    "restore in a terminal to confirm, or pass --force."
+                )
+            typer.echo(
+                f"The database holds {len(present)} tables ({', '.join(present[:4])}…). "
+                f"Restoring {file} replaces ALL of its data; 'craftmap backup FILE' saves "
+                "it first."
+            )
+            answer = typer.prompt(f"Type '{CONFIRM_WORD}' to continue", default="")
+            if answer.strip() != CONFIRM_WORD:
+                typer.echo("Nothing was changed.")
+                raise typer.Exit(1)
+        return backups.restore(url, file, replace=bool(present), pg_bindir=settings.pg_bindir)
+
+    done = _with_url(run)
+    typer.echo(f"Restored {done.path} into {done.database} ({done.tables} tables).")
+    from alembic.script import ScriptDirectory
+
+    head = migrations.head_revision()
+    script = ScriptDirectory.from_config(migrations.alembic_config(""))
+    known = {revision.revision for revision in script.walk_revisions()}
+    if done.revision not in known:
+        typer.echo(
+            f"The backup's schema revision {done.revision} is newer than this craftmap "
+            f"(at {head}): serve it with the craftmap version that wrote it.",
+            err=True,
+        )
+    elif done.revision != head:
+        typer.echo(
+            f"The backup's schema is at revision {done.revision}, this craftmap's at {head}: "
+            "run 'craftmap migrate'.",
+            err=True,
+        )
+
+
 # -- server ----------------------------------------------------------------------------------
 # -- maps ------------------------------------------------------------------------------------
 Lang = Annotated[str, typer.Option(help="vi or en")]

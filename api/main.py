@@ -13,6 +13,7 @@ from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
+from api.cors import CorsMiddleware
 from api.errors import STATUS_CODES, add_exception_handlers
 from api.limits import BodyLimitMiddleware, CancelOnDisconnect
 from api.logs import RequestLogMiddleware
@@ -96,7 +97,9 @@ def create_app(
     app.add_middleware(CancelOnDisconnect)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(GZipMiddleware, minimum_size=1024)
-    app.add_middleware(SecurityHeadersMiddleware, basemap_url=settings.basemap_url)  # xss
+    # CORS outside the body cap, so its 413s (and every error) carry the CORS headers.
+    app.add_middleware(CorsMiddleware, origins=settings.cors_origins)
+    app.add_middleware(SecurityHeadersMiddleware, basemap_url=settings.basemap_url)
     app.add_middleware(RequestLogMiddleware)
     app.include_router(ogc.router)
     app.include_router(items.router)

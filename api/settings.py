@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import json
+import re
 from pathlib import Path
+from typing import Annotated, Any
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+_ORIGIN = re.compile(r"^https?://[^/\s?#]+$")
 
 
 class ApiSettings(BaseSettings):
@@ -53,3 +58,24 @@ class ApiSettings(BaseSettings):
     export_statement_timeout_seconds: float = 120
     # Retry-After of a 503 (database unreachable, statement timed out).
     retry_after_seconds: int = 5
+    # -- CORS (issue 9, ops; api/cors.py) ----------------------------------------------------
+    # Origins whose pages may call the API: "scheme://host[:port]", comma-separated or a JSON
+    # list. "*" lets any origin read (GET/HEAD) but not write. Empty: no CORS headers at all.
+    cors_origins: Annotated[list[str], NoDecode] = []
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _parse_origins(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            text = value.strip()
+            value = json.loads(text) if text.startswith("[") else text.split(",")
+        if not isinstance(value, list):
+            return value
+        origins = [str(v).strip().rstrip("/").lower() for v in value if str(v).strip()]
+        for origin in origins:
+            if origin != "*" and not _ORIGIN.match(origin):
+                raise ValueError(
+                    f"CORS origin {origin!r} must be '*' or scheme://host[:port], "
+                    "without a path (e.g. https://portal.example.vn)"
+                )
+        return origins

@@ -281,6 +281,9 @@ class LocalCluster:
                     "--auth=scram-sha-256",
                     "--encoding=UTF8",
                     "--locale=C.UTF-8",
+                    # Page checksums let PostgreSQL (and `craftmap backup`, which reads every
+                    # table page) report silent disk corruption instead of serving it.
+                    "--data-checksums",
                 ]
             )
         finally:
