@@ -12,6 +12,7 @@ from typing import Annotated, Any, TypeVar
 import typer
 from sqlalchemy.engine import Connection
 
+from geo import roles
 from geo.db import DatabaseSettings, make_engine, set_actor
 from geo.errors import GeoError
 
@@ -62,6 +63,13 @@ def database_url(settings: DatabaseSettings) -> str:
 def _with_url(action: Callable[[str], T]) -> T:
     with readable_errors():
         return action(database_url(_settings()))
+
+
+def _as_owner(settings: DatabaseSettings, action: Callable[[str], T]) -> T:
+    """Run ``action`` with the schema owner's URL (backups and restores touch every object)."""
+    with readable_errors():
+        database_url(settings)
+        return action(settings.migration_url())
 
 
 # -- db ------------------------------------------------------------------------------------
@@ -286,8 +294,9 @@ def backup(
     from geo import backup as backups
 
     settings = _settings()
-    done = _with_url(
-        lambda url: backups.backup(url, file, overwrite=force, pg_bindir=settings.pg_bindir)
+    done = _as_owner(
+        settings,
+        lambda url: backups.backup(url, file, overwrite=force, pg_bindir=settings.pg_bindir),
     )
     typer.echo(
         f"Backed up {done.database} to {done.path} ({done.size / 1e6:.1f} MB, "
@@ -331,9 +340,20 @@ def restore(
             if answer.strip() != CONFIRM_WORD:
                 typer.echo("Nothing was changed.")
                 raise typer.Exit(1)
-        return backups.restore(url, file, replace=bool(present), pg_bindir=settings.pg_bindir)
+        restored = backups.restore(url, file, replace=bool(present), pg_bindir=settings.pg_bindir)
+        # A backup carries no grants (roles belong to the server): give the app role its
+        # rights on the restored objects again, as after a migration.
+        app_role = settings.app_role()
+        if app_role is not None:
+            engine = make_engine(url)
+            try:
+                with engine.begin() as conn:
+                    roles.grant_app_privileges(conn, app_role)
+            finally:
+                engine.dispose()
+        return restored
 
-    done = _with_url(run)
+    done = _as_owner(settings, run)
     typer.echo(f"Restored {done.path} into {done.database} ({done.tables} tables).")
     from alembic.script import ScriptDirectory
 

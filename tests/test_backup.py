@@ -143,7 +143,18 @@ def test_round_trip_keeps_every_row_and_sequence(
     env = {"CRAFTMAP_HOME": str(private_home)}
     out = run_cli("restore", str(source["archive"]), env=env)
     assert "Restored" in out.stdout
-    assert snapshot(LocalCluster(private_home).url()) == before
+    cluster = LocalCluster(private_home)
+    assert snapshot(cluster.url()) == before
+    # The restore ran as the schema owner; the app role the server uses was granted its
+    # rights again (a backup carries no grants): it reads and writes, but cannot drop.
+    with psycopg.connect(libpq_conninfo(cluster.app_url()), autocommit=True) as conn:
+        assert conn.execute("SELECT count(*) FROM craft_village").fetchone()[0] > 0
+        conn.execute("UPDATE craft_village SET notes = notes WHERE id = 1")
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute("DROP TABLE craft_village")
+        # The history stays read-only to it (default privileges alone would grant DELETE).
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute("DELETE FROM feature_history")
 
 
 def test_new_private_cluster_has_data_checksums(private_home: Path) -> None:
