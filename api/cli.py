@@ -505,6 +505,9 @@ def serve(
         workers=workers,
         reload=reload,
         access_log=False,  # RequestLogMiddleware writes the structured access log
+        # A worker importing geopandas on a busy 2-core machine can take longer than
+        # uvicorn's 5 s to answer its first health ping; it was then killed and respawned.
+        timeout_worker_healthcheck=30,
         log_config=log_config(),
     )
 
