@@ -6,6 +6,8 @@ from pathlib import Path
 
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from geo.cql2 import MAX_FILTER_LENGTH
+
 
 class ApiSettings(BaseSettings):
     """Settings of the web app, read from ``CRAFTMAP_*`` environment variables."""
@@ -25,3 +27,7 @@ class ApiSettings(BaseSettings):
     map_embed_limit: int = 5_000
     # Per worker; FastAPI runs up to 40 requests at once in its thread pool.
     db_read_pool_size: int = 20
+
+    # cql2 parser guards (issue 9): the longest filter accepted, in characters; the other
+    # limits are constants in geo/cql2.py, set from the parser's measured crash thresholds.
+    filter_max_length: int = MAX_FILTER_LENGTH
