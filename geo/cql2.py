@@ -412,7 +412,8 @@ def _check_text_shape(text: str) -> None:
             continue
         inside = opened[-1][0] if opened else ""
         if kind in {"string", "name", "number"}:
-            _check_literal(kind, value)
+            quoted = kind != "number" and len(value) > 1 and value[-1] == value[0]
+            _check_literal(kind, value[1:-1] if quoted else value.lstrip("'\""))
             if kind == "number" and inside == "geometry" and previous != "number":
                 coordinates += 1
                 if coordinates > MAX_GEOMETRY_COORDINATES:

@@ -366,3 +366,141 @@ def test_shapes_near_the_limits_never_crash_or_hang(
     outcome = isolated(text, lang)
     assert outcome.kind in {"translated", "refused"}, outcome
     assert outcome.seconds < 10, outcome
+
+
+# -- every limit, at and just past it -------------------------------------------------------
+def _padded(text: str, length: int) -> str:
+    return text + " " * (length - len(text))
+
+
+def _json_and(count: int) -> str:
+    clause = {"op": "=", "args": [{"property": "workers"}, 1]}
+    return json.dumps({"op": "and", "args": [clause] * count})
+
+
+LIMITS = {
+    # name: (language, at the limit, one past it, what the refusal says, max_length)
+    "length": (
+        "cql2-text",
+        _padded("workers = 1", cql2.MAX_FILTER_LENGTH),
+        _padded("workers = 1", cql2.MAX_FILTER_LENGTH + 1),
+        f"at most {cql2.MAX_FILTER_LENGTH} are accepted",
+        cql2.MAX_FILTER_LENGTH,
+    ),
+    "operators": (
+        "cql2-text",
+        " AND ".join(["workers = 1"] * cql2.MAX_OPERATORS),
+        " AND ".join(["workers = 1"] * (cql2.MAX_OPERATORS + 1)),
+        f"operators (comparisons, LIKE, BETWEEN, IN, IS, NOT, arithmetic); at most "
+        f"{cql2.MAX_OPERATORS}",
+        cql2.MAX_FILTER_LENGTH,
+    ),
+    "AND/OR": (
+        "cql2-text",
+        " OR ".join(["tourism_linked"] * (cql2.MAX_LOGICAL_OPERATORS + 1)),
+        " OR ".join(["tourism_linked"] * (cql2.MAX_LOGICAL_OPERATORS + 2)),
+        f"AND/OR operators; at most {cql2.MAX_LOGICAL_OPERATORS}",
+        cql2.MAX_FILTER_LENGTH,
+    ),
+    "NOT and minus": (
+        "cql2-text",
+        "NOT " * cql2.MAX_PREFIX_OPERATORS + "tourism_linked",
+        "NOT " * (cql2.MAX_PREFIX_OPERATORS + 1) + "tourism_linked",
+        f"NOT or minus operators; at most {cql2.MAX_PREFIX_OPERATORS}",
+        cql2.MAX_FILTER_LENGTH,
+    ),
+    "parentheses": (
+        "cql2-text",
+        "CASEI(" * cql2.MAX_PARENTHESES + "name" + ")" * cql2.MAX_PARENTHESES + " = 'a'",
+        "CASEI(" * (cql2.MAX_PARENTHESES + 1) + "name" + ")" * (cql2.MAX_PARENTHESES + 1),
+        f"at most {cql2.MAX_PARENTHESES} levels are accepted",
+        cql2.MAX_FILTER_LENGTH,
+    ),
+    "parse work": (
+        "cql2-text",
+        _padded("(" * 6 + "workers = 1" + ")" * 6, cql2.MAX_PARSE_WORK >> 6),
+        _padded("(" * 6 + "workers = 1" + ")" * 6, (cql2.MAX_PARSE_WORK >> 6) + 1),
+        "a filter this long may nest at most 5 levels",
+        cql2.MAX_FILTER_LENGTH,
+    ),
+    "list items": (
+        "cql2-text",
+        "workers IN (" + ", ".join(["1"] * cql2.MAX_LIST_ITEMS) + ")",
+        "workers IN (" + ", ".join(["1"] * (cql2.MAX_LIST_ITEMS + 1)) + ")",
+        f"at most {cql2.MAX_LIST_ITEMS} are accepted in one list",
+        cql2.MAX_FILTER_LENGTH,
+    ),
+    "text literal": (
+        "cql2-text",
+        "name = '" + "a" * cql2.MAX_STRING_LENGTH + "'",
+        "name = '" + "a" * (cql2.MAX_STRING_LENGTH + 1) + "'",
+        "a string literal of",
+        cql2.MAX_FILTER_LENGTH,
+    ),
+    "number literal": (
+        "cql2-text",
+        "workers < " + "9" * cql2.MAX_NUMBER_LENGTH,
+        "workers < " + "9" * (cql2.MAX_NUMBER_LENGTH + 1),
+        "a number literal of",
+        cql2.MAX_FILTER_LENGTH,
+    ),
+    "geometry positions": (
+        "cql2-text",
+        "S_INTERSECTS(geometry, MULTIPOINT("
+        + ", ".join(f"(105 {i / 1e4:.4f})" for i in range(cql2.MAX_GEOMETRY_COORDINATES))
+        + "))",
+        "S_INTERSECTS(geometry, MULTIPOINT("
+        + ", ".join(f"(105 {i / 1e4:.4f})" for i in range(cql2.MAX_GEOMETRY_COORDINATES + 1))
+        + "))",
+        f"more than {cql2.MAX_GEOMETRY_COORDINATES} positions",
+        10**6,
+    ),
+    "cql2-json depth": (
+        "cql2-json",
+        "[" * cql2.MAX_JSON_DEPTH + "]" * cql2.MAX_JSON_DEPTH,
+        "[" * (cql2.MAX_JSON_DEPTH + 1) + "]" * (cql2.MAX_JSON_DEPTH + 1),
+        f"recursion limit of {cql2.MAX_JSON_DEPTH}",
+        cql2.MAX_FILTER_LENGTH,
+    ),
+    "cql2-json operators": (
+        "cql2-json",
+        _json_and(cql2.MAX_OPERATORS),
+        _json_and(cql2.MAX_OPERATORS + 1),
+        f"at most {cql2.MAX_OPERATORS} are accepted",
+        cql2.MAX_FILTER_LENGTH,
+    ),
+    "cql2-json list": (
+        "cql2-json",
+        json.dumps({"op": "in", "args": [{"property": "workers"}, [1] * cql2.MAX_LIST_ITEMS]}),
+        json.dumps({"op": "in", "args": [{"property": "workers"}, [1] * 1001]}),
+        f"at most {cql2.MAX_LIST_ITEMS} are accepted in one list",
+        cql2.MAX_FILTER_LENGTH,
+    ),
+}
+
+
+@pytest.mark.parametrize("name", list(LIMITS))
+def test_each_limit_holds_exactly_and_is_named(name: str) -> None:
+    lang, at_limit, past_limit, says, max_length = LIMITS[name]
+    try:
+        cql2.filter_to_sql(cql2.parse_filter(at_limit, lang, max_length=max_length), QUERYABLES)
+    except InvalidFilter as exc:
+        assert says not in str(exc)  # refused for something else (nesting, validity)
+    with pytest.raises(InvalidFilter) as refused:
+        cql2.parse_filter(past_limit, lang, max_length=max_length)
+    assert says in str(refused.value)
+
+
+@pytest.mark.parametrize(
+    ("text", "says"),
+    [
+        ('{"op": "=", "args": [{"property": "name"}, "a"], "args": [1, 2]}', "repeats the member"),
+        ('{"op": "=", "args": [{"property": "workers"}, NaN]}', "NaN is not a JSON number"),
+        ('{"op": "=", "args": [{"property": "name"}, "\\ud800"]}', "lone surrogate"),
+        ('{"op": "=", "args": [{"property": "\\udfff"}, "a"]}', "lone surrogate"),
+    ],
+)
+def test_cql2_json_that_python_and_the_parser_would_read_differently(text: str, says: str) -> None:
+    with pytest.raises(InvalidFilter) as refused:
+        cql2.parse_filter(text, "cql2-json")
+    assert says in str(refused.value)
