@@ -50,25 +50,25 @@ QUERYABLE_TYPES = (
 # a few thousand it overflows the native stack and the worker dies with SIGSEGV, answering
 # nothing. Measured with cql2 0.6.0 by tests/geo/cql2_thresholds.py (each parse in its own
 # process, in a thread with the 8 MiB stack glibc gives Python threads, as uvicorn runs sync
-# routes), bisecting each shape's size until the crash; last size that parsed → first crash:
-#   NOT / prefix-minus chain                3 417 → 3 466
-#   comparison or LIKE chain (1 = 1 = …)    3 857 → 3 906
-#   nested function calls or lists          3 076 → 3 125
-#   arithmetic chain (* / + - % ^ div)      8 984 → 9 081
-#   AND / OR chain                         16 210 → 16 406
-#   nested parentheses                      1 538 → 1 563
-#   nested GEOMETRYCOLLECTION              23 437 → 23 827
+# routes), bisecting each shape's size to within 1 %; last size that parsed → first crash:
+#   NOT / prefix-minus chain                3 417 → 3 441
+#   comparison or LIKE chain (1 = 1 = …)    3 857 → 3 881
+#   nested function calls or lists          3 076 → 3 100
+#   arithmetic chain (* / + - % ^ div)      8 984 → 9 032  (also f(1) + f(1) + …)
+#   AND / OR chain                         16 308 → 16 406
+#   nested parentheses                      1 538 → 1 550
+#   nested GEOMETRYCOLLECTION              23 632 → 23 827
 #   cql2-json, any nesting                  no crash: the parser stops at 128 levels
 #   IN lists, function arguments, WKT coordinates: no crash at 100 000 items
 # A 1 MiB stack crashes at an eighth of these (421 NOT, 481 comparisons). The shapes add up
-# in one filter, so the limits below keep their sum small: at most 256/3 417 + 512/16 210 +
+# in one filter, so the limits below keep their sum small: at most 256/3 417 + 512/16 308 +
 # 10/1 538 ≈ 11 % of the stack of the first crash, nine times below it on an 8 MiB stack.
 # Every filter is checked against them before the parser sees it; real filters stay far
 # below them.
 MAX_FILTER_LENGTH = 16_384  # characters; the default of the CRAFTMAP_FILTER_MAX_LENGTH setting
 # Comparison, LIKE, BETWEEN, IN, IS, NOT, arithmetic and minus operators (13× below 3 417).
 MAX_OPERATORS = 256
-# AND and OR, which the parser flattens (31× below 16 210).
+# AND and OR, which the parser flattens (31× below 16 308).
 MAX_LOGICAL_OPERATORS = 512
 # NOT and minus applied to something other than a number literal (27× below 3 417).
 MAX_PREFIX_OPERATORS = 128
