@@ -71,6 +71,10 @@ class Case:
     says: str = ""
 
 
+# Large bodies: a body-size limit may answer 413 before the body is read.
+TOO_LARGE = frozenset({400, 413})
+
+
 def _feature(geometry: str, properties: str = '"name": "Làng thử"') -> bytes:
     """A village Feature as raw JSON text (so that NaN and lone surrogates stay as sent)."""
     props = (
@@ -245,13 +249,13 @@ CASES: dict[str, Case] = {
     "households beyond integer": _post(_feature(POINT, '"name": "x", "households": 1' + "0" * 30)),
     "households of 5000 digits": _post(_feature(POINT, '"name": "x", "households": ' + "9" * 5000)),
     "thousands of unknown properties": _post(
-        _feature(POINT, ", ".join(f'"p{i}": {i}' for i in range(5000)))
+        _feature(POINT, ", ".join(f'"p{i}": {i}' for i in range(5000))), statuses=TOO_LARGE
     ),
     # writes: bodies that are not a Feature
     "body not JSON": _post(b"{not json"),
     "body a JSON array": _post(b"[1, 2]"),
     "body JSON null": _post(b"null"),
-    "body nested 100 000 deep": _post(b"[" * 100_000 + b"]" * 100_000),
+    "body nested 100 000 deep": _post(b"[" * 100_000 + b"]" * 100_000, statuses=TOO_LARGE),
     "patch with a lone surrogate": Case(
         path=f"{ITEMS}/1", method="PATCH", body=b'{"properties": {"name": "\\ud800"}}'
     ),
