@@ -54,6 +54,10 @@ DATABASE_DOWN: tuple[type[Exception], ...] = (
 def problem(status: int, detail: str | None, *, instance: str | None = None) -> JSONResponse:
     """A problem-details response (RFC 9457)."""
     phrase = HTTPStatus(status).phrase
+    if detail:
+        # A lone surrogate from the client, echoed in a message, would fail the UTF-8
+        # encoding of the answer and turn it into a 500 (cql2 area, issue 9).
+        detail = detail.encode("utf-8", "backslashreplace").decode("utf-8")
     body = {
         "type": "about:blank",
         "title": phrase,

@@ -10,6 +10,8 @@ from typing import Annotated, Any
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from geo.cql2 import MAX_FILTER_LENGTH
+
 _ORIGIN = re.compile(r"^https?://[^/\s?#]+$")
 
 
@@ -58,6 +60,9 @@ class ApiSettings(BaseSettings):
     export_statement_timeout_seconds: float = 120
     # Retry-After of a 503 (database unreachable, statement timed out).
     retry_after_seconds: int = 5
+    # cql2 parser guards (issue 9): the longest filter accepted, in characters; the other
+    # limits are constants in geo/cql2.py, set from the parser's measured crash thresholds.
+    filter_max_length: int = MAX_FILTER_LENGTH
     # -- CORS (issue 9, ops; api/cors.py) ----------------------------------------------------
     # Origins whose pages may call the API: "scheme://host[:port]", comma-separated or a JSON
     # list. "*" lets any origin read (GET/HEAD) but not write. Empty: no CORS headers at all.

@@ -6,8 +6,11 @@ exchange with cadastral and provincial maps (see shared/DOMAIN.md §7).
 """
 
 from dataclasses import dataclass
+from functools import lru_cache
 
-from pyproj import CRS
+import numpy as np
+from numpy.typing import ArrayLike
+from pyproj import CRS, Transformer
 
 from geo.errors import InvalidInput
 
@@ -93,3 +96,37 @@ def served_crs(value: str | None) -> ServedCrs:
             f"unsupported CRS {value!r}; supported: {', '.join(c.uri for c in SERVED_CRS)}"
         )
     return found
+
+
+@lru_cache(maxsize=16)
+def _to_lonlat(srid: int) -> Transformer:
+    return Transformer.from_crs(srid, SRID_STORAGE, always_xy=True)
+
+
+def untransformable(srid: int, east: ArrayLike, north: ArrayLike) -> int | None:
+    """Index of the first position PostGIS could not bring to longitude/latitude, or None.
+
+    PostGIS raises (a 500, until this check) on a position beyond a projection's domain,
+    on one that is not finite, and on a latitude past a pole; a position no coordinate
+    operation can reach comes back from PROJ as infinity. ``east`` and ``north`` are the
+    first and second coordinates in east/north order (longitude first), whatever the CRS's
+    own axis order.
+
+    Examples
+    --------
+    >>> untransformable(SRID_VN2000_TM3_105, [571_000.0, 1e12], [2_195_000.0, 1e12])
+    1
+    >>> untransformable(SRID_STORAGE, [105.7, 105.8], [19.8, 19.9]) is None
+    True
+    """
+    x = np.asarray(east, dtype=float)
+    y = np.asarray(north, dtype=float)
+    if x.size == 0:
+        return None
+    if srid == SRID_STORAGE:
+        lon, lat = x, y
+    else:
+        lon, lat = _to_lonlat(srid).transform(x, y, errcheck=False)
+    with np.errstate(invalid="ignore"):
+        good = np.isfinite(x) & np.isfinite(y) & (np.abs(lon) <= 180) & (np.abs(lat) <= 90)
+    return None if good.all() else int(np.argmin(good))

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import functools
+import math
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -23,11 +24,15 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.sql.elements import ColumnElement
 
 from geo.catalog import Collection
-from geo.crs import CRS84, SRID_STORAGE, ServedCrs
+from geo.crs import CRS84, SRID_STORAGE, ServedCrs, untransformable
 from geo.errors import InvalidInput
 
 MAX_LIMIT = 10_000
 DEFAULT_LIMIT = 10
+# OFFSET is a bigint in SQL, and the page asks for limit + 1 rows after it.
+MAX_OFFSET = 2**62
+# Points per side of a bbox checked before PostGIS transforms it (it draws at most 17).
+_BBOX_SIDE_POINTS = 33
 # numberMatched is exact up to this many features and omitted above it, so that a count
 # never costs more than reading this many index entries.
 COUNT_CAP = 100_000
@@ -85,6 +90,8 @@ def parse_offset(value: str | None) -> int:
         raise InvalidInput(f"offset must be a whole number, got {value!r}") from exc
     if offset < 0:
         raise InvalidInput(f"offset must not be negative, got {offset}")
+    if offset > MAX_OFFSET:
+        raise InvalidInput(f"offset must be at most {MAX_OFFSET}, got {value}")
     return offset
 
 
@@ -103,6 +110,8 @@ def parse_bbox(value: str | None, crs: ServedCrs) -> tuple[float, float, float, 
         numbers = [numbers[0], numbers[1], numbers[3], numbers[4]]
     if len(numbers) != 4:
         raise InvalidInput(f"bbox must be 4 or 6 comma-separated numbers, got {value!r}")
+    if not all(math.isfinite(n) for n in numbers):
+        raise InvalidInput(f"bbox numbers must be finite, got {value!r}")
     a1, a2, b1, b2 = numbers
     minx, miny, maxx, maxy = (a2, a1, b2, b1) if crs.swap_axes else (a1, a2, b1, b2)
     if miny > maxy:
@@ -111,7 +120,30 @@ def parse_bbox(value: str | None, crs: ServedCrs) -> tuple[float, float, float, 
         raise InvalidInput("bbox: longitudes must lie between -180 and 180")
     if crs.srid == SRID_STORAGE and not (-90 <= miny <= 90 and -90 <= maxy <= 90):
         raise InvalidInput("bbox: latitudes must lie between -90 and 90")
+    if crs.srid != SRID_STORAGE:
+        _check_bbox_domain((minx, miny, maxx, maxy), crs)
     return (minx, miny, maxx, maxy)
+
+
+def _check_bbox_domain(bbox: tuple[float, float, float, float], crs: ServedCrs) -> None:
+    """Refuse a bbox whose outline PostGIS could not transform to longitude/latitude."""
+    minx, miny, maxx, maxy = bbox
+    if minx > maxx:
+        # Only longitudes wrap around (a CRS84 box may cross the antimeridian).
+        raise InvalidInput("bbox: the lower corner must come first (min x > max x)")
+    steps = [i / (_BBOX_SIDE_POINTS - 1) for i in range(_BBOX_SIDE_POINTS)]
+    xs = [minx + (maxx - minx) * t for t in steps]
+    ys = [miny + (maxy - miny) * t for t in steps]
+    east = xs + xs + [minx] * len(ys) + [maxx] * len(ys)
+    north = [miny] * len(xs) + [maxy] * len(xs) + ys + ys
+    bad = untransformable(crs.srid, east, north)
+    if bad is not None:
+        x, y = east[bad], north[bad]
+        shown = f"({y:g} {x:g})" if crs.swap_axes else f"({x:g} {y:g})"
+        raise InvalidInput(
+            f"bbox: the point {shown} lies outside EPSG:{crs.srid}, whose coordinates cannot "
+            "be transformed to longitude/latitude there"
+        )
 
 
 def _instant(text: str, *, end: bool) -> dt.datetime | None:
@@ -154,15 +186,18 @@ def parse_sortby(value: str | None, collection: Collection) -> list[tuple[str, b
         return []
     order: list[tuple[str, bool]] = []
     sortable = {p.name for p in collection.props if p.type not in {"object", "array"}}
+    seen: set[str] = set()
     for raw in value.split(","):
         name = raw.strip()
         descending = name.startswith("-")
         name = name.lstrip("+-").strip()
         if name not in sortable:
-            raise InvalidInput(
-                f"sortby: cannot sort by {name!r}; sortable: {', '.join(sorted(sortable))}"
-            )
-        order.append((name, descending))
+            listed = ", ".join(sorted(sortable))
+            raise InvalidInput(f"sortby: cannot sort by {_shorten(name)!r}; sortable: {listed}")
+        # A name again adds nothing to the order (thousands of them made PostgreSQL fail).
+        if name not in seen:
+            seen.add(name)
+            order.append((name, descending))
     return order
 
 
@@ -170,13 +205,19 @@ def parse_properties(value: str | None, collection: Collection) -> list[str] | N
     """``properties``: which properties to return (an empty value returns none)."""
     if value is None:
         return None
-    names = [n.strip() for n in value.split(",") if n.strip()]
+    # Each name once, in the order given: repeats made one SQL argument each.
+    names = list(dict.fromkeys(n.strip() for n in value.split(",") if n.strip()))
     known = {p.name for p in collection.props}
     unknown = [n for n in names if n not in known]
     if unknown:
-        listed = ", ".join(map(repr, unknown))
-        raise InvalidInput(f"properties: unknown {listed}; known: {', '.join(sorted(known))}")
+        listed = ", ".join(repr(_shorten(n)) for n in unknown[:10])
+        more = f" and {len(unknown) - 10} more" if len(unknown) > 10 else ""
+        raise InvalidInput(f"properties: unknown {listed}{more}; known: {', '.join(sorted(known))}")
     return names
+
+
+def _shorten(text: str, limit: int = 60) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 # -- SQL ---------------------------------------------------------------------------------------
@@ -250,8 +291,13 @@ def envelope(bbox: tuple[float, float, float, float], crs: ServedCrs) -> ColumnE
     box = sa.func.ST_MakeEnvelope(*bbox, crs.srid)
     if crs.srid == SRID_STORAGE:
         return box
-    # Densify first so that the transformed outline follows the projection's curvature.
-    return sa.func.ST_Transform(sa.func.ST_Segmentize(box, (bbox[2] - bbox[0]) / 16), SRID_STORAGE)
+    # Densify first so that the transformed outline follows the projection's curvature. The
+    # longer side sets the step: a step from a side of zero width was refused by PostGIS,
+    # and one from a thin side made billions of points on the other.
+    step = max(bbox[2] - bbox[0], bbox[3] - bbox[1]) / 16
+    if step > 0:
+        box = sa.func.ST_Segmentize(box, step)
+    return sa.func.ST_Transform(box, SRID_STORAGE)
 
 
 def conditions(collection: Collection, query: ItemsQuery) -> list[ColumnElement[bool]]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
+import re
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -24,7 +25,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from geo import layers, models, queries, rules
 from geo.catalog import Collection, Prop
-from geo.crs import SRID_STORAGE, ServedCrs
+from geo.crs import SRID_STORAGE, ServedCrs, untransformable
 from geo.db import set_actor, translate_errors
 from geo.errors import Conflict, InvalidGeometry, InvalidInput, LimitExceeded, NotFound
 
@@ -249,6 +250,7 @@ def validate_properties(collection: Collection, properties: Any) -> dict[str, An
     """
     if not isinstance(properties, dict):
         raise InvalidInput("properties must be a JSON object")
+    _check_storable(properties)
     if collection.is_reference_layer:
         json.dumps(properties)  # any JSON object is fine for a reference feature
         return {
@@ -283,6 +285,7 @@ def validate_geometry(collection: Collection, geometry: Any, crs: ServedCrs) -> 
         if collection.id == layers.ROUTES:
             return None  # drawn from the stops
         raise InvalidGeometry("geometry is required")
+    _check_geojson_positions(collection, geometry)
     try:
         shape = shapely.geometry.shape(geometry)
     except (
@@ -303,12 +306,121 @@ def validate_geometry(collection: Collection, geometry: Any, crs: ServedCrs) -> 
         raise InvalidGeometry("geometry is empty")
     if not shapely.is_valid(shape):
         raise InvalidGeometry(f"geometry is invalid: {shapely.is_valid_reason(shape)}")
+    _check_crs_domain(shape, crs)
+    # Written from the checked shape, not from the request: what PostGIS reads is what was
+    # checked (no "crs" member, no text for numbers), in two dimensions like the columns.
+    return shapely.to_geojson(shapely.force_2d(shape))
+
+
+# -- what PostgreSQL and PostGIS would refuse with a 500 (cql2 area, issue 9) ----------------
+_SURROGATE = re.compile("[\ud800-\udfff]")
+# How deep the lists of positions nest in each geometry type's coordinates.
+_POSITION_DEPTH = {
+    "Point": 0,
+    "MultiPoint": 1,
+    "LineString": 1,
+    "MultiLineString": 2,
+    "Polygon": 2,
+    "MultiPolygon": 3,
+}
+
+
+def _unstorable_text(text: str) -> str | None:
+    if "\x00" in text:
+        return "a NUL character (U+0000)"
+    if _SURROGATE.search(text):
+        return "a lone surrogate (U+D800–U+DFFF), which is not a character"
+    return None
+
+
+def _check_storable(properties: dict[str, Any]) -> None:
+    """Refuse names and values of properties that PostgreSQL cannot store.
+
+    psycopg cannot encode a lone surrogate (sent as a JSON escape) as UTF-8, and text and
+    jsonb refuse NUL and NaN; each came back as a 500. Nested values are walked without
+    recursion.
+    """
+    stack: list[tuple[str, Any]] = [("", properties)]
+    while stack:
+        where, node = stack.pop()
+        problem = None
+        if isinstance(node, str):
+            problem = _unstorable_text(node)
+        elif isinstance(node, float) and not math.isfinite(node):
+            problem = f"{node}, which is not a JSON number"
+        elif isinstance(node, dict):
+            for key, value in node.items():
+                if isinstance(key, str) and (bad_name := _unstorable_text(key)):
+                    raise InvalidInput(f"a property name {where or 'in properties'} has {bad_name}")
+                stack.append((where or f"of property {key}", value))
+        elif isinstance(node, list):
+            stack.extend((where, item) for item in node)
+        if problem is not None:
+            raise InvalidInput(f"a value {where} has {problem}")
+
+
+def _number(value: Any) -> bool:
+    """A finite JSON number (an int too large for a double is not)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return False
+    try:
+        return math.isfinite(float(value))
+    except OverflowError:
+        return False
+
+
+def _check_geojson_positions(collection: Collection, geometry: Any) -> None:
+    """Refuse a GeoJSON geometry whose coordinates are not nested lists of numbers.
+
+    shapely reads text as numbers and flattens wrong nesting; PostGIS then either stored
+    what the client did not mean or refused it with a 500.
+    """
+    kind = geometry.get("type") if isinstance(geometry, dict) else None
+    if kind not in _POSITION_DEPTH:
+        if isinstance(kind, str) and kind == "GeometryCollection":
+            raise InvalidGeometry(
+                f"geometry must be a {' or '.join(sorted(collection.accepted_geometries))} "
+                f"for {collection.id}, got {kind}"
+            )
+        raise InvalidGeometry(
+            "geometry is not valid GeoJSON: expected an object whose type is one of "
+            f"{', '.join(_POSITION_DEPTH)}, got {str(kind)[:40]!r}"
+        )
+    depth = _POSITION_DEPTH[kind]
+    stack: list[tuple[Any, int]] = [(geometry.get("coordinates"), depth)]
+    while stack:
+        node, level = stack.pop()
+        if not isinstance(node, list):
+            raise InvalidGeometry(
+                f"geometry is not valid GeoJSON: {kind} coordinates are {depth} levels of "
+                "lists around positions [x, y]"
+            )
+        if level > 0:
+            stack.extend((item, level - 1) for item in node)
+        elif node and not (2 <= len(node) <= 3 and all(_number(v) for v in node)):
+            shown = json.dumps(node, allow_nan=True, default=str)[:60]
+            raise InvalidGeometry(
+                f"geometry is not valid GeoJSON: a position is [x, y] or [x, y, z] in finite "
+                f"numbers, got {shown}"
+            )
+
+
+def _check_crs_domain(shape: shapely.Geometry, crs: ServedCrs) -> None:
+    """Refuse positions PostGIS could not transform from the request's CRS to storage."""
+    xy = shapely.get_coordinates(shape)
+    east, north = (xy[:, 1], xy[:, 0]) if crs.swap_axes else (xy[:, 0], xy[:, 1])
+    bad = untransformable(crs.srid, east, north)
+    if bad is None:
+        return
+    position = f"({xy[bad, 0]:g} {xy[bad, 1]:g})"
     if crs.srid == SRID_STORAGE:
-        xs_ys = shapely.get_coordinates(shape)
-        lon, lat = (xs_ys[:, 1], xs_ys[:, 0]) if crs.swap_axes else (xs_ys[:, 0], xs_ys[:, 1])
-        if (abs(lon) > 180).any() or (abs(lat) > 90).any():
-            raise InvalidGeometry("geometry coordinates are outside longitude/latitude range")
-    return json.dumps(geometry)
+        raise InvalidGeometry(
+            f"geometry coordinates are outside longitude/latitude range: {position}"
+        )
+    raise InvalidGeometry(
+        f"geometry coordinates {position} lie outside EPSG:{crs.srid}: they cannot be "
+        "transformed to longitude/latitude"
+    )
 
 
 def geometry_sql(collection: Collection, geojson: str, crs: ServedCrs) -> ColumnElement[Any]:

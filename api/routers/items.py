@@ -77,7 +77,8 @@ def _parse_query(
     if text is not None:
         language = params.get("filter-lang", "cql2-text")
         filter_crs = served_crs(params.get("filter-crs"))
-        expression = cql2.parse_filter(text, language)
+        settings: ApiSettings = request.app.state.settings
+        expression = cql2.parse_filter(text, language, max_length=settings.filter_max_length)
         query.filter = cql2.filter_to_sql(
             expression,
             collection.queryables(),
