@@ -125,7 +125,7 @@ ITEMS_PARAMS = frozenset(
         "lang",
     }
 )
-_WRITE_SECURITY = [{"bearerAuth": []}, {"apiKey": []}]
+_WRITE_SECURITY: list[dict[str, list[str]]] = [{"bearerAuth": []}, {"apiKey": []}]
 
 
 def _ref(kind: str, name: str) -> dict[str, str]:
@@ -934,6 +934,7 @@ def _write_property(prop: Prop) -> dict[str, Any]:
 
 def feature_schema(collection: Collection, *, for_write: bool = False) -> dict[str, Any]:
     """The GeoJSON Feature of a collection, as served or as a create/replace body."""
+    properties: dict[str, Any]
     if for_write:
         properties = {
             "type": "object",
@@ -1083,7 +1084,7 @@ def _add_collection_paths(
         overlap = [_overlap_param()] if collection.id == "material-zones" else []
 
         def specific(method: str, generic_path: str, **changes: Any) -> dict[str, Any]:
-            operation = copy.deepcopy(document["paths"][generic_path][method])
+            operation: dict[str, Any] = copy.deepcopy(document["paths"][generic_path][method])
             operation["parameters"] = [
                 p for p in operation["parameters"] if p.get("name") != "collectionId"
             ]

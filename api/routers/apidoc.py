@@ -35,16 +35,23 @@ def api_definition(request: Request) -> Response:
     return JSONResponse(document, media_type=OPENAPI_30)
 
 
-def _document(request: Request) -> dict[str, Any]:
-    state = request.app.state
+def _fresh(state: Any, now: float) -> dict[str, Any] | None:
     cached: tuple[float, dict[str, Any]] | None = getattr(state, "api_document", None)
-    now = time.monotonic()
     if cached is not None and now - cached[0] < _DOCUMENT_TTL_S:
         return cached[1]
+    return None
+
+
+def _document(request: Request) -> dict[str, Any]:
+    state = request.app.state
+    now = time.monotonic()
+    cached = _fresh(state, now)
+    if cached is not None:
+        return cached
     with _LOCK:
-        cached = getattr(state, "api_document", None)
-        if cached is not None and now - cached[0] < _DOCUMENT_TTL_S:
-            return cached[1]
+        cached = _fresh(state, now)
+        if cached is not None:
+            return cached
         with read_connection(request) as conn:
             collections = catalog.list_collections(conn)
         document = describe(
