@@ -1186,11 +1186,17 @@ def describe(
     schemas.update(extra["schemas"])
     components["securitySchemes"] = extra["securitySchemes"]
     components["responses"] = _error_responses()
-    for (method, path), doc in _operations(crs_uris, [c.id for c in collections]).items():
-        operation = described["paths"].get(path, {}).get(method)
-        if operation is None:
-            continue
-        operation.pop("requestBody", None)
-        operation.update(copy.deepcopy(doc))
+    known = _operations(crs_uris, [c.id for c in collections])
+    for path, path_item in described["paths"].items():
+        for method, operation in path_item.items():
+            doc = known.get((method, path))
+            if doc is not None:
+                operation.pop("requestBody", None)
+                operation.update(copy.deepcopy(doc))
+            else:
+                # A route not described above still answers errors the craftmap way.
+                responses = operation.setdefault("responses", {})
+                responses.pop("422", None)
+                responses.update(_errors())
     _add_collection_paths(described, collections, crs_uris)
     return described

@@ -88,6 +88,18 @@ KNOWN_ISSUES = (
             "transform: Invalid coordinate",
         ),
     ),
+    # A bbox in a projected bbox-crs that is empty or outside the CRS's domain reaches
+    # PostGIS as is (e.g. GET /collections/landmarks/items?bbox=0.0,0.0,0.0,0.0&bbox-crs=
+    # http://www.opengis.net/def/crs/EPSG/0/3405: "ST_Segmentize: invalid max_distance 0").
+    KnownIssue(
+        area="cql2: client-input 500s, bbox out of domain",
+        operations=re.compile(r"^GET /collections/[^/]+/(items|export)$"),
+        log_signatures=(
+            "ST_Segmentize: invalid max_distance",
+            "transform: Point outside of projection domain",
+            "transform: Invalid coordinate",
+        ),
+    ),
 )
 
 
@@ -252,6 +264,11 @@ def test_document_lists_every_error_as_problem_json(served: tuple[LiveServer, st
         response = document["components"]["responses"][status]
         problem = response["content"]["application/problem+json"]["schema"]
         assert _resolve(document, problem)["required"] == ["type", "title", "status"]
+    for path, path_item in document["paths"].items():
+        for method, operation in path_item.items():
+            # craftmap answers 400 problem details where FastAPI would say 422.
+            assert "422" not in operation["responses"], (method, path)
+            assert "429" in operation["responses"], (method, path)
     assert create["security"] == [{"bearerAuth": []}, {"apiKey": []}]
     schemes = document["components"]["securitySchemes"]
     assert schemes["bearerAuth"] == {
