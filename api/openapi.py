@@ -912,7 +912,11 @@ def _operations(
 
 
 # -- one items path per collection ----------------------------------------------------------------
-def _response_property(prop: Prop) -> dict[str, Any]:
+def _response_property(collection: Collection, prop: Prop) -> dict[str, Any]:
+    if collection.is_reference_layer and not prop.read_only:
+        # Any JSON value may be stored under any key of a reference feature: the type the
+        # layer's first feature shows need not hold for the others.
+        return {"title": prop.name, "nullable": True}
     # Served values may be null unless the column is required; read-only ones are served too.
     schema = {"title": prop.name, **prop.json_schema()}
     schema.pop("readOnly", None)
@@ -950,7 +954,7 @@ def feature_schema(collection: Collection, *, for_write: bool = False) -> dict[s
     else:
         properties = {
             "type": "object",
-            "properties": {p.name: _response_property(p) for p in collection.props},
+            "properties": {p.name: _response_property(collection, p) for p in collection.props},
         }
         geometry = _geometry(
             [collection.geometry_type] if collection.geometry_type in _GEOMETRY_TYPES else [],

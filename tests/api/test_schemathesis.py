@@ -109,7 +109,12 @@ LANDMARKS = {
         {
             "type": "Feature",
             "geometry": {"type": "Point", "coordinates": [105.8148, 19.8306]},
-            "properties": {"name": "Núi Hàm Rồng", "height_m": 120.5, "visited": True},
+            "properties": {
+                "name": "Núi Hàm Rồng",
+                "height_m": 120.5,
+                "visited": True,
+                "tags": ["di tích", "núi"],
+            },
         },
         {
             "type": "Feature",
@@ -316,6 +321,19 @@ def test_reference_layer_filters_on_its_server_kept_properties(
     assert answer.status == 200, answer.body
     body = json.loads(answer.body)
     assert body["numberMatched"] == (0 if query.startswith("updated_at") else 2)
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["/tiles/WebMercatorQuad/0/0/0", "/collections/landmarks/tiles/WebMercatorQuad/0/0/0"],
+)
+def test_tiles_carry_a_reference_layer_list(served: tuple[LiveServer, str], path: str) -> None:
+    # Found by the schemathesis run: a list under a reference feature's key is JSON text,
+    # not a PostgreSQL array, and array_to_string on it made every combined tile a 500.
+    answer = served[0].request(path)
+    assert answer.status == 200, answer.body
+    assert answer.headers["content-type"] == "application/vnd.mapbox-vector-tile"
+    assert "di tích".encode() in answer.body
 
 
 @pytest.mark.parametrize("collection", [c.id for c in catalog.CORE])
