@@ -46,11 +46,13 @@ CHECKS = [
     response_schema_conformance,
     response_headers_conformance,
 ]
-# Examples per operation and generation mode: ~60 operations × 2 modes keeps the run near
-# a minute and a half on the shared 2-core machine.
-MAX_EXAMPLES = 12
+# Examples per operation and generation mode: ~65 operations × 2 modes keep the run near
+# a minute on a quiet 2-core machine (two to three when it is shared).
+MAX_EXAMPLES = 20
 # The documented examples are few: a handful of draws covers them.
 EXAMPLE_DRAWS = 4
+# Writes without the key: all are refused the same way.
+ANONYMOUS_DRAWS = 3
 SETTINGS = hypothesis.settings(
     max_examples=MAX_EXAMPLES,
     deadline=None,
@@ -182,7 +184,7 @@ def _exercise(
     outcome: Outcome,
 ) -> None:
     label = operation.label
-    draws = EXAMPLE_DRAWS if mode == "examples" else MAX_EXAMPLES
+    draws = {"examples": EXAMPLE_DRAWS, "anonymous": ANONYMOUS_DRAWS}.get(mode, MAX_EXAMPLES)
 
     @hypothesis.settings(SETTINGS, max_examples=draws)
     @given(case=strategy)
@@ -190,7 +192,8 @@ def _exercise(
         offset = server.log_path.stat().st_size
         response = case.call(headers=auth, timeout=60)
         outcome.calls += 1
-        outcome.statuses.setdefault(label, set()).add(response.status_code)
+        key = f"{label} ({mode})" if mode == "anonymous" else label
+        outcome.statuses.setdefault(key, set()).add(response.status_code)
         if response.status_code >= 500:
             issue = _known_issue(label, _new_log(server, offset))
             if issue is not None:
@@ -376,6 +379,11 @@ def test_every_answer_matches_the_document_and_none_is_a_server_error(
         examples = schema.get_strategies_from_examples(operation)
         if examples:
             _exercise(operation, "examples", st.one_of(examples), server, auth, outcome)
+    writes = [op for op in operations if op.method.upper() != "GET"]
+    for operation in writes:
+        # No key (schemathesis may still send a made-up one): 401 with WWW-Authenticate.
+        strategy = operation.as_strategy()
+        _exercise(operation, "anonymous", strategy, server, {}, outcome)
     for operation in operations:
         for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
             strategy = operation.as_strategy(generation_mode=mode)
@@ -394,4 +402,11 @@ def test_every_answer_matches_the_document_and_none_is_a_server_error(
     # Every collection's documented example was created, the reference layer's too.
     for collection in [*(c.id for c in catalog.CORE), "landmarks"]:
         assert 201 in outcome.statuses[f"POST /collections/{collection}/items"], collection
+    refused = {
+        status
+        for label, statuses in outcome.statuses.items()
+        if label.endswith("(anonymous)")
+        for status in statuses
+    }
+    assert 401 in refused, outcome.statuses
     assert outcome.calls >= len(operations) * 2
