@@ -18,7 +18,11 @@ from collections.abc import Iterable, Sequence
 from http import HTTPStatus
 from typing import Any
 
+from api.errors import PROBLEM_JSON
+from api.negotiation import GEOJSON, HTML, JSON, OPENAPI_30, SCHEMA_JSON
 from geo.catalog import Collection, Prop
+from geo.features import DEFAULT_LIMIT, MAX_LIMIT
+from geo.tiles import MAX_ZOOM
 
 _DROPPED = {"$schema", "$id", "contentMediaType", "contentEncoding", "unevaluatedProperties"}
 
@@ -94,19 +98,9 @@ def to_openapi_30(document: dict[str, Any]) -> dict[str, Any]:
 
 
 # -- what craftmap answers ----------------------------------------------------------------------
-GEOJSON = "application/geo+json"
-JSON = "application/json"
-HTML = "text/html"
-SCHEMA_JSON = "application/schema+json"
-PROBLEM_JSON = "application/problem+json"
-OPENAPI_30 = "application/vnd.oai.openapi+json;version=3.0"
 MVT = "application/vnd.mapbox-vector-tile"
-
 # Feature ids are PostgreSQL integers (geo.features.parse_feature_id).
 _MAX_ID = 2**31 - 1
-MAX_LIMIT = 10_000
-DEFAULT_LIMIT = 10
-MAX_ZOOM = 22
 # Names the items routes read themselves; a queryable of the same name stays unlisted.
 ITEMS_PARAMS = frozenset(
     {
