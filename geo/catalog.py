@@ -157,6 +157,9 @@ class Collection:
         """SQL expression of a property (a column, or a key of a reference feature)."""
         if self.is_reference_layer:
             prop = self.prop(name)
+            if prop is not None and prop.read_only:
+                # The server-kept ones (created_at, updated_at, version) are real columns.
+                return self.table.c[name]
             value: ColumnElement[Any] = self.table.c.properties[name].astext
             if prop is not None and prop.type == "number":
                 return sa.cast(value, sa.Double)

@@ -113,7 +113,8 @@ def _mvt_value(collection: Collection, name: str) -> ColumnElement[Any]:
     # MVT values are strings, numbers and booleans: lists become "a; b", dates ISO text.
     prop = collection.prop(name)
     column = collection.column(name)
-    if prop is not None and prop.type == "array":
+    if prop is not None and prop.type == "array" and not collection.is_reference_layer:
+        # A reference layer's array is a JSON value: its text goes in the tile as it is.
         return sa.func.array_to_string(column, "; ")
     if prop is not None and prop.type in {"date", "datetime"}:
         return sa.cast(column, sa.Text)

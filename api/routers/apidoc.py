@@ -2,56 +2,60 @@
 
 from __future__ import annotations
 
-import copy
+import threading
+import time
 from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
+from api.deps import read_connection
 from api.negotiation import OPENAPI_30, reject_unknown_params, wants_html
-from api.openapi import to_openapi_30
+from api.openapi import describe, to_openapi_30
 from api.routers.ogc import render
 from geo import catalog
+from geo.crs import SERVED_CRS
 
 router = APIRouter(tags=["OGC API – Features"])
+
+# The document lists a path set per collection, and reference layers (and the properties
+# their features carry) come and go with writes: it is rebuilt from the catalog at most
+# this often, so that clients polling /api cost no database reads.
+_DOCUMENT_TTL_S = 30.0
+_LOCK = threading.Lock()
 
 
 @router.get("/api", response_model=None, summary="API definition (OpenAPI 3.0)")
 def api_definition(request: Request) -> Response:
     """The OpenAPI 3.0 definition of this service."""
     reject_unknown_params(request, ())
-    document = to_openapi_30(request.app.openapi())
-    _add_collection_paths(document)
+    document = _document(request)
     if wants_html(request):
         return render(request, "api.html", api=document)
     return JSONResponse(document, media_type=OPENAPI_30)
 
 
-def _add_collection_paths(document: dict[str, Any]) -> None:
-    """One items path per core collection, listing its queryables as query parameters.
+def _fresh(state: Any, now: float) -> dict[str, Any] | None:
+    cached: tuple[float, dict[str, Any]] | None = getattr(state, "api_document", None)
+    if cached is not None and now - cached[0] < _DOCUMENT_TTL_S:
+        return cached[1]
+    return None
 
-    Clients such as GDAL read these to send property filters to the server.
-    """
-    generic = document["paths"].get("/collections/{collectionId}/items", {}).get("get")
-    if generic is None:
-        return
-    for collection in catalog.CORE:
-        operation = copy.deepcopy(generic)
-        operation["operationId"] = f"get_items_{collection.id.replace('-', '_')}"
-        operation["summary"] = f"Features of {collection.id}"
-        parameters = [p for p in operation.get("parameters", []) if p.get("in") != "path"]
-        for prop in collection.props:
-            if prop.type in {"object", "array"}:
-                continue
-            schema = {k: v for k, v in prop.json_schema().items() if k != "readOnly"}
-            parameters.append(
-                {
-                    "name": prop.name,
-                    "in": "query",
-                    "required": False,
-                    "description": f"features whose {prop.name} equals this value",
-                    "schema": schema,
-                }
-            )
-        operation["parameters"] = parameters
-        document["paths"][f"/collections/{collection.id}/items"] = {"get": operation}
+
+def _document(request: Request) -> dict[str, Any]:
+    state = request.app.state
+    now = time.monotonic()
+    cached = _fresh(state, now)
+    if cached is not None:
+        return cached
+    with _LOCK:
+        cached = _fresh(state, now)
+        if cached is not None:
+            return cached
+        with read_connection(request) as conn:
+            collections = catalog.list_collections(conn)
+        document = describe(
+            to_openapi_30(request.app.openapi()), collections, [c.uri for c in SERVED_CRS]
+        )
+        state.api_document = (now, document)
+        return document

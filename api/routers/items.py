@@ -30,10 +30,11 @@ from api.negotiation import (
     reject_unknown_params,
     wants_html,
 )
+from api.openapi import items_parameters
 from api.routers.ogc import link, render
 from api.settings import ApiSettings
 from geo import catalog, cql2, features, repository
-from geo.crs import ServedCrs, served_crs
+from geo.crs import SERVED_CRS, ServedCrs, served_crs
 from geo.db import longer_statements, request_given_up
 from geo.errors import InvalidInput, NotFound
 from geo.keys import KeyInfo
@@ -153,34 +154,11 @@ def _now() -> str:
     return dt.datetime.now(dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
-def _query_doc(name: str, description: str, **schema: Any) -> dict[str, Any]:
-    return {
-        "name": name,
-        "in": "query",
-        "required": False,
-        "description": description,
-        "schema": {"type": "string", **schema},
-    }
-
-
 # The items routes read their parameters from the query string themselves (FastAPI's
 # per-parameter parsing cost more than PostGIS's answer to a small page); /api still lists
-# them.
+# them, typed (api/openapi.py).
 _ITEMS_DOC: dict[str, dict[str, Any]] = {
-    doc["name"]: doc
-    for doc in (
-        _query_doc("limit", "1 to 10 000; larger values are clamped"),
-        _query_doc("offset", "features to skip (paging)"),
-        _query_doc("bbox", "minx,miny,maxx,maxy in bbox-crs"),
-        _query_doc("bbox-crs", "CRS of bbox"),
-        _query_doc("datetime", "instant or start/end, '..' open"),
-        _query_doc("crs", "CRS of the returned coordinates"),
-        _query_doc("filter", "CQL2 filter"),
-        _query_doc("filter-lang", "filter language", enum=["cql2-text", "cql2-json"]),
-        _query_doc("filter-crs", "CRS of the filter's geometries"),
-        _query_doc("sortby", "name,-other"),
-        _query_doc("properties", "properties to return"),
-    )
+    doc["name"]: doc for doc in items_parameters([c.uri for c in SERVED_CRS])
 }
 
 
