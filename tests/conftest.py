@@ -34,6 +34,8 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 # 'testclient': suite-wide counts would trip the limits. The shared fixtures get room;
 # tests/api/test_keys_hardening.py tests the limits on servers of its own.
 ROOMY_RATE_LIMITS = {"rate_limit_writes": 1_000_000, "rate_limit_failed_auth": 1_000_000}
+# The same for a `craftmap serve` process of a test.
+ROOMY_RATE_LIMIT_ENV = {f"CRAFTMAP_{k.upper()}": str(v) for k, v in ROOMY_RATE_LIMITS.items()}
 
 
 def libpq_conninfo(url: str) -> str:
@@ -163,6 +165,7 @@ def client(database_url: str, session: Session) -> Iterator[TestClient]:
 @pytest.fixture(scope="module")
 def live(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     """A real ``craftmap serve`` process on the shared test database (one per module)."""
-    roomy = {f"CRAFTMAP_{k.upper()}": str(v) for k, v in ROOMY_RATE_LIMITS.items()}
-    with live_server(database_url, tmp_path_factory.mktemp("live"), env=roomy) as server:
+    with live_server(
+        database_url, tmp_path_factory.mktemp("live"), env=ROOMY_RATE_LIMIT_ENV
+    ) as server:
         yield server

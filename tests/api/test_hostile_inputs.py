@@ -22,6 +22,7 @@ import pytest
 
 from geo import keys
 from geo.db import make_engine
+from tests.conftest import ROOMY_RATE_LIMIT_ENV
 from tests.geo.cql2_thresholds import SHAPES
 from tests.live import Answer, LiveServer, live_server
 
@@ -381,7 +382,7 @@ OVERSIZED = [
 @pytest.fixture(scope="module")
 def roomy(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     """Two workers that accept filters of up to 4 MB, so the other limits are what is tested."""
-    env = {"CRAFTMAP_FILTER_MAX_LENGTH": "4000000"}
+    env = {"CRAFTMAP_FILTER_MAX_LENGTH": "4000000", **ROOMY_RATE_LIMIT_ENV}
     with live_server(database_url, tmp_path_factory.mktemp("roomy"), workers=2, env=env) as srv:
         # Both workers up: a worker still importing the app is not what is tested here.
         deadline = time.monotonic() + 120

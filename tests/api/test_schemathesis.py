@@ -11,7 +11,6 @@ crash in a native parser is a failure here rather than the death of pytest.
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -36,7 +35,7 @@ from schemathesis.generation import GenerationMode
 from geo import catalog, ingest, migrate
 from geo.db import make_engine
 from geo.keys import create_key
-from tests.conftest import create_database, drop_database
+from tests.conftest import ROOMY_RATE_LIMIT_ENV, create_database, drop_database
 from tests.live import LiveServer, live_server
 
 CHECKS = [
@@ -116,7 +115,11 @@ def served(
         token = create_key(conn, name="schemathesis", role="admin")[0]
     engine.dispose()
     try:
-        with live_server(url, tmp_path_factory.mktemp("schemathesis")) as server:
+        # Thousands of generated writes and keyless calls from one address: the rate limits
+        # are tested elsewhere (tests/api/test_keys_hardening.py).
+        with live_server(
+            url, tmp_path_factory.mktemp("schemathesis"), env=ROOMY_RATE_LIMIT_ENV
+        ) as server:
             yield server, token
     finally:
         drop_database(url)
