@@ -276,9 +276,12 @@ def _tool(name: str) -> str:
     return found
 
 
-def _serve(database_url: str, port: int, workers: int) -> subprocess.Popen[bytes]:
+def _serve(
+    database_url: str, port: int, workers: int, settings: dict[str, str] | None = None
+) -> subprocess.Popen[bytes]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("CRAFTMAP_")}
     env["DATABASE_URL"] = database_url
+    env.update(settings or {})
     server = subprocess.Popen(
         [CRAFTMAP, "serve", "--port", str(port), "--workers", str(workers)],
         env=env,
@@ -476,8 +479,7 @@ def main() -> None:
     scale = generate.TINY if args.tiny else generate.FULL
     folder = args.data / ("tiny" if args.tiny else "full")
     # Creating the bench database needs the private cluster's superuser, not the app role.
-    server = settings.cluster().url() if settings.uses_private_cluster else settings.resolved_url()
-    url = args.url or prepare(server, folder, scale)
+    url = args.url or prepare(settings.admin_url(), folder, scale)
     results = run(url, seconds=args.seconds, compare_tipg=args.tipg)
     memory = export_memory(url)
     stamp = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")

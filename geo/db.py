@@ -72,6 +72,12 @@ class DatabaseSettings(BaseSettings):
             return self.database_url
         return self.cluster().app_url()
 
+    def admin_url(self) -> str:
+        """A URL that may create databases: the private cluster's superuser, else DATABASE_URL."""
+        if self.uses_private_cluster:
+            return self.cluster().url()
+        return self.resolved_url()
+
     def migration_url(self) -> str:
         """The URL migrations run with: the schema owner's."""
         if self.migration_database_url is not None:
