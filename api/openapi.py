@@ -101,24 +101,22 @@ def to_openapi_30(document: dict[str, Any]) -> dict[str, Any]:
 MVT = "application/vnd.mapbox-vector-tile"
 # Feature ids are PostgreSQL integers (geo.features.parse_feature_id).
 _MAX_ID = 2**31 - 1
-# Names the items routes read themselves; a queryable of the same name stays unlisted.
-ITEMS_PARAMS = frozenset(
-    {
-        "limit",
-        "offset",
-        "bbox",
-        "bbox-crs",
-        "datetime",
-        "crs",
-        "filter",
-        "filter-lang",
-        "filter-crs",
-        "sortby",
-        "properties",
-        "f",
-        "lang",
-    }
+# The query parameters the items routes read themselves (api.routers.items); a queryable of
+# the same name, or of a negotiation parameter's (f, lang), stays unlisted as a filter.
+ITEMS_PARAMS = (
+    "limit",
+    "offset",
+    "bbox",
+    "bbox-crs",
+    "datetime",
+    "crs",
+    "filter",
+    "filter-lang",
+    "filter-crs",
+    "sortby",
+    "properties",
 )
+_NOT_FILTERS = frozenset({*ITEMS_PARAMS, "f", "lang"})
 _WRITE_SECURITY: list[dict[str, list[str]]] = [{"bearerAuth": []}, {"apiKey": []}]
 
 
@@ -501,7 +499,7 @@ def items_parameters(
     ]
     if collection is not None:
         for prop in collection.props:
-            if prop.type in {"object", "array"} or prop.name in ITEMS_PARAMS:
+            if prop.type in {"object", "array"} or prop.name in _NOT_FILTERS:
                 continue
             schema = {k: v for k, v in prop.json_schema().items() if k != "readOnly"}
             parameters.append(

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import psycopg
@@ -90,27 +91,38 @@ def role_passwords(pg_server_url: str) -> dict[str, str]:
     return passwords
 
 
+@contextmanager
+def database_with_roles(
+    pg_server_url: str, passwords: dict[str, str], prefix: str = "craftmap_test"
+) -> Iterator[dict[str, str]]:
+    """A new database set up as the private cluster sets it up: its URLs per role.
+
+    Created by the superuser ("admin"), migrated as the owner ("owner"), loaded with the
+    demo and served as the app role ("app"), so tests run under least privilege.
+    """
+    admin = create_database(pg_server_url, prefix)
+    try:
+        with psycopg.connect(libpq_conninfo(admin), autocommit=True) as conn:
+            roles.prepare_database(conn)
+        urls = {
+            "admin": admin,
+            "owner": with_role(admin, roles.OWNER_ROLE, passwords[roles.OWNER_ROLE]),
+            "app": with_role(admin, roles.APP_ROLE, passwords[roles.APP_ROLE]),
+        }
+        migrate.upgrade(urls["owner"], app_role=roles.APP_ROLE)
+        engine = make_engine(urls["app"])
+        ingest.load_demo(engine, actor="test-setup")
+        engine.dispose()
+        yield urls
+    finally:
+        drop_database(admin)
+
+
 @pytest.fixture(scope="session")
 def role_urls(pg_server_url: str, role_passwords: dict[str, str]) -> Iterator[dict[str, str]]:
-    """The shared test database as the private cluster sets it up: its URLs per role.
-
-    Created by the superuser ("admin"), migrated as the owner ("owner"), served and
-    loaded as the app role ("app"), so the suite runs under least privilege.
-    """
-    admin = create_database(pg_server_url)
-    with psycopg.connect(libpq_conninfo(admin), autocommit=True) as conn:
-        roles.prepare_database(conn)
-    urls = {
-        "admin": admin,
-        "owner": with_role(admin, roles.OWNER_ROLE, role_passwords[roles.OWNER_ROLE]),
-        "app": with_role(admin, roles.APP_ROLE, role_passwords[roles.APP_ROLE]),
-    }
-    migrate.upgrade(urls["owner"], app_role=roles.APP_ROLE)
-    engine = make_engine(urls["app"])
-    ingest.load_demo(engine, actor="test-setup")
-    engine.dispose()
-    yield urls
-    drop_database(admin)
+    """The shared test database, as the private cluster sets it up: its URLs per role."""
+    with database_with_roles(pg_server_url, role_passwords) as urls:
+        yield urls
 
 
 @pytest.fixture(scope="session")

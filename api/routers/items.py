@@ -30,7 +30,7 @@ from api.negotiation import (
     reject_unknown_params,
     wants_html,
 )
-from api.openapi import items_parameters
+from api.openapi import ITEMS_PARAMS, items_parameters
 from api.routers.ogc import link, render
 from api.settings import ApiSettings
 from geo import catalog, cql2, features, repository
@@ -42,19 +42,6 @@ from geo.keys import KeyInfo
 router = APIRouter(tags=["OGC API – Features"])
 log = logging.getLogger("craftmap.items")
 
-ITEMS_PARAMS = (
-    "limit",
-    "offset",
-    "bbox",
-    "bbox-crs",
-    "datetime",
-    "crs",
-    "filter",
-    "filter-lang",
-    "filter-crs",
-    "sortby",
-    "properties",
-)
 _ETAG = re.compile(r'^"v(\d+)(?:-\d+)?"$')
 
 

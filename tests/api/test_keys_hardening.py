@@ -18,22 +18,17 @@ import uuid
 from collections.abc import Iterator
 from typing import Any
 
-import psycopg
 import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
-from geo import ingest, migrate, roles
 from geo.db import make_engine
 from geo.keys import create_key, revoke_key
 from tests.api.conftest import bearer
 from tests.api.test_write import ZONE
 from tests.conftest import (
-    create_database,
-    drop_database,
-    libpq_conninfo,
-    with_role,
+    database_with_roles,
 )
 from tests.live import CRAFTMAP, LiveServer, live_server
 
@@ -103,20 +98,8 @@ def _not_near_window_end() -> None:
 @pytest.fixture(scope="module")
 def own_database(pg_server_url: str, role_passwords: dict[str, str]) -> Iterator[dict[str, str]]:
     """A database of this module's own, set up like the private cluster's."""
-    admin = create_database(pg_server_url, "craftmap_keys")
-    with psycopg.connect(libpq_conninfo(admin), autocommit=True) as conn:
-        roles.prepare_database(conn)
-    urls = {
-        "admin": admin,
-        "owner": with_role(admin, roles.OWNER_ROLE, role_passwords[roles.OWNER_ROLE]),
-        "app": with_role(admin, roles.APP_ROLE, role_passwords[roles.APP_ROLE]),
-    }
-    migrate.upgrade(urls["owner"], app_role=roles.APP_ROLE)
-    engine = make_engine(urls["app"])
-    ingest.load_demo(engine, actor="test-setup")
-    engine.dispose()
-    yield urls
-    drop_database(admin)
+    with database_with_roles(pg_server_url, role_passwords, "craftmap_keys") as urls:
+        yield urls
 
 
 @pytest.fixture(scope="module")
