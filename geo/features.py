@@ -222,9 +222,7 @@ def _shorten(text: str, limit: int = 60) -> str:
 
 # -- SQL ---------------------------------------------------------------------------------------
 def _geometry_json(collection: Collection, crs: ServedCrs) -> ColumnElement[Any]:
-    geom: ColumnElement[Any] = collection.table.c.geom
-    # RFC 7946: exterior rings counter-clockwise; PostGIS keeps whatever was stored.
-    geom = sa.func.ST_ForcePolygonCCW(geom)
+    geom = _rfc7946_rings(collection.table.c.geom, collection.geometry_type)
     if crs.srid != SRID_STORAGE:
         geom = sa.func.ST_Transform(geom, crs.srid)
     if crs.swap_axes:
@@ -232,6 +230,47 @@ def _geometry_json(collection: Collection, crs: ServedCrs) -> ColumnElement[Any]
     digits = _DIGITS_GEOGRAPHIC if crs.srid in {4326, 4756} else _DIGITS_PROJECTED
     # Kept as text: a cast to json would make PostgreSQL parse every geometry once more.
     return sa.func.coalesce(sa.func.ST_AsGeoJSON(geom, digits), "null")
+
+
+# Geometry types whose every value is polygonal, and those that never hold a polygon.
+_POLYGONAL = frozenset({"Polygon", "MultiPolygon"})
+_NOT_POLYGONAL = frozenset({"Point", "MultiPoint", "LineString", "MultiLineString"})
+
+
+def _rfc7946_rings(geom: ColumnElement[Any], geometry_type: str) -> ColumnElement[Any]:
+    """Polygon rings as RFC 7946 asks (exterior counter-clockwise, holes clockwise).
+
+    ST_ForcePolygonCCW is applied to polygons only: on PostGIS 3.3 it also reverses every
+    line, alone or inside a collection, so routes were served backwards. A collection's
+    geometry type is known when its SQL is compiled; only a layer of any geometry pays
+    for a per-row test. Orientation is kept by ST_Transform (every served projection has
+    east and north axes) and by ST_FlipCoordinates, which only relabels the axes.
+    """
+    if geometry_type in _POLYGONAL:
+        return sa.func.ST_ForcePolygonCCW(geom)
+    if geometry_type in _NOT_POLYGONAL:
+        return geom
+    kind = sa.func.GeometryType(geom)
+    return sa.case(
+        (kind.in_(["POLYGON", "MULTIPOLYGON"]), sa.func.ST_ForcePolygonCCW(geom)),
+        # Lines in a collection must keep their order: only its polygons are oriented.
+        (kind == "GEOMETRYCOLLECTION", _oriented_members(geom)),
+        else_=geom,
+    )
+
+
+def _oriented_members(geom: ColumnElement[Any]) -> ColumnElement[Any]:
+    # Rebuilt member by member only when a polygon in it is not oriented yet. A member that
+    # is itself a collection is kept as stored (nested collections come only from imports).
+    column = str(geom.compile(dialect=_LITERAL_DIALECT))
+    rebuilt = sa.literal_column(
+        "(SELECT ST_ForceCollection(ST_Collect(CASE WHEN GeometryType(m.part) IN "
+        "('POLYGON', 'MULTIPOLYGON') THEN ST_ForcePolygonCCW(m.part) ELSE m.part END "
+        f"ORDER BY m.n)) FROM (SELECT n, ST_GeometryN({column}, n) AS part "
+        f"FROM generate_series(1, ST_NumGeometries({column})) AS n) AS m)",
+        geom.type,
+    )
+    return sa.case((sa.func.ST_IsPolygonCCW(geom), geom), else_=rebuilt)
 
 
 def _properties_json(collection: Collection, names: Sequence[str]) -> ColumnElement[Any]:

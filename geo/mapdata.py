@@ -18,10 +18,13 @@ SELECT id, code, name, kind, craft_group, array_to_string(crafts, ', ') AS craft
        craftmap_fold(name) AS folded_name, geom
 FROM craft_village ORDER BY name
 """
+# Polygons go into the page's GeoJSON with RFC 7946 rings (exterior counter-clockwise), as
+# the API serves them; ST_ForcePolygonCCW is never applied to lines, which it reverses on
+# PostGIS 3.3 (routes and stops are read as stored, stops in their order).
 _ZONES = """
 SELECT id, code, name, material, species, status, certification_scheme,
        certificate_no, round(area_ha::numeric, 1)::float AS area_ha, annual_capacity_t,
-       ST_Multi(geom) AS geom
+       ST_ForcePolygonCCW(ST_Multi(geom)) AS geom
 FROM material_zone ORDER BY id
 """
 _ROUTES = """
@@ -40,7 +43,7 @@ FROM route_stop s LEFT JOIN craft_village v ON v.id = s.village_id
 {where} ORDER BY s.route_id, s.seq
 """
 _ADMIN = """
-SELECT code, name, level, COALESCE(geom, label_point) AS geom
+SELECT code, name, level, COALESCE(ST_ForcePolygonCCW(geom), label_point) AS geom
 FROM admin_unit
 WHERE (valid_to IS NULL OR valid_to >= current_date) AND COALESCE(geom, label_point) IS NOT NULL
 ORDER BY level, name

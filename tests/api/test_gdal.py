@@ -12,8 +12,11 @@ from pathlib import Path
 
 import pyogrio
 import pytest
+import shapely
+import sqlalchemy as sa
 
 from geo.cluster import free_port
+from geo.db import make_engine
 from tests.test_cli import CRAFTMAP
 
 SERVER_LOGS: dict[str, Path] = {}
@@ -85,3 +88,31 @@ def test_gdal_sends_filters_to_the_server(served: str) -> None:
         sent = any("material=sedge" in r["query"] for r in requests if r["path"].endswith("/items"))
         time.sleep(0.1)
     assert sent
+
+
+def test_gdal_reads_route_vertices_in_the_stored_order(served: str, database_url: str) -> None:
+    # Issue 10: lines were served reversed; GDAL must see each route as it is stored, from
+    # its first stop to its last.
+    frame = pyogrio.read_dataframe(f"OAPIF:{served}", layer="routes")
+    engine = make_engine(database_url)
+    try:
+        with engine.connect() as conn:
+            stored = dict(
+                conn.execute(
+                    sa.text(
+                        "SELECT code, ST_AsText(geom) FROM tourism_route WHERE geom IS NOT NULL"
+                    )
+                ).all()
+            )
+    finally:
+        engine.dispose()
+    assert len(stored) > 0 and set(frame["code"]) >= set(stored)
+    for code, geometry in zip(frame["code"], frame.geometry, strict=True):
+        if code not in stored:
+            assert geometry is None, code
+            continue
+        expected = shapely.from_wkt(stored[code]).coords
+        got = geometry.coords
+        assert len(got) == len(expected), code
+        for (x, y), (ex, ey) in zip(got, expected, strict=True):
+            assert abs(x - ex) < 1e-7 and abs(y - ey) < 1e-7, (code, x, y, ex, ey)
