@@ -587,3 +587,49 @@ def test_map_data_serves_polygons_in_rfc7946_orientation(
         *([list(c) for c in r.coords] for r in part.interiors),
     ]
     assert rings == [EXTERIOR_CCW, HOLE_CW]
+
+
+def test_a_geometry_collection_keeps_its_lines_and_orients_its_polygons(
+    client: TestClient, session: Session, reference_layer: str
+) -> None:
+    # Only imports (GDAL files) bring collections; the API takes none. ST_ForcePolygonCCW
+    # on the whole collection reversed its line too.
+    line = ",".join(f"{x} {y}" for x, y in LINE)
+    ring = ",".join(f"{x} {y}" for x, y in _reversed(EXTERIOR_CCW))
+    conn = session.connection()
+    fid = conn.execute(
+        sa.text(
+            "INSERT INTO reference_feature (layer_id, properties, geom) "
+            "SELECT id, '{}', ST_GeomFromText(:wkt, 4326) FROM reference_layer WHERE name = :n "
+            "RETURNING id"
+        ),
+        {"wkt": f"GEOMETRYCOLLECTION(LINESTRING({line}),POLYGON(({ring})))", "n": reference_layer},
+    ).scalar_one()
+    for crs in SERVED_CRS:
+        served = client.get(
+            f"/collections/{reference_layer}/items/{fid}", params={"crs": crs.uri}
+        ).json()["geometry"]
+        assert served["type"] == "GeometryCollection"
+        members = served["geometries"]
+        _assert_served(members[0], {"type": "LineString", "coordinates": LINE}, crs, crs.uri)
+        _assert_served(members[1], _polygon(EXTERIOR_CCW), crs, crs.uri)
+
+
+def test_a_route_without_a_line_is_drawn_through_its_stops_in_order(
+    client: TestClient, keys: dict[str, str], empty_route: int
+) -> None:
+    # Stops written out of order: the line still runs stop 1, 2, 3, 4.
+    for seq in (3, 1, 4, 2):
+        created = client.post(
+            "/collections/route-stops/items",
+            json=_feature(
+                {"type": "Point", "coordinates": LINE[seq - 1]},
+                {"route_id": empty_route, "seq": seq, "name": f"Điểm {seq}"},
+            ),
+            headers=bearer(keys["tourism"]),
+        )
+        assert created.status_code == 201, created.text
+    for crs in SERVED_CRS:
+        route = client.get(f"/collections/routes/items/{empty_route}", params={"crs": crs.uri})
+        served = route.json()["geometry"]
+        _assert_served(served, {"type": "LineString", "coordinates": LINE}, crs, crs.uri)
