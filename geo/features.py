@@ -240,6 +240,8 @@ _NOT_POLYGONAL = frozenset({"Point", "MultiPoint", "LineString", "MultiLineStrin
 def _rfc7946_rings(geom: ColumnElement[Any], geometry_type: str) -> ColumnElement[Any]:
     """Polygon rings as RFC 7946 asks (exterior counter-clockwise, holes clockwise).
 
+    A ring stored the other way round is served reversed, from the same first vertex;
+    every other vertex sequence (lines above all) is served exactly as stored.
     ST_ForcePolygonCCW is applied to polygons only: on PostGIS 3.3 it also reverses every
     line, alone or inside a collection, so routes were served backwards. A collection's
     geometry type is known when its SQL is compiled; only a layer of any geometry pays
@@ -262,6 +264,7 @@ def _rfc7946_rings(geom: ColumnElement[Any], geometry_type: str) -> ColumnElemen
 def _oriented_members(geom: ColumnElement[Any]) -> ColumnElement[Any]:
     # Rebuilt member by member only when a polygon in it is not oriented yet. A member that
     # is itself a collection is kept as stored (nested collections come only from imports).
+    # The column's name comes from the table definition, never from a request.
     column = str(geom.compile(dialect=_LITERAL_DIALECT))
     rebuilt = sa.literal_column(
         "(SELECT ST_ForceCollection(ST_Collect(CASE WHEN GeometryType(m.part) IN "
