@@ -20,6 +20,7 @@ from starlette.routing import Mount
 from api import etags
 from tests.api.conftest import bearer
 from tests.api.test_write import ZONE
+from tests.live import LiveServer
 
 # Real demo ids for the path parameters (route 1 has a line; tile 8/203/113 holds Thanh
 # Hóa's villages, zones and routes).
@@ -306,3 +307,29 @@ def test_entity_tag_helpers() -> None:
 @pytest.mark.parametrize("path", ["/", "/ready", ITEM, TILE, "/collections/villages/items"])
 def test_head_is_no_longer_405(client: TestClient, path: str) -> None:
     assert client.head(path).status_code == 200
+
+
+# -- over real HTTP (craftmap serve) -------------------------------------------------------------
+def _lower(headers: object) -> dict[str, str]:
+    return {k.lower(): v for k, v in dict(headers).items()}  # type: ignore[call-overload]
+
+
+def test_head_and_revalidation_over_real_http(live: LiveServer) -> None:
+    gzip = {"Accept-Encoding": "gzip"}
+    for path in (ITEM, TILE, "/collections/villages/export", "/", "/maps"):
+        got = live.request(path, headers=gzip)
+        head = live.request(path, method="HEAD", headers=gzip)
+        assert head.status == got.status == 200 and head.body == b"", path
+        sent, described = _lower(got.headers), _lower(head.headers)
+        assert "content-type" in sent and "accept-encoding" in sent["vary"].lower(), path
+        for header in ("content-type", "etag", "content-encoding", "vary", "content-disposition"):
+            assert described.get(header) == sent.get(header), (path, header)
+    for headers in ({}, gzip, {"Accept": "text/html", "Accept-Language": "en"}):
+        for path in (ITEM, TILE):
+            etag = _lower(live.request(path, headers=headers).headers)["etag"]
+            for condition in (etag, f"W/{etag}", "*"):
+                again = live.request(path, headers={**headers, "If-None-Match": condition})
+                assert again.status == 304 and again.body == b"", (path, headers, condition)
+                assert _lower(again.headers)["etag"] == etag
+    plain = _lower(live.request(TILE).headers)["etag"]
+    assert _lower(live.request(TILE, headers=gzip).headers)["etag"] == plain[:-1] + '-gzip"'
