@@ -5,7 +5,11 @@ whatever the resource. Here the methods come from the routes whose path matches 
 request, so a preflight on ``/collections`` never offers ``DELETE`` and a new route is
 covered the day it is added. The same table answers plain ``OPTIONS`` (204 with ``Allow``),
 corrects the ``Allow`` of 405 answers (the router names only the first route it tried),
-and serves ``HEAD`` wherever ``GET`` is served (FastAPI routes do not).
+and serves ``HEAD`` wherever ``GET`` is served (FastAPI routes do not): as the GET, with
+its status and headers and without its body. A streamed answer (``/export``, items pages
+above ``FETCH_AT_ONCE``) has no Content-Length to compute, so its route does not run the
+query for a HEAD (api/negotiation.py ``is_head``): a HEAD of an export checks the
+parameters and the collection (400/404 as the GET) and costs no more.
 
 Origins come from ``CRAFTMAP_CORS_ORIGINS``. A listed origin may use every method a
 resource allows; ``*`` lets any origin read (GET, HEAD) but not write. craftmap never sends
@@ -25,6 +29,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.errors import problem
+from api.negotiation import HEAD_SCOPE_KEY
 
 METHOD_ORDER = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -144,8 +149,12 @@ class CorsMiddleware:
         if method == "HEAD":
             served = route_methods(scope["app"], scope)
             if served is not None and "GET" in served and "HEAD" not in served:
+                # Run as a GET (same status and headers), marked so that a route whose body
+                # costs a whole query (a streamed export) can skip it; the body is dropped.
                 await self.app(
-                    {**scope, "method": "GET"}, receive, _without_body(send_with_headers)
+                    {**scope, "method": "GET", HEAD_SCOPE_KEY: True},
+                    receive,
+                    _without_body(send_with_headers),
                 )
                 return
         await self.app(scope, receive, send_with_headers)

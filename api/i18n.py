@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from fastapi import Request
 
+from api.negotiation import vary
+
 SUPPORTED = ("vi", "en")
 
 STRINGS: dict[str, dict[str, str]] = {
@@ -80,6 +82,7 @@ STRINGS: dict[str, dict[str, str]] = {
 
 def request_language(request: Request) -> str:
     """``lang=`` wins, then the first supported ``Accept-Language`` entry, then Vietnamese."""
+    vary(request, "Accept-Language")
     asked = request.query_params.get("lang")
     if asked in SUPPORTED:
         return asked

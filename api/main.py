@@ -15,6 +15,7 @@ from fastapi.templating import Jinja2Templates
 
 from api.cors import CorsMiddleware
 from api.errors import STATUS_CODES, add_exception_handlers
+from api.etags import ConditionalMiddleware
 from api.limits import BodyLimitMiddleware, CancelOnDisconnect
 from api.logs import RequestLogMiddleware
 from api.routers import apidoc, items, maps, ogc, system, tiles
@@ -97,6 +98,9 @@ def create_app(
     app.add_middleware(CancelOnDisconnect)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(GZipMiddleware, minimum_size=1024)
+    # (http) Outside GZip: a compressed body gets its own ETag, a matching If-None-Match a
+    # 304, and Vary its names (api/etags.py). Inside CORS, which runs HEAD as GET.
+    app.add_middleware(ConditionalMiddleware)
     # CORS outside the body cap, so its 413s (and every error) carry the CORS headers.
     app.add_middleware(CorsMiddleware, origins=settings.cors_origins)
     app.add_middleware(SecurityHeadersMiddleware, basemap_url=settings.basemap_url)

@@ -17,10 +17,30 @@ OPENAPI_30 = "application/vnd.oai.openapi+json;version=3.0"
 
 # Parameters every resource understands.
 COMMON_PARAMS = frozenset({"f", "lang"})
+# Scope slots shared with the middleware (api/etags.py, api/cors.py): the request headers a
+# body depended on (for Vary), and that a GET is run only to answer a HEAD.
+VARY_SCOPE_KEY = "craftmap.vary"
+HEAD_SCOPE_KEY = "craftmap.head"
+
+
+def vary(request: Request, *names: str) -> None:
+    """Record that the answer depends on these request headers (sent back as ``Vary``)."""
+    slot = request.scope.get(VARY_SCOPE_KEY)
+    if slot is not None:
+        slot.update(names)
+
+
+def is_head(request: Request) -> bool:
+    """The GET being run answers a HEAD: its body will be dropped."""
+    return bool(request.scope.get(HEAD_SCOPE_KEY))
 
 
 def wants_html(request: Request) -> bool:
-    """``f=html``/``f=json`` decide; otherwise ``Accept``: HTML only when preferred to JSON."""
+    """``f=html``/``f=json`` decide; otherwise ``Accept``: HTML only when preferred to JSON.
+
+    The HTML form is in the request's language, so the answer varies with both headers.
+    """
+    vary(request, "Accept", "Accept-Language")
     asked = request.query_params.get("f")
     if asked is not None:
         if asked not in {"html", "json", "geojson"}:

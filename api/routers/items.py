@@ -17,8 +17,10 @@ from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from sqlalchemy.engine import Connection
 
+from api import etags
 from api.auth import optional_reader, require_admin, require_writer
 from api.deps import SessionDep, SettingsDep, read_connection
+from api.i18n import request_language
 from api.negotiation import (
     GEOJSON,
     HTML,
@@ -27,6 +29,7 @@ from api.negotiation import (
     FeatureId,
     HistoryId,
     base_url,
+    is_head,
     reject_unknown_params,
     wants_html,
 )
@@ -42,7 +45,9 @@ from geo.keys import KeyInfo
 router = APIRouter(tags=["OGC API – Features"])
 log = logging.getLogger("craftmap.items")
 
-_ETAG = re.compile(r'^"v(\d+)(?:-\d+)?"$')
+# The opaque part of every strong ETag a feature is served with (api/etags.py strips the
+# gzip form): GeoJSON "v3", another CRS "v3-3405", HTML "v3-html-vi" / "v3-3405-html-en".
+_VERSION_TAG = re.compile(r"^v(\d+)(?:-\d+)?(?:-html-[a-z]{2})?$")
 
 
 def _parse_query(
@@ -176,6 +181,8 @@ def get_items(collection_id: CollectionId, request: Request) -> Response:
             # A small page is written in one piece: streaming it would only add thread hops.
             page = _page_body(request, conn, found, query, collection_url)
             return Response(b"".join(page), media_type=GEOJSON, headers=headers)
+        if is_head(request):
+            return _head_of_stream(headers)
 
     def streamed() -> Iterator[bytes]:
         with read_connection(request) as conn:
@@ -277,6 +284,13 @@ def export_items(collection_id: CollectionId, request: Request) -> Response:
         else 0  # 0 switches PostgreSQL's timeout off
     )
 
+    headers = {
+        "Content-Crs": f"<{out_crs.uri}>",
+        "Content-Disposition": f'attachment; filename="{found.id}.geojson"',
+    }
+    if is_head(request):
+        return _head_of_stream(headers)
+
     def streamed() -> Iterator[bytes]:
         with read_connection(request) as conn, longer_statements(conn, export_timeout):
             yield from _collection_body(
@@ -286,14 +300,18 @@ def export_items(collection_id: CollectionId, request: Request) -> Response:
                 lambda result: [link(collection_url, "collection", JSON)],
             )
 
-    return StreamingResponse(
-        _started(streamed()),
-        media_type=GEOJSON,
-        headers={
-            "Content-Crs": f"<{out_crs.uri}>",
-            "Content-Disposition": f'attachment; filename="{found.id}.geojson"',
-        },
-    )
+    return StreamingResponse(_started(streamed()), media_type=GEOJSON, headers=headers)
+
+
+def _head_of_stream(headers: dict[str, str]) -> Response:
+    """A HEAD of a streamed GeoJSON answer: its headers, without running its query.
+
+    A stream has no Content-Length, so nothing in the headers needs the rows. The one
+    placeholder chunk is dropped with the rest of a HEAD's body (api/cors.py); it makes
+    GZip write Content-Encoding and Vary as it does for the GET's stream. A HEAD cannot
+    see what only the query finds (a statement timeout or an outage, 503 for the GET).
+    """
+    return StreamingResponse(iter([b" "]), media_type=GEOJSON, headers=headers)
 
 
 def _items_html(
@@ -327,18 +345,28 @@ def _items_html(
     )
 
 
-def _etag(version: int, crs: ServedCrs) -> str:
-    return f'"v{version}"' if crs.uri.endswith("CRS84") else f'"v{version}-{crs.srid}"'
+def _etag(version: int, crs: ServedCrs, html_lang: str | None = None) -> str:
+    """One strong ETag per representation: version, CRS, and HTML in its language."""
+    tag = f"v{version}" if crs.uri.endswith("CRS84") else f"v{version}-{crs.srid}"
+    return f'"{tag}-html-{html_lang}"' if html_lang else f'"{tag}"'
 
 
 def _expected_version(if_match: str | None) -> int | None:
-    if if_match is None or if_match.strip() == "*":
+    """The version an ``If-Match`` asks for; None: no condition (absent, or ``*``).
+
+    Strong comparison (RFC 9110 §13.1.1): weak tags never match. ``*`` matches any
+    existing feature (a missing one is a 404 either way).
+    """
+    if if_match is None:
         return None
-    for candidate in if_match.split(","):
-        match = _ETAG.match(candidate.strip())
-        if match:
-            return int(match.group(1))
-    # A tag we never issued (or a weak one) cannot match: the precondition fails.
+    tags = etags.strong_tags(if_match)
+    if tags == "*":
+        return None
+    for opaque in tags:
+        found = _VERSION_TAG.match(opaque)
+        if found:
+            return int(found.group(1))
+    # A tag we never issued (or only weak ones) cannot match: the precondition fails.
     return -1
 
 
@@ -356,14 +384,17 @@ def _feature_response(
     if row is None:
         raise NotFound(f"no feature {feature_id} in {collection.id}")
     text, version = row
-    etag = _etag(version, crs)
+    as_html = wants_html(request)
+    etag = _etag(version, crs, request_language(request) if as_html else None)
     here = f"{root}/collections/{collection.id}/items/{feature_id}"
     headers = {"ETag": etag, "Content-Crs": f"<{crs.uri}>"}
-    if status == 200 and etag in [
-        t.strip() for t in request.headers.get("if-none-match", "").split(",")
-    ]:
+    if (
+        status == 200
+        and request.method == "GET"
+        and etags.none_match(request.headers.get("if-none-match"), etag, wildcard=False)
+    ):
         return Response(status_code=304, headers=headers)
-    if wants_html(request):
+    if as_html:
         feature = json.loads(text)
         shapes, box = features.svg_shapes(conn, collection, [feature_id])
         html = render(

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy.engine import Connection
 
+from api import etags
 from api.deps import SessionDep, SettingsDep, read_connection
 from api.negotiation import JSON, CollectionId, base_url, reject_unknown_params
 from api.routers.ogc import link
@@ -45,7 +46,7 @@ def _tile_response(
     if not encoded.data:
         return Response(status_code=204, headers=headers)
     headers["ETag"] = encoded.etag
-    if encoded.etag in [t.strip() for t in request.headers.get("if-none-match", "").split(",")]:
+    if etags.none_match(request.headers.get("if-none-match"), encoded.etag, wildcard=False):
         return Response(status_code=304, headers=headers)
     return Response(encoded.data, media_type=MVT, headers=headers)
 
