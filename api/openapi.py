@@ -791,7 +791,8 @@ def _operations(
         },
         ("get", "/tiles/WebMercatorQuad/{tileMatrix}/{tileRow}/{tileCol}"): {
             "parameters": [*tile_path, *tile_query],
-            "responses": {**tile_responses, **_errors()},
+            # 404: a row or column outside the matrix (OGC API – Tiles /req/core/tc-error).
+            "responses": {**tile_responses, **_errors(404)},
         },
         ("get", "/collections/{collectionId}/tiles"): {
             "parameters": collection_path,
