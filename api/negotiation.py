@@ -93,4 +93,6 @@ def base_url(request: Request, public_url: str | None) -> str:
 # Path parameters carry the names OGC API uses (GDAL looks for them in /api).
 CollectionId = Annotated[str, Path(alias="collectionId", description="a collection id")]
 FeatureId = Annotated[str, Path(alias="featureId", description="a feature id")]
-HistoryId = Annotated[int, Path(alias="historyId", description="a history entry id")]
+# Text, not int: an id that is not a whole number names no resource, a 404 (OGC API –
+# Features Part 1, Table 3), where FastAPI's own int check would answer 400.
+HistoryId = Annotated[str, Path(alias="historyId", description="a history entry id")]

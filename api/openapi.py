@@ -791,7 +791,8 @@ def _operations(
         },
         ("get", "/tiles/WebMercatorQuad/{tileMatrix}/{tileRow}/{tileCol}"): {
             "parameters": [*tile_path, *tile_query],
-            "responses": {**tile_responses, **_errors()},
+            # 404: a row or column outside the matrix (OGC API – Tiles /req/core/tc-error).
+            "responses": {**tile_responses, **_errors(404)},
         },
         ("get", "/collections/{collectionId}/tiles"): {
             "parameters": collection_path,
@@ -941,8 +942,11 @@ def feature_schema(collection: Collection, *, for_write: bool = False) -> dict[s
             properties["additionalProperties"] = False
         if not properties["required"]:
             properties.pop("required")
-        # Routes may come without a line: it is drawn from their stops.
-        geometry = _geometry(collection.accepted_geometries, nullable=collection.id == "routes")
+        # Routes may come without a line (drawn from their stops), admin units without a
+        # boundary: the catalog says which (geometry_required), as /schema does.
+        geometry = _geometry(
+            collection.accepted_geometries, nullable=not collection.geometry_required
+        )
     else:
         properties = {
             "type": "object",
@@ -1046,7 +1050,9 @@ def merge_patch_schema(collection: Collection) -> dict[str, Any]:
         "additionalProperties": False,
         "properties": {
             "type": {"type": "string", "enum": ["Feature"]},
-            "geometry": _geometry(collection.accepted_geometries, nullable=False),
+            "geometry": _geometry(
+                collection.accepted_geometries, nullable=not collection.geometry_required
+            ),
             "properties": properties,
         },
     }

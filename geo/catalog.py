@@ -135,6 +135,10 @@ class Collection:
     # Column names of the record dates that `datetime` filters on (start, end).
     temporal: tuple[str, str | None] | None = None
     layer_id: int | None = None
+    # Whether a feature must have a geometry. False where null is a real state, served and
+    # accepted alike: a route whose line is drawn from its stops, an admin unit known only
+    # by name and code (legacy districts, and every demo unit: no boundaries are loaded).
+    geometry_required: bool = True
 
     def title(self, lang: str) -> str:
         """Title in ``lang`` (Vietnamese unless ``en``)."""
@@ -186,6 +190,15 @@ class Collection:
                 "format": f"geometry-{self.geometry_type.lower()}",
                 "x-ogc-role": "primary-geometry",
             }
+        else:
+            # OGC API – Features Part 5: the primary geometry is a property of the schema
+            # too; whether it may be null is what reads serve and writes accept.
+            properties[GEOMETRY] = {
+                "title": GEOMETRY,
+                "type": "object" if self.geometry_required else ["object", "null"],
+                "format": self.geometry_format(),
+                "x-ogc-role": "primary-geometry",
+            }
         for prop in self.props:
             if kind == "queryables" and prop.type == "object":
                 continue
@@ -200,8 +213,22 @@ class Collection:
         if kind == "queryables":
             schema["additionalProperties"] = False
         else:
-            schema["required"] = [p.name for p in self.props if p.required]
+            schema["required"] = [p.name for p in self.props if p.required] + (
+                [GEOMETRY] if self.geometry_required else []
+            )
         return schema
+
+    def geometry_format(self) -> str:
+        """Part 5 ``format`` of the geometries a write accepts (``geometry-polygon-or-…``)."""
+        kinds = self.accepted_geometries
+        for single in ("Point", "LineString", "Polygon"):
+            if kinds == {single}:
+                return f"geometry-{single.lower()}"
+            if kinds == {single, f"Multi{single}"}:
+                return f"geometry-{single.lower()}-or-multi{single.lower()}"
+        if len(kinds) == 1:
+            return f"geometry-{next(iter(kinds)).lower()}"
+        return "geometry-any"
 
 
 _COUNTS = (0, None)
@@ -263,6 +290,7 @@ ROUTES = Collection(
     props=props_of(models.table_of(models.TourismRoute), {}),
     write_roles=frozenset({Role.TOURISM, Role.ADMIN}),
     temporal=("updated_at", None),
+    geometry_required=False,
 )
 
 ROUTE_STOPS = Collection(
@@ -291,6 +319,7 @@ ADMIN_UNITS = Collection(
     props=props_of(models.table_of(models.AdminUnit), {}),
     write_roles=frozenset({Role.ADMIN}),
     temporal=("valid_from", "valid_to"),
+    geometry_required=False,
 )
 
 CORE: tuple[Collection, ...] = (VILLAGES, MATERIAL_ZONES, ROUTES, ROUTE_STOPS, ADMIN_UNITS)

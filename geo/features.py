@@ -25,7 +25,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from geo.catalog import Collection
 from geo.crs import CRS84, SRID_STORAGE, ServedCrs, untransformable
-from geo.errors import InvalidInput
+from geo.errors import InvalidInput, NotFound
 
 MAX_LIMIT = 10_000
 DEFAULT_LIMIT = 10
@@ -531,10 +531,24 @@ def item_statement(collection: Collection, feature_id: int, crs: ServedCrs) -> s
 
 
 def parse_feature_id(value: str) -> int:
-    """Feature ids are positive integers."""
-    # Ids are PostgreSQL integers.
-    if not value.isdigit() or not 0 < int(value) <= 2**31 - 1:
-        raise InvalidInput(f"feature id must be a whole number from 1 to 2147483647, got {value!r}")
+    """Feature ids are positive integers (PostgreSQL ``integer``).
+
+    Raises
+    ------
+    NotFound
+        When ``value`` is not one: a path that names no feature is a 404 (OGC API –
+        Features Part 1, Table 3), not a 400 — no feature has that id.
+    """
+    # isascii: str.isdigit also accepts other scripts' digits ("١", "²").
+    if not (value.isascii() and value.isdigit()) or not 0 < int(value) <= 2**31 - 1:
+        raise NotFound(f"no feature {value!r}: feature ids are whole numbers from 1 to 2147483647")
+    return int(value)
+
+
+def parse_history_id(value: str) -> int:
+    """History entry ids are positive integers too; anything else names no entry (404)."""
+    if not (value.isascii() and value.isdigit()) or not 0 < int(value) <= 2**63 - 1:
+        raise NotFound(f"no history entry {value!r}: ids are whole numbers")
     return int(value)
 
 
@@ -556,17 +570,47 @@ def extent(conn: Connection, collection: Collection) -> dict[str, Any]:
             "crs": "http://www.opengis.net/def/crs/OGC/1.3/CRS84",
         }
     if collection.temporal is not None:
-        start_col, end_col = collection.temporal
-        first, last = table.c[start_col], table.c[end_col or start_col]
-        low, high = conn.execute(
-            sa.select(sa.func.min(first), sa.func.max(last)).where(*collection.base_filter())
-        ).one()
-        if low is not None:
+        interval = _temporal_interval(conn, collection)
+        if interval is not None:
             result["temporal"] = {
-                "interval": [[_iso(low), _iso(high)]],
+                "interval": [interval],
                 "trs": "http://www.opengis.net/def/uom/ISO-8601/0/Gregorian",
             }
     return result
+
+
+def _temporal_interval(conn: Connection, collection: Collection) -> list[str | None] | None:
+    """[earliest start, latest end] of the features, None at an open end; None when empty.
+
+    With validity periods (start and end columns, e.g. admin units' valid_from/valid_to) a
+    NULL start means "valid since before the records" and a NULL end "still valid": either
+    makes the interval unbounded at that end (OGC API – Features Part 1,
+    extent.temporal.interval). A single date column (an instant per feature) has no open
+    end: a NULL there is an unknown date and is left out.
+    """
+    assert collection.temporal is not None
+    table = collection.table
+    start_col, end_col = collection.temporal
+    first = table.c[start_col]
+    last = table.c[end_col] if end_col else first
+    row = conn.execute(
+        sa.select(
+            sa.func.count(),
+            sa.func.min(first),
+            sa.func.max(last),
+            sa.func.count(first),
+            sa.func.count(last),
+        ).where(*collection.base_filter())
+    ).one()
+    total, low, high, with_start, with_end = row
+    if end_col is None:
+        return None if low is None else [_iso(low), _iso(high)]
+    if total == 0:
+        return None
+    return [
+        _iso(low) if with_start == total else None,
+        _iso(high) if with_end == total else None,
+    ]
 
 
 def _iso(value: dt.date | dt.datetime | None) -> str | None:

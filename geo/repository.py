@@ -282,9 +282,9 @@ def _server_kept(collection: Collection, name: str) -> bool:
 def validate_geometry(collection: Collection, geometry: Any, crs: ServedCrs) -> str | None:
     """Check a GeoJSON geometry's type and validity; return it as GeoJSON text (None if null)."""
     if geometry is None:
-        if collection.id == layers.ROUTES:
-            return None  # drawn from the stops
-        raise InvalidGeometry("geometry is required")
+        if not collection.geometry_required:
+            return None  # a route's line is drawn from its stops; a unit may have no boundary
+        raise InvalidGeometry(f"geometry is required for {collection.id}")
     _check_geojson_positions(collection, geometry)
     try:
         shape = shapely.geometry.shape(geometry)
@@ -478,9 +478,14 @@ def _apply_rules(
     if collection.id == layers.VILLAGES:
         rules.village_in_vietnam(conn, geom, values.get("commune_code"))
     elif collection.id == layers.MATERIAL_ZONES:
+        rules.zone_in_vietnam(conn, geom, values.get("commune_codes"))
         rules.zone_clear_of_exclusions(conn, geom, allowed=options.allow_exclusion_overlap)
-    elif collection.id == layers.ROUTES and feature_id is not None:
-        rules.route_passes_stops(conn, feature_id, geom)
+    elif collection.id == layers.ROUTES:
+        rules.route_in_vietnam(conn, geom)
+        if feature_id is not None:
+            rules.route_passes_stops(conn, feature_id, geom)
+    elif collection.id == layers.ROUTE_STOPS:
+        rules.stop_in_vietnam(conn, geom)
 
 
 def _after_stop_write(conn: Connection, route_ids: set[int], followed: dict[int, bool]) -> None:
@@ -654,6 +659,15 @@ def _update(
         if keep_geometry and collection.id == layers.VILLAGES:
             # A new commune_code must still contain the village.
             rule_geom = sa.select(table.c.geom).where(table.c.id == feature_id).scalar_subquery()
+        if (
+            keep_geometry
+            and collection.id == layers.MATERIAL_ZONES
+            and isinstance(values.get("commune_codes"), list)
+            and values["commune_codes"] != list(old.commune_codes or [])
+        ):
+            # New commune_codes must still name the zone's province (zone-in-province).
+            stored = sa.select(table.c.geom).where(table.c.id == feature_id).scalar_subquery()
+            rules.zone_in_vietnam(conn, stored, values.get("commune_codes"))
         followed: dict[int, bool] = {}
         if collection.id == layers.ROUTE_STOPS:
             _stop_defaults(conn, values)
@@ -664,6 +678,9 @@ def _update(
             values["geom"] = geom
         elif not keep_geometry and collection.id == layers.ROUTES:
             values["geom"] = queries.stops_line(feature_id)
+        elif not keep_geometry:
+            # geometry: null where the collection allows it (admin units) clears it.
+            values["geom"] = None
         row = conn.execute(
             sa.update(table)
             .where(table.c.id == feature_id, table.c.version == old.version)
@@ -696,7 +713,9 @@ def _split_feature(feature: Any) -> tuple[Any, Any]:
     if not isinstance(feature, dict) or feature.get("type") != "Feature":
         raise InvalidInput('the body must be a GeoJSON Feature ("type": "Feature")')
     if "geometry" not in feature:
-        raise InvalidGeometry("a Feature needs a geometry member (null is allowed only for routes)")
+        raise InvalidGeometry(
+            "a Feature needs a geometry member (null is allowed only for routes and admin-units)"
+        )
     return feature.get("properties") or {}, feature["geometry"]
 
 

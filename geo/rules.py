@@ -40,34 +40,46 @@ def _current_units(level: str) -> list[ColumnElement[bool]]:
     ]
 
 
-def village_in_vietnam(
-    conn: Connection, geom: ColumnElement[Any], commune_code: str | None
-) -> None:
-    """A village lies in Vietnam, and in its commune when commune boundaries are loaded."""
+def in_vietnam(conn: Connection, geom: ColumnElement[Any], rule: str, what: str) -> None:
+    """``geom`` lies wholly in Vietnam: the outline every ``*-in-vietnam`` rule shares.
+
+    The outline is the coarse box first, then, once province boundaries are loaded, their
+    union: a shape that reaches out of it (a zone across the border with Laos, a route into
+    Thailand) breaks the rule even when it starts inside.
+    """
     minx, miny, maxx, maxy = VIETNAM_BBOX
     inside_box = conn.execute(
         sa.select(
-            sa.func.ST_Within(geom, sa.func.ST_MakeEnvelope(minx, miny, maxx, maxy, SRID_STORAGE))
+            sa.func.ST_CoveredBy(
+                geom, sa.func.ST_MakeEnvelope(minx, miny, maxx, maxy, SRID_STORAGE)
+            )
         )
     ).scalar()
     if not inside_box:
         raise RuleViolation(
-            "village-in-vietnam: the village point lies outside Vietnam "
-            f"(longitude {minx}–{maxx}, latitude {miny}–{maxy})"
+            f"{rule}: {what} lies outside Vietnam (longitude {minx}–{maxx}, latitude {miny}–{maxy})"
         )
     has_provinces = conn.execute(sa.select(sa.exists().where(*_current_units("province")))).scalar()
     if has_provinces:
-        inside = conn.execute(
-            sa.select(
-                sa.exists().where(
-                    *_current_units("province"), sa.func.ST_Intersects(_ADMIN.c.geom, geom)
-                )
-            )
-        ).scalar()
+        # Only the provinces the shape touches are merged: a union of every boundary on
+        # each write would cost seconds once all 34 provinces are loaded.
+        provinces = (
+            sa.select(sa.func.ST_Union(_ADMIN.c.geom))
+            .where(*_current_units("province"), sa.func.ST_Intersects(_ADMIN.c.geom, geom))
+            .scalar_subquery()
+        )
+        inside = conn.execute(sa.select(sa.func.ST_CoveredBy(geom, provinces))).scalar()
         if not inside:
             raise RuleViolation(
-                "village-in-vietnam: the village point lies outside every loaded province boundary"
+                f"{rule}: {what} lies outside, or reaches out of, every loaded province boundary"
             )
+
+
+def village_in_vietnam(
+    conn: Connection, geom: ColumnElement[Any], commune_code: str | None
+) -> None:
+    """A village lies in Vietnam, and in its commune when commune boundaries are loaded."""
+    in_vietnam(conn, geom, "village-in-vietnam", "the village point")
     if commune_code:
         commune = conn.execute(
             sa.select(_ADMIN.c.name, sa.func.ST_Intersects(_ADMIN.c.geom, geom)).where(
@@ -79,6 +91,58 @@ def village_in_vietnam(
                 f"village-in-commune: the village point lies outside {commune[0]} "
                 f"(commune {commune_code}); move the point or correct commune_code"
             )
+
+
+def zone_in_vietnam(conn: Connection, geom: ColumnElement[Any], commune_codes: Any) -> None:
+    """A material zone lies in Vietnam, and in the province of its communes when loaded.
+
+    The province is the parent of the current communes the zone names (``commune_codes``);
+    a zone that names none is held to the outline of Vietnam alone.
+    """
+    in_vietnam(conn, geom, "zone-in-vietnam", "the zone")
+    listed = commune_codes if isinstance(commune_codes, list | tuple) else []
+    codes = [c for c in listed if isinstance(c, str) and c]
+    if not codes:
+        return
+    commune = _ADMIN.alias("commune")
+    current_commune = [
+        commune.c.level == "commune",
+        sa.or_(commune.c.valid_to.is_(None), commune.c.valid_to >= sa.func.current_date()),
+        commune.c.code.in_(codes),
+    ]
+    named = [
+        *_current_units("province"),
+        _ADMIN.c.code.in_(sa.select(commune.c.parent_code).where(*current_commune)),
+    ]
+    names = conn.execute(
+        sa.select(_ADMIN.c.name, _ADMIN.c.code).where(*named).order_by(_ADMIN.c.code)
+    ).all()
+    if not names:
+        return  # the communes' province has no boundary loaded
+    # A zone whose communes lie in two provinces may cover both.
+    inside = conn.execute(
+        sa.select(
+            sa.func.ST_CoveredBy(
+                geom, sa.select(sa.func.ST_Union(_ADMIN.c.geom)).where(*named).scalar_subquery()
+            )
+        )
+    ).scalar()
+    if not inside:
+        listed_names = ", ".join(f"{row.name} ({row.code})" for row in names)
+        raise RuleViolation(
+            f"zone-in-province: the zone reaches outside {listed_names}, the province of its "
+            "communes; redraw the zone or correct commune_codes"
+        )
+
+
+def route_in_vietnam(conn: Connection, geom: ColumnElement[Any]) -> None:
+    """A tourism route's line lies in Vietnam."""
+    in_vietnam(conn, geom, "route-in-vietnam", "the route line")
+
+
+def stop_in_vietnam(conn: Connection, geom: ColumnElement[Any]) -> None:
+    """A route stop lies in Vietnam."""
+    in_vietnam(conn, geom, "stop-in-vietnam", "the stop")
 
 
 def zone_clear_of_exclusions(

@@ -19,7 +19,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from geo.catalog import Collection
 from geo.crs import SRID_STORAGE
-from geo.errors import InvalidInput
+from geo.errors import NotFound
 
 TMS_ID = "WebMercatorQuad"
 TMS = morecantile.tms.get(TMS_ID)
@@ -54,18 +54,23 @@ def parse_tile(matrix: str, row: str, col: str) -> Tile:
 
     Raises
     ------
-    InvalidInput
-        When a part is not a whole number or lies outside the matrix.
+    NotFound
+        When a part is not a whole number or lies outside the matrix. These are path parts,
+        not query parameters: OGC API – Tiles Part 1 (OGC 20-057, /req/core/tc-error) answers
+        a tile matrix, row or column outside the tile matrix set (or its limits) with 404,
+        as OGC API – Features Part 1 (Table 3) does for any path that names no resource.
     """
-    try:
-        z, y, x = int(matrix), int(row), int(col)
-    except ValueError as exc:
-        raise InvalidInput("tileMatrix, tileRow and tileCol must be whole numbers") from exc
+    # isascii: int() also reads other scripts' digits and "+1"/" 1", which name no tile.
+    if not all(p.isascii() and p.isdigit() for p in (matrix, row, col)):
+        raise NotFound(
+            f"no tile {matrix}/{row}/{col}: tileMatrix, tileRow and tileCol are whole numbers"
+        )
+    z, y, x = int(matrix), int(row), int(col)
     if not 0 <= z <= MAX_ZOOM:
-        raise InvalidInput(f"tileMatrix must be between 0 and {MAX_ZOOM}")
+        raise NotFound(f"no tile matrix {matrix}: tileMatrix is between 0 and {MAX_ZOOM}")
     size = 2**z
     if not (0 <= x < size and 0 <= y < size):
-        raise InvalidInput(f"tileRow and tileCol must be between 0 and {size - 1} at zoom {z}")
+        raise NotFound(f"no tile {row}/{col} at zoom {z}: tileRow and tileCol are 0 to {size - 1}")
     return Tile(z, x, y)
 
 

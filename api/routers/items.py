@@ -720,7 +720,7 @@ def restore_item(
     key = require_admin(request, conn)
     found = catalog.get_collection(session, collection_id)
     fid = features.parse_feature_id(feature_id)
-    repository.restore(conn, found, fid, history_id, actor=key.actor)
+    repository.restore(conn, found, fid, features.parse_history_id(history_id), actor=key.actor)
     session.commit()
     return _feature_response(
         request,

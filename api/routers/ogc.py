@@ -130,11 +130,49 @@ def landing(request: Request, session: SessionDep, settings: SettingsDep) -> Res
                 JSON,
             ),
             link(f"{root}/ready", "service-status", JSON, "Readiness"),
+            link(f"{root}/maps", "related", HTML, "Map"),
+            link(f"{root}/maps/edit", "related", HTML, "Draw and edit"),
         ],
     }
     if wants_html(request):
-        return render(request, "landing.html", collections=collections, root=root)
+        # The HTML page carries every link of the JSON one (/req/html/content).
+        return render(
+            request,
+            "landing.html",
+            collections=collections,
+            root=root,
+            links=body["links"],
+            link_labels=_LANDING_LABELS[lang],
+        )
     return JSONResponse(body)
+
+
+# What the landing page's links are called on its HTML form, by rel (the JSON titles are
+# English; the HTML page speaks the request's language).
+_LANDING_LABELS = {
+    "vi": {
+        "self": "Trang này dạng JSON",
+        "alternate": "Trang này dạng HTML",
+        "service-desc": "Định nghĩa API (OpenAPI 3.0, JSON)",
+        "service-doc": "Tài liệu API (HTML)",
+        "conformance": "Các lớp tuân thủ",
+        "data": "Bộ dữ liệu",
+        "http://www.opengis.net/def/rel/ogc/1.0/tilesets-vector": "Bộ ô bản đồ vector",
+        "http://www.opengis.net/def/rel/ogc/1.0/tiling-schemes": "Lưới ô bản đồ",
+        "service-status": "Tình trạng dịch vụ",
+    },
+    "en": {
+        "self": "This page as JSON",
+        "alternate": "This page as HTML",
+        "service-desc": "API definition (OpenAPI 3.0, JSON)",
+        "service-doc": "API documentation (HTML)",
+        "conformance": "Conformance classes",
+        "data": "Collections",
+        "http://www.opengis.net/def/rel/ogc/1.0/tilesets-vector": "Vector tilesets",
+        "http://www.opengis.net/def/rel/ogc/1.0/tiling-schemes": "Tile matrix sets",
+        "service-status": "Service status",
+    },
+}
 
 
 @router.get("/conformance", response_model=None, summary="Conformance classes")
@@ -186,11 +224,12 @@ def collections(request: Request, session: SessionDep, settings: SettingsDep) ->
         collection_document(request, session, c, root, lang)
         for c in catalog.list_collections(session)
     ]
+    links = self_links(request)
     if wants_html(request):
-        return render(request, "collections.html", collections=documents)
+        return render(request, "collections.html", collections=documents, links=links)
     return JSONResponse(
         {
-            "links": self_links(request),
+            "links": links,
             "collections": documents,
             "crs": [c.uri for c in SERVED_CRS],
         }

@@ -143,7 +143,8 @@ def test_single_item_and_its_errors(client: TestClient) -> None:
     assert item["id"] == first["id"] and item["properties"] == first["properties"]
     assert {link["rel"] for link in item["links"]} >= {"self", "collection"}
     assert client.get("/collections/villages/items/99999999").status_code == 404
-    assert client.get("/collections/villages/items/abc").status_code == 400
+    # (ogc, issue 10) an id that is not a whole number names no feature: 404, not 400.
+    assert client.get("/collections/villages/items/abc").status_code == 404
 
 
 def test_if_none_match_gives_304(client: TestClient) -> None:
@@ -305,7 +306,8 @@ def test_export_streams_every_matching_feature(client: TestClient) -> None:
         "/collections/villages/items/99999999999999999/history",
     ],
 )
-def test_out_of_range_values_are_400_not_500(client: TestClient, url: str) -> None:
+def test_out_of_range_ids_are_404_not_500(client: TestClient, url: str) -> None:
+    # (ogc, issue 10) an id no feature can have names no resource: 404 (Part 1, Table 3).
     response = client.get(url)
-    assert response.status_code == 400, response.text
+    assert response.status_code == 404, response.text
     assert response.headers["content-type"] == "application/problem+json"

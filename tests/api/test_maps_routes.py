@@ -21,8 +21,9 @@ def test_overview_page_is_html_with_every_theme(client: TestClient) -> None:
     ("url", "status"),
     [
         ("/maps?zoom=3", 400),
-        ("/maps/routes/abc", 400),
-        ("/maps/routes/0", 400),
+        # (ogc, issue 10) a route id that is not one names no route page: 404.
+        ("/maps/routes/abc", 404),
+        ("/maps/routes/0", 404),
         ("/maps/routes/99999", 404),
         ("/maps/edit?role=mayor", 400),
         ("/maps/edit?role=planner&x=1", 400),

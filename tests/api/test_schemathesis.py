@@ -304,6 +304,14 @@ def test_write_bodies_come_from_the_collection_schema(
     create = document["paths"][f"/collections/{collection}/items"]["post"]
     body = _resolve(document, create["requestBody"]["content"]["application/json"]["schema"])
     properties = body["properties"]["properties"]
+    # (ogc, issue 10) the served schema lists the geometry too (Part 5): it agrees with the
+    # body's geometry member, required and non-null exactly when /schema requires it.
+    served_geometry = served_schema["properties"].pop("geometry")
+    geometry_required = "geometry" in served_schema["required"]
+    served_schema["required"] = [n for n in served_schema["required"] if n != "geometry"]
+    assert served_geometry["x-ogc-role"] == "primary-geometry"
+    assert (served_geometry["type"] == "object") is geometry_required
+    assert bool(body["properties"]["geometry"].get("nullable")) is not geometry_required
     assert set(properties["properties"]) == set(served_schema["properties"])
     assert sorted(properties.get("required", [])) == sorted(served_schema["required"])
     for name, prop in served_schema["properties"].items():

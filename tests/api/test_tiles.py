@@ -71,10 +71,11 @@ def test_empty_tile_is_204(client: TestClient) -> None:
     assert response.status_code == 204 and response.content == b""
 
 
-def test_bad_tile_addresses_are_400(client: TestClient) -> None:
-    assert client.get("/collections/villages/tiles/WebMercatorQuad/3/8/0").status_code == 400
-    assert client.get("/collections/villages/tiles/WebMercatorQuad/x/0/0").status_code == 400
-    assert client.get("/collections/villages/tiles/WebMercatorQuad/30/0/0").status_code == 400
+def test_bad_tile_addresses_are_404(client: TestClient) -> None:
+    # (ogc, issue 10) path parts that name no tile: 404 (OGC API – Tiles /req/core/tc-error).
+    assert client.get("/collections/villages/tiles/WebMercatorQuad/3/8/0").status_code == 404
+    assert client.get("/collections/villages/tiles/WebMercatorQuad/x/0/0").status_code == 404
+    assert client.get("/collections/villages/tiles/WebMercatorQuad/30/0/0").status_code == 404
 
 
 def test_properties_can_be_chosen(client: TestClient) -> None:
