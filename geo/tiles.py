@@ -135,6 +135,9 @@ def _mvt_value(collection: Collection, name: str) -> ColumnElement[Any]:
         return sa.func.array_to_string(column, "; ")
     if prop is not None and prop.type in {"date", "datetime"}:
         return sa.cast(column, sa.Text)
+    if prop is not None and prop.type == "number" and not collection.is_reference_layer:
+        # ST_AsMVT writes a numeric column as its text: a double stays a number in the tile.
+        return sa.cast(column, sa.Double)
     return column
 
 
