@@ -136,7 +136,8 @@ def _mvt_value(collection: Collection, name: str) -> ColumnElement[Any]:
     if prop is not None and prop.type in {"date", "datetime"}:
         return sa.cast(column, sa.Text)
     if prop is not None and prop.type == "number" and not collection.is_reference_layer:
-        # ST_AsMVT writes a numeric column as its text: a double stays a number in the tile.
+        # ST_AsMVT writes a numeric column as its text; no served column is numeric today
+        # (all are double precision, where the cast costs nothing), but "Number" must hold.
         return sa.cast(column, sa.Double)
     return column
 
