@@ -33,8 +33,8 @@ MAX_ZOOM = 22
 MAX_FEATURES_PER_LAYER = 20_000
 # What a capped layer keeps, for the tileset documents and TileJSON. The lowest ids: the
 # index finds the tile's candidates and a top-N sort on the id is cheap, the choice is the
-# same on every worker and plan, and a write never swaps one kept feature for another
-# (ids only grow). The cap applies before features too small to show are dropped
+# same on every worker and plan, and a new feature never displaces a kept one (ids only
+# grow). The cap applies before features too small to show are dropped
 # (PostgreSQL then builds geometries for the kept rows only). Largest-by-area would look
 # better at low zoom but costs an area per candidate and changes with every edit.
 CAP_RULE = (
