@@ -295,13 +295,15 @@ def _components() -> dict[str, Any]:
         },
         "Tileset": {
             "type": "object",
-            "required": ["dataType", "tileMatrixSetURI", "links"],
+            "required": ["dataType", "crs", "tileMatrixSetURI", "links"],
             "properties": {
                 "title": {"type": "string"},
                 "dataType": {"type": "string", "enum": ["vector"]},
                 "crs": {"type": "string"},
                 "tileMatrixSetURI": {"type": "string"},
                 "links": links,
+                "layers": {"type": "array", "items": {"type": "object", "required": ["id"]}},
+                "tileMatrixSetLimits": {"type": "array", "items": {"type": "object"}},
             },
         },
         "Tilesets": {
@@ -818,6 +820,11 @@ def _operations(
         ("get", "/tiles"): {
             "parameters": [],
             "responses": {"200": _ok("tilesets", (JSON, _ref("schemas", "Tilesets"))), **_errors()},
+        },
+        # (tiles, issue 10) the combined tileset's document, which /tiles links as `self`.
+        ("get", "/tiles/WebMercatorQuad"): {
+            "parameters": [],
+            "responses": {"200": _ok("tileset", (JSON, _ref("schemas", "Tileset"))), **_errors()},
         },
         ("get", "/tiles/WebMercatorQuad/tilejson.json"): {
             "parameters": [],

@@ -84,3 +84,7 @@ class ApiSettings(BaseSettings):
                     "without a path (e.g. https://portal.example.vn)"
                 )
         return origins
+
+    # -- (tiles) vector tiles (issue 10) ------------------------------------------------------
+    # Most features in one layer of one tile; a fuller tile keeps the lowest ids.
+    tile_max_features: int = Field(default=20_000, ge=1, le=1_000_000)

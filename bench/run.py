@@ -22,6 +22,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -409,6 +410,81 @@ def export_memory(database_url: str, collection: str = "material-zones") -> Expo
         server.wait(timeout=30)
 
 
+@dataclass
+class EtagCheck:
+    """The same tile asked for again and again: how many ETags, and what revalidation gave."""
+
+    path: str
+    features: int
+    etags: list[str]
+    revalidated: list[int]
+
+    @property
+    def ok(self) -> bool:
+        """One ETag, every revalidation a 304."""
+        return len(set(self.etags)) == 1 and set(self.revalidated) == {304}
+
+    def line(self) -> str:
+        """One sentence for the report."""
+        verdict = "ok" if self.ok else "FAILED"
+        return (
+            f"Tile ETags ({verdict}): {len(self.etags)} GETs of {self.path} ({self.features:,} "
+            f"features) from 2 workers gave {len(set(self.etags))} ETag(s); If-None-Match "
+            f"with it gave {', '.join(str(s) for s in sorted(set(self.revalidated)))} "
+            f"in {len(self.revalidated)} GETs.\n"
+        )
+
+
+def check_tile_etags(database_url: str, *, zoom: int = 8, gets: int = 8) -> EtagCheck:
+    """The fullest zone tile at ``zoom`` (around a sampled village), ``gets`` times.
+
+    A tile's ETag is the MD5 of its bytes; the bytes must not depend on which worker or
+    which plan (parallel, generic) built them.
+    """
+    engine = make_engine(database_url)
+    try:
+        points = _sample_points(engine, 20, seed=7)
+        zones = catalog.MATERIAL_ZONES
+        with engine.connect() as conn:
+
+            def count(t: morecantile.Tile) -> int:
+                box = TMS.bounds(t)
+                return int(
+                    conn.execute(
+                        sa.select(sa.func.count()).where(
+                            zones.table.c.geom.op("&&")(sa.func.ST_MakeEnvelope(*box, 4326))
+                        )
+                    ).scalar_one()
+                )
+
+            counted = {t: count(t) for t in {TMS.tile(x, y, zoom) for _, x, y in points}}
+    finally:
+        engine.dispose()
+    tile = max(counted, key=lambda t: (counted[t], t.x, t.y))
+    path = f"/collections/material-zones/tiles/WebMercatorQuad/{tile.z}/{tile.y}/{tile.x}"
+    port = free_port()
+    server = _serve(database_url, port, workers=2)
+    url = f"http://127.0.0.1:{port}{path}"
+    try:
+        etags = []
+        for _ in range(gets):
+            with urllib.request.urlopen(url, timeout=60) as response:
+                response.read()
+                etags.append(response.headers.get("ETag", ""))
+        revalidated = []
+        for _ in range(gets):
+            request = urllib.request.Request(url, headers={"If-None-Match": etags[0]})
+            try:
+                with urllib.request.urlopen(request, timeout=60) as response:
+                    revalidated.append(response.status)
+            except urllib.error.HTTPError as answer:  # urllib raises on a 304
+                revalidated.append(answer.code)
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=30)
+    return EtagCheck(path, counted[tile], etags, revalidated)
+
+
 def markdown(results: Sequence[Result], title: str) -> str:
     """The results as a markdown table (with tipg's columns when it was compared)."""
     with_tipg = any(r.tipg is not None for r in results)
@@ -482,6 +558,8 @@ def main() -> None:
     url = args.url or prepare(settings.admin_url(), folder, scale)
     results = run(url, seconds=args.seconds, compare_tipg=args.tipg)
     memory = export_memory(url)
+    etags = check_tile_etags(url)
+    print(etags.line(), end="")
     stamp = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
     text = markdown(
         results,
@@ -493,9 +571,12 @@ def main() -> None:
         f"{memory.bytes / 1e6:,.0f} MB of GeoJSON in {memory.seconds:.1f} s; the server's peak "
         f"memory (VmHWM) was {memory.peak_rss_mb:.0f} MB.\n"
     )
+    text += etags.line()
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(text, encoding="utf-8")
     print(text)
+    if not etags.ok:
+        sys.exit("the same tile got different ETags or no 304: see above")
 
 
 if __name__ == "__main__":

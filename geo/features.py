@@ -12,6 +12,7 @@ import datetime as dt
 import functools
 import math
 from collections.abc import Iterator, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -203,11 +204,21 @@ def parse_sortby(value: str | None, collection: Collection) -> list[tuple[str, b
 
 def parse_properties(value: str | None, collection: Collection) -> list[str] | None:
     """``properties``: which properties to return (an empty value returns none)."""
+    return parse_property_names(value, {p.name for p in collection.props})
+
+
+def parse_property_names(value: str | None, known: AbstractSet[str]) -> list[str] | None:
+    """``properties`` checked against the names ``known`` (items and tiles share it).
+
+    Raises
+    ------
+    InvalidInput
+        Naming the unknown properties and the known ones.
+    """
     if value is None:
         return None
     # Each name once, in the order given: repeats made one SQL argument each.
     names = list(dict.fromkeys(n.strip() for n in value.split(",") if n.strip()))
-    known = {p.name for p in collection.props}
     unknown = [n for n in names if n not in known]
     if unknown:
         listed = ", ".join(repr(_shorten(n)) for n in unknown[:10])

@@ -2,7 +2,10 @@
 
 The ETag of a tile is the MD5 of its bytes, computed in the same query: any worker or
 host gives the same tag for the same data, and a write changes the tags of exactly the
-tiles whose content it changes.
+tiles whose content it changes. That holds only because the bytes are deterministic:
+every layer takes its features in id order (``ST_AsMVT(... ORDER BY id)``), whatever plan
+PostgreSQL picks (parallel scans hand rows over in a different order each time), and the
+per-layer cap keeps the lowest ids (see ``CAP_RULE``).
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql.elements import ColumnElement
 
+from geo import features
 from geo.catalog import Collection
 from geo.crs import SRID_STORAGE
 from geo.errors import NotFound
@@ -27,6 +31,17 @@ EXTENT = 4096
 BUFFER = 64
 MAX_ZOOM = 22
 MAX_FEATURES_PER_LAYER = 20_000
+# What a capped layer keeps, for the tileset documents and TileJSON. The lowest ids: the
+# index finds the tile's candidates and a top-N sort on the id is cheap, the choice is the
+# same on every worker and plan, and a new feature never displaces a kept one (ids only
+# grow). The cap applies before features too small to show are dropped
+# (PostgreSQL then builds geometries for the kept rows only). Largest-by-area would look
+# better at low zoom but costs an area per candidate and changes with every edit.
+CAP_RULE = (
+    "A layer holds at most {cap} features per tile: when more features' bounding boxes "
+    "meet a tile, it keeps the {cap} with the lowest ids (the oldest), so the same tile "
+    "always holds the same features; features in id order."
+)
 _WEB_MERCATOR = 3857
 # Earth's circumference in Web Mercator metres.
 _WORLD_M = 40_075_016.685578488
@@ -74,7 +89,9 @@ def parse_tile(matrix: str, row: str, col: str) -> Tile:
     return Tile(z, x, y)
 
 
-def _mvt_layer(collection: Collection, properties: Sequence[str] | None) -> sa.Select[Any]:
+def _mvt_layer(
+    collection: Collection, properties: Sequence[str] | None, cap: int
+) -> sa.Select[Any]:
     table = collection.table
     envelope = sa.func.ST_TileEnvelope(
         sa.bindparam("z", type_=sa.Integer),
@@ -102,16 +119,16 @@ def _mvt_layer(collection: Collection, properties: Sequence[str] | None) -> sa.S
             # The GiST index works on the stored CRS: compare with the tile in lon/lat.
             table.c.geom.op("&&")(sa.func.ST_Transform(envelope, SRID_STORAGE)),
         )
-        .limit(MAX_FEATURES_PER_LAYER)
+        .order_by(table.c.id)
+        .limit(cap)
         .subquery("rows")
     )
-    return (
-        sa.select(
-            sa.func.ST_AsMVT(sa.literal_column("rows.*"), collection.id, EXTENT, "geom", "id")
-        )
-        .select_from(rows)
-        .where(rows.c.geom.is_not(None))
-    )
+    # ORDER BY in the aggregate call itself: a sorted subquery only usually feeds an
+    # aggregate in order, and the tile's ETag is the MD5 of these bytes.
+    mvt = sa.func.ST_AsMVT(
+        sa.literal_column("rows.*"), collection.id, EXTENT, "geom", "id"
+    ).aggregate_order_by(rows.c.id)
+    return sa.select(mvt).select_from(rows).where(rows.c.geom.is_not(None))
 
 
 def _mvt_value(collection: Collection, name: str) -> ColumnElement[Any]:
@@ -123,6 +140,10 @@ def _mvt_value(collection: Collection, name: str) -> ColumnElement[Any]:
         return sa.func.array_to_string(column, "; ")
     if prop is not None and prop.type in {"date", "datetime"}:
         return sa.cast(column, sa.Text)
+    if prop is not None and prop.type == "number" and not collection.is_reference_layer:
+        # ST_AsMVT writes a numeric column as its text; no served column is numeric today
+        # (all are double precision, where the cast costs nothing), but "Number" must hold.
+        return sa.cast(column, sa.Double)
     return column
 
 
@@ -132,19 +153,30 @@ def tile(
     tile_address: Tile,
     *,
     properties: Sequence[str] | None = None,
+    cap: int = MAX_FEATURES_PER_LAYER,
 ) -> TileBytes:
-    """One tile with a layer per collection (layers without features are left out)."""
-    statement = _tile_sql(tuple(collections), None if properties is None else tuple(properties))
+    """One tile with a layer per collection (layers without features are left out).
+
+    ``cap`` is the most features a layer holds; beyond it the lowest ids are kept.
+    """
+    statement = _tile_sql(
+        tuple(collections), None if properties is None else tuple(properties), cap
+    )
     data, digest = conn.execute(statement, _tile_values(tile_address)).one()
     payload = bytes(data or b"")
     return TileBytes(payload, f'"{digest}"' if payload else "")
 
 
 def tile_statement(
-    collections: Sequence[Collection], tile_address: Tile, properties: Sequence[str] | None = None
+    collections: Sequence[Collection],
+    tile_address: Tile,
+    properties: Sequence[str] | None = None,
+    cap: int = MAX_FEATURES_PER_LAYER,
 ) -> sa.Select[Any]:
     """SQL giving a tile's bytes and their MD5 in one row, with the tile's values bound."""
-    statement = _tile_sql(tuple(collections), None if properties is None else tuple(properties))
+    statement = _tile_sql(
+        tuple(collections), None if properties is None else tuple(properties), cap
+    )
     return statement.params(_tile_values(tile_address))
 
 
@@ -156,11 +188,11 @@ def _tile_values(tile_address: Tile) -> dict[str, Any]:
 
 @functools.lru_cache(maxsize=256)
 def _tile_sql(
-    collections: tuple[Collection, ...], properties: tuple[str, ...] | None
+    collections: tuple[Collection, ...], properties: tuple[str, ...] | None, cap: int
 ) -> sa.Select[Any]:
     # Built once per layer set, with the tile address as parameters: building the
     # statement cost more than PostGIS's answer for a small tile.
-    parts = [_mvt_layer(c, properties).scalar_subquery() for c in collections]
+    parts = [_mvt_layer(c, properties, cap).scalar_subquery() for c in collections]
     combined: ColumnElement[Any] = parts[0]
     for part in parts[1:]:
         combined = combined.op("||")(part)
@@ -172,13 +204,109 @@ def _tile_sql(
     ).select_from(built)
 
 
+def tile_properties(collections: Sequence[Collection]) -> dict[str, str]:
+    """The properties tiles of ``collections`` can carry, with the MVT value type of each.
+
+    MVT values are strings, numbers and booleans: objects are left out, lists travel
+    joined ("a; b") and dates as ISO text, so both are strings in a tile.
+    """
+    found: dict[str, str] = {}
+    for collection in collections:
+        for prop in collection.props:
+            if prop.type == "object":
+                continue
+            found.setdefault(prop.name, _MVT_TYPES.get(prop.type, "string"))
+    return found
+
+
+_MVT_TYPES = {"integer": "integer", "number": "number", "boolean": "boolean"}
+# TileJSON `vector_layers.fields`: MapLibre and OGC clients read these three words.
+_TILEJSON_TYPES = {
+    "integer": "Number",
+    "number": "Number",
+    "boolean": "Boolean",
+    "string": "String",
+}
+
+
+def parse_properties(value: str | None, collections: Sequence[Collection]) -> list[str] | None:
+    """``properties`` of a tile request, checked as items checks it.
+
+    Raises
+    ------
+    InvalidInput
+        When a name is not a property a tile of these collections carries.
+    """
+    return features.parse_property_names(value, set(tile_properties(collections)))
+
+
+def data_bbox(conn: Connection, collections: Sequence[Collection]) -> list[float] | None:
+    """Lon/lat box of every feature of ``collections`` (None when they are all empty)."""
+    boxes = []
+    for collection in collections:
+        extent = sa.func.ST_Extent(collection.table.c.geom)
+        row = conn.execute(
+            sa.select(
+                sa.func.ST_XMin(extent),
+                sa.func.ST_YMin(extent),
+                sa.func.ST_XMax(extent),
+                sa.func.ST_YMax(extent),
+            ).where(*collection.base_filter())
+        ).one()
+        if row[0] is not None:
+            boxes.append([float(v) for v in row])
+    if not boxes:
+        return None
+    return [
+        min(b[0] for b in boxes),
+        min(b[1] for b in boxes),
+        max(b[2] for b in boxes),
+        max(b[3] for b in boxes),
+    ]
+
+
+def matrix_limits(
+    bbox: Sequence[float], min_zoom: int = 0, max_zoom: int = MAX_ZOOM
+) -> list[dict[str, Any]]:
+    """``tileMatrixSetLimits``: per zoom, the tile rows and columns ``bbox`` touches."""
+    west, south, east, north = bbox
+    # Inside the grid's latitudes, and a hair inside the box so that a box ending on a
+    # tile edge does not claim the next tile (morecantile's own tiles() does the same).
+    north = min(north, 85.0511287798)
+    south = max(south, -85.0511287798)
+    eps = 1e-9
+    limits = []
+    for z in range(min_zoom, max_zoom + 1):
+        top_left = TMS.tile(west + eps, north - eps, z)
+        bottom_right = TMS.tile(max(west + eps, east - eps), min(north - eps, south + eps), z)
+        limits.append(
+            {
+                "tileMatrix": str(z),
+                "minTileRow": top_left.y,
+                "maxTileRow": bottom_right.y,
+                "minTileCol": top_left.x,
+                "maxTileCol": bottom_right.x,
+            }
+        )
+    return limits
+
+
 def tilejson(
-    collections: Sequence[Collection], tiles_url: str, bounds: list[float] | None, name: str
+    collections: Sequence[Collection],
+    tiles_url: str,
+    bounds: list[float] | None,
+    name: str,
+    cap: int = MAX_FEATURES_PER_LAYER,
 ) -> dict[str, Any]:
-    """TileJSON 3.0.0 for MapLibre and Leaflet clients."""
+    """TileJSON 3.0.0 for MapLibre and Leaflet clients.
+
+    ``fields`` give the type a tile really carries ("Number", "String", "Boolean"), not the
+    type of the GeoJSON property: a list or a date is a string in a tile.
+    """
     return {
         "tilejson": "3.0.0",
         "name": name,
+        "description": CAP_RULE.format(cap=cap),
         "scheme": "xyz",
         "tiles": [tiles_url],
         "minzoom": 0,
@@ -188,11 +316,45 @@ def tilejson(
             {
                 "id": c.id,
                 "description": c.description_en,
-                "fields": {p.name: p.type for p in c.props if p.type != "object"},
+                "minzoom": 0,
+                "maxzoom": MAX_ZOOM,
+                "fields": {n: _TILEJSON_TYPES[t] for n, t in tile_properties([c]).items()},
             }
             for c in collections
         ],
     }
+
+
+_DIMENSIONS = {
+    "Point": 0,
+    "MultiPoint": 0,
+    "LineString": 1,
+    "MultiLineString": 1,
+    "Polygon": 2,
+    "MultiPolygon": 2,
+}
+
+
+def layer_description(collection: Collection) -> dict[str, Any]:
+    """A ``layers`` entry of a vector tileset (OGC API – Tiles): the layer and its fields."""
+    entry: dict[str, Any] = {
+        "id": collection.id,
+        "title": collection.title_en,
+        "description": collection.description_en,
+        "dataType": "vector",
+        "geometryType": collection.geometry_type,
+        "minTileMatrix": "0",
+        "maxTileMatrix": str(MAX_ZOOM),
+        "propertiesSchema": {
+            "type": "object",
+            "properties": {
+                name: {"type": kind} for name, kind in tile_properties([collection]).items()
+            },
+        },
+    }
+    if collection.geometry_type in _DIMENSIONS:  # a reference layer mixes them
+        entry["geometryDimension"] = _DIMENSIONS[collection.geometry_type]
+    return entry
 
 
 def tile_matrix_set() -> dict[str, Any]:

@@ -12,7 +12,7 @@ from api import etags
 from api.deps import SessionDep, SettingsDep, read_connection
 from api.negotiation import JSON, CollectionId, base_url, reject_unknown_params
 from api.routers.ogc import link
-from geo import catalog, features, tiles
+from geo import catalog, tiles
 
 router = APIRouter(tags=["OGC API – Tiles"])
 
@@ -37,11 +37,12 @@ def _tile_response(
     y: str,
     x: str,
     properties: str | None,
+    cap: int,
 ) -> Response:
     reject_unknown_params(request, ("properties",))
     address = tiles.parse_tile(z, y, x)
-    names = None if properties is None else [n.strip() for n in properties.split(",") if n.strip()]
-    encoded = tiles.tile(conn, chosen, address, properties=names)
+    names = tiles.parse_properties(properties, chosen)
+    encoded = tiles.tile(conn, chosen, address, properties=names, cap=cap)
     headers = {"Cache-Control": CACHE_CONTROL}
     if not encoded.data:
         return Response(status_code=204, headers=headers)
@@ -63,12 +64,22 @@ def collection_tile(
     tile_row: TileRow,
     tile_col: TileCol,
     request: Request,
+    settings: SettingsDep,
     properties: Properties = None,
 ) -> Response:
     """MVT of one collection, built by PostGIS; 204 when the tile is empty."""
     with read_connection(request) as conn:
         found = catalog.get_collection(conn, collection_id)
-        return _tile_response(request, conn, [found], tile_matrix, tile_row, tile_col, properties)
+        return _tile_response(
+            request,
+            conn,
+            [found],
+            tile_matrix,
+            tile_row,
+            tile_col,
+            properties,
+            settings.tile_max_features,
+        )
 
 
 @router.get(
@@ -82,37 +93,68 @@ def combined_tile(
     tile_row: TileRow,
     tile_col: TileCol,
     request: Request,
+    settings: SettingsDep,
     properties: Properties = None,
 ) -> Response:
     """MVT with one layer per collection, for the maps."""
     with read_connection(request) as conn:
         chosen = catalog.list_collections(conn)
-        return _tile_response(request, conn, chosen, tile_matrix, tile_row, tile_col, properties)
+        return _tile_response(
+            request,
+            conn,
+            chosen,
+            tile_matrix,
+            tile_row,
+            tile_col,
+            properties,
+            settings.tile_max_features,
+        )
 
 
 def _tileset(root: str, prefix: str, title: str) -> dict[str, Any]:
-    template = f"{root}{prefix}/tiles/WebMercatorQuad/{{tileMatrix}}/{{tileRow}}/{{tileCol}}"
+    """A tileset as listed in ``…/tiles``: what OGC API – Tiles requires of a summary."""
+    here = f"{root}{prefix}/tiles/WebMercatorQuad"
+    template = f"{here}/{{tileMatrix}}/{{tileRow}}/{{tileCol}}"
     return {
         "title": title,
         "dataType": "vector",
         "crs": "http://www.opengis.net/def/crs/EPSG/0/3857",
         "tileMatrixSetURI": TMS_URI,
         "links": [
-            link(f"{root}{prefix}/tiles/WebMercatorQuad", "self", JSON),
+            link(here, "self", JSON),
             link(
                 f"{root}/tileMatrixSets/WebMercatorQuad",
                 "http://www.opengis.net/def/rel/ogc/1.0/tiling-scheme",
                 JSON,
             ),
-            link(template, "item", MVT, "MVT tiles"),
-            link(
-                f"{root}{prefix}/tiles/WebMercatorQuad/tilejson.json",
-                "describedby",
-                TILEJSON,
-                "TileJSON",
-            ),
+            # /req/tileset/description: a link with a URI template says so.
+            {**link(template, "item", MVT, "MVT tiles"), "templated": True},
+            link(f"{here}/tilejson.json", "describedby", TILEJSON, "TileJSON"),
         ],
     }
+
+
+def _tileset_document(
+    root: str,
+    prefix: str,
+    title: str,
+    layers: list[catalog.Collection],
+    bbox: list[float] | None,
+    cap: int,
+) -> dict[str, Any]:
+    """The tileset document itself: the summary plus its layers, limits and cap."""
+    document = _tileset(root, prefix, title)
+    document["description"] = tiles.CAP_RULE.format(cap=cap)
+    document["layers"] = [tiles.layer_description(c) for c in layers]
+    if bbox is not None:
+        document["boundingBox"] = {
+            "lowerLeft": bbox[:2],
+            "upperRight": bbox[2:],
+            "crs": "http://www.opengis.net/def/crs/OGC/1.3/CRS84",
+        }
+        # Clients ask for no tile outside the data (an empty collection has no limits).
+        document["tileMatrixSetLimits"] = tiles.matrix_limits(bbox)
+    return document
 
 
 @router.get(
@@ -136,15 +178,21 @@ def collection_tilesets(
 def collection_tileset(
     collection_id: CollectionId, request: Request, session: SessionDep, settings: SettingsDep
 ) -> Response:
-    """Tileset metadata: the tiling scheme and the tile URL template."""
+    """Tileset metadata: the tiling scheme, the tile URL template, layers and limits."""
     reject_unknown_params(request, ())
     found = catalog.get_collection(session, collection_id)
     root = base_url(request, settings.public_url)
-    document = _tileset(root, f"/collections/{found.id}", found.title_en)
-    document["layers"] = [
-        {"id": found.id, "dataType": "vector", "geometryType": found.geometry_type}
-    ]
-    return JSONResponse(document)
+    bbox = tiles.data_bbox(session.connection(), [found])
+    return JSONResponse(
+        _tileset_document(
+            root,
+            f"/collections/{found.id}",
+            found.title_en,
+            [found],
+            bbox,
+            settings.tile_max_features,
+        )
+    )
 
 
 @router.get(
@@ -160,8 +208,10 @@ def collection_tilejson(
     found = catalog.get_collection(session, collection_id)
     root = base_url(request, settings.public_url)
     url = f"{root}/collections/{found.id}/tiles/WebMercatorQuad/{{z}}/{{y}}/{{x}}"
-    box = features.extent(session.connection(), found).get("spatial", {}).get("bbox", [None])[0]
-    return JSONResponse(tiles.tilejson([found], url, box, found.title_en))
+    box = tiles.data_bbox(session.connection(), [found])
+    return JSONResponse(
+        tiles.tilejson([found], url, box, found.title_en, settings.tile_max_features)
+    )
 
 
 @router.get("/tiles", response_model=None, summary="Tilesets of all collections")
@@ -172,13 +222,29 @@ def all_tilesets(request: Request, settings: SettingsDep) -> Response:
     return JSONResponse({"tilesets": [_tileset(root, "", "craftmap")]})
 
 
+@router.get(
+    "/tiles/WebMercatorQuad", response_model=None, summary="Tileset metadata of all collections"
+)
+def all_tileset(request: Request, session: SessionDep, settings: SettingsDep) -> Response:
+    """The combined tileset: one layer per collection, limits covering all the data."""
+    reject_unknown_params(request, ())
+    root = base_url(request, settings.public_url)
+    chosen = catalog.list_collections(session)
+    bbox = tiles.data_bbox(session.connection(), chosen)
+    return JSONResponse(
+        _tileset_document(root, "", "craftmap", chosen, bbox, settings.tile_max_features)
+    )
+
+
 @router.get("/tiles/WebMercatorQuad/tilejson.json", response_model=None, summary="TileJSON of all")
 def all_tilejson(request: Request, session: SessionDep, settings: SettingsDep) -> Response:
     """TileJSON 3 of the combined tileset."""
     reject_unknown_params(request, ())
     root = base_url(request, settings.public_url)
     url = f"{root}/tiles/WebMercatorQuad/{{z}}/{{y}}/{{x}}"
-    return JSONResponse(tiles.tilejson(catalog.list_collections(session), url, None, "craftmap"))
+    chosen = catalog.list_collections(session)
+    bbox = tiles.data_bbox(session.connection(), chosen)
+    return JSONResponse(tiles.tilejson(chosen, url, bbox, "craftmap", settings.tile_max_features))
 
 
 @router.get("/tileMatrixSets", response_model=None, summary="Tiling schemes")
