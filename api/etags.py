@@ -120,6 +120,15 @@ def strong_tags(header: str | None) -> list[str] | Literal["*"]:
     return [_identity(tag.opaque) for tag in tags if not tag.weak]
 
 
+def any_tags(header: str | None) -> list[str] | Literal["*"]:
+    """The opaque values of every tag of an ``If-None-Match``, weak or strong (it compares
+    weakly), in their identity form."""
+    tags = parse_entity_tags(header)
+    if tags == "*":
+        return "*"
+    return [_identity(tag.opaque) for tag in tags]
+
+
 def encoded(etag: str, content_encoding: str) -> str:
     """The ETag of ``etag``'s body once encoded: strong tags change, weak ones may stay."""
     tag = parse_etag(etag)

@@ -536,6 +536,13 @@ def _write_headers(crs_uris: Sequence[str], *, if_match: bool) -> list[dict[str,
                 {"type": "string"},
             )
         )
+        headers.append(
+            _header_param(
+                "If-None-Match",
+                "ETags (or *) the feature must not have; when it has one, 412",
+                {"type": "string"},
+            )
+        )
     return headers
 
 

@@ -13,7 +13,7 @@ import math
 import re
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import Any, Literal
 
 import shapely
 import shapely.geometry
@@ -53,6 +53,8 @@ class WriteOptions:
     actor: str
     content_crs: ServedCrs
     expected_version: int | None = None
+    # If-None-Match on a write: the versions it must not be at ("*": must not exist).
+    refused_versions: frozenset[int] | Literal["*"] = frozenset()
     allow_exclusion_overlap: bool = False
     limits: WriteLimits = WriteLimits()
 
@@ -448,11 +450,20 @@ def _current(conn: Connection, collection: Collection, feature_id: int) -> sa.Ro
     return row
 
 
-def _check_version(row: sa.Row[Any], expected: int | None) -> None:
+def _check_version(row: sa.Row[Any], options: WriteOptions) -> None:
+    """The conditions of If-Match (``expected_version``) and If-None-Match (RFC 9110 §13.1)."""
+    expected = options.expected_version
     if expected is not None and row.version != expected:
         raise PreconditionFailed(
             f"the feature is at version {row.version}, the request expected {expected}: "
             "read it again and re-apply the change"
+        )
+    refused = options.refused_versions
+    if refused == "*":
+        raise PreconditionFailed("the feature exists, and If-None-Match: * asked that it did not")
+    if row.version in refused:
+        raise PreconditionFailed(
+            f"the feature is at version {row.version}, which If-None-Match excludes"
         )
 
 
@@ -649,7 +660,7 @@ def _update(
     with translate_errors():
         set_actor(conn, options.actor)
         old = _current(conn, collection, feature_id)
-        _check_version(old, options.expected_version)
+        _check_version(old, options)
         geom = (
             None
             if keep_geometry
@@ -700,7 +711,7 @@ def delete(
     with translate_errors():
         set_actor(conn, options.actor)
         old = _current(conn, collection, feature_id)
-        _check_version(old, options.expected_version)
+        _check_version(old, options)
         followed = {}
         if collection.id == layers.ROUTE_STOPS:
             followed = {old.route_id: rules.line_follows_stops(conn, old.route_id)}

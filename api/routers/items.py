@@ -9,7 +9,7 @@ import json
 import logging
 import re
 from collections.abc import Callable, Iterator
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from urllib.parse import urlencode
 
 import sqlalchemy as sa
@@ -370,6 +370,15 @@ def _expected_version(if_match: str | None) -> int | None:
     return -1
 
 
+def _refused_versions(if_none_match: str | None) -> frozenset[int] | Literal["*"]:
+    """The versions an ``If-None-Match`` on a write excludes (weak comparison, §13.1.2)."""
+    tags = etags.any_tags(if_none_match)
+    if tags == "*":
+        return "*"
+    found = (_VERSION_TAG.match(opaque) for opaque in tags)
+    return frozenset(int(m.group(1)) for m in found if m)
+
+
 def _feature_response(
     request: Request,
     conn: Connection,
@@ -446,6 +455,7 @@ def _options(
     if_match: str | None,
     allow_overlap: bool = False,
     settings: ApiSettings | None = None,
+    if_none_match: str | None = None,
 ) -> repository.WriteOptions:
     limits = repository.WriteLimits()
     if settings is not None:
@@ -458,6 +468,7 @@ def _options(
         actor=key_actor,
         content_crs=served_crs(content_crs),
         expected_version=_expected_version(if_match),
+        refused_versions=_refused_versions(if_none_match),
         allow_exclusion_overlap=allow_overlap,
         limits=limits,
     )
@@ -465,6 +476,7 @@ def _options(
 
 ContentCrs = Annotated[str | None, Header(alias="Content-Crs")]
 IfMatch = Annotated[str | None, Header(alias="If-Match")]
+IfNoneMatch = Annotated[str | None, Header(alias="If-None-Match")]
 AllowOverlap = Annotated[
     bool,
     Query(alias="allow-exclusion-overlap", description="save a zone that overlaps exclusion areas"),
@@ -586,6 +598,7 @@ def replace_item(
     settings: SettingsDep,
     content_crs: ContentCrs = None,
     if_match: IfMatch = None,
+    if_none_match: IfNoneMatch = None,
     allow_exclusion_overlap: AllowOverlap = False,
 ) -> Response:
     """Replace a feature; with If-Match, a stale ETag gets 412."""
@@ -595,7 +608,14 @@ def replace_item(
         session,
         settings,
         (target, feature_id, body),
-        _options(target.key.actor, content_crs, if_match, allow_exclusion_overlap, settings),
+        _options(
+            target.key.actor,
+            content_crs,
+            if_match,
+            allow_exclusion_overlap,
+            settings,
+            if_none_match,
+        ),
     )
 
 
@@ -614,6 +634,7 @@ def patch_item(
     settings: SettingsDep,
     content_crs: ContentCrs = None,
     if_match: IfMatch = None,
+    if_none_match: IfNoneMatch = None,
     allow_exclusion_overlap: AllowOverlap = False,
 ) -> Response:
     """Change part of a feature with a JSON merge patch; with If-Match, a stale ETag gets 412."""
@@ -623,7 +644,14 @@ def patch_item(
         session,
         settings,
         (target, feature_id, body),
-        _options(target.key.actor, content_crs, if_match, allow_exclusion_overlap, settings),
+        _options(
+            target.key.actor,
+            content_crs,
+            if_match,
+            allow_exclusion_overlap,
+            settings,
+            if_none_match,
+        ),
     )
 
 
@@ -662,6 +690,7 @@ def delete_item(
     request: Request,
     session: SessionDep,
     if_match: IfMatch = None,
+    if_none_match: IfNoneMatch = None,
 ) -> Response:
     """Delete a feature (kept in its history; an admin can restore it)."""
     reject_unknown_params(request, ())
@@ -669,7 +698,9 @@ def delete_item(
     found = catalog.get_collection(session, collection_id)
     key = require_writer(request, conn, found)
     fid = features.parse_feature_id(feature_id)
-    repository.delete(conn, found, fid, _options(key.actor, None, if_match))
+    repository.delete(
+        conn, found, fid, _options(key.actor, None, if_match, if_none_match=if_none_match)
+    )
     session.commit()
     return Response(status_code=204)
 

@@ -82,6 +82,7 @@ def render(request: Request, template: str, **context: Any) -> HTMLResponse:
         t=STRINGS[lang],
         title=request.app.title,
         csp_nonce=getattr(request.state, "csp_nonce", ""),
+        link_labels=LINK_LABELS[lang],
         **context,
     )
     return HTMLResponse(html)
@@ -142,14 +143,13 @@ def landing(request: Request, session: SessionDep, settings: SettingsDep) -> Res
             collections=collections,
             root=root,
             links=body["links"],
-            link_labels=_LANDING_LABELS[lang],
         )
     return JSONResponse(body)
 
 
-# What the landing page's links are called on its HTML form, by rel (the JSON titles are
-# English; the HTML page speaks the request's language).
-_LANDING_LABELS = {
+# What links are called on the HTML pages, by JSON title first, then by rel (the JSON titles
+# are English; the HTML pages speak the request's language).
+LINK_LABELS = {
     "vi": {
         "self": "Trang này dạng JSON",
         "alternate": "Trang này dạng HTML",
@@ -157,9 +157,16 @@ _LANDING_LABELS = {
         "service-doc": "Tài liệu API (HTML)",
         "conformance": "Các lớp tuân thủ",
         "data": "Bộ dữ liệu",
+        # The two map pages share rel "related": they are told apart by their JSON title.
+        "Map": "Bản đồ",
+        "Draw and edit": "Vẽ và sửa",
         "http://www.opengis.net/def/rel/ogc/1.0/tilesets-vector": "Bộ ô bản đồ vector",
         "http://www.opengis.net/def/rel/ogc/1.0/tiling-schemes": "Lưới ô bản đồ",
         "service-status": "Tình trạng dịch vụ",
+        "Features (GeoJSON)": "Đối tượng (GeoJSON)",
+        "Features (HTML)": "Đối tượng (HTML)",
+        "http://www.opengis.net/def/rel/ogc/1.0/queryables": "Thuộc tính truy vấn",
+        "http://www.opengis.net/def/rel/ogc/1.0/schema": "Lược đồ",
     },
     "en": {
         "self": "This page as JSON",
@@ -171,6 +178,8 @@ _LANDING_LABELS = {
         "http://www.opengis.net/def/rel/ogc/1.0/tilesets-vector": "Vector tilesets",
         "http://www.opengis.net/def/rel/ogc/1.0/tiling-schemes": "Tile matrix sets",
         "service-status": "Service status",
+        "http://www.opengis.net/def/rel/ogc/1.0/queryables": "Queryables",
+        "http://www.opengis.net/def/rel/ogc/1.0/schema": "Schema",
     },
 }
 

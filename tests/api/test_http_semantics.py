@@ -284,6 +284,39 @@ def test_if_match_uses_strong_comparison(client: TestClient, keys: dict[str, str
     assert client.get(url).json()["properties"]["name"] == "Vùng cói nén"
 
 
+def test_if_none_match_on_writes_refuses_a_matching_feature(
+    client: TestClient, keys: dict[str, str]
+) -> None:
+    # RFC 9110 §13.1.2: on a method other than GET/HEAD, a matching If-None-Match (weak
+    # comparison) or "*" on an existing resource is 412, and nothing is written.
+    created = client.post(
+        "/collections/material-zones/items", json=ZONE, headers=bearer(keys["planner"])
+    )
+    assert created.status_code == 201, created.text
+    url = created.headers["location"][created.headers["location"].index("/collections") :]
+    writer = bearer(keys["planner"])
+    etag = client.get(url).headers["etag"]
+    for refusing in ("*", etag, f"W/{etag}", f'"v999", {etag}'):
+        refused = client.patch(
+            url,
+            json={"properties": {"name": "không"}},
+            headers={**writer, "If-None-Match": refusing},
+        )
+        assert refused.status_code == 412, (refusing, refused.text)
+        assert refused.headers["content-type"] == "application/problem+json"
+    gone = client.delete(url, headers={**writer, "If-None-Match": etag})
+    assert gone.status_code == 412
+    assert client.get(url).json()["properties"]["name"] == ZONE["properties"]["name"]
+    # Another version's tag does not match: the write goes through.
+    done = client.put(
+        url,
+        json={**ZONE, "properties": {**ZONE["properties"], "name": "có"}},
+        headers={**writer, "If-None-Match": '"v999"'},
+    )
+    assert done.status_code == 200, done.text
+    assert client.get(url).json()["properties"]["name"] == "có"
+
+
 def test_entity_tag_helpers() -> None:
     assert etags.parse_entity_tags('W/"a", "b" ,"c,d", bad, "e"') == [
         etags.EntityTag("a", weak=True),
