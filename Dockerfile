@@ -31,4 +31,6 @@ USER craftmap
 EXPOSE 8000
 HEALTHCHECK --interval=30s --timeout=3s CMD python -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/health', timeout=2)"
 # Migrations run as their own step (`craftmap migrate`, see compose.yaml), never here.
-CMD ["uvicorn", "api.main:create_app", "--factory", "--host", "0.0.0.0", "--port", "8000", "--workers", "2"]
+# Through `craftmap serve`: its logging config writes the JSON access log (uvicorn's own is
+# off) and gives slow-starting workers time before uvicorn's health check kills them.
+CMD ["craftmap", "serve", "--host", "0.0.0.0", "--port", "8000", "--workers", "2"]
