@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, Engine
 
 from geo import roles
 from geo.db import DatabaseSettings, make_engine, set_actor
@@ -58,6 +58,16 @@ def database_url(settings: DatabaseSettings) -> str:
     if settings.uses_private_cluster:
         settings.cluster().start()
     return settings.resolved_url()
+
+
+@contextmanager
+def _engine(url: str, **options: Any) -> Iterator[Engine]:
+    """An engine for one command, disposed of (its connections closed) when it ends."""
+    engine = make_engine(url, **options)
+    try:
+        yield engine
+    finally:
+        engine.dispose()
 
 
 def _with_url(action: Callable[[str], T]) -> T:
@@ -173,11 +183,8 @@ def demo_load(
     from geo import ingest
 
     def run(url: str) -> None:
-        engine = make_engine(url, pool_size=1)
-        try:
+        with _engine(url, pool_size=1) as engine:
             report = ingest.load_demo(engine, dry_run=dry_run)
-        finally:
-            engine.dispose()
         for table, counts in report.tables.items():
             typer.echo(
                 f"{table:15} {counts.inserted:5} new  {counts.updated:5} changed  "
@@ -191,13 +198,10 @@ def demo_load(
 
 # -- keys ------------------------------------------------------------------------------------
 def _in_transaction(url: str, action: Callable[[Connection], T]) -> T:
-    engine = make_engine(url, pool_size=1)
-    try:
+    with _engine(url, pool_size=1) as engine:
         with engine.begin() as conn:
             set_actor(conn, f"cli:{getpass.getuser()}")
             return action(conn)
-    finally:
-        engine.dispose()
 
 
 @keys_app.command("create")
@@ -262,8 +266,7 @@ def layers_import(
     from geo import ingest
 
     def run(url: str) -> int:
-        engine = make_engine(url, pool_size=1)
-        try:
+        with _engine(url, pool_size=1) as engine:
             return ingest.import_reference_layer(
                 engine,
                 path,
@@ -274,8 +277,6 @@ def layers_import(
                 replace=replace,
                 dry_run=dry_run,
             )
-        finally:
-            engine.dispose()
 
     count = _with_url(run)
     typer.echo(f"{count} features {'checked (dry run)' if dry_run else 'imported'} into {name}.")
@@ -345,12 +346,9 @@ def restore(
         # rights on the restored objects again, as after a migration.
         app_role = settings.app_role()
         if app_role is not None:
-            engine = make_engine(url)
-            try:
+            with _engine(url) as engine:
                 with engine.begin() as conn:
                     roles.grant_app_privileges(conn, app_role)
-            finally:
-                engine.dispose()
         return restored
 
     done = _as_owner(settings, run)
@@ -422,12 +420,9 @@ def map_overview(
     settings = _map_settings(lang, api_root, basemap)
 
     def run(url: str) -> None:
-        engine = make_engine(url, pool_size=1)
-        try:
+        with _engine(url, pool_size=1) as engine:
             with engine.connect() as conn:
                 data = mapdata.overview(conn)
-        finally:
-            engine.dispose()
         _write_map(build.build_overview(data, settings).get_root().render(), out)
 
     _with_url(run)
@@ -449,12 +444,9 @@ def map_route(
     settings = _map_settings(lang, api_root, basemap)
 
     def run(url: str) -> None:
-        engine = make_engine(url, pool_size=1)
-        try:
+        with _engine(url, pool_size=1) as engine:
             with engine.connect() as conn:
                 routes, stops = mapdata.route(conn, route_id)
-        finally:
-            engine.dispose()
         if routes.empty:
             raise NotFound(f"no route {route_id} (or it has no line yet)")
         page = build.build_route_map(routes.iloc[0], stops, settings)

@@ -56,6 +56,5 @@ def get_settings(request: Request) -> ApiSettings:
     return settings
 
 
-EngineDep = Annotated[Engine, Depends(get_engine)]
 SessionDep = Annotated[Session, Depends(get_session)]
 SettingsDep = Annotated[ApiSettings, Depends(get_settings)]

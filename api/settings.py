@@ -25,7 +25,6 @@ class ApiSettings(BaseSettings):
     # Basemap for the map pages; "none" works offline.
     basemap_url: str = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
     basemap_attribution: str = "© OpenStreetMap contributors"
-    log_json: bool = True
     db_pool_size: int = 5
     # Where `craftmap map assets` unpacked Leaflet and its plugins (default .craftmap/vendor).
     map_assets_dir: Path | None = None
