@@ -11,11 +11,9 @@ from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-from fastapi.routing import iter_route_contexts
 from fastapi.testclient import TestClient
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
-from starlette.routing import Mount
 
 from api.deps import get_session
 from api.main import create_app
@@ -23,6 +21,7 @@ from api.settings import ApiSettings
 from geo.cluster import free_port
 from geo.db import DatabaseSettings
 from tests.live import live_server
+from tests.routes import route_table
 
 PORTAL = "https://portal.example.vn"
 ITEMS = "/collections/villages/items"
@@ -82,23 +81,13 @@ def _preflight(client: TestClient, path: str, method: str, origin: str = PORTAL)
     )
 
 
-def _route_table(client: TestClient) -> dict[str, set[str]]:
-    """Each path of the app's routes with the methods its routes declare."""
-    table: dict[str, set[str]] = {}
-    for route in iter_route_contexts(client.app.router.routes):  # type: ignore[attr-defined]
-        if isinstance(route.original_route, Mount):
-            continue
-        table.setdefault(route.path_format, set()).update(route.methods or ())
-    return table
-
-
 def _concrete(path_format: str) -> str:
     return re.sub(r"\{(\w+)(?::\w+)?\}", lambda m: SAMPLE.get(m[1], "1"), path_format)
 
 
 def test_options_and_allow_are_true_for_every_route(make_client: Client) -> None:
     client = make_client()
-    table = _route_table(client)
+    table = route_table(client.app)
     assert len(table) > 20 and ITEMS.replace("villages", "{collectionId}") in table
     for path_format, declared in table.items():
         path = _concrete(path_format)

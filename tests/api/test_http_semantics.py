@@ -12,15 +12,14 @@ from collections.abc import Iterator
 
 import pytest
 import sqlalchemy as sa
-from fastapi.routing import iter_route_contexts
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
-from starlette.routing import Mount
 
 from api import etags
 from tests.api.conftest import bearer
 from tests.api.test_write import ZONE
 from tests.live import LiveServer
+from tests.routes import route_table
 
 # Real demo ids for the path parameters (route 1 has a line; tile 8/203/113 holds Thanh
 # Hóa's villages, zones and routes).
@@ -51,21 +50,12 @@ DESCRIBING = (
 )
 
 
-def _route_table(client: TestClient) -> dict[str, set[str]]:
-    table: dict[str, set[str]] = {}
-    for route in iter_route_contexts(client.app.router.routes):  # type: ignore[attr-defined]
-        if isinstance(route.original_route, Mount):
-            continue
-        table.setdefault(route.path_format, set()).update(route.methods or ())
-    return table
-
-
 def _concrete(path_format: str) -> str:
     return re.sub(r"\{(\w+)(?::\w+)?\}", lambda m: SAMPLE[m[1]], path_format)
 
 
 def _get_paths(client: TestClient) -> list[str]:
-    paths = [_concrete(p) for p, methods in _route_table(client).items() if "GET" in methods]
+    paths = [_concrete(p) for p, methods in route_table(client.app).items() if "GET" in methods]
     assert len(paths) > 20 and ITEM in paths and TILE in paths
     return paths
 
@@ -137,7 +127,7 @@ def test_head_of_an_export_runs_no_query_over_the_features(
 
 
 def test_options_and_405_name_the_methods_of_every_route(client: TestClient) -> None:
-    for path_format, declared in _route_table(client).items():
+    for path_format, declared in route_table(client.app).items():
         path = _concrete(path_format)
         expected = declared | {"OPTIONS"} | ({"HEAD"} if "GET" in declared else set())
         answer = client.options(path)

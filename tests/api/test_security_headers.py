@@ -7,7 +7,6 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
@@ -16,6 +15,7 @@ from api.main import create_app
 from api.security import content_security_policy, origin
 from api.settings import ApiSettings
 from geo.db import DatabaseSettings
+from tests.routes import route_table
 
 # A value for each path parameter the routes use; ids exist in the demo data.
 PATH_VALUES = {
@@ -47,18 +47,8 @@ HTML_PAGES = {
 _NONCE = re.compile(r"script-src 'self' 'nonce-([A-Za-z0-9_-]{16,})'")
 
 
-def _routes(routes: list[Any]) -> Iterator[APIRoute]:
-    # FastAPI keeps included routers as branches of their own.
-    for route in routes:
-        if isinstance(route, APIRoute):
-            yield route
-        elif hasattr(route, "original_router"):
-            yield from _routes(route.original_router.routes)
-
-
 def _get_paths(client: TestClient) -> list[str]:
-    paths = {r.path for r in _routes(client.app.routes) if "GET" in r.methods}  # type: ignore[attr-defined]
-    return sorted(paths)
+    return sorted(p for p, methods in route_table(client.app).items() if "GET" in methods)
 
 
 def _url(path: str) -> str:
