@@ -99,6 +99,8 @@ def _database_down_detail(request: Request, exc: Exception) -> str:
             f"the query ran longer than the time limit{limit} and was cancelled; "
             "narrow the filter, bbox or page, or retry later"
         )
+    if sqlstate == "55P03":  # lock_not_available: lock_timeout
+        return "the database is busy (a lock was not granted in time); retry later"
     return "the database cannot be reached; retry later"
 
 

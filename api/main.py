@@ -51,10 +51,17 @@ def create_app(
             app.state.engine_error = str(exc)
             log.error("no database: %s", exc)
         # (keys) Rate-limit and last-use bookkeeping commits on a pool of its own, so a
-        # write holding a connection never waits on the pool it holds.
+        # write holding a connection never waits on the pool it holds. Its statements give
+        # up on a lock quickly: the request's own transaction holds a lock on api_key
+        # while this one waits, and a waiting ALTER (a migration, an ownership hand-over)
+        # between the two is a deadlock PostgreSQL cannot see, since one side waits in
+        # Python. Without a timeout it never ended.
         if app.state.engine is not None:
             app.state.auth_engine = make_engine(
-                db_settings.resolved_url(), pool_size=settings.auth_pool_size
+                db_settings.resolved_url(),
+                pool_size=settings.auth_pool_size,
+                statement_timeout_ms=_milliseconds(settings.statement_timeout_seconds),
+                lock_timeout_ms=_milliseconds(settings.bookkeeping_lock_timeout_seconds),
             )
         # Reads go to the replica when one is configured, else to the primary through a
         # pool of their own (autocommit, no ping before use).

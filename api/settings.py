@@ -43,6 +43,8 @@ class ApiSettings(BaseSettings):
     rate_limit_trusted_proxies: list[str] = []
     # Connections per worker for the rate-limit and last-use bookkeeping (short transactions).
     auth_pool_size: int = 2
+    # The bookkeeping waits at most this long for a lock, then the request is a 503.
+    bookkeeping_lock_timeout_seconds: float = 2
     # -- (limits) request sizes, statement timeouts, database outages (issue 9) --------------
     # Largest request body; a larger Content-Length is refused at once, a chunked body as
     # soon as it passes the cap (413).

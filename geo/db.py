@@ -115,6 +115,7 @@ def make_engine(
     pool_size: int = 5,
     for_reads: bool = False,
     statement_timeout_ms: int | None = None,
+    lock_timeout_ms: int | None = None,
 ) -> Engine:
     """An engine for ``url``.
 
@@ -127,13 +128,22 @@ def make_engine(
     ``statement_timeout_ms`` makes PostgreSQL cancel any statement running longer (a
     session default; ``longer_statements`` raises it for one block). Every engine joins
     the request's ``StatementCanceller``, if any, so a gone client's query can be stopped.
+    ``lock_timeout_ms`` makes a statement give up waiting for a lock sooner than that.
     """
     options: dict[str, Any] = {"pool_pre_ping": True}
     if for_reads:
         options = {"pool_pre_ping": False, "isolation_level": "AUTOCOMMIT"}
     connect_args: dict[str, Any] = {"application_name": "craftmap", "connect_timeout": 5}
-    if statement_timeout_ms is not None:
-        connect_args["options"] = f"-c statement_timeout={int(statement_timeout_ms)}"
+    session_options = [
+        f"-c {name}={int(ms)}"
+        for name, ms in (
+            ("statement_timeout", statement_timeout_ms),
+            ("lock_timeout", lock_timeout_ms),
+        )
+        if ms is not None
+    ]
+    if session_options:
+        connect_args["options"] = " ".join(session_options)
     engine = sa.create_engine(
         normalise_url(url),
         pool_size=pool_size,
@@ -313,6 +323,10 @@ def translate_errors() -> Iterator[None]:
         message = getattr(getattr(exc.orig, "diag", None), "message_primary", None)
         raise InvalidInput(f"invalid value: {message or exc.orig}") from exc
     except sa_exc.OperationalError as exc:
+        if getattr(exc.orig, "sqlstate", None) == "55P03":  # lock_not_available
+            raise DatabaseUnavailable(
+                "the database is busy (a lock was not granted in time); retry later"
+            ) from exc
         raise DatabaseUnavailable("the database cannot be reached") from exc
 
 

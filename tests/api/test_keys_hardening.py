@@ -18,6 +18,7 @@ import uuid
 from collections.abc import Iterator
 from typing import Any
 
+import psycopg
 import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
@@ -29,6 +30,7 @@ from tests.api.conftest import bearer
 from tests.api.test_write import ZONE
 from tests.conftest import (
     database_with_roles,
+    libpq_conninfo,
 )
 from tests.live import CRAFTMAP, LiveServer, live_server
 
@@ -437,3 +439,40 @@ def test_x_forwarded_for_counts_only_behind_a_trusted_proxy(
         one, other = _address(), _address()
         assert [_fail(client, f"{one}, testclient") for _ in range(3)] == [401, 401, 429]
         assert _fail(client, other) == 401
+
+
+# -- bookkeeping under a lock ----------------------------------------------------------------
+def test_key_bookkeeping_waiting_on_a_lock_gives_up_with_503_and_writes_nothing(
+    limited: LiveServer, own_database: dict[str, str]
+) -> None:
+    """A lock on api_key (a migration, an ownership hand-over) must not hang a keyed write.
+
+    The request's transaction reads api_key and keeps that lock while the bookkeeping
+    transaction updates the key's last use: with an ALTER queued between the two, each
+    waited on the other and nothing ended it (seen in CI, the fault test hung 300 s). A
+    SHARE lock makes the bookkeeping wait the same way, deterministically.
+    """
+    items = "/collections/villages/items"
+    key = _new_key(own_database["app"])  # never used: its last use is stamped on this write
+    code = f"T-LOCK-{uuid.uuid4().hex[:6]}"
+    with psycopg.connect(libpq_conninfo(own_database["owner"])) as holder:
+        holder.execute("LOCK TABLE api_key IN SHARE MODE")
+        started = time.monotonic()
+        status, headers, body = send(
+            limited, items, source=_address(), method="POST", body=village(code), token=key
+        )
+        waited = time.monotonic() - started
+        holder.rollback()
+    assert status == 503, (status, body[:300])
+    assert headers.get("retry-after")
+    assert "lock" in _problem(body)["detail"]
+    assert waited < 15, waited
+    assert (
+        _count(own_database["app"], "SELECT count(*) FROM craft_village WHERE code = :c", c=code)
+        == 0
+    )
+    # The lock gone, the same write goes through.
+    status, _, body = send(
+        limited, items, source=_address(), method="POST", body=village(code), token=key
+    )
+    assert status == 201, body[:300]
