@@ -2,7 +2,7 @@
 
 Every failed authentication is logged (``craftmap.auth``: reason, key prefix, never the
 secret). Failed authentications and writes are rate-limited per client address and per
-key, with counters in PostgreSQL (``geo.ratelimit``) so that all worker processes share
+key, with counters in PostgreSQL (``geo.store.ratelimit``) so that all worker processes share
 them. The bookkeeping runs in short transactions of its own on ``app.state.auth_engine``:
 a refused request rolls its own transaction back, and its failure must still count.
 
@@ -30,12 +30,12 @@ from fastapi import HTTPException, Request
 from sqlalchemy.engine import Connection, Engine
 
 from api.settings import ApiSettings
-from geo import ratelimit
-from geo.catalog import Collection
-from geo.db import translate_errors
-from geo.errors import DatabaseUnavailable
-from geo.keys import AuthFailure, KeyInfo, check_token, touch_last_used
-from geo.vocab import Role
+from geo.kernel.errors import DatabaseUnavailable
+from geo.kernel.vocab import Role
+from geo.store import ratelimit
+from geo.store.catalog import Collection
+from geo.store.db import translate_errors
+from geo.store.keys import AuthFailure, KeyInfo, check_token, touch_last_used
 
 auth_log = logging.getLogger("craftmap.auth")
 

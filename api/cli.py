@@ -12,9 +12,10 @@ from typing import Annotated, Any, TypeVar
 import typer
 from sqlalchemy.engine import Connection, Engine
 
-from geo import roles
-from geo.db import DatabaseSettings, make_engine, set_actor
-from geo.errors import GeoError
+from geo.kernel.errors import GeoError
+from geo.store import roles
+from geo.store.db import make_engine, set_actor
+from ops.settings import DatabaseSettings
 
 app = typer.Typer(
     help="craftmap: craft villages, raw-material zones and tourism routes on PostGIS.",
@@ -158,7 +159,7 @@ def migrate(
     ] = None,
 ) -> None:
     """Upgrade the schema to the newest revision (or downgrade with --down-to)."""
-    from geo import migrate as migrations
+    from geo.store import migrate as migrations
 
     settings = _settings()
     with readable_errors():
@@ -180,7 +181,7 @@ def demo_load(
     ] = False,
 ) -> None:
     """Load the Thanh Hóa demo dataset (idempotent: a second load changes nothing)."""
-    from geo import ingest
+    from geo.io import ingest
 
     def run(url: str) -> None:
         with _engine(url, pool_size=1) as engine:
@@ -210,7 +211,7 @@ def keys_create(
     role: Annotated[str, typer.Option(help="viewer, planner, tourism or admin.")],
 ) -> None:
     """Create a key and print it once (only its hash is stored)."""
-    from geo import keys
+    from geo.store import keys
 
     token, info = _with_url(
         lambda url: _in_transaction(url, lambda conn: keys.create_key(conn, name=name, role=role))
@@ -226,7 +227,7 @@ def keys_create(
 @keys_app.command("list")
 def keys_list() -> None:
     """List keys (prefix, role, state, last use, name); secrets are never shown."""
-    from geo import keys
+    from geo.store import keys
 
     found = _with_url(lambda url: _in_transaction(url, keys.list_keys))
     for info in found:
@@ -244,7 +245,7 @@ def keys_revoke(
     prefix: Annotated[str, typer.Argument(help="The key's prefix (see 'keys list').")],
 ) -> None:
     """Revoke a key: it stops working at once."""
-    from geo import keys
+    from geo.store import keys
 
     _with_url(lambda url: _in_transaction(url, lambda conn: keys.revoke_key(conn, prefix)))
     typer.echo(f"Revoked {prefix}.")
@@ -263,7 +264,7 @@ def layers_import(
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Check, then roll back.")] = False,
 ) -> None:
     """Import a reference layer; it is served as a collection of its own."""
-    from geo import ingest
+    from geo.io import ingest
 
     def run(url: str) -> int:
         with _engine(url, pool_size=1) as engine:
@@ -292,7 +293,7 @@ def backup(
     force: Annotated[bool, typer.Option("--force", help="Overwrite FILE if it exists.")] = False,
 ) -> None:
     """Write the whole database (features, history, keys, schema) to FILE."""
-    from geo import backup as backups
+    from ops import backup as backups
 
     settings = _settings()
     done = _as_owner(
@@ -315,8 +316,8 @@ def restore(
     """Restore FILE into the database (all or nothing); asks before replacing data."""
     import sys
 
-    from geo import backup as backups
-    from geo import migrate as migrations
+    from geo.store import migrate as migrations
+    from ops import backup as backups
 
     settings = _settings()
 
@@ -414,7 +415,7 @@ def map_overview(
     basemap: Basemap = None,
 ) -> None:
     """Write the overview map as one standalone HTML file (scripts included)."""
-    from geo import mapdata
+    from geo.query import mapdata
     from maps import build
 
     settings = _map_settings(lang, api_root, basemap)
@@ -437,8 +438,8 @@ def map_route(
     basemap: Basemap = None,
 ) -> None:
     """Write one route's map (stops, cards, print layout) as a standalone HTML file."""
-    from geo import mapdata
-    from geo.errors import NotFound
+    from geo.kernel.errors import NotFound
+    from geo.query import mapdata
     from maps import build
 
     settings = _map_settings(lang, api_root, basemap)

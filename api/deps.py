@@ -11,7 +11,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session
 
 from api.settings import ApiSettings
-from geo.errors import DatabaseUnavailable
+from geo.kernel.errors import DatabaseUnavailable
 
 
 def get_engine(request: Request) -> Engine:

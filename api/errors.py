@@ -14,9 +14,9 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from geo import errors
-from geo.db import StatementCancelled
-from geo.repository import PreconditionFailed
+from geo.kernel import errors
+from geo.store.db import StatementCancelled
+from geo.store.writes import PreconditionFailed
 
 log = logging.getLogger("craftmap.errors")
 

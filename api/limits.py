@@ -12,7 +12,7 @@ import threading
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.errors import BodyTooLarge, limit_problem, problem
-from geo.db import StatementCanceller, cancellable
+from geo.store.db import StatementCanceller, cancellable
 
 
 def _header(scope: Scope, name: bytes) -> bytes | None:

@@ -21,9 +21,10 @@ from api.logs import RequestLogMiddleware
 from api.routers import apidoc, items, maps, ogc, system, tiles
 from api.security import SecurityHeadersMiddleware
 from api.settings import ApiSettings
-from geo.db import DatabaseSettings, make_engine
-from geo.errors import GeoError
+from geo.kernel.errors import GeoError
+from geo.store.db import make_engine
 from maps import assets as map_assets
+from ops.settings import DatabaseSettings
 
 log = logging.getLogger("craftmap.app")
 

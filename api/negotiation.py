@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import Path, Request
 
-from geo.errors import InvalidInput
+from geo.kernel.errors import InvalidInput
 
 GEOJSON = "application/geo+json"
 JSON = "application/json"

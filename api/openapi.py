@@ -20,9 +20,9 @@ from typing import Any
 
 from api.errors import PROBLEM_JSON
 from api.negotiation import GEOJSON, HTML, JSON, OPENAPI_30, SCHEMA_JSON
-from geo.catalog import Collection, Prop
-from geo.features import DEFAULT_LIMIT, MAX_LIMIT
-from geo.tiles import MAX_ZOOM
+from geo.query.features import DEFAULT_LIMIT, MAX_LIMIT
+from geo.query.tiles import MAX_ZOOM
+from geo.store.catalog import Collection, Prop
 
 _DROPPED = {"$schema", "$id", "contentMediaType", "contentEncoding", "unevaluatedProperties"}
 
@@ -99,7 +99,7 @@ def to_openapi_30(document: dict[str, Any]) -> dict[str, Any]:
 
 # -- what craftmap answers ----------------------------------------------------------------------
 MVT = "application/vnd.mapbox-vector-tile"
-# Feature ids are PostgreSQL integers (geo.features.parse_feature_id).
+# Feature ids are PostgreSQL integers (geo.query.features.parse_feature_id).
 _MAX_ID = 2**31 - 1
 # The query parameters the items routes read themselves (api.routers.items); a queryable of
 # the same name, or of a negotiation parameter's (f, lang), stays unlisted as a filter.

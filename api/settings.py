@@ -1,4 +1,4 @@
-"""HTTP-side settings (the database settings live in ``geo.db``)."""
+"""HTTP-side settings (the database settings live in ``geo.store.db``)."""
 
 from __future__ import annotations
 

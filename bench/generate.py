@@ -18,8 +18,8 @@ import pandas as pd
 import shapely
 from sqlalchemy.engine import Engine
 
-from geo import ingest
-from geo.db import set_actor, translate_errors
+from geo.io import ingest
+from geo.store.db import set_actor, translate_errors
 
 # Rough lon/lat boxes along Vietnam, with a weight for how much of the land each holds.
 REGIONS = (

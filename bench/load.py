@@ -435,9 +435,10 @@ def demo_server(server_url: str, *, workers: int = 2) -> Iterator[tuple[str, str
     import sqlalchemy as sa
 
     from bench.run import _serve
-    from geo import ingest, keys, migrate
-    from geo.cluster import free_port
-    from geo.db import make_engine, set_actor
+    from geo.io import ingest
+    from geo.store import keys, migrate
+    from geo.store.db import make_engine, set_actor
+    from ops.cluster import free_port
 
     name = f"craftmap_load_{uuid.uuid4().hex[:8]}"
     admin = sa.engine.make_url(server_url).set(drivername="postgresql", database="postgres")
@@ -474,7 +475,7 @@ def demo_server(server_url: str, *, workers: int = 2) -> Iterator[tuple[str, str
 
 def main() -> None:
     """``python -m bench.load [--seconds N] [--clients N] [--url URL --key KEY]``."""
-    from geo.db import DatabaseSettings
+    from ops.settings import DatabaseSettings
 
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -532,8 +533,8 @@ def main() -> None:
 def _make_key(database_url: str | None) -> str:
     if not database_url:
         raise SystemExit("--url needs --key (an admin key) or --database-url to create one")
-    from geo import keys
-    from geo.db import make_engine, set_actor
+    from geo.store import keys
+    from geo.store.db import make_engine, set_actor
 
     engine = make_engine(database_url, pool_size=1)
     try:

@@ -34,10 +34,12 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from bench import generate
-from geo import catalog, features, migrate, tiles
-from geo.cluster import find_pg_binaries, free_port
-from geo.crs import CRS84
-from geo.db import make_engine
+from geo.kernel.crs import CRS84
+from geo.query import features, tiles
+from geo.store import catalog, migrate
+from geo.store.db import make_engine
+from ops.cluster import find_pg_binaries, free_port
+from ops.settings import DatabaseSettings
 
 CONNECTIONS = 16
 TMS = morecantile.tms.get("WebMercatorQuad")
@@ -539,7 +541,6 @@ def prepare(server_url: str, folder: Path, scale: generate.Scale) -> str:
 
 def main() -> None:
     """``python -m bench.run [--tiny] [--seconds N] [--out FILE]``."""
-    from geo.db import DatabaseSettings
 
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--tiny", action="store_true", help="a few hundred features (smoke run)")

@@ -112,9 +112,9 @@ def serve(database_url: str, port: int, workers: int = 2) -> subprocess.Popen[by
             "TIPG_DB_FUNCTIONS": "[]",
             # The default refreshes the catalog every 300 s, in the middle of a run.
             "TIPG_CATALOG_TTL": "0",
-            # craftmap's largest page (geo.features.MAX_LIMIT); tipg's default is the same.
+            # craftmap's largest page (geo.query.features.MAX_LIMIT); tipg's default is the same.
             "TIPG_MAX_FEATURES_PER_QUERY": "10000",
-            # craftmap's tiles: geo.tiles.BUFFER and MAX_FEATURES_PER_LAYER (extent 4096 is
+            # craftmap's tiles: geo.query.tiles.BUFFER and MAX_FEATURES_PER_LAYER (extent 4096 is
             # tipg's default too).
             "TIPG_TILE_BUFFER": "64",
             "TIPG_MAX_FEATURES_PER_TILE": "20000",

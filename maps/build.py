@@ -12,8 +12,8 @@ from branca.element import Element, MacroElement
 from folium import plugins
 from folium.template import Template
 
-from geo import vocab
-from geo.mapdata import OverviewData
+from geo.kernel import vocab
+from geo.query.mapdata import OverviewData
 from maps import assets, layers, styles
 from maps.escape import html_text, script_json, url_text
 

@@ -16,8 +16,8 @@ from branca.element import MacroElement
 from folium import plugins
 from folium.template import Template
 
-from geo import vocab
-from geo.mapdata import OverviewData
+from geo.kernel import vocab
+from geo.query.mapdata import OverviewData
 from maps import build, layers, styles
 from maps.escape import ESC_JS, html_text, script_json
 

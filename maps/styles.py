@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from geo import vocab
+from geo.kernel import vocab
 
 
 @dataclass(frozen=True)
@@ -23,7 +23,7 @@ class Theme:
     column
         The property whose code picks the colour (and icon).
     vocabulary
-        The ``geo.vocab`` code list giving the legend labels.
+        The ``geo.kernel.vocab`` code list giving the legend labels.
     colours
         Colour per code; ``default`` for codes not listed.
     icons

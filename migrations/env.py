@@ -3,16 +3,17 @@
 from alembic import context
 from geoalchemy2 import alembic_helpers
 
-from geo.db import DatabaseSettings, make_engine
-from geo.models import Base
-from geo.roles import grant_app_privileges
+from geo.store.db import make_engine
+from geo.store.models import Base
+from geo.store.roles import grant_app_privileges
+from ops.settings import DatabaseSettings
 
 config = context.config
 target_metadata = Base.metadata
 
 
 def _url() -> str:
-    # A caller (geo.migrate, tests) may pass the URL in; otherwise read the settings:
+    # A caller (geo.store.migrate, tests) may pass the URL in; otherwise read the settings:
     # migrations run as the owner role (MIGRATION_DATABASE_URL, else DATABASE_URL).
     given = config.attributes.get("database_url")
     return str(given) if given else DatabaseSettings().migration_url()

@@ -21,9 +21,11 @@ from sqlalchemy.orm import Session
 from api.deps import get_session
 from api.main import create_app
 from api.settings import ApiSettings
-from geo import ingest, migrate, roles
-from geo.cluster import LocalCluster
-from geo.db import DatabaseSettings, make_engine, normalise_url
+from geo.io import ingest
+from geo.store import migrate, roles
+from geo.store.db import make_engine, normalise_url
+from ops.cluster import LocalCluster
+from ops.settings import DatabaseSettings
 from tests.live import LiveServer, live_server
 
 # Throwaway clusters trade durability for speed.

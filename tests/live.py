@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from geo.cluster import free_port
+from ops.cluster import free_port
 
 CRAFTMAP = str(Path(sys.executable).parent / "craftmap")
 # No proxy: an http_proxy in the environment must not intercept 127.0.0.1.

@@ -19,9 +19,11 @@ from sqlalchemy.engine import make_url
 
 from api.main import create_app
 from api.settings import ApiSettings
-from geo import ingest, keys, migrate
-from geo.cluster import LocalCluster
-from geo.db import DatabaseSettings, make_engine, set_actor
+from geo.io import ingest
+from geo.store import keys, migrate
+from geo.store.db import make_engine, set_actor
+from ops.cluster import LocalCluster
+from ops.settings import DatabaseSettings
 from tests.conftest import REPO_ROOT, create_database, drop_database, libpq_conninfo
 from tests.test_cli import CRAFTMAP, run_cli
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from geo import migrate
+from geo.store import migrate
 from tests.conftest import libpq_conninfo
 
 CRAFTMAP = str(Path(sys.executable).parent / "craftmap")
@@ -109,7 +109,7 @@ def test_serve_with_several_workers(database_url: str, tmp_path: Path) -> None:
     import time
     import urllib.request
 
-    from geo.cluster import free_port
+    from ops.cluster import free_port
 
     port = free_port()
     base = {k: v for k, v in os.environ.items() if not k.startswith("CRAFTMAP_")}
@@ -170,7 +170,7 @@ def test_reference_layer_import_is_served_and_used(fresh_database_url: str, tmp_
 
     from api.main import create_app
     from api.settings import ApiSettings
-    from geo.db import DatabaseSettings
+    from ops.settings import DatabaseSettings
 
     env = {"DATABASE_URL": fresh_database_url}
     run_cli("migrate", env=env)

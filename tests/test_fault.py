@@ -22,10 +22,11 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from geo import ingest, migrate
-from geo.cluster import LocalCluster
-from geo.db import make_engine
-from geo.keys import create_key
+from geo.io import ingest
+from geo.store import migrate
+from geo.store.db import make_engine
+from geo.store.keys import create_key
+from ops.cluster import LocalCluster
 from tests.conftest import ROOMY_RATE_LIMIT_ENV, libpq_conninfo
 from tests.live import Answer, LiveServer, live_server
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from geo.cluster import LocalCluster, free_port
+from ops.cluster import LocalCluster, free_port
 from tests.conftest import REPO_ROOT
 
 

@@ -13,8 +13,8 @@ from api.deps import read_connection
 from api.negotiation import OPENAPI_30, reject_unknown_params, wants_html
 from api.openapi import describe, to_openapi_30
 from api.routers.ogc import render
-from geo import catalog
-from geo.crs import SERVED_CRS
+from geo.kernel.crs import SERVED_CRS
+from geo.store import catalog
 
 router = APIRouter(tags=["OGC API – Features"])
 

@@ -36,11 +36,14 @@ from api.negotiation import (
 from api.openapi import ITEMS_PARAMS, items_parameters
 from api.routers.ogc import link, render
 from api.settings import ApiSettings
-from geo import catalog, cql2, features, repository
-from geo.crs import SERVED_CRS, ServedCrs, served_crs
-from geo.db import longer_statements, request_given_up
-from geo.errors import InvalidInput, NotFound
-from geo.keys import KeyInfo
+from geo import cql2
+from geo.kernel.crs import SERVED_CRS, ServedCrs, served_crs
+from geo.kernel.errors import InvalidInput, NotFound
+from geo.query import features
+from geo.store import catalog
+from geo.store import writes as repository
+from geo.store.db import longer_statements, request_given_up
+from geo.store.keys import KeyInfo
 
 router = APIRouter(tags=["OGC API – Features"])
 log = logging.getLogger("craftmap.items")

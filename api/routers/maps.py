@@ -12,9 +12,9 @@ from api.deps import read_connection
 from api.i18n import request_language
 from api.negotiation import base_url, reject_unknown_params
 from api.settings import ApiSettings
-from geo import mapdata
-from geo.errors import InvalidInput, NotFound
-from geo.features import parse_feature_id
+from geo.kernel.errors import InvalidInput, NotFound
+from geo.query import mapdata
+from geo.query.features import parse_feature_id
 from maps import build, edit
 from maps.escape import with_nonce
 

@@ -20,8 +20,9 @@ from api.negotiation import (
     reject_unknown_params,
     wants_html,
 )
-from geo import catalog, features, queries
-from geo.crs import CRS84_URI, SERVED_CRS
+from geo.kernel.crs import CRS84_URI, SERVED_CRS
+from geo.query import features
+from geo.store import catalog, queries
 
 router = APIRouter(tags=["OGC API – Features"])
 

@@ -6,9 +6,9 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from api.errors import problem
-from geo.db import schema_revision
-from geo.errors import DatabaseUnavailable
-from geo.migrate import head_revision
+from geo.kernel.errors import DatabaseUnavailable
+from geo.store.db import schema_revision
+from geo.store.migrate import head_revision
 
 router = APIRouter(tags=["system"])
 

@@ -12,7 +12,8 @@ from api import etags
 from api.deps import SessionDep, SettingsDep, read_connection
 from api.negotiation import JSON, CollectionId, base_url, reject_unknown_params
 from api.routers.ogc import link
-from geo import catalog, tiles
+from geo.query import tiles
+from geo.store import catalog
 
 router = APIRouter(tags=["OGC API – Tiles"])
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy.orm import Session
 
-from geo.keys import create_key
+from geo.store.keys import create_key
 
 
 @pytest.fixture

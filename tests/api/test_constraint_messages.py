@@ -7,9 +7,9 @@ import sqlalchemy as sa
 from fastapi.testclient import TestClient
 from sqlalchemy.engine import Connection
 
-from geo.constraint_messages import rule_for
-from geo.db import translate_errors
-from geo.errors import InvalidInput
+from geo.kernel.errors import InvalidInput
+from geo.store.constraint_messages import rule_for
+from geo.store.db import translate_errors
 from tests.api.conftest import bearer
 from tests.api.test_write import ZONE
 
@@ -36,7 +36,7 @@ def test_every_constraint_has_a_rule_in_words(connection: Connection) -> None:
     checks_and_uniques = [r for r in found if r.contype in {"c", "u"}]
     assert len(checks_and_uniques) > 40
     missing = [r.conname for r in found if rule_for(r.conname) is None]
-    assert missing == [], "give these constraints words in geo/constraint_messages.py"
+    assert missing == [], "give these constraints words in geo/store/constraint_messages.py"
     for row in found:
         rule = rule_for(row.conname)
         assert rule is not None

@@ -18,8 +18,8 @@ from sqlalchemy.orm import Session
 from api.deps import get_session
 from api.main import create_app
 from api.settings import ApiSettings
-from geo.cluster import free_port
-from geo.db import DatabaseSettings
+from ops.cluster import free_port
+from ops.settings import DatabaseSettings
 from tests.live import live_server
 from tests.routes import route_table
 

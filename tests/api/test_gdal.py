@@ -15,8 +15,8 @@ import pytest
 import shapely
 import sqlalchemy as sa
 
-from geo.cluster import free_port
-from geo.db import make_engine
+from geo.store.db import make_engine
+from ops.cluster import free_port
 from tests.test_cli import CRAFTMAP
 
 SERVER_LOGS: dict[str, Path] = {}

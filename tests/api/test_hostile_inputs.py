@@ -20,8 +20,8 @@ from urllib.parse import quote, urlencode
 
 import pytest
 
-from geo import keys
-from geo.db import make_engine
+from geo.store import keys
+from geo.store.db import make_engine
 from tests.conftest import ROOMY_RATE_LIMIT_ENV
 from tests.geo.cql2_thresholds import SHAPES
 from tests.live import Answer, LiveServer, live_server

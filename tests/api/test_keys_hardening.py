@@ -24,8 +24,9 @@ import sqlalchemy as sa
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
-from geo.db import make_engine
-from geo.keys import create_key, revoke_key
+from geo.store.db import make_engine
+from geo.store.keys import create_key, revoke_key
+from ops.settings import DatabaseSettings
 from tests.api.conftest import bearer
 from tests.api.test_write import ZONE
 from tests.conftest import (
@@ -407,7 +408,6 @@ def test_history_names_key_holders_only_to_readers_with_a_key(
 def _app_client(database_url: str, **settings: Any) -> TestClient:
     from api.main import create_app
     from api.settings import ApiSettings
-    from geo.db import DatabaseSettings
 
     limits = {"rate_limit_failed_auth": 2, "rate_limit_window_s": WINDOW_S, **settings}
     return TestClient(

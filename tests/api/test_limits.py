@@ -23,9 +23,10 @@ import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
-from geo import ingest, migrate
-from geo.db import longer_statements, make_engine
-from geo.keys import create_key
+from geo.io import ingest
+from geo.store import migrate
+from geo.store.db import longer_statements, make_engine
+from geo.store.keys import create_key
 from tests.api.conftest import bearer
 from tests.conftest import create_database, drop_database, libpq_conninfo
 from tests.live import LiveServer, live_server

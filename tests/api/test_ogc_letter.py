@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
 from api.openapi import example_feature
-from geo import catalog
+from geo.store import catalog
 from tests.api.conftest import bearer
 
 CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"

@@ -10,9 +10,10 @@ from fastapi.testclient import TestClient
 
 from api.main import create_app
 from api.settings import ApiSettings
-from geo import migrate
-from geo.db import DatabaseSettings, make_engine
-from geo.keys import create_key
+from geo.store import migrate
+from geo.store.db import make_engine
+from geo.store.keys import create_key
+from ops.settings import DatabaseSettings
 from tests.api.conftest import bearer
 from tests.api.test_write import ZONE
 from tests.conftest import create_database, drop_database

@@ -13,8 +13,8 @@ import sqlalchemy as sa
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
-from geo import migrate, roles
-from geo.db import make_engine
+from geo.store import migrate, roles
+from geo.store.db import make_engine
 from tests.api.conftest import bearer
 from tests.api.test_write import ZONE
 from tests.conftest import create_database, drop_database, libpq_conninfo, with_role

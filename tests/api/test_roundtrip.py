@@ -33,8 +33,8 @@ from fastapi.testclient import TestClient
 from pyproj import Transformer
 from sqlalchemy.orm import Session
 
-from geo import mapdata
-from geo.crs import SERVED_CRS, ServedCrs
+from geo.kernel.crs import SERVED_CRS, ServedCrs
+from geo.query import mapdata
 from tests.api.conftest import bearer
 
 TMS = morecantile.tms.get("WebMercatorQuad")

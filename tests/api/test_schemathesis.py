@@ -32,9 +32,10 @@ from schemathesis.checks import (
 )
 from schemathesis.generation import GenerationMode
 
-from geo import catalog, ingest, migrate
-from geo.db import make_engine
-from geo.keys import create_key
+from geo.io import ingest
+from geo.store import catalog, migrate
+from geo.store.db import make_engine
+from geo.store.keys import create_key
 from tests.conftest import ROOMY_RATE_LIMIT_ENV, create_database, drop_database
 from tests.live import LiveServer, live_server
 

@@ -14,7 +14,7 @@ from api.deps import get_session
 from api.main import create_app
 from api.security import content_security_policy, origin
 from api.settings import ApiSettings
-from geo.db import DatabaseSettings
+from ops.settings import DatabaseSettings
 from tests.routes import route_table
 
 # A value for each path parameter the routes use; ids exist in the demo data.

@@ -14,9 +14,9 @@ from sqlalchemy.orm import Session
 
 from api.main import create_app
 from api.settings import ApiSettings
-from geo import migrate
-from geo.cluster import LocalCluster
-from geo.db import DatabaseSettings
+from geo.store import migrate
+from ops.cluster import LocalCluster
+from ops.settings import DatabaseSettings
 from tests.conftest import FAST_SERVER
 
 

@@ -21,9 +21,9 @@ from fastapi.testclient import TestClient
 
 from bench import generate
 from bench.generate import Scale
-from geo.cluster import free_port
-from geo.db import make_engine
-from geo.keys import create_key
+from geo.store.db import make_engine
+from geo.store.keys import create_key
+from ops.cluster import free_port
 from tests.api.conftest import bearer
 from tests.conftest import ROOMY_RATE_LIMIT_ENV, database_with_roles, libpq_conninfo
 from tests.live import live_server
@@ -166,8 +166,9 @@ def _get(url: str, etag: str | None = None) -> tuple[int, str | None]:
 
 @pytest.mark.slow
 def test_every_worker_sees_a_write_at_once(fresh_database_url: str) -> None:
-    from geo import ingest, migrate
-    from geo.db import make_engine
+    from geo.io import ingest
+    from geo.store import migrate
+    from geo.store.db import make_engine
 
     migrate.upgrade(fresh_database_url)
     engine = make_engine(fresh_database_url)

@@ -10,7 +10,7 @@ import shapely
 import sqlalchemy as sa
 
 from bench import generate, run
-from geo.db import make_engine
+from geo.store.db import make_engine
 
 
 @pytest.mark.slow

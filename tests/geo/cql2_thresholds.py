@@ -185,9 +185,9 @@ class IsolatedParser:
 def _guarded() -> Callable[[str, str], tuple[str, str]]:
     from sqlalchemy.dialects import postgresql
 
-    from geo.catalog import BY_ID
     from geo.cql2 import filter_to_sql, parse_filter
-    from geo.errors import InvalidFilter
+    from geo.kernel.errors import InvalidFilter
+    from geo.store.catalog import BY_ID
 
     queryables = BY_ID["villages"].queryables()
     dialect = postgresql.psycopg.dialect()  # type: ignore[no-untyped-call]

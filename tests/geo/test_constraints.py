@@ -6,8 +6,8 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from geo.db import translate_errors
-from geo.errors import Conflict, InvalidInput
+from geo.kernel.errors import Conflict, InvalidInput
+from geo.store.db import translate_errors
 
 VILLAGE_SQL = (
     "INSERT INTO craft_village (code, name, kind, craft_group, geom_precision, geom, "

@@ -27,10 +27,10 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.engine import Connection
 
-from geo import models
 from geo.cql2 import MAX_DEPTH, Queryable, filter_to_sql, parse_filter
-from geo.crs import SRID_VN2000_TM3_105
-from geo.errors import InvalidFilter
+from geo.kernel.crs import SRID_VN2000_TM3_105
+from geo.kernel.errors import InvalidFilter
+from geo.store import models
 
 VILLAGE = models.table_of(models.Village)
 ZONE = models.table_of(models.MaterialZone)

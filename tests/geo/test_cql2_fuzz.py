@@ -22,9 +22,9 @@ from hypothesis import strategies as st
 from sqlalchemy.engine import Connection
 
 from geo import cql2
-from geo.catalog import BY_ID
-from geo.crs import SRID_VN2000_TM3_105
-from geo.errors import InvalidFilter
+from geo.kernel.crs import SRID_VN2000_TM3_105
+from geo.kernel.errors import InvalidFilter
+from geo.store.catalog import BY_ID
 from tests.geo.cql2_thresholds import SHAPES, IsolatedParser
 
 QUERYABLES = BY_ID["villages"].queryables()

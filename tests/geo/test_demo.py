@@ -9,9 +9,10 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from geo import ingest, migrate
-from geo.db import make_engine
-from geo.errors import InvalidInput
+from geo.io import ingest
+from geo.kernel.errors import InvalidInput
+from geo.store import migrate
+from geo.store.db import make_engine
 
 COUNT_SQL = {
     "craft_village": "SELECT count(*) FROM craft_village",

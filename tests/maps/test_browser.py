@@ -15,10 +15,11 @@ from urllib.parse import urlsplit
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 
-from geo import ingest, keys, migrate
-from geo.cluster import free_port
-from geo.db import make_engine
+from geo.io import ingest
+from geo.store import keys, migrate
+from geo.store.db import make_engine
 from maps import assets
+from ops.cluster import free_port
 from tests.conftest import create_database, drop_database
 from tests.test_cli import CRAFTMAP
 

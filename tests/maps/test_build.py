@@ -11,8 +11,8 @@ import shapely
 
 from bench import generate
 from bench.run import prepare
-from geo import mapdata
-from geo.db import make_engine
+from geo.query import mapdata
+from geo.store.db import make_engine
 from maps import assets, build, layers, styles
 
 # The overview's size limit at national scale (5,400 villages, 300 routes, parcels from

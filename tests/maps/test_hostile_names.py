@@ -21,8 +21,9 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 
-from geo import ingest, keys, migrate
-from geo.db import make_engine
+from geo.io import ingest
+from geo.store import keys, migrate
+from geo.store.db import make_engine
 from tests.conftest import create_database, drop_database
 from tests.live import CRAFTMAP, LiveServer, live_server
 from tests.maps.test_browser import ARTIFACTS, CHROMIUM

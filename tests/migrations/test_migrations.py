@@ -5,9 +5,9 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import command
 
-from geo import migrate
-from geo.db import make_engine, schema_revision
-from geo.models import HISTORY_TABLES, Base
+from geo.store import migrate
+from geo.store.db import make_engine, schema_revision
+from geo.store.models import HISTORY_TABLES, Base
 
 
 def _tables(url: str) -> set[str]:

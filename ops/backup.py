@@ -25,8 +25,8 @@ from pathlib import Path
 import psycopg
 from sqlalchemy.engine import make_url
 
-from geo.cluster import find_pg_binaries
-from geo.errors import GeoError, MissingSoftware
+from geo.kernel.errors import GeoError, MissingSoftware
+from ops.cluster import find_pg_binaries
 
 # The table every craftmap database has once migrated: a dump without it is not ours.
 MARKER_TABLE = "alembic_version"

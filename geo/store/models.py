@@ -16,8 +16,8 @@ from geoalchemy2 import Geometry, WKBElement
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-from geo import vocab
-from geo.crs import SRID_STORAGE
+from geo.kernel import vocab
+from geo.kernel.crs import SRID_STORAGE
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",

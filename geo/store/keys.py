@@ -17,9 +17,9 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from geo import models
-from geo.errors import InvalidInput, NotFound
-from geo.vocab import Role
+from geo.kernel.errors import InvalidInput, NotFound
+from geo.kernel.vocab import Role
+from geo.store import models
 
 TOKEN_PREFIX = "cm"
 _KEYS = models.table_of(models.ApiKey)

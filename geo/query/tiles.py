@@ -20,10 +20,10 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql.elements import ColumnElement
 
-from geo import features
-from geo.catalog import Collection
-from geo.crs import SRID_STORAGE
-from geo.errors import NotFound
+from geo.kernel.crs import SRID_STORAGE
+from geo.kernel.errors import NotFound
+from geo.query import features
+from geo.store.catalog import Collection
 
 TMS_ID = "WebMercatorQuad"
 TMS = morecantile.tms.get(TMS_ID)

@@ -12,7 +12,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 from pyproj import CRS, Transformer
 
-from geo.errors import InvalidInput
+from geo.kernel.errors import InvalidInput
 
 SRID_STORAGE = 4326
 # VN-2000 / TM-3 zone 482 (central meridian 105°), used by Thanh Hóa's cadastral maps.

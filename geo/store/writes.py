@@ -23,11 +23,12 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql.elements import ColumnElement
 
-from geo import layers, models, queries, rules
-from geo.catalog import Collection, Prop
-from geo.crs import SRID_STORAGE, ServedCrs, untransformable
-from geo.db import set_actor, translate_errors
-from geo.errors import Conflict, InvalidGeometry, InvalidInput, LimitExceeded, NotFound
+from geo.kernel import collections as layers
+from geo.kernel.crs import SRID_STORAGE, ServedCrs, untransformable
+from geo.kernel.errors import Conflict, InvalidGeometry, InvalidInput, LimitExceeded, NotFound
+from geo.store import models, queries, rules
+from geo.store.catalog import Collection, Prop
+from geo.store.db import set_actor, translate_errors
 
 _HISTORY = models.table_of(models.FeatureHistory)
 _KEYS = models.table_of(models.ApiKey)

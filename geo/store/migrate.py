@@ -6,14 +6,14 @@ from alembic import command
 from alembic.config import Config
 from alembic.script import ScriptDirectory
 
-from geo.db import MIGRATIONS_DIR
+from geo.store.db import MIGRATIONS_DIR
 
 
 def alembic_config(url: str, *, app_role: str | None = None) -> Config:
     """An Alembic configuration pointed at craftmap's migrations and at ``url``.
 
     ``url`` is the migration (owner) role's; ``app_role``, when the app connects as
-    another role, is granted its rights after every migration (see ``geo.roles``).
+    another role, is granted its rights after every migration (see ``geo.store.roles``).
     """
     # No ini file: the migrations folder travels inside the installed package.
     config = Config()

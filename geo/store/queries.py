@@ -10,7 +10,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.selectable import ScalarSelect
 
-from geo import models
+from geo.store import models
 
 
 def stops_line(route_id: int) -> ScalarSelect[Any]:
@@ -37,7 +37,7 @@ def draw_route_line_from_stops(conn: Connection | Session, route_id: int) -> Non
 
 def collection_counts(conn: Connection | Session) -> dict[str, int]:
     """Number of features in each core collection and each reference layer."""
-    from geo import catalog
+    from geo.store import catalog
 
     parts = [
         sa.select(sa.literal(info.id).label("id"), sa.func.count().label("n")).select_from(

@@ -13,10 +13,10 @@ from geoalchemy2 import Geography
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql.elements import ColumnElement
 
-from geo import models, queries
-from geo.crs import SRID_STORAGE, VIETNAM_BBOX
-from geo.errors import InvalidInput
-from geo.vocab import ReferenceKind
+from geo.kernel.crs import SRID_STORAGE, VIETNAM_BBOX
+from geo.kernel.errors import InvalidInput
+from geo.kernel.vocab import ReferenceKind
+from geo.store import models, queries
 
 # A stop counts as on its route's line within this distance (metres).
 STOP_ON_LINE_TOLERANCE_M = 50.0

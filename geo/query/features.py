@@ -24,9 +24,9 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql.elements import ColumnElement
 
-from geo.catalog import Collection
-from geo.crs import CRS84, SRID_STORAGE, ServedCrs, untransformable
-from geo.errors import InvalidInput, NotFound
+from geo.kernel.crs import CRS84, SRID_STORAGE, ServedCrs, untransformable
+from geo.kernel.errors import InvalidInput, NotFound
+from geo.store.catalog import Collection
 
 MAX_LIMIT = 10_000
 DEFAULT_LIMIT = 10

@@ -18,10 +18,11 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
-from geo import layers, models
 from geo.cql2 import Queryable
-from geo.errors import NotFound
-from geo.vocab import Role
+from geo.kernel import collections as layers
+from geo.kernel.errors import NotFound
+from geo.kernel.vocab import Role
+from geo.store import models
 
 # Columns that are never feature properties, or that the server alone sets.
 _HIDDEN = {"id", "geom", "label_point", "layer_id", "properties"}

@@ -30,8 +30,8 @@ from pyproj.exceptions import CRSError
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.sql.elements import ColumnElement
 
-from geo.crs import SRID_STORAGE
-from geo.errors import InvalidFilter
+from geo.kernel.crs import SRID_STORAGE
+from geo.kernel.errors import InvalidFilter
 
 LANGUAGES = ("cql2-text", "cql2-json")
 QUERYABLE_TYPES = (

@@ -23,8 +23,8 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from geo import roles
-from geo.errors import ClusterError, MissingSoftware
+from geo.kernel.errors import ClusterError, MissingSoftware
+from geo.store import roles
 
 DATABASE_NAME = "craftmap"
 SUPERUSER = "craftmap"
@@ -132,7 +132,7 @@ class ClusterState:
     password: str
     socket_dir: str
     major: int
-    # Login roles of the least-privilege set-up (geo.roles); made on start when missing.
+    # Login roles of the least-privilege set-up (geo.store.roles); made on start when missing.
     owner_password: str = ""
     app_password: str = ""
 

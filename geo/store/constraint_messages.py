@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from sqlalchemy.sql.schema import ColumnCollectionConstraint
 
-from geo.models import Base
+from geo.store.models import Base
 
 # What one row of each table is called in a message.
 NOUNS = {

@@ -26,16 +26,16 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.sql.dml import ReturningInsert
 
-from geo import models
-from geo.crs import SRID_STORAGE
-from geo.db import set_actor, translate_errors
-from geo.errors import InvalidInput
+from geo.kernel.crs import SRID_STORAGE
+from geo.kernel.errors import InvalidInput
+from geo.store import models
+from geo.store.db import set_actor, translate_errors
 
 
 def _demo_dir() -> Path:
     # A checkout keeps data/ beside the packages; an installed app (the container image)
     # keeps it in the working directory.
-    beside_code = Path(__file__).resolve().parent.parent / "data" / "demo"
+    beside_code = Path(__file__).resolve().parents[2] / "data" / "demo"
     return beside_code if beside_code.is_dir() else Path.cwd() / "data" / "demo"
 
 
@@ -310,7 +310,7 @@ def load_routes(
     point with ``name``, ``lon`` and ``lat``. A route's line joins its stops in order until
     routing on a road network draws the real path.
     """
-    from geo import queries
+    from geo.store import queries
 
     route_table = models.table_of(models.TourismRoute)
     routes = frame_to_records(_read_csv(routes_path), route_table)

@@ -1,0 +1,1 @@
+"""Exchange with files: readers, writers and upserts (GeoPackage, Shapefile, CSV, demo data)."""
