@@ -3,16 +3,16 @@
 Every function runs inside the caller's transaction and never commits: the API commits
 after the whole request succeeded, so a failed rule or a stale version writes nothing.
 Geometries arrive as GeoJSON in the request's CRS and are transformed by PostGIS.
+The path is the same for every collection: what one collection does beyond it (its
+domain rules, a route's line drawn from its stops) is its hooks' work (geo/store/hooks.py).
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import math
 import re
 from dataclasses import dataclass
-from decimal import Decimal
 from typing import Any, Literal
 
 import shapely
@@ -23,12 +23,12 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql.elements import ColumnElement
 
-from geo.kernel import collections as layers
 from geo.kernel.crs import SRID_STORAGE, ServedCrs, untransformable
 from geo.kernel.errors import Conflict, InvalidGeometry, InvalidInput, LimitExceeded, NotFound
-from geo.store import models, queries, rules
-from geo.store.catalog import Collection, Prop
+from geo.store import models
+from geo.store.catalog import Collection
 from geo.store.db import set_actor, translate_errors
+from geo.store.hooks import Write, hooks_for
 
 _HISTORY = models.table_of(models.FeatureHistory)
 _KEYS = models.table_of(models.ApiKey)
@@ -200,51 +200,6 @@ def _count_positions(geometry: dict[str, Any]) -> int:
 
 
 # -- validation --------------------------------------------------------------------------------
-def _check_value(prop: Prop, value: Any) -> Any:
-    if value is None:
-        if prop.required:
-            raise InvalidInput(f"property {prop.name} is required and may not be null")
-        return None
-    expected = prop.type
-    if expected == "string" and not isinstance(value, str):
-        raise InvalidInput(f"property {prop.name} must be a string")
-    if expected == "integer" and (isinstance(value, bool) or not isinstance(value, int)):
-        raise InvalidInput(f"property {prop.name} must be a whole number")
-    if expected == "number":
-        if (
-            isinstance(value, bool)
-            or not isinstance(value, int | float)
-            or not math.isfinite(value)
-        ):
-            raise InvalidInput(f"property {prop.name} must be a number")
-    if expected == "boolean" and not isinstance(value, bool):
-        raise InvalidInput(f"property {prop.name} must be true or false")
-    if expected == "array" and (
-        not isinstance(value, list) or not all(isinstance(v, str) for v in value)
-    ):
-        raise InvalidInput(f"property {prop.name} must be a list of strings")
-    if expected == "object" and not isinstance(value, dict):
-        raise InvalidInput(f"property {prop.name} must be an object")
-    if expected == "date":
-        try:
-            value = dt.date.fromisoformat(value) if isinstance(value, str) else None
-        except ValueError:
-            value = None
-        if value is None:
-            raise InvalidInput(f"property {prop.name} must be a date as YYYY-MM-DD")
-    if prop.enum is not None and value not in prop.enum:
-        raise InvalidInput(
-            f"property {prop.name} must be one of {', '.join(prop.enum)}; got {value!r}"
-        )
-    if prop.minimum is not None and value < prop.minimum:
-        raise InvalidInput(f"property {prop.name} must be at least {prop.minimum:g}")
-    if prop.maximum is not None and value > prop.maximum:
-        raise InvalidInput(f"property {prop.name} must be at most {prop.maximum:g}")
-    if prop.max_length is not None and len(value) > prop.max_length:
-        raise InvalidInput(f"property {prop.name} is longer than {prop.max_length} characters")
-    return value
-
-
 def validate_properties(collection: Collection, properties: Any) -> dict[str, Any]:
     """Check a feature's properties against the collection's schema; return column values.
 
@@ -254,32 +209,7 @@ def validate_properties(collection: Collection, properties: Any) -> dict[str, An
     if not isinstance(properties, dict):
         raise InvalidInput("properties must be a JSON object")
     _check_storable(properties)
-    if collection.is_reference_layer:
-        json.dumps(properties)  # any JSON object is fine for a reference feature
-        return {
-            "properties": {k: v for k, v in properties.items() if not _server_kept(collection, k)}
-        }
-    known = {p.name: p for p in collection.props}
-    unknown = sorted(set(properties) - set(known))
-    if unknown:
-        raise InvalidInput(
-            f"unknown properties {', '.join(unknown)} for collection {collection.id}"
-        )
-    values: dict[str, Any] = {}
-    for prop in collection.props:
-        if prop.read_only:
-            continue
-        if prop.name not in properties:
-            if prop.required:
-                raise InvalidInput(f"property {prop.name} is required")
-            continue
-        values[prop.name] = _check_value(prop, properties[prop.name])
-    return values
-
-
-def _server_kept(collection: Collection, name: str) -> bool:
-    prop = collection.prop(name)
-    return prop is not None and prop.read_only
+    return hooks_for(collection).values(collection, properties)
 
 
 def validate_geometry(collection: Collection, geometry: Any, crs: ServedCrs) -> str | None:
@@ -468,77 +398,6 @@ def _check_version(row: sa.Row[Any], options: WriteOptions) -> None:
         )
 
 
-def _json_ready(value: Any) -> Any:
-    if isinstance(value, dt.datetime | dt.date):
-        return value.isoformat()
-    if isinstance(value, Decimal):
-        return float(value)
-    return value
-
-
-# -- rules -------------------------------------------------------------------------------------
-def _apply_rules(
-    conn: Connection,
-    collection: Collection,
-    values: dict[str, Any],
-    geom: ColumnElement[Any] | None,
-    options: WriteOptions,
-    feature_id: int | None,
-) -> None:
-    if geom is None:
-        return
-    if collection.id == layers.VILLAGES:
-        rules.village_in_vietnam(conn, geom, values.get("commune_code"))
-    elif collection.id == layers.MATERIAL_ZONES:
-        rules.zone_in_vietnam(conn, geom, values.get("commune_codes"))
-        rules.zone_clear_of_exclusions(conn, geom, allowed=options.allow_exclusion_overlap)
-    elif collection.id == layers.ROUTES:
-        rules.route_in_vietnam(conn, geom)
-        if feature_id is not None:
-            rules.route_passes_stops(conn, feature_id, geom)
-    elif collection.id == layers.ROUTE_STOPS:
-        rules.stop_in_vietnam(conn, geom)
-
-
-def _after_stop_write(conn: Connection, route_ids: set[int], followed: dict[int, bool]) -> None:
-    """Keep route lines and stops together after a stop was written or deleted."""
-    route = models.table_of(models.TourismRoute)
-    for route_id in route_ids:
-        if followed.get(route_id, True):
-            # The line was drawn from the stops: draw it again.
-            queries.draw_route_line_from_stops(conn, route_id)
-        else:
-            line = route.c.geom
-            has_line = conn.execute(
-                sa.select(line.is_not(None)).where(route.c.id == route_id)
-            ).scalar()
-            if has_line:
-                rules.route_passes_stops(
-                    conn, route_id, sa.select(line).where(route.c.id == route_id).scalar_subquery()
-                )
-
-
-def _stop_route_ids(conn: Connection, values: dict[str, Any], old: sa.Row[Any] | None) -> set[int]:
-    ids = {values["route_id"]} if values.get("route_id") is not None else set()
-    if old is not None:
-        ids.add(old.route_id)
-    return ids
-
-
-def _stop_defaults(conn: Connection, values: dict[str, Any]) -> None:
-    village = models.table_of(models.Village)
-    route = models.table_of(models.TourismRoute)
-    if not conn.execute(sa.select(sa.exists().where(route.c.id == values["route_id"]))).scalar():
-        raise InvalidInput(f"route_id {values['route_id']} does not exist")
-    if (
-        values.get("village_id") is not None
-        and not conn.execute(
-            sa.select(sa.exists().where(village.c.id == values["village_id"]))
-        ).scalar()
-    ):
-        raise InvalidInput(f"village_id {values['village_id']} does not exist")
-
-
 # -- writes ------------------------------------------------------------------------------------
 def create(
     conn: Connection, collection: Collection, feature: Any, options: WriteOptions
@@ -548,26 +407,27 @@ def create(
     properties, geometry = _split_feature(feature)
     values = validate_properties(collection, properties)
     geojson = validate_geometry(collection, geometry, options.content_crs)
+    hooks = hooks_for(collection)
     with translate_errors():
         set_actor(conn, options.actor)
         geom = geometry_sql(collection, geojson, options.content_crs) if geojson else None
-        followed: dict[int, bool] = {}
-        if collection.id == layers.ROUTE_STOPS:
-            _stop_defaults(conn, values)
-            followed = {values["route_id"]: rules.line_follows_stops(conn, values["route_id"])}
-        _apply_rules(conn, collection, values, geom, options, None)
-        if collection.is_reference_layer:
-            values["layer_id"] = collection.layer_id
+        write = Write(
+            "create",
+            collection,
+            values,
+            geom,
+            allow_exclusion_overlap=options.allow_exclusion_overlap,
+        )
+        hooks.check(conn, write)
+        hooks.before_write(conn, write)
         if geom is not None:
             values["geom"] = geom
         table = collection.table
         row = conn.execute(
             sa.insert(table).values(**values).returning(table.c.id, table.c.version)
         ).one()
-        if collection.id == layers.ROUTES and geom is None:
-            queries.draw_route_line_from_stops(conn, row.id)
-        if collection.id == layers.ROUTE_STOPS:
-            _after_stop_write(conn, _stop_route_ids(conn, values, None), followed)
+        write.feature_id = row.id
+        hooks.after_write(conn, write)
     return Written(row.id, row.version)
 
 
@@ -599,14 +459,7 @@ def patch(
             f"a feature patch may change properties and geometry, not {sorted(unexpected)}"
         )
     current = _current(conn, collection, feature_id)
-    if collection.is_reference_layer:
-        stored = dict(current.properties)
-    else:
-        stored = {
-            p.name: _json_ready(current._mapping[p.name])
-            for p in collection.props
-            if not p.read_only
-        }
+    stored = hooks_for(collection).stored_properties(collection, current)
     merged = _merge(stored, merge_patch.get("properties", {}))
     values = _fill_missing(collection, validate_properties(collection, merged))
     geojson = None
@@ -639,12 +492,7 @@ def _merge(target: Any, patch_doc: Any) -> Any:
 def _fill_missing(collection: Collection, values: dict[str, Any]) -> dict[str, Any]:
     # A full replacement: writable properties left out (or removed by a patch) go back to
     # their default, or become empty when they have none.
-    if not collection.is_reference_layer:
-        for prop in collection.props:
-            if not prop.read_only and prop.name not in values:
-                has_default = collection.table.c[prop.name].server_default is not None
-                values[prop.name] = sa.literal_column("DEFAULT") if has_default else None
-    return values
+    return hooks_for(collection).fill_missing(collection, values)
 
 
 def _update(
@@ -658,6 +506,7 @@ def _update(
     keep_geometry: bool = False,
 ) -> Written:
     table = collection.table
+    hooks = hooks_for(collection)
     with translate_errors():
         set_actor(conn, options.actor)
         old = _current(conn, collection, feature_id)
@@ -667,40 +516,31 @@ def _update(
             if keep_geometry
             else (geometry_sql(collection, geojson, options.content_crs) if geojson else None)
         )
-        rule_geom = geom
-        if keep_geometry and collection.id == layers.VILLAGES:
-            # A new commune_code must still contain the village.
-            rule_geom = sa.select(table.c.geom).where(table.c.id == feature_id).scalar_subquery()
-        if (
-            keep_geometry
-            and collection.id == layers.MATERIAL_ZONES
-            and isinstance(values.get("commune_codes"), list)
-            and values["commune_codes"] != list(old.commune_codes or [])
-        ):
-            # New commune_codes must still name the zone's province (zone-in-province).
-            stored = sa.select(table.c.geom).where(table.c.id == feature_id).scalar_subquery()
-            rules.zone_in_vietnam(conn, stored, values.get("commune_codes"))
-        followed: dict[int, bool] = {}
-        if collection.id == layers.ROUTE_STOPS:
-            _stop_defaults(conn, values)
-            for route_id in _stop_route_ids(conn, values, old):
-                followed[route_id] = rules.line_follows_stops(conn, route_id)
-        _apply_rules(conn, collection, values, rule_geom, options, feature_id)
+        write = Write(
+            "update",
+            collection,
+            values,
+            geom,
+            keep_geometry=keep_geometry,
+            feature_id=feature_id,
+            old=old,
+            allow_exclusion_overlap=options.allow_exclusion_overlap,
+        )
+        hooks.check(conn, write)
         if geom is not None:
             values["geom"] = geom
-        elif not keep_geometry and collection.id == layers.ROUTES:
-            values["geom"] = queries.stops_line(feature_id)
         elif not keep_geometry:
-            # geometry: null where the collection allows it (admin units) clears it.
+            # geometry: null where the collection allows it (admin units) clears it; the
+            # hooks may put another in its place (a route's line drawn from its stops).
             values["geom"] = None
+        hooks.before_write(conn, write)
         row = conn.execute(
             sa.update(table)
             .where(table.c.id == feature_id, table.c.version == old.version)
             .values(**values)
             .returning(table.c.id, table.c.version)
         ).one()
-        if collection.id == layers.ROUTE_STOPS:
-            _after_stop_write(conn, _stop_route_ids(conn, values, old), followed)
+        hooks.after_write(conn, write)
     return Written(row.id, row.version)
 
 
@@ -709,16 +549,15 @@ def delete(
 ) -> None:
     """Delete a feature (its history keeps it, and an admin can restore it)."""
     table = collection.table
+    hooks = hooks_for(collection)
     with translate_errors():
         set_actor(conn, options.actor)
         old = _current(conn, collection, feature_id)
         _check_version(old, options)
-        followed = {}
-        if collection.id == layers.ROUTE_STOPS:
-            followed = {old.route_id: rules.line_follows_stops(conn, old.route_id)}
+        write = Write("delete", collection, {}, feature_id=feature_id, old=old)
+        hooks.before_write(conn, write)
         conn.execute(sa.delete(table).where(table.c.id == feature_id))
-        if collection.id == layers.ROUTE_STOPS:
-            _after_stop_write(conn, {old.route_id}, followed)
+        hooks.after_write(conn, write)
 
 
 def _split_feature(feature: Any) -> tuple[Any, Any]:
@@ -789,10 +628,8 @@ def history(
         )
         .order_by(_HISTORY.c.id)
     ).all()
-    if collection.is_reference_layer:
-        rows = [
-            r for r in rows if (r.state["properties"] or {}).get("layer_id") == collection.layer_id
-        ]
+    hooks = hooks_for(collection)
+    rows = [r for r in rows if hooks.in_history(collection, r.state["properties"] or {})]
     return [
         {
             "history_id": r.id,
@@ -853,6 +690,7 @@ def restore(
         ).bindparams(sa.bindparam("state", type_=JSONB))
         row = conn.execute(statement, {"state": state, "next_version": last_version + 1}).one()
         conn.execute(sa.text("SELECT set_config('craftmap.action', '', true)"))
-        if collection.id == layers.ROUTE_STOPS:
-            queries.draw_route_line_from_stops(conn, state["route_id"])
+        hooks_for(collection).after_write(
+            conn, Write("restore", collection, dict(state), feature_id=feature_id)
+        )
     return Written(row.id, row.version)
