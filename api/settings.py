@@ -62,7 +62,7 @@ class ApiSettings(BaseSettings):
     # Retry-After of a 503 (database unreachable, statement timed out).
     retry_after_seconds: int = 5
     # cql2 parser guards (issue 9): the longest filter accepted, in characters; the other
-    # limits are constants in geo/cql2.py, set from the parser's measured crash thresholds.
+    # limits are constants in geo/cql2/guards.py, set from the parser's measured crash thresholds.
     filter_max_length: int = MAX_FILTER_LENGTH
     # -- CORS (issue 9, ops; api/cors.py) ----------------------------------------------------
     # Origins whose pages may call the API: "scheme://host[:port]", comma-separated or a JSON

@@ -4,7 +4,7 @@ The cql2 parser (Rust) overflows its native stack on long operator chains and de
 and takes its whole process down with SIGSEGV. `IsolatedParser` parses in a child process,
 so that a crash is an answer (``crashed``) rather than the end of pytest. Run as a module,
 this bisects the size of each shape in `SHAPES` until the bare parser crashes; that is how
-the limits in geo/cql2.py were set::
+the limits in geo/cql2/guards.py were set::
 
     uv run --frozen python -m tests.geo.cql2_thresholds              # 8 MiB thread stacks
     uv run --frozen python -m tests.geo.cql2_thresholds --stack 1    # 1 MiB
