@@ -13,6 +13,7 @@ import typer
 from sqlalchemy.engine import Connection, Engine
 
 from geo.kernel.errors import GeoError
+from geo.kernel.text import LANGS, language
 from geo.store import roles
 from geo.store.db import make_engine, set_actor
 from ops.settings import DatabaseSettings
@@ -386,12 +387,12 @@ def _map_settings(lang: str, api_root: str, basemap: str | None) -> Any:
     from api.settings import ApiSettings
     from maps.build import MapSettings
 
-    if lang not in {"vi", "en"}:
+    if lang not in LANGS:
         raise typer.BadParameter("lang must be vi or en")
     configured = ApiSettings()
     return MapSettings(
         api_root=api_root.rstrip("/"),
-        lang=lang,
+        lang=language(lang),
         basemap_url=basemap or configured.basemap_url,
         basemap_attribution=configured.basemap_attribution,
     )

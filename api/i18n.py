@@ -1,94 +1,101 @@
-"""Language choice and the interface strings of the HTML pages (Vietnamese first)."""
+"""The HTML pages' language (from the request) and their texts (``geo.kernel.text.Text``)."""
 
 from __future__ import annotations
+
+from typing import Any
 
 from fastapi import Request
 
 from api.negotiation import vary
+from geo.kernel import text
+from geo.kernel.text import Lang, Text
 
-SUPPORTED = ("vi", "en")
+# Each language's name in itself: the header links to the other one.
+LANGUAGE_NAME = Text("Tiếng Việt", "English")
 
-STRINGS: dict[str, dict[str, str]] = {
-    "vi": {
-        "tagline": "Làng nghề, vùng nguyên liệu và tuyến du lịch — bắt đầu từ Thanh Hóa",
-        "collections": "Bộ dữ liệu",
-        "collection": "Bộ dữ liệu",
-        "features": "Số đối tượng",
-        "links": "Liên kết",
-        "api_doc": "Tài liệu API (OpenAPI)",
-        "health": "Tình trạng dịch vụ",
-        "other_language": "English",
-        "database_unavailable": "Cơ sở dữ liệu chưa sẵn sàng",
-        "conformance": "Các lớp tuân thủ",
-        "items_title": "Đối tượng",
-        "item": "Đối tượng",
-        "property": "Thuộc tính",
-        "value": "Giá trị",
-        "matched": "Số đối tượng khớp",
-        "returned": "Số đối tượng trên trang",
-        "next": "Trang sau",
-        "prev": "Trang trước",
-        "extent": "Phạm vi",
-        "queryables": "Thuộc tính truy vấn",
-        "schema": "Lược đồ",
-        "history": "Lịch sử thay đổi",
-        "action": "Thao tác",
-        "actor": "Người thực hiện",
-        "at": "Thời điểm",
-        "version": "Phiên bản",
-        "crs_list": "Hệ tọa độ",
-        "geometry": "Hình học",
-        "json": "JSON",
-        "operations": "Các thao tác",
-        "path": "Đường dẫn",
-        "no_features": "Không có đối tượng nào.",
-    },
-    "en": {
-        "tagline": "Craft villages, raw-material zones and tourism routes — starting with Thanh Hóa",
-        "collections": "Collections",
-        "collection": "Collection",
-        "features": "Features",
-        "links": "Links",
-        "api_doc": "API documentation (OpenAPI)",
-        "health": "Service status",
-        "other_language": "Tiếng Việt",
-        "database_unavailable": "The database is not ready",
-        "conformance": "Conformance classes",
-        "items_title": "Features",
-        "item": "Feature",
-        "property": "Property",
-        "value": "Value",
-        "matched": "Features matched",
-        "returned": "Features on this page",
-        "next": "Next page",
-        "prev": "Previous page",
-        "extent": "Extent",
-        "queryables": "Queryables",
-        "schema": "Schema",
-        "history": "Version history",
-        "action": "Action",
-        "actor": "By",
-        "at": "When",
-        "version": "Version",
-        "crs_list": "Coordinate reference systems",
-        "geometry": "Geometry",
-        "json": "JSON",
-        "operations": "Operations",
-        "path": "Path",
-        "no_features": "No features.",
-    },
+PAGE: dict[str, Text] = {
+    "tagline": Text(
+        "Làng nghề, vùng nguyên liệu và tuyến du lịch — bắt đầu từ Thanh Hóa",
+        "Craft villages, raw-material zones and tourism routes — starting with Thanh Hóa",
+    ),
+    "collections": Text("Bộ dữ liệu", "Collections"),
+    "collection": Text("Bộ dữ liệu", "Collection"),
+    "features": Text("Số đối tượng", "Features"),
+    "links": Text("Liên kết", "Links"),
+    "api_doc": Text("Tài liệu API (OpenAPI)", "API documentation (OpenAPI)"),
+    "health": Text("Tình trạng dịch vụ", "Service status"),
+    "database_unavailable": Text("Cơ sở dữ liệu chưa sẵn sàng", "The database is not ready"),
+    "conformance": Text("Các lớp tuân thủ", "Conformance classes"),
+    "map": Text("Bản đồ", "Map"),
+    "draw_and_edit": Text("Vẽ và sửa", "Draw and edit"),
+    "items_title": Text("Đối tượng", "Features"),
+    "item": Text("Đối tượng", "Feature"),
+    "property": Text("Thuộc tính", "Property"),
+    "value": Text("Giá trị", "Value"),
+    "matched": Text("Số đối tượng khớp", "Features matched"),
+    "returned": Text("Số đối tượng trên trang", "Features on this page"),
+    "next": Text("Trang sau", "Next page"),
+    "prev": Text("Trang trước", "Previous page"),
+    "extent": Text("Phạm vi", "Extent"),
+    "queryables": Text("Thuộc tính truy vấn", "Queryables"),
+    "schema": Text("Lược đồ", "Schema"),
+    "history": Text("Lịch sử thay đổi", "Version history"),
+    "action": Text("Thao tác", "Action"),
+    "actor": Text("Người thực hiện", "By"),
+    "at": Text("Thời điểm", "When"),
+    "version": Text("Phiên bản", "Version"),
+    "crs_list": Text("Hệ tọa độ", "Coordinate reference systems"),
+    "geometry": Text("Hình học", "Geometry"),
+    "json": Text("JSON", "JSON"),
+    "operations": Text("Các thao tác", "Operations"),
+    "path": Text("Đường dẫn", "Path"),
+    "no_features": Text("Không có đối tượng nào.", "No features."),
+}
+
+# What links are called on the HTML pages, by JSON title first, then by rel. The JSON
+# titles are English, so a title's English text is the title itself.
+LINK_LABELS: dict[str, Text] = {
+    "self": Text("Trang này dạng JSON", "This page as JSON"),
+    "alternate": Text("Trang này dạng HTML", "This page as HTML"),
+    "service-desc": Text(
+        "Định nghĩa API (OpenAPI 3.0, JSON)", "API definition (OpenAPI 3.0, JSON)"
+    ),
+    "service-doc": Text("Tài liệu API (HTML)", "API documentation (HTML)"),
+    "conformance": PAGE["conformance"],
+    "data": PAGE["collections"],
+    # The two map pages share rel "related": they are told apart by their JSON title.
+    "Map": PAGE["map"],
+    "Draw and edit": PAGE["draw_and_edit"],
+    "http://www.opengis.net/def/rel/ogc/1.0/tilesets-vector": Text(
+        "Bộ ô bản đồ vector", "Vector tilesets"
+    ),
+    "http://www.opengis.net/def/rel/ogc/1.0/tiling-schemes": Text(
+        "Lưới ô bản đồ", "Tile matrix sets"
+    ),
+    "service-status": PAGE["health"],
+    "Features (GeoJSON)": Text("Đối tượng (GeoJSON)", "Features (GeoJSON)"),
+    "Features (HTML)": Text("Đối tượng (HTML)", "Features (HTML)"),
+    "http://www.opengis.net/def/rel/ogc/1.0/queryables": PAGE["queryables"],
+    "http://www.opengis.net/def/rel/ogc/1.0/schema": PAGE["schema"],
 }
 
 
-def request_language(request: Request) -> str:
+def request_language(request: Request) -> Lang:
     """``lang=`` wins, then the first supported ``Accept-Language`` entry, then Vietnamese."""
     vary(request, "Accept-Language")
-    asked = request.query_params.get("lang")
-    if asked in SUPPORTED:
-        return asked
-    header = request.headers.get("accept-language", "")
-    for part in header.split(","):
-        code = part.split(";")[0].strip().lower()[:2]
-        if code in SUPPORTED:
-            return code
-    return "vi"
+    return text.negotiate(
+        request.query_params.get("lang"), request.headers.get("accept-language", "")
+    )
+
+
+def page_texts(lang: Lang) -> dict[str, Any]:
+    """What every page template gets for its language: ``t``, ``link_labels`` and the
+    other language's code and name for the header's switch."""
+    other = text.other(lang)
+    return {
+        "lang": lang,
+        "t": text.in_(PAGE, lang),
+        "link_labels": text.in_(LINK_LABELS, lang),
+        "other_lang": other,
+        "other_language": LANGUAGE_NAME(other),
+    }

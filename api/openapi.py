@@ -20,6 +20,7 @@ from typing import Any
 
 from api.errors import PROBLEM_JSON
 from api.negotiation import GEOJSON, HTML, JSON, OPENAPI_30, SCHEMA_JSON
+from geo.kernel.text import LANGS
 from geo.query.features import DEFAULT_LIMIT, MAX_LIMIT
 from geo.query.tiles import MAX_ZOOM
 from geo.store.catalog import Collection, Prop
@@ -396,7 +397,7 @@ def _lang_param() -> dict[str, Any]:
         "language of titles and pages (Vietnamese unless en)",
         {
             "type": "string",
-            "enum": ["vi", "en"],
+            "enum": list(LANGS),
         },
     )
 

@@ -13,6 +13,7 @@ from folium import plugins
 from folium.template import Template
 
 from geo.kernel import vocab
+from geo.kernel.text import DEFAULT_LANG, Lang, Text
 from geo.query.mapdata import OverviewData
 from maps import assets, layers, styles
 from maps.escape import html_text, script_json, url_text
@@ -23,26 +24,26 @@ class MapSettings:
     """Where a map's links and tiles point, its language and its basemap."""
 
     api_root: str = ""
-    lang: str = "vi"
+    lang: Lang = DEFAULT_LANG
     # An XYZ URL template, or "none" for no basemap (works offline).
     basemap_url: str = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
     basemap_attribution: str = "© OpenStreetMap contributors"
 
 
-_TEXT = {
-    "search": ("Tìm làng nghề…", "Find a village…"),
-    "legend": ("Chú giải", "Legend"),
-    "certified": ("Có chứng chỉ (FSC…)", "Certified (FSC…)"),
-    "basemap": ("Bản đồ nền", "Basemap"),
-    "api": ("API", "API"),
-    "page": ("Trang", "Page"),
-    "no_match": ("Không tìm thấy", "No match"),
+TEXT: dict[str, Text] = {
+    "search": Text("Tìm làng nghề…", "Find a village…"),
+    "legend": Text("Chú giải", "Legend"),
+    "certified": Text("Có chứng chỉ (FSC…)", "Certified (FSC…)"),
+    "basemap": Text("Bản đồ nền", "Basemap"),
+    "api": Text("API", "API"),
+    "page": Text("Trang", "Page"),
+    "no_match": Text("Không tìm thấy", "No match"),
+    "duration": Text("{hours} giờ {minutes} phút", "{hours} h {minutes} min"),
+    "minutes": Text("phút", "min"),
+    "length": Text("Chiều dài", "Length"),
+    "duration_label": Text("Thời lượng", "Duration"),
+    "print": Text("In bản đồ", "Print"),
 }
-
-
-def _t(key: str, lang: str) -> str:
-    vi, en = _TEXT[key]
-    return en if lang == "en" else vi
 
 
 _CSS = """
@@ -165,12 +166,12 @@ class VillageSearch(MacroElement):
         super().__init__()  # type: ignore[no-untyped-call]
         self._name = "VillageSearch"
         self.text_json = script_json(
-            {"placeholder": _t("search", lang), "no_match": _t("no_match", lang)}
+            {"placeholder": TEXT["search"](lang), "no_match": TEXT["no_match"](lang)}
         )
 
 
 def _legend_html(themes: list[styles.Theme], lang: str, certified: bool) -> str:
-    parts = [f"<strong>{_t('legend', lang)}</strong>"]
+    parts = [f"<strong>{TEXT['legend'](lang)}</strong>"]
     for theme in themes:
         parts.append(f"<h5>{html_text(theme.name(lang))}</h5>")
         for colour, icon, label in theme.legend(lang):
@@ -187,7 +188,7 @@ def _legend_html(themes: list[styles.Theme], lang: str, certified: bool) -> str:
         if theme is styles.MATERIALS and certified:
             parts.append(
                 f'<div><span class="cm-swatch" style="border:3px solid {styles.CERTIFIED_OUTLINE}">'
-                f"</span>{_t('certified', lang)}</div>"
+                f"</span>{TEXT['certified'](lang)}</div>"
             )
     return "".join(parts)
 
@@ -253,7 +254,7 @@ def _base_map(settings: MapSettings, bounds: list[list[float]] | None) -> folium
         folium.TileLayer(
             settings.basemap_url,
             attr=settings.basemap_attribution,
-            name=_t("basemap", settings.lang),
+            name=TEXT["basemap"](settings.lang),
             max_zoom=19,
         ).add_to(m)
     if bounds:
@@ -297,32 +298,38 @@ def _bounds(frames: list[gpd.GeoDataFrame | None]) -> list[list[float]] | None:
 def _links(settings: MapSettings, collection: str, feature_id: Any) -> list[tuple[str, str]]:
     item = f"{settings.api_root}/collections/{collection}/items/{int(feature_id)}"
     return [
-        (_t("page", settings.lang), f"{item}?f=html"),
-        (_t("api", settings.lang), f"{item}?f=json"),
+        (TEXT["page"](settings.lang), f"{item}?f=html"),
+        (TEXT["api"](settings.lang), f"{item}?f=json"),
     ]
 
 
 VILLAGE_FIELDS = (
-    ("kind_label", "Loại", "Kind"),
-    ("crafts", "Nghề", "Crafts"),
-    ("group_label", "Nhóm ngành", "Craft group"),
-    ("commune_name", "Xã", "Commune"),
-    ("workers", "Lao động", "Workers"),
-    ("ocop_stars", "OCOP (sao)", "OCOP stars"),
+    ("kind_label", Text("Loại", "Kind")),
+    ("crafts", Text("Nghề", "Crafts")),
+    ("group_label", Text("Nhóm ngành", "Craft group")),
+    ("commune_name", Text("Xã", "Commune")),
+    ("workers", Text("Lao động", "Workers")),
+    ("ocop_stars", Text("OCOP (sao)", "OCOP stars")),
 )
 ZONE_FIELDS = (
-    ("material_label", "Nguyên liệu", "Material"),
-    ("species", "Loài", "Species"),
-    ("status_label", "Trạng thái", "Status"),
-    ("area_ha", "Diện tích (ha)", "Area (ha)"),
-    ("annual_capacity_t", "Sản lượng/năm (t)", "Yearly output (t)"),
-    ("certification_scheme", "Chứng chỉ", "Certificate"),
+    ("material_label", Text("Nguyên liệu", "Material")),
+    ("species", Text("Loài", "Species")),
+    ("status_label", Text("Trạng thái", "Status")),
+    ("area_ha", Text("Diện tích (ha)", "Area (ha)")),
+    ("annual_capacity_t", Text("Sản lượng/năm (t)", "Yearly output (t)")),
+    ("certification_scheme", Text("Chứng chỉ", "Certificate")),
 )
 ROUTE_FIELDS = (
-    ("theme_label", "Chủ đề", "Theme"),
-    ("stops", "Số điểm dừng", "Stops"),
-    ("length_km", "Chiều dài (km)", "Length (km)"),
-    ("duration", "Thời lượng", "Duration"),
+    ("theme_label", Text("Chủ đề", "Theme")),
+    ("stops", Text("Số điểm dừng", "Stops")),
+    ("length_km", Text("Chiều dài (km)", "Length (km)")),
+    ("duration", Text("Thời lượng", "Duration")),
+)
+
+STOP_FIELDS = (
+    ("crafts", Text("Nghề", "Crafts")),
+    ("commune_name", Text("Xã", "Commune")),
+    ("dwell_min", Text("Dừng (phút)", "Stop (min)")),
 )
 
 
@@ -341,7 +348,7 @@ def _duration(minutes: float, length_km: float | None, lang: str) -> str:
     # Stops' dwell time plus driving at 40 km/h on provincial roads (no road routing yet).
     total = int(minutes + (length_km or 0) / 40 * 60)
     hours, rest = divmod(total, 60)
-    return f"{hours} giờ {rest} phút" if lang != "en" else f"{hours} h {rest} min"
+    return TEXT["duration"].format(hours=hours, minutes=rest)(lang)
 
 
 def _village_layer(villages: gpd.GeoDataFrame, settings: MapSettings) -> layers.PointCluster:
@@ -357,7 +364,7 @@ def _village_layer(villages: gpd.GeoDataFrame, settings: MapSettings) -> layers.
         styles.CRAFT_GROUPS,
         lang=lang,
         fields=VILLAGE_FIELDS,
-        links=[(_t("page", lang), f"{item}?f=html"), (_t("api", lang), f"{item}?f=json")],
+        links=[(TEXT["page"](lang), f"{item}?f=html"), (TEXT["api"](lang), f"{item}?f=json")],
     )
 
 
@@ -416,8 +423,7 @@ def build_overview(data: OverviewData, settings: MapSettings) -> folium.Map:
 
 
 def _admin_layer(admin: gpd.GeoDataFrame, lang: str) -> folium.FeatureGroup:
-    name_vi, name_en = styles.ADMIN_NAME
-    group = folium.FeatureGroup(name=name_en if lang == "en" else name_vi, show=True)
+    group = folium.FeatureGroup(name=styles.ADMIN_NAME(lang), show=True)
     for row in admin.itertuples():
         geometry = row.geometry
         if geometry.geom_type == "Point":
@@ -482,11 +488,7 @@ def build_route_map(route: Any, stops: gpd.GeoDataFrame, settings: MapSettings) 
         card = layers.popup_html(
             row._asdict(),
             f"{int(row.seq)}. {row.name}",
-            (
-                ("crafts", "Nghề", "Crafts"),
-                ("commune_name", "Xã", "Commune"),
-                ("dwell_min", "Dừng (phút)", "Stop (min)"),
-            ),
+            STOP_FIELDS,
             lang,
             _links(settings, "villages", row.village_id)
             if row.village_id == row.village_id and row.village_id
@@ -530,7 +532,6 @@ class _PrintButton(MacroElement):
 
 def _route_panel(route: Any, stops: gpd.GeoDataFrame, lang: str) -> str:
     """The route's card beside the map; on paper it becomes the page's header and stop list."""
-    en = lang == "en"
     items = "".join(
         f"<li><strong>{int(s.seq)}. {html_text(s.name)}</strong>"
         + (f" — {html_text(s.crafts)}" if isinstance(s.crafts, str) and s.crafts else "")
@@ -539,19 +540,19 @@ def _route_panel(route: Any, stops: gpd.GeoDataFrame, lang: str) -> str:
             if isinstance(s.commune_name, str)
             else ""
         )
-        + f" <small>({int(s.dwell_min)} {'min' if en else 'phút'})</small></li>"
+        + f" <small>({int(s.dwell_min)} {TEXT['minutes'](lang)})</small></li>"
         for s in stops.itertuples()
     )
     length = route.get("length_km")
     facts = (
-        f"{'Length' if en else 'Chiều dài'}: {length:.1f} km · "
-        f"{'Duration' if en else 'Thời lượng'}: "
+        f"{TEXT['length'](lang)}: {length:.1f} km · "
+        f"{TEXT['duration_label'](lang)}: "
         f"{_duration(route.get('dwell_min') or 0, length, lang)}"
     )
     return f"""
 <aside id="cm-route-panel"><h2>{html_text(route.get("name"))}</h2>
 <p class="cm-facts">{facts}</p><ol>{items}</ol>
-<button type="button" id="cm-print">{"Print" if en else "In bản đồ"}</button></aside>
+<button type="button" id="cm-print">{TEXT["print"](lang)}</button></aside>
 <style>
 #cm-route-panel{{position:absolute;top:10px;left:60px;z-index:1000;width:300px;max-height:80vh;
   overflow:auto;background:rgba(255,255,255,.95);padding:10px 14px;border-radius:8px;

@@ -17,6 +17,7 @@ from folium import plugins
 from folium.template import Template
 
 from geo.kernel import vocab
+from geo.kernel.text import Text
 from geo.query.mapdata import OverviewData
 from maps import build, layers, styles
 from maps.escape import ESC_JS, html_text, script_json
@@ -27,33 +28,28 @@ PRESETS: dict[str, dict[str, Any]] = {
     "tourism": {"collection": "routes", "shape": "polyline", "zones": False, "routes": True},
 }
 
-_TEXT = {
-    "key": ("Khóa API", "API key"),
-    "save": ("Lưu", "Save"),
-    "draw_first": ("Hãy vẽ đối tượng trên bản đồ trước.", "Draw the feature on the map first."),
-    "saved": ("Đã lưu", "Saved"),
-    "unauthorized": (
+TEXT: dict[str, Text] = {
+    "key": Text("Khóa API", "API key"),
+    "save": Text("Lưu", "Save"),
+    "draw_first": Text("Hãy vẽ đối tượng trên bản đồ trước.", "Draw the feature on the map first."),
+    "saved": Text("Đã lưu", "Saved"),
+    "unauthorized": Text(
         "Cần khóa API hợp lệ (401): nhập khóa do quản trị viên cấp.",
         "A valid API key is needed (401): enter the key an administrator gave you.",
     ),
-    "forbidden": (
+    "forbidden": Text(
         "Khóa này không có quyền ghi lớp dữ liệu này (403).",
         "This key may not write this layer (403).",
     ),
-    "code": ("Mã", "Code"),
-    "name": ("Tên", "Name"),
-    "material": ("Nguyên liệu", "Material"),
-    "status": ("Trạng thái", "Status"),
-    "theme": ("Chủ đề", "Theme"),
-    "mode": ("Phương tiện", "Travel mode"),
-    "title_planner": ("Vẽ vùng nguyên liệu mới", "Draw a new material zone"),
-    "title_tourism": ("Vẽ tuyến du lịch mới", "Draw a new tourism route"),
+    "code": Text("Mã", "Code"),
+    "name": Text("Tên", "Name"),
+    "material": Text("Nguyên liệu", "Material"),
+    "status": Text("Trạng thái", "Status"),
+    "theme": Text("Chủ đề", "Theme"),
+    "mode": Text("Phương tiện", "Travel mode"),
+    "title_planner": Text("Vẽ vùng nguyên liệu mới", "Draw a new material zone"),
+    "title_tourism": Text("Vẽ tuyến du lịch mới", "Draw a new tourism route"),
 }
-
-
-def _t(key: str, lang: str) -> str:
-    vi, en = _TEXT[key]
-    return en if lang == "en" else vi
 
 
 def _options(codes: list[str], vocabulary: str, lang: str) -> str:
@@ -67,25 +63,25 @@ def _options(codes: list[str], vocabulary: str, lang: str) -> str:
 def _form(role: str, lang: str) -> str:
     field = '<label>{label}<input name="{name}" required></label>'
     rows = [
-        field.format(label=html_text(_t("code", lang)), name="code"),
-        field.format(label=html_text(_t("name", lang)), name="name"),
+        field.format(label=html_text(TEXT["code"](lang)), name="code"),
+        field.format(label=html_text(TEXT["name"](lang)), name="name"),
     ]
     if role == "planner":
         rows.append(
-            f'<label>{_t("material", lang)}<select name="material">'
+            f'<label>{TEXT["material"](lang)}<select name="material">'
             f"{_options([m.value for m in vocab.Material], 'material', lang)}</select></label>"
         )
         rows.append(
-            f'<label>{_t("status", lang)}<select name="status">'
+            f'<label>{TEXT["status"](lang)}<select name="status">'
             f"{_options([s.value for s in vocab.ZoneStatus], 'zone_status', lang)}</select></label>"
         )
     else:
         rows.append(
-            f'<label>{_t("theme", lang)}<select name="theme">'
+            f'<label>{TEXT["theme"](lang)}<select name="theme">'
             f"{_options([t.value for t in vocab.RouteTheme], 'route_theme', lang)}</select></label>"
         )
         rows.append(
-            f'<label>{_t("mode", lang)}<select name="mode">'
+            f'<label>{TEXT["mode"](lang)}<select name="mode">'
             + "".join(f'<option value="{m.value}">{m.value}</option>' for m in vocab.TravelMode)
             + "</select></label>"
         )
@@ -231,14 +227,14 @@ class EditorPanel(MacroElement):
         super().__init__()  # type: ignore[no-untyped-call]
         self._name = "EditorPanel"
         self.collection_attr = html_text(PRESETS[role]["collection"])
-        self.title_html = html_text(_t(f"title_{role}", lang))
-        self.key_label_html = html_text(_t("key", lang))
-        self.save_label_html = html_text(_t("save", lang))
+        self.title_html = html_text(TEXT[f"title_{role}"](lang))
+        self.key_label_html = html_text(TEXT["key"](lang))
+        self.save_label_html = html_text(TEXT["save"](lang))
         self.fields = _form(role, lang)
         # The root comes from the request's Host when no public URL is set: data, not code.
         self.api_root_json = script_json(api_root)
         self.text_json = script_json(
-            {k: _t(k, lang) for k in ("draw_first", "saved", "unauthorized", "forbidden")}
+            {k: TEXT[k](lang) for k in ("draw_first", "saved", "unauthorized", "forbidden")}
         )
         self.editable_group = editable_group
         # Feature names are anyone's text: JSON with no way out of the script element.

@@ -12,11 +12,12 @@ import geopandas as gpd
 from folium import plugins
 from folium.template import Template
 
+from geo.kernel.text import DEFAULT_LANG, Text
 from maps.escape import ESC_JS, html_text, script_json
 from maps.styles import Theme
 
-# Popup rows: (column, Vietnamese label, English label).
-Fields = Sequence[tuple[str, str, str]]
+# Popup rows: (column, label).
+Fields = Sequence[tuple[str, Text]]
 
 
 def popup_html(
@@ -27,12 +28,11 @@ def popup_html(
     Every text goes through ``html_text``: folium puts popups in a template literal.
     """
     rows = []
-    for column, label_vi, label_en in fields:
+    for column, label in fields:
         value = row.get(column)
         if value is None or (isinstance(value, float) and math.isnan(value)) or value == "":
             continue
-        label = label_en if lang == "en" else label_vi
-        rows.append(f"<tr><th>{html_text(label)}</th><td>{html_text(value)}</td></tr>")
+        rows.append(f"<tr><th>{html_text(label(lang))}</th><td>{html_text(value)}</td></tr>")
     anchors = " · ".join(
         f'<a href="{html_text(href)}" target="_blank" rel="noopener">{html_text(text)}</a>'
         for text, href in links
@@ -47,7 +47,7 @@ def thematic_layer(
     frame: gpd.GeoDataFrame,
     theme: Theme,
     *,
-    lang: str = "vi",
+    lang: str = DEFAULT_LANG,
     popup: Callable[[Any], str] | None = None,
     tooltip: str = "name",
     outline: Callable[[Any], str | None] | None = None,
@@ -205,10 +205,10 @@ class PointCluster(plugins.MarkerCluster):
             "default": theme.default,
             "default_icon": theme.default_icon,
         }
-        self.fields = [label_en if lang == "en" else label_vi for _, label_vi, label_en in fields]
+        self.fields = [label(lang) for _, label in fields]
         # Links are templates: {id} becomes the feature's id.
         self.links = [list(pair) for pair in links]
-        columns = [column for column, _, _ in fields]
+        columns = [column for column, _ in fields]
         self.rows = [
             [
                 int(row["id"]),

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from geo.kernel import vocab
+from geo.kernel.text import Text
 
 
 @dataclass(frozen=True)
@@ -18,8 +19,8 @@ class Theme:
 
     Parameters
     ----------
-    name_vi, name_en
-        Layer name in the layer control and legend title.
+    name
+        Layer name in the layer control and legend title (``theme.name(lang)``).
     column
         The property whose code picks the colour (and icon).
     vocabulary
@@ -30,8 +31,7 @@ class Theme:
         Font Awesome icon per code (point layers).
     """
 
-    name_vi: str
-    name_en: str
+    name: Text
     column: str
     vocabulary: str
     colours: dict[str, str]
@@ -39,10 +39,6 @@ class Theme:
     icons: dict[str, str] = field(default_factory=dict)
     default_icon: str = "circle"
     fill_opacity: float = 0.45
-
-    def name(self, lang: str) -> str:
-        """The theme's name in ``lang``."""
-        return self.name_en if lang == "en" else self.name_vi
 
     def colour(self, code: str | None) -> str:
         """The colour of a code."""
@@ -62,8 +58,7 @@ class Theme:
 
 # Decree 52/2018 craft groups: colour-blind-safe hues (Okabe–Ito plus two), icon per trade.
 CRAFT_GROUPS = Theme(
-    "Làng nghề",
-    "Craft villages",
+    Text("Làng nghề", "Craft villages"),
     "craft_group",
     "craft_group",
     {
@@ -88,8 +83,7 @@ CRAFT_GROUPS = Theme(
 
 # Materials: greens for the bamboos, distinct hues for the rest.
 MATERIALS = Theme(
-    "Vùng nguyên liệu",
-    "Raw-material zones",
+    Text("Vùng nguyên liệu", "Raw-material zones"),
     "material",
     "material",
     {
@@ -108,8 +102,7 @@ MATERIALS = Theme(
 CERTIFIED_OUTLINE = "#b8860b"
 
 ROUTES = Theme(
-    "Tuyến du lịch",
-    "Tourism routes",
+    Text("Tuyến du lịch", "Tourism routes"),
     "theme",
     "route_theme",
     {
@@ -121,4 +114,4 @@ ROUTES = Theme(
 )
 
 ADMIN_OUTLINE = "#525252"
-ADMIN_NAME = ("Ranh giới hành chính", "Administrative units")
+ADMIN_NAME = Text("Ranh giới hành chính", "Administrative units")

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from api.deps import SessionDep, SettingsDep
-from api.i18n import STRINGS, request_language
+from api.i18n import PAGE, page_texts, request_language
 from api.negotiation import (
     GEOJSON,
     HTML,
@@ -77,13 +77,10 @@ def render(request: Request, template: str, **context: Any) -> HTMLResponse:
 
     ``csp_nonce`` is there for any inline script a template may need.
     """
-    lang = request_language(request)
     html = request.app.state.templates.get_template(template).render(
-        lang=lang,
-        t=STRINGS[lang],
+        **page_texts(request_language(request)),
         title=request.app.title,
         csp_nonce=getattr(request.state, "csp_nonce", ""),
-        link_labels=LINK_LABELS[lang],
         **context,
     )
     return HTMLResponse(html)
@@ -117,7 +114,7 @@ def landing(request: Request, session: SessionDep, settings: SettingsDep) -> Res
         )
     body = {
         "title": request.app.title,
-        "description": STRINGS[lang]["tagline"],
+        "description": PAGE["tagline"](lang),
         "collections": collections,
         "links": [
             *self_links(request),
@@ -146,43 +143,6 @@ def landing(request: Request, session: SessionDep, settings: SettingsDep) -> Res
             links=body["links"],
         )
     return JSONResponse(body)
-
-
-# What links are called on the HTML pages, by JSON title first, then by rel (the JSON titles
-# are English; the HTML pages speak the request's language).
-LINK_LABELS = {
-    "vi": {
-        "self": "Trang này dạng JSON",
-        "alternate": "Trang này dạng HTML",
-        "service-desc": "Định nghĩa API (OpenAPI 3.0, JSON)",
-        "service-doc": "Tài liệu API (HTML)",
-        "conformance": "Các lớp tuân thủ",
-        "data": "Bộ dữ liệu",
-        # The two map pages share rel "related": they are told apart by their JSON title.
-        "Map": "Bản đồ",
-        "Draw and edit": "Vẽ và sửa",
-        "http://www.opengis.net/def/rel/ogc/1.0/tilesets-vector": "Bộ ô bản đồ vector",
-        "http://www.opengis.net/def/rel/ogc/1.0/tiling-schemes": "Lưới ô bản đồ",
-        "service-status": "Tình trạng dịch vụ",
-        "Features (GeoJSON)": "Đối tượng (GeoJSON)",
-        "Features (HTML)": "Đối tượng (HTML)",
-        "http://www.opengis.net/def/rel/ogc/1.0/queryables": "Thuộc tính truy vấn",
-        "http://www.opengis.net/def/rel/ogc/1.0/schema": "Lược đồ",
-    },
-    "en": {
-        "self": "This page as JSON",
-        "alternate": "This page as HTML",
-        "service-desc": "API definition (OpenAPI 3.0, JSON)",
-        "service-doc": "API documentation (HTML)",
-        "conformance": "Conformance classes",
-        "data": "Collections",
-        "http://www.opengis.net/def/rel/ogc/1.0/tilesets-vector": "Vector tilesets",
-        "http://www.opengis.net/def/rel/ogc/1.0/tiling-schemes": "Tile matrix sets",
-        "service-status": "Service status",
-        "http://www.opengis.net/def/rel/ogc/1.0/queryables": "Queryables",
-        "http://www.opengis.net/def/rel/ogc/1.0/schema": "Schema",
-    },
-}
 
 
 @router.get("/conformance", response_model=None, summary="Conformance classes")

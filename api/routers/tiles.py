@@ -168,7 +168,7 @@ def collection_tilesets(
     reject_unknown_params(request, ())
     found = catalog.get_collection(session, collection_id)
     root = base_url(request, settings.public_url)
-    return JSONResponse({"tilesets": [_tileset(root, f"/collections/{found.id}", found.title_en)]})
+    return JSONResponse({"tilesets": [_tileset(root, f"/collections/{found.id}", found.title.en)]})
 
 
 @router.get(
@@ -188,7 +188,7 @@ def collection_tileset(
         _tileset_document(
             root,
             f"/collections/{found.id}",
-            found.title_en,
+            found.title.en,
             [found],
             bbox,
             settings.tile_max_features,
@@ -211,7 +211,7 @@ def collection_tilejson(
     url = f"{root}/collections/{found.id}/tiles/WebMercatorQuad/{{z}}/{{y}}/{{x}}"
     box = tiles.data_bbox(session.connection(), [found])
     return JSONResponse(
-        tiles.tilejson([found], url, box, found.title_en, settings.tile_max_features)
+        tiles.tilejson([found], url, box, found.title.en, settings.tile_max_features)
     )
 
 

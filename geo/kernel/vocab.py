@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+from geo.kernel.text import DEFAULT_LANG, Text
+
 
 class VillageKind(StrEnum):
     """Decree 52/2018 Art. 3: what was recognised."""
@@ -166,69 +168,69 @@ class HistoryAction(StrEnum):
     RESTORE = "restore"
 
 
-LABELS: dict[str, dict[str, tuple[str, str]]] = {
+LABELS: dict[str, dict[str, Text]] = {
     "village_kind": {
-        VillageKind.CRAFT_VILLAGE: ("Làng nghề", "Craft village"),
-        VillageKind.TRADITIONAL_CRAFT_VILLAGE: (
+        VillageKind.CRAFT_VILLAGE: Text("Làng nghề", "Craft village"),
+        VillageKind.TRADITIONAL_CRAFT_VILLAGE: Text(
             "Làng nghề truyền thống",
             "Traditional craft village",
         ),
-        VillageKind.TRADITIONAL_CRAFT: ("Nghề truyền thống", "Traditional craft"),
+        VillageKind.TRADITIONAL_CRAFT: Text("Nghề truyền thống", "Traditional craft"),
     },
     "craft_group": {
-        CraftGroup.G1: (
+        CraftGroup.G1: Text(
             "Chế biến, bảo quản nông, lâm, thủy sản",
             "Farm, forest and fish processing",
         ),
-        CraftGroup.G2: ("Sản xuất hàng thủ công mỹ nghệ", "Fine-art handicrafts"),
-        CraftGroup.G3: ("Xử lý, chế biến nguyên liệu", "Raw-material processing"),
-        CraftGroup.G4: (
+        CraftGroup.G2: Text("Sản xuất hàng thủ công mỹ nghệ", "Fine-art handicrafts"),
+        CraftGroup.G3: Text("Xử lý, chế biến nguyên liệu", "Raw-material processing"),
+        CraftGroup.G4: Text(
             "Gỗ, mây tre, gốm sứ, dệt may, cơ khí nhỏ",
             "Wood, rattan-bamboo, ceramics, textiles",
         ),
-        CraftGroup.G5: ("Sinh vật cảnh", "Ornamental plants and animals"),
-        CraftGroup.G6: ("Làm muối", "Salt making"),
-        CraftGroup.G7: ("Dịch vụ nông thôn", "Rural services"),
+        CraftGroup.G5: Text("Sinh vật cảnh", "Ornamental plants and animals"),
+        CraftGroup.G6: Text("Làm muối", "Salt making"),
+        CraftGroup.G7: Text("Dịch vụ nông thôn", "Rural services"),
     },
     "village_status": {
-        VillageStatus.ACTIVE: ("Đang hoạt động", "Active"),
-        VillageStatus.AT_RISK: ("Có nguy cơ mai một", "At risk"),
-        VillageStatus.LOST: ("Đã mất", "Lost"),
-        VillageStatus.RESTORED: ("Đã khôi phục", "Restored"),
-        VillageStatus.REVOKED: ("Bị thu hồi", "Revoked"),
+        VillageStatus.ACTIVE: Text("Đang hoạt động", "Active"),
+        VillageStatus.AT_RISK: Text("Có nguy cơ mai một", "At risk"),
+        VillageStatus.LOST: Text("Đã mất", "Lost"),
+        VillageStatus.RESTORED: Text("Đã khôi phục", "Restored"),
+        VillageStatus.REVOKED: Text("Bị thu hồi", "Revoked"),
     },
     "material": {
-        Material.LUONG: ("Luồng", "Luồng bamboo"),
-        Material.BAMBOO: ("Tre", "Bamboo"),
-        Material.NUA: ("Nứa", "Nứa bamboo"),
-        Material.VAU: ("Vầu", "Vầu bamboo"),
-        Material.RATTAN: ("Mây", "Rattan"),
-        Material.SEDGE: ("Cói", "Sedge"),
-        Material.MEDICINAL: ("Dược liệu", "Medicinal plants"),
-        Material.RAMIE: ("Gai xanh", "Ramie"),
-        Material.OTHER: ("Khác", "Other"),
+        Material.LUONG: Text("Luồng", "Luồng bamboo"),
+        Material.BAMBOO: Text("Tre", "Bamboo"),
+        Material.NUA: Text("Nứa", "Nứa bamboo"),
+        Material.VAU: Text("Vầu", "Vầu bamboo"),
+        Material.RATTAN: Text("Mây", "Rattan"),
+        Material.SEDGE: Text("Cói", "Sedge"),
+        Material.MEDICINAL: Text("Dược liệu", "Medicinal plants"),
+        Material.RAMIE: Text("Gai xanh", "Ramie"),
+        Material.OTHER: Text("Khác", "Other"),
     },
     "zone_status": {
-        ZoneStatus.EXISTING: ("Hiện có", "Existing"),
-        ZoneStatus.PLANNED: ("Quy hoạch", "Planned"),
-        ZoneStatus.PROPOSED: ("Đề xuất", "Proposed"),
+        ZoneStatus.EXISTING: Text("Hiện có", "Existing"),
+        ZoneStatus.PLANNED: Text("Quy hoạch", "Planned"),
+        ZoneStatus.PROPOSED: Text("Đề xuất", "Proposed"),
     },
     "route_status": {
-        RouteStatus.DRAFT: ("Bản nháp", "Draft"),
-        RouteStatus.PLANNED: ("Dự kiến", "Planned"),
-        RouteStatus.OPERATING: ("Đang khai thác", "Operating"),
-        RouteStatus.RETIRED: ("Ngừng khai thác", "Retired"),
+        RouteStatus.DRAFT: Text("Bản nháp", "Draft"),
+        RouteStatus.PLANNED: Text("Dự kiến", "Planned"),
+        RouteStatus.OPERATING: Text("Đang khai thác", "Operating"),
+        RouteStatus.RETIRED: Text("Ngừng khai thác", "Retired"),
     },
     "route_theme": {
-        RouteTheme.CRAFT_VILLAGE: ("Làng nghề", "Craft villages"),
-        RouteTheme.HERITAGE_CRAFT: ("Di sản nghề", "Heritage crafts"),
-        RouteTheme.COMMUNITY_ETHNIC: ("Cộng đồng dân tộc", "Ethnic communities"),
-        RouteTheme.CITY: ("Đô thị", "City"),
+        RouteTheme.CRAFT_VILLAGE: Text("Làng nghề", "Craft villages"),
+        RouteTheme.HERITAGE_CRAFT: Text("Di sản nghề", "Heritage crafts"),
+        RouteTheme.COMMUNITY_ETHNIC: Text("Cộng đồng dân tộc", "Ethnic communities"),
+        RouteTheme.CITY: Text("Đô thị", "City"),
     },
 }
 
 
-def label(vocabulary: str, code: str, lang: str = "vi") -> str:
+def label(vocabulary: str, code: str, lang: str = DEFAULT_LANG) -> str:
     """Label of a code in Vietnamese (default) or English; the code itself if unknown.
 
     Examples
@@ -238,7 +240,5 @@ def label(vocabulary: str, code: str, lang: str = "vi") -> str:
     >>> label("material", "sedge", "en")
     'Sedge'
     """
-    pair = LABELS.get(vocabulary, {}).get(code)
-    if pair is None:
-        return code
-    return pair[1] if lang == "en" else pair[0]
+    text = LABELS.get(vocabulary, {}).get(code)
+    return code if text is None else text(lang)

@@ -315,7 +315,7 @@ def tilejson(
         "vector_layers": [
             {
                 "id": c.id,
-                "description": c.description_en,
+                "description": c.description.en,
                 "minzoom": 0,
                 "maxzoom": MAX_ZOOM,
                 "fields": {n: _TILEJSON_TYPES[t] for n, t in tile_properties([c]).items()},
@@ -339,8 +339,8 @@ def layer_description(collection: Collection) -> dict[str, Any]:
     """A ``layers`` entry of a vector tileset (OGC API – Tiles): the layer and its fields."""
     entry: dict[str, Any] = {
         "id": collection.id,
-        "title": collection.title_en,
-        "description": collection.description_en,
+        "title": collection.title.en,
+        "description": collection.description.en,
         "dataType": "vector",
         "geometryType": collection.geometry_type,
         "minTileMatrix": "0",

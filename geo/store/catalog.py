@@ -21,6 +21,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from geo.cql2 import Queryable
 from geo.kernel import collections as layers
 from geo.kernel.errors import NotFound
+from geo.kernel.text import Text
 from geo.kernel.vocab import Role
 from geo.store import models
 
@@ -127,10 +128,8 @@ class Collection:
     table: sa.Table
     geometry_type: str
     accepted_geometries: frozenset[str]
-    title_vi: str
-    title_en: str
-    description_vi: str
-    description_en: str
+    title: Text
+    description: Text
     props: tuple[Prop, ...]
     write_roles: frozenset[Role]
     # Column names of the record dates that `datetime` filters on (start, end).
@@ -140,14 +139,6 @@ class Collection:
     # accepted alike: a route whose line is drawn from its stops, an admin unit known only
     # by name and code (legacy districts, and every demo unit: no boundaries are loaded).
     geometry_required: bool = True
-
-    def title(self, lang: str) -> str:
-        """Title in ``lang`` (Vietnamese unless ``en``)."""
-        return self.title_en if lang == "en" else self.title_vi
-
-    def description(self, lang: str) -> str:
-        """Description in ``lang`` (Vietnamese unless ``en``)."""
-        return self.description_en if lang == "en" else self.description_vi
 
     @property
     def is_reference_layer(self) -> bool:
@@ -208,7 +199,7 @@ class Collection:
             "$schema": "https://json-schema.org/draft/2020-12/schema",
             "$id": f"{base_url}/collections/{self.id}/{kind}",
             "type": "object",
-            "title": self.title_en,
+            "title": self.title.en,
             "properties": properties,
         }
         if kind == "queryables":
@@ -239,10 +230,11 @@ VILLAGES = Collection(
     table=models.table_of(models.Village),
     geometry_type="Point",
     accepted_geometries=frozenset({"Point"}),
-    title_vi="Làng nghề",
-    title_en="Craft villages",
-    description_vi="Làng nghề, làng nghề truyền thống và nghề truyền thống đã được công nhận.",
-    description_en="Recognised craft villages, traditional craft villages and traditional crafts.",
+    title=Text("Làng nghề", "Craft villages"),
+    description=Text(
+        "Làng nghề, làng nghề truyền thống và nghề truyền thống đã được công nhận.",
+        "Recognised craft villages, traditional craft villages and traditional crafts.",
+    ),
     props=props_of(
         models.table_of(models.Village),
         {
@@ -265,11 +257,10 @@ MATERIAL_ZONES = Collection(
     table=models.table_of(models.MaterialZone),
     geometry_type="MultiPolygon",
     accepted_geometries=frozenset({"Polygon", "MultiPolygon"}),
-    title_vi="Vùng nguyên liệu",
-    title_en="Raw-material zones",
-    description_vi="Vùng nguyên liệu tập trung: tre luồng, mây, cói, dược liệu.",
-    description_en=(
-        "Concentrated raw-material zones: bamboo and luồng, rattan, sedge, medicinal plants."
+    title=Text("Vùng nguyên liệu", "Raw-material zones"),
+    description=Text(
+        "Vùng nguyên liệu tập trung: tre luồng, mây, cói, dược liệu.",
+        "Concentrated raw-material zones: bamboo and luồng, rattan, sedge, medicinal plants.",
     ),
     props=props_of(
         models.table_of(models.MaterialZone),
@@ -284,10 +275,11 @@ ROUTES = Collection(
     table=models.table_of(models.TourismRoute),
     geometry_type="LineString",
     accepted_geometries=frozenset({"LineString"}),
-    title_vi="Tuyến du lịch",
-    title_en="Tourism routes",
-    description_vi="Tuyến du lịch làng nghề qua các điểm dừng theo thứ tự.",
-    description_en="Craft-village tourism routes through ordered stops.",
+    title=Text("Tuyến du lịch", "Tourism routes"),
+    description=Text(
+        "Tuyến du lịch làng nghề qua các điểm dừng theo thứ tự.",
+        "Craft-village tourism routes through ordered stops.",
+    ),
     props=props_of(models.table_of(models.TourismRoute), {}),
     write_roles=frozenset({Role.TOURISM, Role.ADMIN}),
     temporal=("updated_at", None),
@@ -299,10 +291,11 @@ ROUTE_STOPS = Collection(
     table=models.table_of(models.RouteStop),
     geometry_type="Point",
     accepted_geometries=frozenset({"Point"}),
-    title_vi="Điểm dừng",
-    title_en="Route stops",
-    description_vi="Các điểm dừng của tuyến du lịch.",
-    description_en="The stops of the tourism routes.",
+    title=Text("Điểm dừng", "Route stops"),
+    description=Text(
+        "Các điểm dừng của tuyến du lịch.",
+        "The stops of the tourism routes.",
+    ),
     props=props_of(models.table_of(models.RouteStop), {"seq": (1, None), "dwell_min": _COUNTS}),
     write_roles=frozenset({Role.TOURISM, Role.ADMIN}),
     temporal=("updated_at", None),
@@ -313,10 +306,11 @@ ADMIN_UNITS = Collection(
     table=models.table_of(models.AdminUnit),
     geometry_type="MultiPolygon",
     accepted_geometries=frozenset({"Polygon", "MultiPolygon"}),
-    title_vi="Đơn vị hành chính",
-    title_en="Administrative units",
-    description_vi="Tỉnh, huyện (trước 2025) và xã, phường, với thời gian hiệu lực.",
-    description_en="Provinces, districts (before 2025) and communes, with their validity dates.",
+    title=Text("Đơn vị hành chính", "Administrative units"),
+    description=Text(
+        "Tỉnh, huyện (trước 2025) và xã, phường, với thời gian hiệu lực.",
+        "Provinces, districts (before 2025) and communes, with their validity dates.",
+    ),
     props=props_of(models.table_of(models.AdminUnit), {}),
     write_roles=frozenset({Role.ADMIN}),
     temporal=("valid_from", "valid_to"),
@@ -361,10 +355,9 @@ def _reference_collection(conn: Connection | Session, row: sa.Row[Any]) -> Colle
         accepted_geometries=frozenset(
             {"Point", "MultiPoint", "LineString", "MultiLineString", "Polygon", "MultiPolygon"}
         ),
-        title_vi=row.title,
-        title_en=row.title,
-        description_vi=row.description or "",
-        description_en=row.description or "",
+        # A reference layer has one title and description, whatever the language.
+        title=Text(row.title, row.title),
+        description=Text(row.description or "", row.description or ""),
         props=tuple(props),
         write_roles=frozenset({Role.PLANNER, Role.ADMIN}),
         temporal=("updated_at", None),

@@ -10,6 +10,7 @@ import geopandas as gpd
 import pytest
 import shapely
 
+from geo.kernel.text import Text
 from maps import build, layers, styles
 from maps.escape import html_text, script_json, url_text, with_nonce
 
@@ -79,7 +80,7 @@ def _page(name: str) -> str:
         villages,
         styles.CRAFT_GROUPS,
         lang="vi",
-        fields=(("crafts", "Nghề", "Crafts"),),
+        fields=(("crafts", Text("Nghề", "Crafts")),),
         links=[("API", "/collections/villages/items/{id}")],
     ).add_to(m)
     layers.NumberedStops(stops, name="stops").add_to(m)

@@ -1,0 +1,83 @@
+"""One way to say things in two languages: ``Text(vi, en)`` and the language rule.
+
+craftmap speaks Vietnamese first and English second. Every visible string that exists in
+both (page texts, map texts, code-list labels, collection titles) is a ``Text``; a keyed
+table of them is a plain ``Mapping[str, Text]``. Picking the language happens here and
+nowhere else, so the HTTP pages, the maps and the reports cannot disagree on it.
+
+Examples
+--------
+>>> saved = Text("Đã lưu", "Saved")
+>>> saved("en"), saved.in_("vi"), saved("fr")
+('Saved', 'Đã lưu', 'Đã lưu')
+>>> negotiate(None, "en-GB,vi;q=0.5")
+'en'
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Literal, TypeVar
+
+Lang = Literal["vi", "en"]
+
+# In order of preference: Vietnamese is the default, English the other language.
+LANGS: tuple[Lang, ...] = ("vi", "en")
+DEFAULT_LANG: Lang = "vi"
+
+
+def language(code: str | None) -> Lang:
+    """The supported language ``code`` names; anything else means the default (Vietnamese)."""
+    return "en" if code == "en" else DEFAULT_LANG
+
+
+def other(lang: str) -> Lang:
+    """The language a page offers to switch to."""
+    return "vi" if language(lang) == "en" else "en"
+
+
+def negotiate(asked: str | None, accept_language: str = "") -> Lang:
+    """``lang=`` wins, then the first supported ``Accept-Language`` entry, then Vietnamese.
+
+    Quality values are not weighed: the header's order decides, as browsers list the
+    user's languages best first.
+    """
+    if asked in LANGS:
+        return language(asked)
+    for part in accept_language.split(","):
+        code = part.split(";")[0].strip().lower()[:2]
+        if code in LANGS:
+            return language(code)
+    return DEFAULT_LANG
+
+
+@dataclass(frozen=True, slots=True)
+class Text:
+    """A text in Vietnamese and English; ``text(lang)`` or ``text.in_(lang)`` picks one."""
+
+    vi: str
+    en: str
+
+    def in_(self, lang: str) -> str:
+        """The text in ``lang`` (Vietnamese unless ``en``)."""
+        return self.en if language(lang) == "en" else self.vi
+
+    def __call__(self, lang: str) -> str:
+        return self.in_(lang)
+
+    def format(self, **values: Any) -> Text:
+        """Both languages with ``{name}`` fields filled in.
+
+        >>> Text("{n} phút", "{n} min").format(n=5)("en")
+        '5 min'
+        """
+        return Text(self.vi.format(**values), self.en.format(**values))
+
+
+K = TypeVar("K")
+
+
+def in_(table: Mapping[K, Text], lang: str) -> dict[K, str]:
+    """A whole table in one language (what a template gets as ``t``)."""
+    return {key: text.in_(lang) for key, text in table.items()}
