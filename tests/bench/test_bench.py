@@ -51,7 +51,10 @@ def test_generate_load_and_run_at_tiny_scale(pg_server_url: str, tmp_path: Path)
         assert http.requests > 0 and sql.requests > 0, name
         assert http.errors == 0, name
         assert 0 < http.p50_ms <= http.p99_ms, name
-        assert 0 < sql.p50_ms <= sql.p99_ms and sql.errors == 0, name
+        # pgbench logs a transaction's time in whole microseconds and logs many fast ones
+        # as 0 (seen in CI: the median of 2,974 single-item reads was 0 µs), so only p99
+        # must be positive.
+        assert 0 <= sql.p50_ms <= sql.p99_ms and sql.p99_ms > 0 and sql.errors == 0, name
     memory = run.export_memory(url)
     assert memory.features == generate.TINY.parcels
     assert memory.bytes > 0 and 0 < memory.peak_rss_mb < 1000
