@@ -27,14 +27,13 @@ import logging
 from collections.abc import Callable
 
 from fastapi import HTTPException, Request
-from sqlalchemy.engine import Connection, Engine
 
 from api.settings import ApiSettings
 from geo.kernel.errors import DatabaseUnavailable
 from geo.kernel.vocab import Role
 from geo.store import ratelimit
 from geo.store.catalog import Collection
-from geo.store.db import translate_errors
+from geo.store.db import Connection, Engine, translate_errors
 from geo.store.keys import AuthFailure, KeyInfo, check_token, touch_last_used
 
 auth_log = logging.getLogger("craftmap.auth")

@@ -10,12 +10,11 @@ from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
-from sqlalchemy.engine import Connection, Engine
 
 from geo.kernel.errors import GeoError
 from geo.kernel.text import LANGS, language
 from geo.store import roles
-from geo.store.db import make_engine, set_actor
+from geo.store.db import Connection, Engine, make_engine, set_actor
 from ops.settings import DatabaseSettings
 
 app = typer.Typer(

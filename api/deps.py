@@ -1,4 +1,4 @@
-"""FastAPI dependencies: the database session and settings."""
+"""FastAPI dependencies: the database session, settings and the service's root URL."""
 
 from __future__ import annotations
 
@@ -7,11 +7,10 @@ from collections.abc import Callable, Iterator
 from typing import Annotated
 
 from fastapi import Depends, Request
-from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.orm import Session
 
 from api.settings import ApiSettings
 from geo.kernel.errors import DatabaseUnavailable
+from geo.store.db import Connection, Engine, Session, open_session
 
 
 def get_engine(request: Request) -> Engine:
@@ -31,7 +30,7 @@ def get_session(
     """
     reader: Engine | None = request.app.state.read_engine
     chosen = reader if reader is not None and request.method in {"GET", "HEAD"} else engine
-    with Session(chosen) as session:
+    with open_session(chosen) as session:
         yield session
 
 
@@ -58,3 +57,16 @@ def get_settings(request: Request) -> ApiSettings:
 
 SessionDep = Annotated[Session, Depends(get_session)]
 SettingsDep = Annotated[ApiSettings, Depends(get_settings)]
+
+
+async def root_url(request: Request) -> str:
+    """The service's root URL as clients should see it (``public_url`` when set).
+
+    ``async``: FastAPI runs it on the event loop, not through its thread pool, so the hot
+    read routes pay no thread hop for it.
+    """
+    settings: ApiSettings = request.app.state.settings
+    return (settings.public_url or str(request.base_url)).rstrip("/")
+
+
+RootUrl = Annotated[str, Depends(root_url)]

@@ -7,15 +7,13 @@ import json
 import logging
 from http import HTTPStatus
 
-import psycopg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
-from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from geo.kernel import errors
-from geo.store.db import StatementCancelled
+from geo.store.db import DATABASE_DOWN, DatabaseValueError, StatementCancelled
 from geo.store.writes import PreconditionFailed
 
 log = logging.getLogger("craftmap.errors")
@@ -40,15 +38,8 @@ STATUS_CODES: dict[type[Exception], int] = {
 }
 
 # (limits) The database is unreachable, restarting, or cancelled a statement: the client
-# may retry later (503 with Retry-After), never a 500. Pool exhaustion counts too.
-DATABASE_DOWN: tuple[type[Exception], ...] = (
-    sa_exc.OperationalError,
-    sa_exc.InterfaceError,
-    sa_exc.DisconnectionError,
-    sa_exc.TimeoutError,
-    psycopg.OperationalError,
-    psycopg.InterfaceError,
-)
+# may retry later (503 with Retry-After), never a 500. Pool exhaustion counts too. The
+# exception classes are geo's (geo.store.db.DATABASE_DOWN).
 
 
 def problem(status: int, detail: str | None, *, instance: str | None = None) -> JSONResponse:
@@ -148,7 +139,7 @@ def add_exception_handlers(app: FastAPI, status_codes: dict[type[Exception], int
     def database_value_handler(request: Request, exc: Exception) -> Response:
         # A value PostgreSQL refuses (out of range, malformed geometry in a filter) is the
         # client's input that got past the checks: still a 400, never a 500.
-        assert isinstance(exc, sa_exc.DataError)
+        assert isinstance(exc, DatabaseValueError)
         message = getattr(getattr(exc.orig, "diag", None), "message_primary", None)
         detail = f"invalid value: {message or 'the database refused a value of the request'}"
         return _for_client(request, problem(400, detail, instance=request.url.path))
@@ -168,7 +159,7 @@ def add_exception_handlers(app: FastAPI, status_codes: dict[type[Exception], int
 
     for exc_type in DATABASE_DOWN:
         app.add_exception_handler(exc_type, database_down_handler)
-    app.add_exception_handler(sa_exc.DataError, database_value_handler)
+    app.add_exception_handler(DatabaseValueError, database_value_handler)
     app.add_exception_handler(RequestValidationError, validation_handler)
     app.add_exception_handler(StarletteHTTPException, http_handler)
     app.add_exception_handler(Exception, unexpected_handler)

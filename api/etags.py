@@ -17,18 +17,25 @@ answer true for the bytes that actually leave:
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
 
+from starlette.requests import Request
+from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.negotiation import VARY_SCOPE_KEY
+from geo.kernel.crs import ServedCrs
 
 GZIP_SUFFIX = "-gzip"
 # entity-tag = [ W/ ] DQUOTE *etagc DQUOTE, etagc = %x21 / %x23-7E / obs-text
 _TAG = re.compile(r'\s*(W/)?"([\x21\x23-\x7e\x80-\xff]*)"\s*(?:,|$)')
 # Headers a 304 keeps (RFC 9110 §15.4.5): the rest describe a body it does not have.
 _NOT_IN_304 = {b"content-type", b"content-length", b"content-encoding", b"content-disposition"}
+# The opaque part of every strong ETag a feature is served with (the gzip form stripped):
+# GeoJSON "v3", another CRS "v3-3405", HTML "v3-html-vi" / "v3-3405-html-en".
+_VERSION_TAG = re.compile(r"^v(\d+)(?:-\d+)?(?:-html-[a-z]{2})?$")
 
 
 @dataclass(frozen=True)
@@ -127,6 +134,51 @@ def any_tags(header: str | None) -> list[str] | Literal["*"]:
     if tags == "*":
         return "*"
     return [_identity(tag.opaque) for tag in tags]
+
+
+def not_modified(request: Request, etag: str, headers: Mapping[str, str]) -> Response | None:
+    """The 304 a route answers when ``If-None-Match`` holds ``etag``; None: send the body.
+
+    The one place routes (items, tiles) read ``If-None-Match``; the wildcard is left to
+    :class:`ConditionalMiddleware` (see :func:`none_match`).
+    """
+    if none_match(request.headers.get("if-none-match"), etag, wildcard=False):
+        return Response(status_code=304, headers=dict(headers))
+    return None
+
+
+def feature_etag(version: int, crs: ServedCrs, html_lang: str | None = None) -> str:
+    """One strong ETag per representation of a feature: version, CRS, HTML in its language."""
+    tag = f"v{version}" if crs.uri.endswith("CRS84") else f"v{version}-{crs.srid}"
+    return f'"{tag}-html-{html_lang}"' if html_lang else f'"{tag}"'
+
+
+def expected_version(if_match: str | None) -> int | None:
+    """The feature version an ``If-Match`` asks for; None: no condition (absent, or ``*``).
+
+    Strong comparison (RFC 9110 §13.1.1): weak tags never match. ``*`` matches any
+    existing feature (a missing one is a 404 either way).
+    """
+    if if_match is None:
+        return None
+    tags = strong_tags(if_match)
+    if tags == "*":
+        return None
+    for opaque in tags:
+        found = _VERSION_TAG.match(opaque)
+        if found:
+            return int(found.group(1))
+    # A tag we never issued (or only weak ones) cannot match: the precondition fails.
+    return -1
+
+
+def refused_versions(if_none_match: str | None) -> frozenset[int] | Literal["*"]:
+    """The feature versions an ``If-None-Match`` on a write excludes (weak, §13.1.2)."""
+    tags = any_tags(if_none_match)
+    if tags == "*":
+        return "*"
+    found = (_VERSION_TAG.match(opaque) for opaque in tags)
+    return frozenset(int(m.group(1)) for m in found if m)
 
 
 def encoded(etag: str, content_encoding: str) -> str:

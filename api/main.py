@@ -18,7 +18,7 @@ from api.errors import STATUS_CODES, add_exception_handlers
 from api.etags import ConditionalMiddleware
 from api.limits import BodyLimitMiddleware, CancelOnDisconnect
 from api.logs import RequestLogMiddleware
-from api.routers import apidoc, items, maps, ogc, system, tiles
+from api.routers import apidoc, items_read, items_write, maps, ogc, system, tiles
 from api.security import SecurityHeadersMiddleware
 from api.settings import ApiSettings
 from geo.kernel.errors import GeoError
@@ -114,7 +114,8 @@ def create_app(
     app.add_middleware(SecurityHeadersMiddleware, basemap_url=settings.basemap_url)
     app.add_middleware(RequestLogMiddleware)
     app.include_router(ogc.router)
-    app.include_router(items.router)
+    app.include_router(items_read.router)
+    app.include_router(items_write.router)
     app.include_router(tiles.router)
     app.include_router(apidoc.router)
     app.include_router(system.router)

@@ -14,6 +14,7 @@ JSON = "application/json"
 HTML = "text/html"
 SCHEMA_JSON = "application/schema+json"
 OPENAPI_30 = "application/vnd.oai.openapi+json;version=3.0"
+MVT = "application/vnd.mapbox-vector-tile"
 
 # Parameters every resource understands.
 COMMON_PARAMS = frozenset({"f", "lang"})
@@ -83,11 +84,6 @@ def reject_unknown_params(request: Request, allowed: Iterable[str]) -> None:
         raise InvalidInput(
             f"unknown query parameter {', '.join(unknown)}; allowed: {', '.join(sorted(known))}"
         )
-
-
-def base_url(request: Request, public_url: str | None) -> str:
-    """The service's root URL, as clients should see it."""
-    return (public_url or str(request.base_url)).rstrip("/")
 
 
 # Path parameters carry the names OGC API uses (GDAL looks for them in /api).

@@ -19,7 +19,7 @@ from http import HTTPStatus
 from typing import Any
 
 from api.errors import PROBLEM_JSON
-from api.negotiation import GEOJSON, HTML, JSON, OPENAPI_30, SCHEMA_JSON
+from api.negotiation import GEOJSON, HTML, JSON, MVT, OPENAPI_30, SCHEMA_JSON
 from geo.kernel.text import LANGS
 from geo.query.features import DEFAULT_LIMIT, MAX_LIMIT
 from geo.query.tiles import MAX_ZOOM
@@ -99,10 +99,9 @@ def to_openapi_30(document: dict[str, Any]) -> dict[str, Any]:
 
 
 # -- what craftmap answers ----------------------------------------------------------------------
-MVT = "application/vnd.mapbox-vector-tile"
-# Feature ids are PostgreSQL integers (geo.query.features.parse_feature_id).
+# Feature ids are PostgreSQL integers (api.params.parse_feature_id).
 _MAX_ID = 2**31 - 1
-# The query parameters the items routes read themselves (api.routers.items); a queryable of
+# The query parameters the items routes read themselves (api.params); a queryable of
 # the same name, or of a negotiation parameter's (f, lang), stays unlisted as a filter.
 ITEMS_PARAMS = (
     "limit",

@@ -8,24 +8,24 @@ import folium
 from fastapi import APIRouter, Path, Request
 from fastapi.responses import HTMLResponse
 
-from api.deps import read_connection
+from api.deps import RootUrl, read_connection
 from api.i18n import request_language
-from api.negotiation import base_url, reject_unknown_params
+from api.negotiation import reject_unknown_params
+from api.params import parse_feature_id
 from api.settings import ApiSettings
 from geo.kernel.errors import InvalidInput, NotFound
 from geo.query import mapdata
-from geo.query.features import parse_feature_id
 from maps import build, edit
 from maps.escape import with_nonce
 
 router = APIRouter(tags=["maps"])
 
 
-def map_settings(request: Request) -> build.MapSettings:
+def map_settings(request: Request, root: str) -> build.MapSettings:
     """Language from the request, links to this service, the configured basemap."""
     settings: ApiSettings = request.app.state.settings
     return build.MapSettings(
-        api_root=base_url(request, settings.public_url),
+        api_root=root,
         lang=request_language(request),
         basemap_url=settings.basemap_url,
         basemap_attribution=settings.basemap_attribution,
@@ -44,29 +44,31 @@ def _page(request: Request, m: folium.Map, *, allow_eval: bool = False) -> HTMLR
 
 
 @router.get("/maps", response_class=HTMLResponse, summary="Overview map")
-def overview_map(request: Request) -> HTMLResponse:
+def overview_map(request: Request, root: RootUrl) -> HTMLResponse:
     """Villages, material zones, routes and administrative units on one layered map."""
     reject_unknown_params(request, ("lang",))
     settings: ApiSettings = request.app.state.settings
     with read_connection(request) as conn:
         data = mapdata.overview(conn, embed_limit=settings.map_embed_limit)
     # The measuring tool (leaflet-measure) needs eval; only this page has it.
-    return _page(request, build.build_overview(data, map_settings(request)), allow_eval=True)
+    return _page(request, build.build_overview(data, map_settings(request, root)), allow_eval=True)
 
 
 @router.get("/maps/routes/{routeId}", response_class=HTMLResponse, summary="A route's map")
-def route_map(request: Request, route_id: Annotated[str, Path(alias="routeId")]) -> HTMLResponse:
+def route_map(
+    request: Request, route_id: Annotated[str, Path(alias="routeId")], root: RootUrl
+) -> HTMLResponse:
     """One tourism route with its numbered stops, village cards and a print layout."""
     reject_unknown_params(request, ("lang",))
     with read_connection(request) as conn:
         routes, stops = mapdata.route(conn, parse_feature_id(route_id))
     if routes.empty:
         raise NotFound(f"no route {route_id} (or it has no line yet)")
-    return _page(request, build.build_route_map(routes.iloc[0], stops, map_settings(request)))
+    return _page(request, build.build_route_map(routes.iloc[0], stops, map_settings(request, root)))
 
 
 @router.get("/maps/edit", response_class=HTMLResponse, summary="Draw and save features")
-def editor_map(request: Request) -> HTMLResponse:
+def editor_map(request: Request, root: RootUrl) -> HTMLResponse:
     """Draw a material zone (planner preset) or a route (``role=tourism``) and save it."""
     reject_unknown_params(request, ("lang", "role"))
     role = request.query_params.get("role", "planner")
@@ -74,4 +76,4 @@ def editor_map(request: Request) -> HTMLResponse:
         raise InvalidInput(f"role must be one of {', '.join(edit.PRESETS)}, got {role!r}")
     with read_connection(request) as conn:
         data = mapdata.overview(conn)
-    return _page(request, edit.build_editor(data, map_settings(request), role))
+    return _page(request, edit.build_editor(data, map_settings(request, root), role))

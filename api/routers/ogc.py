@@ -7,7 +7,8 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
-from api.deps import SessionDep, SettingsDep
+from api.deps import RootUrl, SessionDep
+from api.documents import link
 from api.i18n import PAGE, page_texts, request_language
 from api.negotiation import (
     GEOJSON,
@@ -16,7 +17,6 @@ from api.negotiation import (
     OPENAPI_30,
     SCHEMA_JSON,
     CollectionId,
-    base_url,
     reject_unknown_params,
     wants_html,
 )
@@ -60,18 +60,6 @@ CONFORMANCE = [
 ]
 
 
-def link(
-    href: str, rel: str, media_type: str | None = None, title: str | None = None
-) -> dict[str, str]:
-    """One link object of an OGC API response."""
-    entry = {"href": href, "rel": rel}
-    if media_type:
-        entry["type"] = media_type
-    if title:
-        entry["title"] = title
-    return entry
-
-
 def render(request: Request, template: str, **context: Any) -> HTMLResponse:
     """An HTML page in the request's language (autoescaped: templates end in .html).
 
@@ -96,11 +84,10 @@ def self_links(request: Request, json_type: str = JSON) -> list[dict[str, str]]:
 
 
 @router.get("/", response_model=None, summary="Landing page")
-def landing(request: Request, session: SessionDep, settings: SettingsDep) -> Response:
+def landing(request: Request, session: SessionDep, root: RootUrl) -> Response:
     """Landing page: what craftmap serves, with feature counts per collection."""
     reject_unknown_params(request, ())
     lang = request_language(request)
-    root = base_url(request, settings.public_url)
     counts = queries.collection_counts(session)
     collections = []
     for collection in catalog.list_collections(session):
@@ -185,11 +172,10 @@ def collection_document(
 
 
 @router.get("/collections", response_model=None, summary="Collections")
-def collections(request: Request, session: SessionDep, settings: SettingsDep) -> Response:
+def collections(request: Request, session: SessionDep, root: RootUrl) -> Response:
     """Every collection craftmap serves, reference layers included."""
     reject_unknown_params(request, ())
     lang = request_language(request)
-    root = base_url(request, settings.public_url)
     documents = [
         collection_document(request, session, c, root, lang)
         for c in catalog.list_collections(session)
@@ -208,26 +194,24 @@ def collections(request: Request, session: SessionDep, settings: SettingsDep) ->
 
 @router.get("/collections/{collectionId}", response_model=None, summary="A collection")
 def collection(
-    collection_id: CollectionId, request: Request, session: SessionDep, settings: SettingsDep
+    collection_id: CollectionId, request: Request, session: SessionDep, root: RootUrl
 ) -> Response:
     """One collection's description, extent and links."""
     reject_unknown_params(request, ())
     found = catalog.get_collection(session, collection_id)
     lang = request_language(request)
-    document = collection_document(
-        request, session, found, base_url(request, settings.public_url), lang
-    )
+    document = collection_document(request, session, found, root, lang)
     if wants_html(request):
         return render(request, "collection.html", collection=document)
     return JSONResponse(document)
 
 
 def _schema_response(
-    request: Request, session: SessionDep, settings: SettingsDep, collection_id: str, kind: str
+    request: Request, session: SessionDep, root: str, collection_id: str, kind: str
 ) -> Response:
     reject_unknown_params(request, ())
     found = catalog.get_collection(session, collection_id)
-    schema = found.json_schema(base_url=base_url(request, settings.public_url), kind=kind)
+    schema = found.json_schema(base_url=root, kind=kind)
     if wants_html(request):
         return render(request, "schema.html", schema=schema, collection_id=found.id, kind=kind)
     return JSONResponse(schema, media_type=SCHEMA_JSON)
@@ -235,15 +219,15 @@ def _schema_response(
 
 @router.get("/collections/{collectionId}/queryables", response_model=None, summary="Queryables")
 def queryables(
-    collection_id: CollectionId, request: Request, session: SessionDep, settings: SettingsDep
+    collection_id: CollectionId, request: Request, session: SessionDep, root: RootUrl
 ) -> Response:
     """The properties a CQL2 filter may name (JSON Schema)."""
-    return _schema_response(request, session, settings, collection_id, "queryables")
+    return _schema_response(request, session, root, collection_id, "queryables")
 
 
 @router.get("/collections/{collectionId}/schema", response_model=None, summary="Feature schema")
 def schema(
-    collection_id: CollectionId, request: Request, session: SessionDep, settings: SettingsDep
+    collection_id: CollectionId, request: Request, session: SessionDep, root: RootUrl
 ) -> Response:
     """The schema written features are validated against (JSON Schema)."""
-    return _schema_response(request, session, settings, collection_id, "schema")
+    return _schema_response(request, session, root, collection_id, "schema")

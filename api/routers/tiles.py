@@ -2,27 +2,24 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import JSONResponse, Response
-from sqlalchemy.engine import Connection
 
-from api import etags
-from api.deps import SessionDep, SettingsDep, read_connection
-from api.negotiation import JSON, CollectionId, base_url, reject_unknown_params
-from api.routers.ogc import link
+from api import etags, params
+from api.deps import RootUrl, SessionDep, SettingsDep, read_connection
+from api.documents import TMS_URI, link, tileset, tileset_document
+from api.negotiation import JSON, MVT, CollectionId, reject_unknown_params
 from geo.query import tiles
 from geo.store import catalog
+from geo.store.db import Connection
 
 router = APIRouter(tags=["OGC API – Tiles"])
 
-MVT = "application/vnd.mapbox-vector-tile"
-TILEJSON = "application/json"
 # Browsers and caches may keep a tile a minute and must revalidate it after (the ETag
 # makes revalidation cheap); a write shows within that minute at most.
 CACHE_CONTROL = "public, max-age=60, must-revalidate"
-TMS_URI = "http://www.opengis.net/def/tilematrixset/OGC/1.0/WebMercatorQuad"
 
 TileMatrix = Annotated[str, Path(alias="tileMatrix")]
 TileRow = Annotated[str, Path(alias="tileRow")]
@@ -41,15 +38,16 @@ def _tile_response(
     cap: int,
 ) -> Response:
     reject_unknown_params(request, ("properties",))
-    address = tiles.parse_tile(z, y, x)
-    names = tiles.parse_properties(properties, chosen)
+    address = params.parse_tile(z, y, x)
+    names = params.parse_tile_properties(properties, chosen)
     encoded = tiles.tile(conn, chosen, address, properties=names, cap=cap)
     headers = {"Cache-Control": CACHE_CONTROL}
     if not encoded.data:
         return Response(status_code=204, headers=headers)
     headers["ETag"] = encoded.etag
-    if etags.none_match(request.headers.get("if-none-match"), encoded.etag, wildcard=False):
-        return Response(status_code=304, headers=headers)
+    unchanged = etags.not_modified(request, encoded.etag, headers)
+    if unchanged is not None:
+        return unchanged
     return Response(encoded.data, media_type=MVT, headers=headers)
 
 
@@ -112,63 +110,16 @@ def combined_tile(
         )
 
 
-def _tileset(root: str, prefix: str, title: str) -> dict[str, Any]:
-    """A tileset as listed in ``…/tiles``: what OGC API – Tiles requires of a summary."""
-    here = f"{root}{prefix}/tiles/WebMercatorQuad"
-    template = f"{here}/{{tileMatrix}}/{{tileRow}}/{{tileCol}}"
-    return {
-        "title": title,
-        "dataType": "vector",
-        "crs": "http://www.opengis.net/def/crs/EPSG/0/3857",
-        "tileMatrixSetURI": TMS_URI,
-        "links": [
-            link(here, "self", JSON),
-            link(
-                f"{root}/tileMatrixSets/WebMercatorQuad",
-                "http://www.opengis.net/def/rel/ogc/1.0/tiling-scheme",
-                JSON,
-            ),
-            # /req/tileset/description: a link with a URI template says so.
-            {**link(template, "item", MVT, "MVT tiles"), "templated": True},
-            link(f"{here}/tilejson.json", "describedby", TILEJSON, "TileJSON"),
-        ],
-    }
-
-
-def _tileset_document(
-    root: str,
-    prefix: str,
-    title: str,
-    layers: list[catalog.Collection],
-    bbox: list[float] | None,
-    cap: int,
-) -> dict[str, Any]:
-    """The tileset document itself: the summary plus its layers, limits and cap."""
-    document = _tileset(root, prefix, title)
-    document["description"] = tiles.CAP_RULE.format(cap=cap)
-    document["layers"] = [tiles.layer_description(c) for c in layers]
-    if bbox is not None:
-        document["boundingBox"] = {
-            "lowerLeft": bbox[:2],
-            "upperRight": bbox[2:],
-            "crs": "http://www.opengis.net/def/crs/OGC/1.3/CRS84",
-        }
-        # Clients ask for no tile outside the data (an empty collection has no limits).
-        document["tileMatrixSetLimits"] = tiles.matrix_limits(bbox)
-    return document
-
-
 @router.get(
     "/collections/{collectionId}/tiles", response_model=None, summary="Tilesets of a collection"
 )
 def collection_tilesets(
-    collection_id: CollectionId, request: Request, session: SessionDep, settings: SettingsDep
+    collection_id: CollectionId, request: Request, session: SessionDep, root: RootUrl
 ) -> Response:
     """The tilesets a collection is served in."""
     reject_unknown_params(request, ())
     found = catalog.get_collection(session, collection_id)
-    root = base_url(request, settings.public_url)
-    return JSONResponse({"tilesets": [_tileset(root, f"/collections/{found.id}", found.title.en)]})
+    return JSONResponse({"tilesets": [tileset(root, f"/collections/{found.id}", found.title.en)]})
 
 
 @router.get(
@@ -176,16 +127,19 @@ def collection_tilesets(
     response_model=None,
     summary="Tileset metadata of a collection",
 )
-def collection_tileset(
-    collection_id: CollectionId, request: Request, session: SessionDep, settings: SettingsDep
+def collectiontileset(
+    collection_id: CollectionId,
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    root: RootUrl,
 ) -> Response:
     """Tileset metadata: the tiling scheme, the tile URL template, layers and limits."""
     reject_unknown_params(request, ())
     found = catalog.get_collection(session, collection_id)
-    root = base_url(request, settings.public_url)
     bbox = tiles.data_bbox(session.connection(), [found])
     return JSONResponse(
-        _tileset_document(
+        tileset_document(
             root,
             f"/collections/{found.id}",
             found.title.en,
@@ -202,12 +156,15 @@ def collection_tileset(
     summary="TileJSON of a collection",
 )
 def collection_tilejson(
-    collection_id: CollectionId, request: Request, session: SessionDep, settings: SettingsDep
+    collection_id: CollectionId,
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    root: RootUrl,
 ) -> Response:
     """TileJSON 3 for MapLibre and Leaflet."""
     reject_unknown_params(request, ())
     found = catalog.get_collection(session, collection_id)
-    root = base_url(request, settings.public_url)
     url = f"{root}/collections/{found.id}/tiles/WebMercatorQuad/{{z}}/{{y}}/{{x}}"
     box = tiles.data_bbox(session.connection(), [found])
     return JSONResponse(
@@ -216,32 +173,33 @@ def collection_tilejson(
 
 
 @router.get("/tiles", response_model=None, summary="Tilesets of all collections")
-def all_tilesets(request: Request, settings: SettingsDep) -> Response:
+def all_tilesets(request: Request, root: RootUrl) -> Response:
     """The combined tileset (one layer per collection)."""
     reject_unknown_params(request, ())
-    root = base_url(request, settings.public_url)
-    return JSONResponse({"tilesets": [_tileset(root, "", "craftmap")]})
+    return JSONResponse({"tilesets": [tileset(root, "", "craftmap")]})
 
 
 @router.get(
     "/tiles/WebMercatorQuad", response_model=None, summary="Tileset metadata of all collections"
 )
-def all_tileset(request: Request, session: SessionDep, settings: SettingsDep) -> Response:
+def alltileset(
+    request: Request, session: SessionDep, settings: SettingsDep, root: RootUrl
+) -> Response:
     """The combined tileset: one layer per collection, limits covering all the data."""
     reject_unknown_params(request, ())
-    root = base_url(request, settings.public_url)
     chosen = catalog.list_collections(session)
     bbox = tiles.data_bbox(session.connection(), chosen)
     return JSONResponse(
-        _tileset_document(root, "", "craftmap", chosen, bbox, settings.tile_max_features)
+        tileset_document(root, "", "craftmap", chosen, bbox, settings.tile_max_features)
     )
 
 
 @router.get("/tiles/WebMercatorQuad/tilejson.json", response_model=None, summary="TileJSON of all")
-def all_tilejson(request: Request, session: SessionDep, settings: SettingsDep) -> Response:
+def all_tilejson(
+    request: Request, session: SessionDep, settings: SettingsDep, root: RootUrl
+) -> Response:
     """TileJSON 3 of the combined tileset."""
     reject_unknown_params(request, ())
-    root = base_url(request, settings.public_url)
     url = f"{root}/tiles/WebMercatorQuad/{{z}}/{{y}}/{{x}}"
     chosen = catalog.list_collections(session)
     bbox = tiles.data_bbox(session.connection(), chosen)
@@ -249,10 +207,9 @@ def all_tilejson(request: Request, session: SessionDep, settings: SettingsDep) -
 
 
 @router.get("/tileMatrixSets", response_model=None, summary="Tiling schemes")
-def tile_matrix_sets(request: Request, settings: SettingsDep) -> Response:
+def tile_matrix_sets(request: Request, root: RootUrl) -> Response:
     """The tiling schemes tiles are served in."""
     reject_unknown_params(request, ())
-    root = base_url(request, settings.public_url)
     return JSONResponse(
         {
             "tileMatrixSets": [

@@ -10,9 +10,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import functools
-import math
 from collections.abc import Iterator, Sequence
-from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,16 +22,14 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql.elements import ColumnElement
 
-from geo.kernel.crs import CRS84, SRID_STORAGE, ServedCrs, untransformable
-from geo.kernel.errors import InvalidInput, NotFound
+from geo.kernel.crs import CRS84, SRID_STORAGE, ServedCrs
+from geo.kernel.errors import NotFound
 from geo.store.catalog import Collection
 
 MAX_LIMIT = 10_000
 DEFAULT_LIMIT = 10
 # OFFSET is a bigint in SQL, and the page asks for limit + 1 rows after it.
 MAX_OFFSET = 2**62
-# Points per side of a bbox checked before PostGIS transforms it (it draws at most 17).
-_BBOX_SIDE_POINTS = 33
 # numberMatched is exact up to this many features and omitted above it, so that a count
 # never costs more than reading this many index entries.
 COUNT_CAP = 100_000
@@ -53,7 +49,7 @@ _LITERAL_DIALECT = postgresql.psycopg.dialect(paramstyle="named")  # type: ignor
 
 @dataclass
 class ItemsQuery:
-    """What a client asked of an items page, parsed and checked."""
+    """What a client asked of an items page, parsed and checked (api/params.py)."""
 
     # None means every matching feature (the bulk export).
     limit: int | None = DEFAULT_LIMIT
@@ -61,174 +57,11 @@ class ItemsQuery:
     bbox: tuple[float, float, float, float] | None = None
     bbox_crs: ServedCrs | None = None
     interval: tuple[dt.datetime | None, dt.datetime | None] | None = None
-    filter: ColumnElement[bool] | None = None
+    # Conditions from CQL2 (the filter, then property equalities), all of which must hold.
+    filters: list[ColumnElement[bool]] = field(default_factory=list)
     sortby: list[tuple[str, bool]] = field(default_factory=list)
     properties: list[str] | None = None
     crs: ServedCrs | None = None
-
-
-# -- parsing parameters ------------------------------------------------------------------------
-def parse_limit(value: str | None) -> int:
-    """``limit``: 1 or more; above the maximum it is clamped, as the standard asks."""
-    if value is None:
-        return DEFAULT_LIMIT
-    try:
-        limit = int(value)
-    except ValueError as exc:
-        raise InvalidInput(f"limit must be a whole number, got {value!r}") from exc
-    if limit < 1:
-        raise InvalidInput(f"limit must be at least 1, got {limit}")
-    return min(limit, MAX_LIMIT)
-
-
-def parse_offset(value: str | None) -> int:
-    """``offset``: 0 or more."""
-    if value is None:
-        return 0
-    try:
-        offset = int(value)
-    except ValueError as exc:
-        raise InvalidInput(f"offset must be a whole number, got {value!r}") from exc
-    if offset < 0:
-        raise InvalidInput(f"offset must not be negative, got {offset}")
-    if offset > MAX_OFFSET:
-        raise InvalidInput(f"offset must be at most {MAX_OFFSET}, got {value}")
-    return offset
-
-
-def parse_bbox(value: str | None, crs: ServedCrs) -> tuple[float, float, float, float] | None:
-    """``bbox`` as (min x, min y, max x, max y) in storage axis order (x = longitude/easting).
-
-    Four or six numbers in the axis order of ``bbox-crs`` (latitude first for EPSG:4326).
-    """
-    if value is None:
-        return None
-    try:
-        numbers = [float(part) for part in value.split(",")]
-    except ValueError as exc:
-        raise InvalidInput(f"bbox must be 4 or 6 comma-separated numbers, got {value!r}") from exc
-    if len(numbers) == 6:
-        numbers = [numbers[0], numbers[1], numbers[3], numbers[4]]
-    if len(numbers) != 4:
-        raise InvalidInput(f"bbox must be 4 or 6 comma-separated numbers, got {value!r}")
-    if not all(math.isfinite(n) for n in numbers):
-        raise InvalidInput(f"bbox numbers must be finite, got {value!r}")
-    a1, a2, b1, b2 = numbers
-    minx, miny, maxx, maxy = (a2, a1, b2, b1) if crs.swap_axes else (a1, a2, b1, b2)
-    if miny > maxy:
-        raise InvalidInput("bbox: the lower corner must come first (min y > max y)")
-    if crs.srid == SRID_STORAGE and not (-180 <= minx <= 180 and -180 <= maxx <= 180):
-        raise InvalidInput("bbox: longitudes must lie between -180 and 180")
-    if crs.srid == SRID_STORAGE and not (-90 <= miny <= 90 and -90 <= maxy <= 90):
-        raise InvalidInput("bbox: latitudes must lie between -90 and 90")
-    if crs.srid != SRID_STORAGE:
-        _check_bbox_domain((minx, miny, maxx, maxy), crs)
-    return (minx, miny, maxx, maxy)
-
-
-def _check_bbox_domain(bbox: tuple[float, float, float, float], crs: ServedCrs) -> None:
-    """Refuse a bbox whose outline PostGIS could not transform to longitude/latitude."""
-    minx, miny, maxx, maxy = bbox
-    if minx > maxx:
-        # Only longitudes wrap around (a CRS84 box may cross the antimeridian).
-        raise InvalidInput("bbox: the lower corner must come first (min x > max x)")
-    steps = [i / (_BBOX_SIDE_POINTS - 1) for i in range(_BBOX_SIDE_POINTS)]
-    xs = [minx + (maxx - minx) * t for t in steps]
-    ys = [miny + (maxy - miny) * t for t in steps]
-    east = xs + xs + [minx] * len(ys) + [maxx] * len(ys)
-    north = [miny] * len(xs) + [maxy] * len(xs) + ys + ys
-    bad = untransformable(crs.srid, east, north)
-    if bad is not None:
-        x, y = east[bad], north[bad]
-        shown = f"({y:g} {x:g})" if crs.swap_axes else f"({x:g} {y:g})"
-        raise InvalidInput(
-            f"bbox: the point {shown} lies outside EPSG:{crs.srid}, whose coordinates cannot "
-            "be transformed to longitude/latitude there"
-        )
-
-
-def _instant(text: str, *, end: bool) -> dt.datetime | None:
-    text = text.strip()
-    if text in {"", ".."}:
-        return None
-    try:
-        if len(text) == 10:
-            day = dt.date.fromisoformat(text)
-            moment = dt.datetime.combine(day, dt.time.max if end else dt.time.min)
-            return moment.replace(tzinfo=dt.UTC)
-        moment = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError as exc:
-        raise InvalidInput(f"datetime: {text!r} is not an RFC 3339 date or date-time") from exc
-    if moment.tzinfo is None:
-        raise InvalidInput(f"datetime: {text!r} needs a time zone (e.g. Z)")
-    return moment
-
-
-def parse_datetime(value: str | None) -> tuple[dt.datetime | None, dt.datetime | None] | None:
-    """``datetime``: an instant, or an interval ``start/end`` with ``..`` for open ends."""
-    if value is None:
-        return None
-    if "/" in value:
-        start_text, _, end_text = value.partition("/")
-        start, end = _instant(start_text, end=False), _instant(end_text, end=True)
-        if start is not None and end is not None and start > end:
-            raise InvalidInput("datetime: the interval ends before it starts")
-        return (start, end)
-    instant_start = _instant(value, end=False)
-    instant_end = _instant(value, end=True) if len(value.strip()) == 10 else instant_start
-    if instant_start is None:
-        raise InvalidInput("datetime: '..' is only allowed as an end of an interval")
-    return (instant_start, instant_end)
-
-
-def parse_sortby(value: str | None, collection: Collection) -> list[tuple[str, bool]]:
-    """``sortby``: property names, ``-`` for descending; returns (name, descending) pairs."""
-    if value is None:
-        return []
-    order: list[tuple[str, bool]] = []
-    sortable = {p.name for p in collection.props if p.type not in {"object", "array"}}
-    seen: set[str] = set()
-    for raw in value.split(","):
-        name = raw.strip()
-        descending = name.startswith("-")
-        name = name.lstrip("+-").strip()
-        if name not in sortable:
-            listed = ", ".join(sorted(sortable))
-            raise InvalidInput(f"sortby: cannot sort by {_shorten(name)!r}; sortable: {listed}")
-        # A name again adds nothing to the order (thousands of them made PostgreSQL fail).
-        if name not in seen:
-            seen.add(name)
-            order.append((name, descending))
-    return order
-
-
-def parse_properties(value: str | None, collection: Collection) -> list[str] | None:
-    """``properties``: which properties to return (an empty value returns none)."""
-    return parse_property_names(value, {p.name for p in collection.props})
-
-
-def parse_property_names(value: str | None, known: AbstractSet[str]) -> list[str] | None:
-    """``properties`` checked against the names ``known`` (items and tiles share it).
-
-    Raises
-    ------
-    InvalidInput
-        Naming the unknown properties and the known ones.
-    """
-    if value is None:
-        return None
-    # Each name once, in the order given: repeats made one SQL argument each.
-    names = list(dict.fromkeys(n.strip() for n in value.split(",") if n.strip()))
-    unknown = [n for n in names if n not in known]
-    if unknown:
-        listed = ", ".join(repr(_shorten(n)) for n in unknown[:10])
-        more = f" and {len(unknown) - 10} more" if len(unknown) > 10 else ""
-        raise InvalidInput(f"properties: unknown {listed}{more}; known: {', '.join(sorted(known))}")
-    return names
-
-
-def _shorten(text: str, limit: int = 60) -> str:
-    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 # -- SQL ---------------------------------------------------------------------------------------
@@ -361,8 +194,7 @@ def conditions(collection: Collection, query: ItemsQuery) -> list[ColumnElement[
         where.append(sa.func.ST_Intersects(collection.table.c.geom, box))
     if query.interval is not None and collection.temporal is not None:
         where += _temporal_conditions(collection, query.interval)
-    if query.filter is not None:
-        where.append(query.filter)
+    where += query.filters
     return where
 
 
@@ -541,26 +373,36 @@ def item_statement(collection: Collection, feature_id: int, crs: ServedCrs) -> s
     )
 
 
-def parse_feature_id(value: str) -> int:
-    """Feature ids are positive integers (PostgreSQL ``integer``).
+def read_page(
+    conn: Connection,
+    collection: Collection,
+    query: ItemsQuery,
+    result: PageResult,
+    *,
+    counted: bool = False,
+) -> Iterator[list[bytes]]:
+    """The features of an items page (every match when ``query.limit`` is None), streamed.
+
+    ``counted`` reads numberMatched from the page's first row (``result.matched``).
+    """
+    statement = items_statement(collection, query, counted=counted)
+    return stream_features(conn, statement, query.limit, result)
+
+
+def read_item(
+    conn: Connection, collection: Collection, feature_id: int, crs: ServedCrs
+) -> tuple[str, int]:
+    """One feature's GeoJSON text and version.
 
     Raises
     ------
     NotFound
-        When ``value`` is not one: a path that names no feature is a 404 (OGC API –
-        Features Part 1, Table 3), not a 400 — no feature has that id.
+        When the collection has no such feature.
     """
-    # isascii: str.isdigit also accepts other scripts' digits ("١", "²").
-    if not (value.isascii() and value.isdigit()) or not 0 < int(value) <= 2**31 - 1:
-        raise NotFound(f"no feature {value!r}: feature ids are whole numbers from 1 to 2147483647")
-    return int(value)
-
-
-def parse_history_id(value: str) -> int:
-    """History entry ids are positive integers too; anything else names no entry (404)."""
-    if not (value.isascii() and value.isdigit()) or not 0 < int(value) <= 2**63 - 1:
-        raise NotFound(f"no history entry {value!r}: ids are whole numbers")
-    return int(value)
+    row = conn.execute(item_statement(collection, feature_id, crs)).first()
+    if row is None:
+        raise NotFound(f"no feature {feature_id} in {collection.id}")
+    return row[0], row[1]
 
 
 def extent(conn: Connection, collection: Collection) -> dict[str, Any]:

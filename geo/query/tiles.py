@@ -21,8 +21,6 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.sql.elements import ColumnElement
 
 from geo.kernel.crs import SRID_STORAGE
-from geo.kernel.errors import NotFound
-from geo.query import features
 from geo.store.catalog import Collection
 
 TMS_ID = "WebMercatorQuad"
@@ -62,31 +60,6 @@ class TileBytes:
 
     data: bytes
     etag: str
-
-
-def parse_tile(matrix: str, row: str, col: str) -> Tile:
-    """Check a tile address (``tileMatrix/tileRow/tileCol``) against the grid.
-
-    Raises
-    ------
-    NotFound
-        When a part is not a whole number or lies outside the matrix. These are path parts,
-        not query parameters: OGC API – Tiles Part 1 (OGC 20-057, /req/core/tc-error) answers
-        a tile matrix, row or column outside the tile matrix set (or its limits) with 404,
-        as OGC API – Features Part 1 (Table 3) does for any path that names no resource.
-    """
-    # isascii: int() also reads other scripts' digits and "+1"/" 1", which name no tile.
-    if not all(p.isascii() and p.isdigit() for p in (matrix, row, col)):
-        raise NotFound(
-            f"no tile {matrix}/{row}/{col}: tileMatrix, tileRow and tileCol are whole numbers"
-        )
-    z, y, x = int(matrix), int(row), int(col)
-    if not 0 <= z <= MAX_ZOOM:
-        raise NotFound(f"no tile matrix {matrix}: tileMatrix is between 0 and {MAX_ZOOM}")
-    size = 2**z
-    if not (0 <= x < size and 0 <= y < size):
-        raise NotFound(f"no tile {row}/{col} at zoom {z}: tileRow and tileCol are 0 to {size - 1}")
-    return Tile(z, x, y)
 
 
 def _mvt_layer(
@@ -227,17 +200,6 @@ _TILEJSON_TYPES = {
     "boolean": "Boolean",
     "string": "String",
 }
-
-
-def parse_properties(value: str | None, collections: Sequence[Collection]) -> list[str] | None:
-    """``properties`` of a tile request, checked as items checks it.
-
-    Raises
-    ------
-    InvalidInput
-        When a name is not a property a tile of these collections carries.
-    """
-    return features.parse_property_names(value, set(tile_properties(collections)))
 
 
 def data_bbox(conn: Connection, collections: Sequence[Collection]) -> list[float] | None:

@@ -12,10 +12,15 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import sqlalchemy as sa
 from sqlalchemy import exc as sa_exc
-from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.orm import Session
+
+# Re-exported: the handles api/ is given and passes back to geo, named in its annotations
+# and dependencies without importing SQLAlchemy itself.
+from sqlalchemy.engine import Connection as Connection
+from sqlalchemy.engine import Engine as Engine
+from sqlalchemy.orm import Session as Session
 
 from geo.kernel.errors import Conflict, DatabaseUnavailable, GeoError, InvalidInput
 from geo.store import constraint_messages
@@ -278,3 +283,23 @@ def schema_revision(engine: Engine) -> str | None:
         raise DatabaseUnavailable("the database cannot be reached") from exc
     except sa_exc.DBAPIError as exc:
         raise DatabaseUnavailable(f"the database answered with an error: {exc.orig}") from exc
+
+
+# -- what the HTTP layer holds without importing SQLAlchemy (api/ imports none of it) -----------
+# The database is unreachable, restarting, or cancelled a statement (pool exhaustion too):
+# the client may retry later. api/errors.py answers these 503 with Retry-After.
+DATABASE_DOWN: tuple[type[Exception], ...] = (
+    sa_exc.OperationalError,
+    sa_exc.InterfaceError,
+    sa_exc.DisconnectionError,
+    sa_exc.TimeoutError,
+    psycopg.OperationalError,
+    psycopg.InterfaceError,
+)
+# A value PostgreSQL refused (out of range, malformed geometry in a filter): the client's.
+DatabaseValueError = sa_exc.DataError
+
+
+def open_session(engine: Engine) -> Session:
+    """A session on ``engine``; use it as a context manager."""
+    return Session(engine)

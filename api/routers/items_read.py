@@ -1,0 +1,313 @@
+"""OGC API – Features items, read side (Parts 1–3): pages, the export, a feature, history.
+
+HTTP only: parameters are parsed by api/params.py, documents built by api/documents.py,
+and every query runs in geo.query.features.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterator
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, Response, StreamingResponse
+
+from api import documents, etags, params
+from api.auth import optional_reader
+from api.deps import RootUrl, SessionDep, read_connection
+from api.documents import link
+from api.i18n import request_language
+from api.negotiation import (
+    GEOJSON,
+    JSON,
+    CollectionId,
+    FeatureId,
+    is_head,
+    reject_unknown_params,
+    wants_html,
+)
+from api.openapi import ITEMS_PARAMS, items_parameters
+from api.routers.ogc import render
+from api.settings import ApiSettings
+from geo.kernel.crs import SERVED_CRS, ServedCrs, served_crs
+from geo.kernel.errors import NotFound
+from geo.query import features
+from geo.store import catalog
+from geo.store import writes as repository
+from geo.store.db import Connection, longer_statements, request_given_up
+
+router = APIRouter(tags=["OGC API – Features"])
+log = logging.getLogger("craftmap.items")
+
+# The items routes read their parameters from the query string themselves (FastAPI's
+# per-parameter parsing cost more than PostGIS's answer to a small page); /api still lists
+# them, typed (api/openapi.py).
+_ITEMS_DOC: dict[str, dict[str, Any]] = {
+    doc["name"]: doc for doc in items_parameters([c.uri for c in SERVED_CRS])
+}
+
+
+def _documented(*names: str) -> dict[str, Any]:
+    return {"parameters": [_ITEMS_DOC[name] for name in names]}
+
+
+def _items_query(
+    request: Request, collection: catalog.Collection
+) -> tuple[features.ItemsQuery, ServedCrs]:
+    settings: ApiSettings = request.app.state.settings
+    return params.items_query(
+        request.query_params, collection, filter_max_length=settings.filter_max_length
+    )
+
+
+def _page_links(
+    request: Request, query: features.ItemsQuery, has_more: bool, collection_url: str
+) -> documents.Links:
+    here = str(request.url).partition("?")[0]
+    return documents.page_links(
+        here, request.query_params.multi_items(), query, has_more, collection_url
+    )
+
+
+@router.get(
+    "/collections/{collectionId}/items",
+    response_model=None,
+    summary="Features",
+    openapi_extra=_documented(*ITEMS_PARAMS),
+)
+def get_items(collection_id: CollectionId, request: Request, root: RootUrl) -> Response:
+    """Features of a collection, filtered, sorted and paged; GeoJSON built by PostGIS."""
+    with read_connection(request) as conn:
+        found = catalog.get_collection(conn, collection_id)
+        reject_unknown_params(request, (*ITEMS_PARAMS, *found.queryables()))
+        query, out_crs = _items_query(request, found)
+        collection_url = f"{root}/collections/{found.id}"
+        if wants_html(request):
+            matched = features.count_matched(conn, found, query)
+            return _items_html(request, conn, found, query, matched, collection_url)
+        headers = {"Content-Crs": f"<{out_crs.uri}>"}
+        if query.limit is not None and query.limit <= features.FETCH_AT_ONCE:
+            # A small page is written in one piece: streaming it would only add thread hops.
+            page = _page_body(request, conn, found, query, collection_url)
+            return Response(b"".join(page), media_type=GEOJSON, headers=headers)
+        if is_head(request):
+            return _head_of_stream(headers)
+
+    def streamed() -> Iterator[bytes]:
+        with read_connection(request) as conn:
+            yield from _page_body(request, conn, found, query, collection_url)
+
+    return StreamingResponse(_started(streamed()), media_type=GEOJSON, headers=headers)
+
+
+def _started(chunks: Iterator[bytes]) -> Iterator[bytes]:
+    """Run a stream's query before the 200 goes out; end it quietly if its client left.
+
+    The first chunk comes after PostgreSQL's first rows, so a timeout or an outage is
+    still answered 503 with a problem. A later failure can only cut the stream short.
+    """
+    first = next(chunks)
+
+    def rest() -> Iterator[bytes]:
+        yield first
+        try:
+            yield from chunks
+        except Exception:
+            if not request_given_up():
+                raise  # the client is there: cut the stream, so it sees it is incomplete
+            log.info("stream ended: the client left")
+
+    return rest()
+
+
+def _page_body(
+    request: Request,
+    conn: Connection,
+    collection: catalog.Collection,
+    query: features.ItemsQuery,
+    collection_url: str,
+) -> Iterator[bytes]:
+    result = features.PageResult()
+    return documents.feature_collection(
+        features.read_page(conn, collection, query, result, counted=True),
+        result,
+        lambda result: _page_links(request, query, result.has_more, collection_url),
+        # An empty page past the end carries no count: ask for it.
+        count_if_empty=lambda: (
+            features.count_matched(conn, collection, query) if query.offset else 0
+        ),
+    )
+
+
+@router.get(
+    "/collections/{collectionId}/export",
+    response_model=None,
+    summary="Every matching feature in one streamed GeoJSON file",
+    openapi_extra=_documented(*(name for name in ITEMS_PARAMS if name not in {"limit", "offset"})),
+)
+def export_items(collection_id: CollectionId, request: Request, root: RootUrl) -> Response:
+    """All matching features (no paging), streamed so memory stays flat at any size."""
+    settings: ApiSettings = request.app.state.settings
+    with read_connection(request) as conn:
+        found = catalog.get_collection(conn, collection_id)
+        allowed = [p for p in ITEMS_PARAMS if p not in {"limit", "offset"}]
+        reject_unknown_params(request, (*allowed, *found.queryables()))
+        query, out_crs = _items_query(request, found)
+    query.limit, query.offset = None, 0
+    collection_url = f"{root}/collections/{found.id}"
+
+    export_timeout = (
+        round(settings.export_statement_timeout_seconds * 1000)
+        if settings.export_statement_timeout_seconds > 0
+        else 0  # 0 switches PostgreSQL's timeout off
+    )
+
+    headers = {
+        "Content-Crs": f"<{out_crs.uri}>",
+        "Content-Disposition": f'attachment; filename="{found.id}.geojson"',
+    }
+    if is_head(request):
+        return _head_of_stream(headers)
+
+    def streamed() -> Iterator[bytes]:
+        with read_connection(request) as conn, longer_statements(conn, export_timeout):
+            result = features.PageResult()
+            yield from documents.feature_collection(
+                features.read_page(conn, found, query, result),
+                result,
+                lambda result: [link(collection_url, "collection", JSON)],
+            )
+
+    return StreamingResponse(_started(streamed()), media_type=GEOJSON, headers=headers)
+
+
+def _head_of_stream(headers: dict[str, str]) -> Response:
+    """A HEAD of a streamed GeoJSON answer: its headers, without running its query.
+
+    A stream has no Content-Length, so nothing in the headers needs the rows. The one
+    placeholder chunk is dropped with the rest of a HEAD's body (api/cors.py); it makes
+    GZip write Content-Encoding and Vary as it does for the GET's stream. A HEAD cannot
+    see what only the query finds (a statement timeout or an outage, 503 for the GET).
+    """
+    return StreamingResponse(iter([b" "]), media_type=GEOJSON, headers=headers)
+
+
+def _items_html(
+    request: Request,
+    conn: Connection,
+    collection: catalog.Collection,
+    query: features.ItemsQuery,
+    matched: int | None,
+    collection_url: str,
+) -> Response:
+    result = features.PageResult()
+    page = [
+        json.loads(text)
+        for batch in features.read_page(conn, collection, query, result)
+        for text in batch
+    ]
+    shapes, box = features.svg_shapes(conn, collection, [f["id"] for f in page])
+    return render(
+        request,
+        "items.html",
+        collection=collection,
+        features=page,
+        columns=query.properties or [p.name for p in collection.props][:8],
+        matched=matched,
+        query=query,
+        links=_page_links(request, query, result.has_more, collection_url),
+        shapes=shapes,
+        box=box,
+    )
+
+
+def feature_response(
+    request: Request,
+    conn: Connection,
+    collection: catalog.Collection,
+    feature_id: int,
+    crs: ServedCrs,
+    root: str,
+    *,
+    status: int = 200,
+) -> Response:
+    """A feature as GeoJSON or HTML, with its ETag; a GET whose If-None-Match holds gets 304."""
+    text, version = features.read_item(conn, collection, feature_id, crs)
+    as_html = wants_html(request)
+    etag = etags.feature_etag(version, crs, request_language(request) if as_html else None)
+    here = f"{root}/collections/{collection.id}/items/{feature_id}"
+    headers = {"ETag": etag, "Content-Crs": f"<{crs.uri}>"}
+    if status == 200 and request.method == "GET":
+        unchanged = etags.not_modified(request, etag, headers)
+        if unchanged is not None:
+            return unchanged
+    if as_html:
+        feature = json.loads(text)
+        shapes, box = features.svg_shapes(conn, collection, [feature_id])
+        html = render(
+            request,
+            "item.html",
+            collection=collection,
+            feature=feature,
+            shapes=shapes,
+            box=box,
+            history_url=f"{here}/history",
+        )
+        html.headers.update(headers)
+        return html
+    body = documents.feature_document(
+        text, documents.feature_links(root, collection.id, feature_id)
+    )
+    return Response(body, status_code=status, media_type=GEOJSON, headers=headers)
+
+
+@router.get(
+    "/collections/{collectionId}/items/{featureId}",
+    response_model=None,
+    summary="A feature",
+    openapi_extra=_documented("crs"),
+)
+def get_item(
+    collection_id: CollectionId, feature_id: FeatureId, request: Request, root: RootUrl
+) -> Response:
+    """One feature, with an ETag (If-None-Match answers 304)."""
+    reject_unknown_params(request, ("crs",))
+    with read_connection(request) as conn:
+        found = catalog.get_collection(conn, collection_id)
+        return feature_response(
+            request,
+            conn,
+            found,
+            params.parse_feature_id(feature_id),
+            served_crs(request.query_params.get("crs")),
+            root,
+        )
+
+
+@router.get(
+    "/collections/{collectionId}/items/{featureId}/history",
+    response_model=None,
+    summary="Version history of a feature",
+)
+def item_history(
+    collection_id: CollectionId, feature_id: FeatureId, request: Request, session: SessionDep
+) -> Response:
+    """Every recorded version of a feature: who, when, what it looked like.
+
+    Who wrote is named (key name and prefix) only to readers sending a valid API key;
+    others see "API key (role)" or "command line".
+    """
+    reject_unknown_params(request, ())
+    found = catalog.get_collection(session, collection_id)
+    fid = params.parse_feature_id(feature_id)
+    reader = optional_reader(request, session.connection())
+    versions = repository.history(
+        session.connection(), found, fid, reveal_actors=reader is not None
+    )
+    if not versions:
+        raise NotFound(f"no history for feature {fid} in {found.id}")
+    if wants_html(request):
+        return render(request, "history.html", collection=found, feature_id=fid, versions=versions)
+    return JSONResponse({"collection": found.id, "featureId": fid, "versions": versions})
