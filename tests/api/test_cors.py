@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import shutil
 import threading
 from collections.abc import Callable, Iterator
 from functools import partial
@@ -20,6 +19,7 @@ from api.main import create_app
 from api.settings import ApiSettings
 from ops.cluster import free_port
 from ops.settings import DatabaseSettings
+from tests.browser import chromium, needs_chromium
 from tests.live import live_server
 from tests.routes import route_table
 
@@ -226,8 +226,6 @@ def test_origins_setting_is_checked() -> None:
 
 
 # -- a real browser enforces what the headers say ---------------------------------------------
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-
 PROBE = """async (base) => {
   const out = {};
   const attempt = async (name, path, init) => {
@@ -259,26 +257,18 @@ def page_origin(tmp_path: Path) -> Iterator[int]:
     server.shutdown()
 
 
-@pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="apt-get install chromium")
+@needs_chromium
 def test_chromium_obeys_the_answers(database_url: str, tmp_path: Path, page_origin: int) -> None:
-    from playwright.sync_api import sync_playwright
-
     allowed = f"http://127.0.0.1:{page_origin}"
     env = {"CRAFTMAP_CORS_ORIGINS": allowed}
-    with live_server(database_url, tmp_path, env=env) as api, sync_playwright() as pw:
-        browser = pw.chromium.launch(
-            executable_path=CHROMIUM, args=["--no-sandbox", "--disable-dev-shm-usage"]
-        )
-        try:
-            page = browser.new_page()
-            page.goto(f"{allowed}/index.html")
-            seen = page.evaluate(PROBE, api.url)
-            assert seen["read"]["status"] == 200 and seen["read"]["etag"], seen
-            assert seen["write"]["status"] == 401 and '"status":401' in seen["write"]["body"]
-            assert seen["put_on_collections"] == {"error": "TypeError"}, seen
-            # The same page from another origin (localhost is not 127.0.0.1) reads nothing.
-            page.goto(f"http://localhost:{page_origin}/index.html")
-            other = page.evaluate(PROBE, api.url)
-            assert all(v == {"error": "TypeError"} for v in other.values()), other
-        finally:
-            browser.close()
+    with live_server(database_url, tmp_path, env=env) as api, chromium() as browser:
+        page = browser.new_page()
+        page.goto(f"{allowed}/index.html")
+        seen = page.evaluate(PROBE, api.url)
+        assert seen["read"]["status"] == 200 and seen["read"]["etag"], seen
+        assert seen["write"]["status"] == 401 and '"status":401' in seen["write"]["body"]
+        assert seen["put_on_collections"] == {"error": "TypeError"}, seen
+        # The same page from another origin (localhost is not 127.0.0.1) reads nothing.
+        page.goto(f"http://localhost:{page_origin}/index.html")
+        other = page.evaluate(PROBE, api.url)
+        assert all(v == {"error": "TypeError"} for v in other.values()), other

@@ -15,6 +15,7 @@ from api.main import create_app
 from api.security import content_security_policy, origin
 from api.settings import ApiSettings
 from ops.settings import DatabaseSettings
+from tests.factories import TWO_STOPS, make_route
 from tests.routes import route_table
 
 # A value for each path parameter the routes use; ids exist in the demo data.
@@ -99,11 +100,12 @@ def test_every_get_route_sends_the_headers_and_html_a_fresh_nonce(client: TestCl
     assert HTML_PAGES <= html_seen, HTML_PAGES - html_seen
 
 
-def test_only_the_overview_allows_eval(client: TestClient) -> None:
+def test_only_the_overview_allows_eval(client: TestClient, session: Session) -> None:
     # leaflet-measure builds its templates with new Function(); only /maps has it.
     overview = client.get("/maps").headers["content-security-policy"]
     assert "'unsafe-eval'" in overview
-    for url in ("/maps/edit", "/maps/routes/1", "/?f=html", "/collections/villages/items?f=html"):
+    route = f"/maps/routes/{make_route(session, stops=TWO_STOPS)}"
+    for url in ("/maps/edit", route, "/?f=html", "/collections/villages/items?f=html"):
         assert "'unsafe-eval'" not in client.get(url).headers["content-security-policy"], url
 
 
@@ -133,8 +135,9 @@ def tiles_client(database_url: str, session: Session) -> Iterator[TestClient]:
         yield test_client
 
 
-def test_the_basemap_host_may_serve_images(tiles_client: TestClient) -> None:
-    policy = tiles_client.get("/maps/routes/1").headers["content-security-policy"]
+def test_the_basemap_host_may_serve_images(tiles_client: TestClient, session: Session) -> None:
+    route = f"/maps/routes/{make_route(session, stops=TWO_STOPS)}"
+    policy = tiles_client.get(route).headers["content-security-policy"]
     assert "img-src 'self' data: https://*.tile.example.org;" in policy
 
 
