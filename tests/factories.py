@@ -18,11 +18,12 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
+import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session
 
 from geo.kernel.crs import CRS84
-from geo.store import catalog, writes
+from geo.store import catalog, models, writes
 from geo.store.catalog import Collection
 from geo.store.db import make_engine
 from geo.store.keys import create_key
@@ -31,10 +32,16 @@ Target = Connection | Session | Engine | str
 LonLat = tuple[float, float]
 
 ACTOR = "test-factory"
-# A hamlet of Hoằng Hóa and a sedge field of Nga Sơn: inside Thanh Hóa, off the demo rows.
+_HISTORY = models.table_of(models.FeatureHistory)
+# Defaults inside Thanh Hóa, so the province rules accept them; the zone lies near Nga Sơn's
+# sedge fields.
 VILLAGE_AT: LonLat = (105.68, 19.85)
 ZONE_AT: LonLat = (105.95, 20.02)
 ZONE_SIZE = 0.01
+# An id no feature has: the largest int4, which no serial reaches in a test database.
+MISSING_ID = 2_147_483_647
+# Two stops in Thanh Hóa a few kilometres apart: enough for a route with a drawn line.
+TWO_STOPS: tuple[LonLat, LonLat] = ((105.68, 19.85), (105.72, 19.88))
 
 
 def unique_code(prefix: str, length: int = 32) -> str:
@@ -200,11 +207,45 @@ def make_admin_unit(
     return make(target, catalog.ADMIN_UNITS, admin_unit_feature(geometry=geometry, **properties))
 
 
+def remove(target: Target, collection: Collection, feature_id: int) -> None:
+    """Delete a feature through the API's write path (its history keeps it)."""
+    with _connection(target) as conn:
+        options = writes.WriteOptions(actor=ACTOR, content_crs=CRS84)
+        writes.delete(conn, collection, feature_id, options)
+
+
+@contextmanager
+def committed_village(target: Engine | str, **properties: Any) -> Iterator[int]:
+    """A village committed for the block (a server process sees it), deleted after it.
+
+    For tests on the shared database, whose other tests must not find it there.
+    """
+    village_id = make_village(target, **properties)
+    try:
+        yield village_id
+    finally:
+        remove(target, catalog.VILLAGES, village_id)
+
+
+def path_ids(target: Target) -> dict[str, str]:
+    """Values for the id parameters of the app's paths, each naming a feature made here.
+
+    ``featureId`` is a new village (of collection ``villages``), ``historyId`` the entry of
+    its creation, ``routeId`` a new route with two stops.
+    """
+    with _connection(target) as conn:
+        village_id = make_village(conn)
+        history_id = conn.execute(
+            sa.select(_HISTORY.c.id).where(
+                _HISTORY.c.table_name == catalog.VILLAGES.table.name,
+                _HISTORY.c.feature_id == str(village_id),
+            )
+        ).scalar_one()
+        route_id = make_route(conn, stops=TWO_STOPS)
+    return {"featureId": str(village_id), "historyId": str(history_id), "routeId": str(route_id)}
+
+
 def make_key(target: Target, role: str, name: str | None = None) -> str:
     """A new API key of ``role``; its token (committed unless on a test's connection)."""
     with _connection(target) as conn:
         return create_key(conn, name=name or f"test {role}", role=role)[0]
-
-
-# Two stops in Thanh Hóa a few kilometres apart: enough for a route with a drawn line.
-TWO_STOPS: tuple[LonLat, LonLat] = ((105.68, 19.85), (105.72, 19.88))

@@ -6,7 +6,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
-from tests.factories import TWO_STOPS, make_route
+from tests.factories import MISSING_ID, TWO_STOPS, make_route
 
 
 def test_overview_page_is_html_with_every_theme(client: TestClient) -> None:
@@ -27,7 +27,7 @@ def test_overview_page_is_html_with_every_theme(client: TestClient) -> None:
         # (ogc, issue 10) a route id that is not one names no route page: 404.
         ("/maps/routes/abc", 404),
         ("/maps/routes/0", 404),
-        ("/maps/routes/99999", 404),
+        (f"/maps/routes/{MISSING_ID}", 404),
         ("/maps/edit?role=mayor", 400),
         ("/maps/edit?role=planner&x=1", 400),
     ],

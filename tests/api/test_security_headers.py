@@ -15,15 +15,12 @@ from api.main import create_app
 from api.security import content_security_policy, origin
 from api.settings import ApiSettings
 from ops.settings import DatabaseSettings
-from tests.factories import TWO_STOPS, make_route
-from tests.routes import route_table
+from tests.factories import TWO_STOPS, make_route, path_ids
+from tests.routes import concrete, route_table
 
-# A value for each path parameter the routes use; ids exist in the demo data.
+# A value for each path parameter the routes use but the ids, which the test makes.
 PATH_VALUES = {
     "collectionId": "villages",
-    "featureId": "1",
-    "routeId": "1",
-    "historyId": "1",
     "tileMatrixSetId": "WebMercatorQuad",
     "tileMatrix": "10",
     "tileRow": "450",
@@ -52,10 +49,6 @@ def _get_paths(client: TestClient) -> list[str]:
     return sorted(p for p, methods in route_table(client.app).items() if "GET" in methods)
 
 
-def _url(path: str) -> str:
-    return re.sub(r"\{(\w+)\}", lambda m: PATH_VALUES[m.group(1)], path)
-
-
 def _common(headers: Any, where: str) -> None:
     assert headers["x-content-type-options"] == "nosniff", where
     assert headers["referrer-policy"] == "same-origin", where
@@ -73,12 +66,15 @@ def _html_policy(headers: Any, where: str) -> str:
     return found.group(1)
 
 
-def test_every_get_route_sends_the_headers_and_html_a_fresh_nonce(client: TestClient) -> None:
+def test_every_get_route_sends_the_headers_and_html_a_fresh_nonce(
+    client: TestClient, session: Session
+) -> None:
+    values = {**PATH_VALUES, **path_ids(session)}
     paths = _get_paths(client)
     assert HTML_PAGES <= set(paths), HTML_PAGES - set(paths)
     html_seen = set()
     for path in paths:
-        url = _url(path)
+        url = concrete(path, values)
         answer = client.get(url, params={"f": "html"}, headers={"Accept": "text/html"})
         if answer.status_code == 400:  # a route with no HTML form refuses f=html
             answer = client.get(url, headers={"Accept": "text/html"})

@@ -12,9 +12,9 @@ import pytest
 from playwright.sync_api import Browser, Page
 
 from maps import assets
-from tests.browser import ARTIFACTS, chromium, needs_chromium
+from tests.browser import ARTIFACTS, needs_chromium
 from tests.conftest import demo_database
-from tests.factories import TWO_STOPS, make_key, make_route
+from tests.factories import MISSING_ID, TWO_STOPS, make_key, make_route
 from tests.live import live_server
 
 pytestmark = needs_chromium
@@ -39,12 +39,6 @@ def served(map_database_url: str, tmp_path_factory: pytest.TempPathFactory) -> I
     env = {"CRAFTMAP_BASEMAP_URL": "none"}
     with live_server(map_database_url, tmp_path_factory.mktemp("maps"), env=env) as server:
         yield server.url
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with chromium() as launched:
-        yield launched
 
 
 class Watched:
@@ -157,7 +151,7 @@ def test_route_map_has_stops_length_and_print_layout(
 
 def test_unknown_route_is_404(served: str) -> None:
     with pytest.raises(urllib.error.HTTPError) as caught:
-        urllib.request.urlopen(f"{served}/maps/routes/999")
+        urllib.request.urlopen(f"{served}/maps/routes/{MISSING_ID}")
     assert caught.value.code == 404
 
 

@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser, Page
 
-from tests.browser import ARTIFACTS, chromium, needs_chromium
+from tests.browser import ARTIFACTS, needs_chromium
 from tests.conftest import create_database, drop_database, migrate_with_demo
 from tests.factories import make_key
 from tests.live import CRAFTMAP, LiveServer, live_server
@@ -121,12 +121,6 @@ def hostile(pg_server_url: str, tmp_path_factory: pytest.TempPathFactory) -> Ite
             yield found
     finally:
         drop_database(url)
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with chromium() as launched:
-        yield launched
 
 
 class Guarded:
