@@ -62,6 +62,25 @@ def drop_database(url: str) -> None:
         conn.execute(f'DROP DATABASE IF EXISTS "{parsed.database}" WITH (FORCE)')
 
 
+def migrate_with_demo(url: str) -> None:
+    """Migrate the database of ``url`` and load the demo into it, as a new deployment does."""
+    migrate.upgrade(url)
+    engine = make_engine(url)
+    ingest.load_demo(engine, actor="test-setup")
+    engine.dispose()
+
+
+@contextmanager
+def demo_database(server_url: str, prefix: str) -> Iterator[str]:
+    """A migrated database with the demo, of a test module's own: its URL (dropped after)."""
+    url = create_database(server_url, prefix)
+    try:
+        migrate_with_demo(url)
+        yield url
+    finally:
+        drop_database(url)
+
+
 @pytest.fixture(scope="session")
 def pg_server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """URL of a server the tests may create databases on."""

@@ -25,19 +25,10 @@ from geo.store.db import make_engine, set_actor
 from ops.cluster import LocalCluster
 from ops.settings import DatabaseSettings
 from tests.conftest import REPO_ROOT, create_database, drop_database, libpq_conninfo
+from tests.factories import village_feature
 from tests.test_cli import CRAFTMAP, run_cli
 
-VILLAGE = {
-    "type": "Feature",
-    "geometry": {"type": "Point", "coordinates": [105.71, 19.91]},
-    "properties": {
-        "code": "T-V-BACKUP",
-        "name": "Làng sao lưu",
-        "kind": "craft_village",
-        "craft_group": "G4",
-        "geom_precision": "hamlet",
-    },
-}
+VILLAGE = village_feature(code="T-V-BACKUP", name="Làng sao lưu", at=(105.71, 19.91))
 
 
 def snapshot(url: str) -> dict[str, Any]:

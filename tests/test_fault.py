@@ -22,12 +22,9 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from geo.io import ingest
-from geo.store import migrate
-from geo.store.db import make_engine
-from geo.store.keys import create_key
 from ops.cluster import LocalCluster
-from tests.conftest import ROOMY_RATE_LIMIT_ENV, libpq_conninfo
+from tests.conftest import ROOMY_RATE_LIMIT_ENV, libpq_conninfo, migrate_with_demo
+from tests.factories import TWO_STOPS, make_key, make_route, make_zone, zone_feature
 from tests.live import Answer, LiveServer, live_server
 
 ITEMS = "/collections/material-zones/items"
@@ -36,24 +33,7 @@ TILE = "WebMercatorQuad/8/113/203"
 
 
 def _zone(code: str) -> bytes:
-    return json.dumps(
-        {
-            "type": "Feature",
-            "geometry": {
-                "type": "Polygon",
-                "coordinates": [
-                    [
-                        [105.95, 20.02],
-                        [105.96, 20.02],
-                        [105.96, 20.03],
-                        [105.95, 20.03],
-                        [105.95, 20.02],
-                    ]
-                ],
-            },
-            "properties": {"code": code, "name": "Vùng cói thử sự cố", "material": "sedge"},
-        }
-    ).encode()
+    return json.dumps(zone_feature(code=code, name="Vùng cói thử sự cố")).encode()
 
 
 @dataclass
@@ -108,20 +88,9 @@ def cluster(tmp_path: Path) -> Iterator[LocalCluster]:
     own = LocalCluster(tmp_path / "fault")
     own.start()
     url = own.url()
-    migrate.upgrade(url)
-    engine = make_engine(url)
-    ingest.load_demo(engine, actor="test-setup")
-    engine.dispose()
+    migrate_with_demo(url)
     yield own
     own.destroy()
-
-
-def _token(url: str) -> str:
-    engine = make_engine(url)
-    with engine.begin() as conn:
-        token = create_key(conn, name="fault test", role="planner")[0]
-    engine.dispose()
-    return token
 
 
 def _kill_immediately(cluster: LocalCluster) -> None:
@@ -176,11 +145,8 @@ def test_database_outage_is_503_then_recovers_and_loses_no_acknowledged_write(
     cluster: LocalCluster, tmp_path: Path
 ) -> None:
     url = cluster.url()
-    token = _token(url)
-    with psycopg.connect(libpq_conninfo(url)) as conn:
-        zone_id = conn.execute("SELECT min(id) FROM material_zone").fetchone()[0]  # type: ignore[index]
-        route_id = conn.execute("SELECT min(id) FROM tourism_route").fetchone()[0]  # type: ignore[index]
-    endpoints = _endpoints(zone_id, route_id)
+    token = make_key(url, "planner", "fault test")
+    endpoints = _endpoints(make_zone(url), make_route(url, stops=TWO_STOPS))
     # Hundreds of writes from one key: the rate limits are not what is tested here.
     env = {"CRAFTMAP_BASEMAP_URL": "none", **ROOMY_RATE_LIMIT_ENV}
     with live_server(url, tmp_path, workers=2, env=env) as server:

@@ -6,6 +6,8 @@ import pytest
 from sqlalchemy.orm import Session
 
 from geo.store.keys import create_key
+from tests.factories import path_ids
+from tests.routes import PATH_VALUES
 
 
 @pytest.fixture
@@ -21,3 +23,9 @@ def keys(session: Session) -> dict[str, str]:
 def bearer(token: str) -> dict[str, str]:
     """Authorization header for a token."""
     return {"Authorization": f"Bearer {token}"}
+
+
+@pytest.fixture
+def sample(session: Session) -> dict[str, str]:
+    """A value for every path parameter; the ids name features made for the test."""
+    return {**PATH_VALUES, **path_ids(session)}

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import re
-import shutil
 import threading
 from collections.abc import Callable, Iterator
 from functools import partial
@@ -20,22 +18,13 @@ from api.main import create_app
 from api.settings import ApiSettings
 from ops.cluster import free_port
 from ops.settings import DatabaseSettings
+from tests.browser import chromium, needs_chromium
+from tests.factories import committed_village
 from tests.live import live_server
-from tests.routes import route_table
+from tests.routes import concrete, route_table
 
 PORTAL = "https://portal.example.vn"
 ITEMS = "/collections/villages/items"
-ITEM = "/collections/villages/items/1"
-# A value for each path parameter, so every route can be called.
-SAMPLE = {
-    "collectionId": "villages",
-    "featureId": "1",
-    "historyId": "1",
-    "routeId": "1",
-    "tileMatrix": "8",
-    "tileRow": "113",
-    "tileCol": "203",
-}
 ALL_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 
 Client = Callable[..., TestClient]
@@ -81,16 +70,20 @@ def _preflight(client: TestClient, path: str, method: str, origin: str = PORTAL)
     )
 
 
-def _concrete(path_format: str) -> str:
-    return re.sub(r"\{(\w+)(?::\w+)?\}", lambda m: SAMPLE.get(m[1], "1"), path_format)
+@pytest.fixture
+def item(sample: dict[str, str]) -> str:
+    """The path of a village made for the test."""
+    return f"{ITEMS}/{sample['featureId']}"
 
 
-def test_options_and_allow_are_true_for_every_route(make_client: Client) -> None:
+def test_options_and_allow_are_true_for_every_route(
+    make_client: Client, sample: dict[str, str]
+) -> None:
     client = make_client()
     table = route_table(client.app)
     assert len(table) > 20 and ITEMS.replace("villages", "{collectionId}") in table
     for path_format, declared in table.items():
-        path = _concrete(path_format)
+        path = concrete(path_format, sample)
         expected = declared | {"OPTIONS"} | ({"HEAD"} if "GET" in declared else set())
         answer = client.options(path)
         assert answer.status_code == 204, (path, answer.text)
@@ -113,11 +106,11 @@ def test_options_and_allow_are_true_for_every_route(make_client: Client) -> None
                 assert head.headers.get("content-length") == got.headers.get("content-length")
 
 
-def test_the_resources_of_the_brief(make_client: Client) -> None:
+def test_the_resources_of_the_brief(make_client: Client, item: str) -> None:
     client = make_client()
     expected = {
         ITEMS: {"GET", "HEAD", "POST", "OPTIONS"},
-        ITEM: {"GET", "HEAD", "PUT", "PATCH", "DELETE", "OPTIONS"},
+        item: {"GET", "HEAD", "PUT", "PATCH", "DELETE", "OPTIONS"},
         "/collections": {"GET", "HEAD", "OPTIONS"},
         "/collections/villages/tiles/WebMercatorQuad/8/113/203": {"GET", "HEAD", "OPTIONS"},
         "/maps": {"GET", "HEAD", "OPTIONS"},
@@ -127,15 +120,15 @@ def test_the_resources_of_the_brief(make_client: Client) -> None:
     assert client.options("/no/such/resource").status_code == 404
 
 
-def test_cors_is_off_by_default(make_client: Client) -> None:
+def test_cors_is_off_by_default(make_client: Client, item: str) -> None:
     client = make_client()
     answers = [
         _preflight(client, ITEMS, "POST"),
         _preflight(client, "/collections", "GET"),
         client.get("/collections", headers={"Origin": PORTAL}),
-        client.head(ITEM, headers={"Origin": PORTAL}),
+        client.head(item, headers={"Origin": PORTAL}),
         client.post(ITEMS, headers={"Origin": PORTAL}, json={}),
-        client.options(ITEM, headers={"Origin": PORTAL}),
+        client.options(item, headers={"Origin": PORTAL}),
         client.get("/no/such/resource", headers={"Origin": PORTAL}),
     ]
     for answer in answers:
@@ -144,11 +137,11 @@ def test_cors_is_off_by_default(make_client: Client) -> None:
     assert "Origin" not in answers[2].headers.get("vary", "")  # type: ignore[attr-defined]
 
 
-def test_preflight_lists_exactly_what_each_resource_allows(make_client: Client) -> None:
+def test_preflight_lists_exactly_what_each_resource_allows(make_client: Client, item: str) -> None:
     client = make_client([PORTAL])
     cases = {
         (ITEMS, "POST"): {"GET", "HEAD", "POST", "OPTIONS"},
-        (ITEM, "PATCH"): {"GET", "HEAD", "PUT", "PATCH", "DELETE", "OPTIONS"},
+        (item, "PATCH"): {"GET", "HEAD", "PUT", "PATCH", "DELETE", "OPTIONS"},
         ("/collections", "GET"): {"GET", "HEAD", "OPTIONS"},
         # A method the resource does not allow is not listed, so the browser refuses it.
         ("/collections", "DELETE"): {"GET", "HEAD", "OPTIONS"},
@@ -174,7 +167,7 @@ def test_preflight_lists_exactly_what_each_resource_allows(make_client: Client) 
         assert "Origin" in headers["vary"]
 
 
-def test_requests_from_the_origin_and_from_others(make_client: Client) -> None:
+def test_requests_from_the_origin_and_from_others(make_client: Client, item: str) -> None:
     client = make_client([PORTAL, "http://127.0.0.1:8080"])
     read = client.get("/collections", headers={"Origin": PORTAL})
     assert read.status_code == 200
@@ -194,7 +187,7 @@ def test_requests_from_the_origin_and_from_others(make_client: Client) -> None:
     for other in ("https://evil.example", "https://portal.example.vn.evil.example", "null"):
         answer = client.get("/collections", headers={"Origin": other})
         assert answer.status_code == 200 and _cors_headers(dict(answer.headers)) == {}
-        preflight = _preflight(client, ITEM, "DELETE", origin=other)
+        preflight = _preflight(client, item, "DELETE", origin=other)
         assert preflight.status_code == 403  # type: ignore[attr-defined]
         assert _cors_headers(dict(preflight.headers)) == {}  # type: ignore[attr-defined]
         assert preflight.headers["content-type"] == "application/problem+json"  # type: ignore[attr-defined]
@@ -202,11 +195,11 @@ def test_requests_from_the_origin_and_from_others(make_client: Client) -> None:
     assert _cors_headers(dict(no_origin.headers)) == {} and "Origin" in no_origin.headers["vary"]
 
 
-def test_any_origin_may_read_but_not_write(make_client: Client) -> None:
+def test_any_origin_may_read_but_not_write(make_client: Client, item: str) -> None:
     client = make_client(["*"])
     read = client.get("/collections", headers={"Origin": "https://anyone.example"})
     assert read.headers["access-control-allow-origin"] == "*"
-    preflight = _preflight(client, ITEM, "PATCH", origin="https://anyone.example")
+    preflight = _preflight(client, item, "PATCH", origin="https://anyone.example")
     assert _methods(preflight.headers["access-control-allow-methods"]) == {  # type: ignore[attr-defined]
         "GET",
         "HEAD",
@@ -226,9 +219,7 @@ def test_origins_setting_is_checked() -> None:
 
 
 # -- a real browser enforces what the headers say ---------------------------------------------
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-
-PROBE = """async (base) => {
+PROBE = """async ([base, item]) => {
   const out = {};
   const attempt = async (name, path, init) => {
     try {
@@ -236,7 +227,6 @@ PROBE = """async (base) => {
       out[name] = {status: r.status, etag: r.headers.get("ETag"), body: await r.text()};
     } catch (e) { out[name] = {error: e.name}; }
   };
-  const item = "/collections/villages/items/1";
   await attempt("read", item, {headers: {"Accept": "application/geo+json"}});
   await attempt("write", item, {method: "PATCH", body: "{}", headers: {
     "Authorization": "Bearer cm_not_a_key", "Content-Type": "application/merge-patch+json",
@@ -259,26 +249,23 @@ def page_origin(tmp_path: Path) -> Iterator[int]:
     server.shutdown()
 
 
-@pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="apt-get install chromium")
+@needs_chromium
 def test_chromium_obeys_the_answers(database_url: str, tmp_path: Path, page_origin: int) -> None:
-    from playwright.sync_api import sync_playwright
-
     allowed = f"http://127.0.0.1:{page_origin}"
     env = {"CRAFTMAP_CORS_ORIGINS": allowed}
-    with live_server(database_url, tmp_path, env=env) as api, sync_playwright() as pw:
-        browser = pw.chromium.launch(
-            executable_path=CHROMIUM, args=["--no-sandbox", "--disable-dev-shm-usage"]
-        )
-        try:
-            page = browser.new_page()
-            page.goto(f"{allowed}/index.html")
-            seen = page.evaluate(PROBE, api.url)
-            assert seen["read"]["status"] == 200 and seen["read"]["etag"], seen
-            assert seen["write"]["status"] == 401 and '"status":401' in seen["write"]["body"]
-            assert seen["put_on_collections"] == {"error": "TypeError"}, seen
-            # The same page from another origin (localhost is not 127.0.0.1) reads nothing.
-            page.goto(f"http://localhost:{page_origin}/index.html")
-            other = page.evaluate(PROBE, api.url)
-            assert all(v == {"error": "TypeError"} for v in other.values()), other
-        finally:
-            browser.close()
+    with (
+        committed_village(database_url) as village_id,
+        live_server(database_url, tmp_path, env=env) as api,
+        chromium() as browser,
+    ):
+        item = f"{ITEMS}/{village_id}"
+        page = browser.new_page()
+        page.goto(f"{allowed}/index.html")
+        seen = page.evaluate(PROBE, [api.url, item])
+        assert seen["read"]["status"] == 200 and seen["read"]["etag"], seen
+        assert seen["write"]["status"] == 401 and '"status":401' in seen["write"]["body"]
+        assert seen["put_on_collections"] == {"error": "TypeError"}, seen
+        # The same page from another origin (localhost is not 127.0.0.1) reads nothing.
+        page.goto(f"http://localhost:{page_origin}/index.html")
+        other = page.evaluate(PROBE, [api.url, item])
+        assert all(v == {"error": "TypeError"} for v in other.values()), other

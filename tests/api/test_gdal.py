@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -16,8 +14,7 @@ import shapely
 import sqlalchemy as sa
 
 from geo.store.db import make_engine
-from ops.cluster import free_port
-from tests.test_cli import CRAFTMAP
+from tests.live import live_server
 
 SERVER_LOGS: dict[str, Path] = {}
 
@@ -29,27 +26,9 @@ def served(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Itera
     GDAL speaks HTTP through curl and holds the GIL while it waits, so the server cannot be
     a thread of the test process.
     """
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CRAFTMAP_")}
-    env["DATABASE_URL"] = database_url
-    log_path = tmp_path_factory.mktemp("gdal") / "serve.log"
-    log = log_path.open("w")
-    server = subprocess.Popen(
-        [CRAFTMAP, "serve", "--port", str(port)], env=env, stdout=log, stderr=subprocess.STDOUT
-    )
-    base = f"http://127.0.0.1:{port}"
-    SERVER_LOGS[base] = log_path
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(f"{base}/ready", timeout=2):
-                break
-        except OSError:
-            time.sleep(0.2)
-    yield base
-    server.terminate()
-    server.wait(timeout=30)
-    log.close()
+    with live_server(database_url, tmp_path_factory.mktemp("gdal")) as server:
+        SERVER_LOGS[server.url] = server.log_path
+        yield server.url
 
 
 def _number_matched(base: str, collection: str) -> int:

@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 from sqlalchemy.orm import Session
 
 from tests.api.conftest import bearer
+from tests.factories import village_feature, zone_feature
 
 EPSG = "http://www.opengis.net/def/crs/EPSG/0/{}"
 _CODES = itertools.count()
@@ -104,16 +105,10 @@ CONTENT_CRS = st.sampled_from(
 def _feature(collection: str, geometry: Any) -> dict[str, Any]:
     code = f"T-FUZZ-{next(_CODES)}"
     if collection == "villages":
-        properties = {
-            "code": code,
-            "name": "Làng thử",
-            "kind": "craft_village",
-            "craft_group": "G4",
-            "geom_precision": "hamlet",
-        }
+        valid = village_feature(code=code, name="Làng thử")
     else:
-        properties = {"code": code, "name": "Vùng thử", "material": "sedge", "status": "planned"}
-    return {"type": "Feature", "geometry": geometry, "properties": properties}
+        valid = zone_feature(code=code, name="Vùng thử")
+    return {**valid, "geometry": geometry}
 
 
 @settings(

@@ -1,8 +1,9 @@
 """HEAD, OPTIONS, 405 and conditional requests, generated from the app's route table.
 
-Every route the app registers is called with real demo ids, so a route added later is
-checked the day it is added: HEAD answers as GET without a body, OPTIONS and 405 name
-the methods of the path, and every answer with an ETag revalidates (RFC 9110 §13).
+Every route the app registers is called with ids of features the test makes, so a route
+added later is checked the day it is added: HEAD answers as GET without a body, OPTIONS
+and 405 name the methods of the path, and every answer with an ETag revalidates
+(RFC 9110 §13).
 """
 
 from __future__ import annotations
@@ -18,22 +19,12 @@ from sqlalchemy.orm import Session
 from api import etags
 from tests.api.conftest import bearer
 from tests.api.test_write import ZONE
+from tests.factories import committed_village
 from tests.live import LiveServer
-from tests.routes import route_table
+from tests.routes import concrete, route_table
 
-# Real demo ids for the path parameters (route 1 has a line; tile 8/203/113 holds Thanh
-# Hóa's villages, zones and routes).
-SAMPLE = {
-    "collectionId": "villages",
-    "featureId": "1",
-    "historyId": "1",
-    "routeId": "1",
-    "tileMatrix": "8",
-    "tileRow": "113",
-    "tileCol": "203",
-}
 ALL_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
-ITEM = "/collections/villages/items/1"
+ITEM = "/collections/villages/items/{featureId}"
 TILE = "/tiles/WebMercatorQuad/8/113/203"
 # Headers of an answer that describe it (a HEAD sends the GET's); Date, request ids and
 # CSP nonces are per response.
@@ -50,13 +41,10 @@ DESCRIBING = (
 )
 
 
-def _concrete(path_format: str) -> str:
-    return re.sub(r"\{(\w+)(?::\w+)?\}", lambda m: SAMPLE[m[1]], path_format)
-
-
-def _get_paths(client: TestClient) -> list[str]:
-    paths = [_concrete(p) for p, methods in route_table(client.app).items() if "GET" in methods]
-    assert len(paths) > 20 and ITEM in paths and TILE in paths
+def _get_paths(client: TestClient, sample: dict[str, str]) -> list[str]:
+    table = route_table(client.app)
+    paths = [concrete(p, sample) for p, methods in table.items() if "GET" in methods]
+    assert len(paths) > 20 and concrete(ITEM, sample) in paths and TILE in paths
     return paths
 
 
@@ -78,9 +66,11 @@ VARIANTS: dict[str, dict[str, str]] = {
 
 
 # -- HEAD, OPTIONS, 405 --------------------------------------------------------------------------
-def test_head_is_get_without_its_body_on_every_get_route(client: TestClient) -> None:
+def test_head_is_get_without_its_body_on_every_get_route(
+    client: TestClient, sample: dict[str, str]
+) -> None:
     checked = 0
-    paths = _get_paths(client) + [
+    paths = _get_paths(client, sample) + [
         "/collections/villages/items?limit=5000",  # streamed page
         "/collections/villages/export?crs=http://www.opengis.net/def/crs/EPSG/0/3405",
         "/collections/villages/export?bbox=1,2",  # 400, as the GET
@@ -126,9 +116,11 @@ def test_head_of_an_export_runs_no_query_over_the_features(
         sa.event.remove(engine, "before_cursor_execute", record)
 
 
-def test_options_and_405_name_the_methods_of_every_route(client: TestClient) -> None:
+def test_options_and_405_name_the_methods_of_every_route(
+    client: TestClient, sample: dict[str, str]
+) -> None:
     for path_format, declared in route_table(client.app).items():
-        path = _concrete(path_format)
+        path = concrete(path_format, sample)
         expected = declared | {"OPTIONS"} | ({"HEAD"} if "GET" in declared else set())
         answer = client.options(path)
         assert answer.status_code in {200, 204}, (path, answer.text)
@@ -141,17 +133,19 @@ def test_options_and_405_name_the_methods_of_every_route(client: TestClient) -> 
 
 
 # -- conditional GETs ----------------------------------------------------------------------------
-def _answers_with_etags(client: TestClient) -> Iterator[tuple[str, dict[str, str], object]]:
-    for path in _get_paths(client):
+def _answers_with_etags(
+    client: TestClient, sample: dict[str, str]
+) -> Iterator[tuple[str, dict[str, str], object]]:
+    for path in _get_paths(client, sample):
         for headers in VARIANTS.values():
             got = client.get(path, headers=headers)
             if "etag" in got.headers:
                 yield path, headers, got
 
 
-def test_every_etag_revalidates(client: TestClient) -> None:
+def test_every_etag_revalidates(client: TestClient, sample: dict[str, str]) -> None:
     seen = set()
-    for path, headers, got in _answers_with_etags(client):
+    for path, headers, got in _answers_with_etags(client, sample):
         etag = got.headers["etag"]  # type: ignore[attr-defined]
         seen.add((path, etag))
         assert not etag.startswith("W/"), (path, etag)
@@ -171,31 +165,34 @@ def test_every_etag_revalidates(client: TestClient) -> None:
             fresh = client.get(path, headers={**headers, "If-None-Match": other})
             assert fresh.status_code == 200 and fresh.content == got.content, (path, other)  # type: ignore[attr-defined]
     paths = {p for p, _ in seen}
-    assert ITEM in paths and TILE in paths, paths
+    assert concrete(ITEM, sample) in paths and TILE in paths, paths
 
 
-def test_each_representation_of_an_item_has_its_own_etag(client: TestClient) -> None:
+def test_each_representation_of_an_item_has_its_own_etag(
+    client: TestClient, sample: dict[str, str]
+) -> None:
+    item = concrete(ITEM, sample)
     plain = {"Accept-Encoding": "identity"}
     forms = {
         "geojson": {**plain, "Accept": "application/geo+json"},
         "html-vi": {**plain, "Accept": "text/html", "Accept-Language": "vi"},
         "html-en": {**plain, "Accept": "text/html", "Accept-Language": "en"},
     }
-    tags = {name: client.get(ITEM, headers=h).headers["etag"] for name, h in forms.items()}
+    tags = {name: client.get(item, headers=h).headers["etag"] for name, h in forms.items()}
     crs = "?crs=http://www.opengis.net/def/crs/EPSG/0/3405"
-    tags["geojson-3405"] = client.get(ITEM + crs, headers=plain).headers["etag"]
+    tags["geojson-3405"] = client.get(item + crs, headers=plain).headers["etag"]
     assert len(set(tags.values())) == len(tags), tags
     version = re.fullmatch(r'"v(\d+)"', tags["geojson"])
     assert version is not None, tags
     assert tags["html-en"] == f'"v{version[1]}-html-en"'
     assert tags["geojson-3405"] == f'"v{version[1]}-3405"'
     # A client holding the GeoJSON gets the HTML in full, and the other way round.
-    html = client.get(ITEM, headers={**forms["html-vi"], "If-None-Match": tags["geojson"]})
+    html = client.get(item, headers={**forms["html-vi"], "If-None-Match": tags["geojson"]})
     assert html.status_code == 200 and "text/html" in html.headers["content-type"]
     assert html.headers["etag"] == tags["html-vi"]
-    as_json = client.get(ITEM, headers={**plain, "If-None-Match": tags["html-vi"]})
-    assert as_json.status_code == 200 and as_json.json()["id"] == 1
-    english = client.get(ITEM, headers={**forms["html-en"], "If-None-Match": tags["html-vi"]})
+    as_json = client.get(item, headers={**plain, "If-None-Match": tags["html-vi"]})
+    assert as_json.status_code == 200 and as_json.json()["id"] == int(sample["featureId"])
+    english = client.get(item, headers={**forms["html-en"], "If-None-Match": tags["html-vi"]})
     assert english.status_code == 200 and english.headers["etag"] == tags["html-en"]
 
 
@@ -221,9 +218,11 @@ def test_a_gzip_tile_has_its_own_etag_and_both_revalidate(client: TestClient) ->
     assert "accept-encoding" in _vary(plain) and "accept-encoding" in _vary(packed)
 
 
-def test_negotiated_answers_name_what_they_depend_on(client: TestClient) -> None:
+def test_negotiated_answers_name_what_they_depend_on(
+    client: TestClient, sample: dict[str, str]
+) -> None:
     negotiated = 0
-    for path in _get_paths(client):
+    for path in _get_paths(client, sample):
         as_json = client.get(path, headers={"Accept": "application/json"})
         as_html = client.get(path, headers={"Accept": "text/html"})
         english = client.get(path, headers={"Accept": "text/html", "Accept-Language": "en"})
@@ -328,8 +327,8 @@ def test_entity_tag_helpers() -> None:
 
 
 @pytest.mark.parametrize("path", ["/", "/ready", ITEM, TILE, "/collections/villages/items"])
-def test_head_is_no_longer_405(client: TestClient, path: str) -> None:
-    assert client.head(path).status_code == 200
+def test_head_is_no_longer_405(client: TestClient, sample: dict[str, str], path: str) -> None:
+    assert client.head(concrete(path, sample)).status_code == 200
 
 
 # -- over real HTTP (craftmap serve) -------------------------------------------------------------
@@ -337,9 +336,14 @@ def _lower(headers: object) -> dict[str, str]:
     return {k.lower(): v for k, v in dict(headers).items()}  # type: ignore[call-overload]
 
 
-def test_head_and_revalidation_over_real_http(live: LiveServer) -> None:
+def test_head_and_revalidation_over_real_http(live: LiveServer, database_url: str) -> None:
+    with committed_village(database_url) as village_id:
+        _head_and_revalidation(live, concrete(ITEM, {"featureId": str(village_id)}))
+
+
+def _head_and_revalidation(live: LiveServer, item: str) -> None:
     gzip = {"Accept-Encoding": "gzip"}
-    for path in (ITEM, TILE, "/collections/villages/export", "/", "/maps"):
+    for path in (item, TILE, "/collections/villages/export", "/", "/maps"):
         got = live.request(path, headers=gzip)
         head = live.request(path, method="HEAD", headers=gzip)
         assert head.status == got.status == 200 and head.body == b"", path
@@ -348,7 +352,7 @@ def test_head_and_revalidation_over_real_http(live: LiveServer) -> None:
         for header in ("content-type", "etag", "content-encoding", "vary", "content-disposition"):
             assert described.get(header) == sent.get(header), (path, header)
     for headers in ({}, gzip, {"Accept": "text/html", "Accept-Language": "en"}):
-        for path in (ITEM, TILE):
+        for path in (item, TILE):
             etag = _lower(live.request(path, headers=headers).headers)["etag"]
             for condition in (etag, f"W/{etag}", "*"):
                 again = live.request(path, headers={**headers, "If-None-Match": condition})

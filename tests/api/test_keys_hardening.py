@@ -25,7 +25,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
 from geo.store.db import make_engine
-from geo.store.keys import create_key, revoke_key
+from geo.store.keys import revoke_key
 from ops.settings import DatabaseSettings
 from tests.api.conftest import bearer
 from tests.api.test_write import ZONE
@@ -33,6 +33,7 @@ from tests.conftest import (
     database_with_roles,
     libpq_conninfo,
 )
+from tests.factories import make_key, make_village, village_feature
 from tests.live import CRAFTMAP, LiveServer, live_server
 
 LIMIT = 3
@@ -47,17 +48,7 @@ LOW_LIMITS = {
 
 def village(code: str) -> dict[str, Any]:
     """A valid new village."""
-    return {
-        "type": "Feature",
-        "geometry": {"type": "Point", "coordinates": [105.68, 19.85]},
-        "properties": {
-            "code": code,
-            "name": "Làng thử giới hạn",
-            "kind": "craft_village",
-            "craft_group": "G4",
-            "geom_precision": "hamlet",
-        },
-    }
+    return village_feature(code=code, name="Làng thử giới hạn")
 
 
 def _address() -> str:
@@ -116,15 +107,6 @@ def limited(
         yield server
 
 
-def _new_key(url: str, role: str = "admin") -> str:
-    engine = make_engine(url)
-    try:
-        with engine.begin() as conn:
-            return create_key(conn, name=f"limit test {uuid.uuid4().hex[:6]}", role=role)[0]
-    finally:
-        engine.dispose()
-
-
 def _count(url: str, sql: str, **params: Any) -> Any:
     engine = make_engine(url)
     try:
@@ -144,7 +126,7 @@ def test_failed_authentications_per_address_are_limited_across_workers(
     limited: LiveServer, own_database: dict[str, str]
 ) -> None:
     _not_near_window_end()
-    good = _new_key(own_database["app"])
+    good = make_key(own_database["app"], "admin")
     attacker, elsewhere = _address(), _address()
     items = "/collections/villages/items"
     for _ in range(LIMIT):
@@ -184,7 +166,7 @@ def test_failed_authentications_per_key_prefix_are_limited(
     limited: LiveServer, own_database: dict[str, str]
 ) -> None:
     _not_near_window_end()
-    good = _new_key(own_database["app"])
+    good = make_key(own_database["app"], "admin")
     prefix = good.split("_")[1]
     items = "/collections/villages/items"
     # Wrong secrets for one key, each from another address (below every address limit).
@@ -214,7 +196,7 @@ def test_writes_over_the_limit_are_429_and_not_written(
     limited: LiveServer, own_database: dict[str, str]
 ) -> None:
     _not_near_window_end()
-    key, other_key = _new_key(own_database["app"]), _new_key(own_database["app"])
+    key, other_key = make_key(own_database["app"], "admin"), make_key(own_database["app"], "admin")
     writer = _address()
     items = "/collections/villages/items"
     for n in range(LIMIT):
@@ -272,7 +254,7 @@ def test_every_failed_authentication_is_logged_with_reason_and_prefix(
 ) -> None:
     _not_near_window_end()
     app_url = own_database["app"]
-    viewer, revoked = _new_key(app_url, "viewer"), _new_key(app_url, "planner")
+    viewer, revoked = make_key(app_url, "viewer"), make_key(app_url, "planner")
     engine = make_engine(app_url)
     with engine.begin() as conn:
         revoke_key(conn, revoked.split("_")[1])
@@ -343,14 +325,14 @@ def test_last_used_at_is_stamped_at_most_once_a_minute_and_listed(
     limited: LiveServer, own_database: dict[str, str]
 ) -> None:
     app_url = own_database["app"]
-    key, unused = _new_key(app_url, "planner"), _new_key(app_url, "viewer")
+    key, unused = make_key(app_url, "planner"), make_key(app_url, "viewer")
     prefix = key.split("_")[1]
     last_used = "SELECT last_used_at FROM api_key WHERE prefix = :p"
     key_history = "SELECT count(*) FROM feature_history WHERE table_name = 'api_key'"
     assert _count(app_url, last_used, p=prefix) is None
     history_before = _count(app_url, key_history)
 
-    history = "/collections/villages/items/1/history"
+    history = f"/collections/villages/items/{make_village(app_url)}/history"
     assert send(limited, history, source=_address(), token=key)[0] == 200
     first = _count(app_url, last_used, p=prefix)
     assert first is not None
@@ -453,7 +435,9 @@ def test_key_bookkeeping_waiting_on_a_lock_gives_up_with_503_and_writes_nothing(
     SHARE lock makes the bookkeeping wait the same way, deterministically.
     """
     items = "/collections/villages/items"
-    key = _new_key(own_database["app"])  # never used: its last use is stamped on this write
+    key = make_key(
+        own_database["app"], "admin"
+    )  # never used: its last use is stamped on this write
     code = f"T-LOCK-{uuid.uuid4().hex[:6]}"
     with psycopg.connect(libpq_conninfo(own_database["owner"])) as holder:
         holder.execute("LOCK TABLE api_key IN SHARE MODE")

@@ -23,12 +23,10 @@ import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
-from geo.io import ingest
-from geo.store import migrate
 from geo.store.db import longer_statements, make_engine
-from geo.store.keys import create_key
 from tests.api.conftest import bearer
-from tests.conftest import create_database, drop_database, libpq_conninfo
+from tests.conftest import demo_database, libpq_conninfo
+from tests.factories import make_key, zone_feature
 from tests.live import LiveServer, live_server
 
 MB = 1_000_000
@@ -41,32 +39,25 @@ ZONE_COPIES = 200
 @pytest.fixture(scope="module")
 def limits_db(pg_server_url: str) -> Iterator[str]:
     """The demo data, plus ZONE_COPIES copies of every material zone."""
-    url = create_database(pg_server_url, "craftmap_limits")
-    migrate.upgrade(url)
-    engine = make_engine(url)
-    ingest.load_demo(engine, actor="test-setup")
-    with engine.begin() as conn:
-        conn.execute(
-            sa.text(
-                "INSERT INTO material_zone (code, name, material, status, geom) "
-                "SELECT left(code, 20) || '-c' || i, name, material, status, geom "
-                "FROM material_zone, generate_series(1, :copies) AS i"
-            ),
-            {"copies": ZONE_COPIES},
-        )
-    engine.dispose()
-    yield url
-    drop_database(url)
+    with demo_database(pg_server_url, "craftmap_limits") as url:
+        engine = make_engine(url)
+        with engine.begin() as conn:
+            conn.execute(
+                sa.text(
+                    "INSERT INTO material_zone (code, name, material, status, geom) "
+                    "SELECT left(code, 20) || '-c' || i, name, material, status, geom "
+                    "FROM material_zone, generate_series(1, :copies) AS i"
+                ),
+                {"copies": ZONE_COPIES},
+            )
+        engine.dispose()
+        yield url
 
 
 @pytest.fixture(scope="module")
 def token(limits_db: str) -> str:
     """A planner key, committed so the server process sees it."""
-    engine = make_engine(limits_db)
-    with engine.begin() as conn:
-        made = create_key(conn, name="limits test", role="planner")[0]
-    engine.dispose()
-    return made
+    return make_key(limits_db, "planner", "limits test")
 
 
 @pytest.fixture(scope="module")
@@ -289,26 +280,11 @@ def test_a_body_over_the_cap_is_413_naming_the_limit(
     assert growth_kb < 3 * DEFAULT_MAX_BODY // 1000, f"the server grew by {growth_kb} kB"
 
 
-def _zone(code: str, **changes: Any) -> dict[str, Any]:
-    feature: dict[str, Any] = {
-        "type": "Feature",
-        "geometry": {
-            "type": "Polygon",
-            "coordinates": [
-                [
-                    [105.95, 20.02],
-                    [105.96, 20.02],
-                    [105.96, 20.03],
-                    [105.95, 20.03],
-                    [105.95, 20.02],
-                ]
-            ],
-        },
-        "properties": {"code": code, "name": "Vùng cói thử giới hạn", "material": "sedge"},
-    }
-    feature["properties"].update(changes.pop("properties", {}))
-    feature.update(changes)
-    return feature
+def _zone(
+    code: str, *, properties: dict[str, Any] | None = None, geometry: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    fields = {"code": code, "name": "Vùng cói thử giới hạn", **(properties or {})}
+    return zone_feature(geometry=geometry, **fields)
 
 
 def _ring(vertices: int) -> list[list[float]]:

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy.orm import Session
+
+from tests.factories import MISSING_ID, TWO_STOPS, make_route
 
 
 def test_overview_page_is_html_with_every_theme(client: TestClient) -> None:
@@ -24,7 +27,7 @@ def test_overview_page_is_html_with_every_theme(client: TestClient) -> None:
         # (ogc, issue 10) a route id that is not one names no route page: 404.
         ("/maps/routes/abc", 404),
         ("/maps/routes/0", 404),
-        ("/maps/routes/99999", 404),
+        (f"/maps/routes/{MISSING_ID}", 404),
         ("/maps/edit?role=mayor", 400),
         ("/maps/edit?role=planner&x=1", 400),
     ],
@@ -36,8 +39,8 @@ def test_bad_map_requests_are_problems(client: TestClient, url: str, status: int
     assert response.json()["status"] == status
 
 
-def test_route_map_and_editor_answer(client: TestClient) -> None:
-    route = client.get("/maps/routes/1")
+def test_route_map_and_editor_answer(client: TestClient, session: Session) -> None:
+    route = client.get(f"/maps/routes/{make_route(session, stops=TWO_STOPS)}")
     assert route.status_code == 200 and "cm-route-panel" in route.text
     editor = client.get("/maps/edit?role=tourism")
     assert editor.status_code == 200 and 'data-collection="routes"' in editor.text

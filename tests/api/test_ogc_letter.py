@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from api.openapi import example_feature
 from geo.store import catalog
 from tests.api.conftest import bearer
+from tests.factories import TWO_STOPS, make_admin_unit, make_route, make_village
 
 CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
 GREGORIAN = "http://www.opengis.net/def/uom/ISO-8601/0/Gregorian"
@@ -125,9 +126,9 @@ def test_feature_id_that_is_not_a_whole_number_is_404(client: TestClient, fid: s
 
 
 def test_writes_to_a_feature_id_that_names_nothing_are_404(
-    client: TestClient, keys: dict[str, str]
+    client: TestClient, keys: dict[str, str], session: Session
 ) -> None:
-    village = client.get("/collections/villages/items?limit=1").json()["features"][0]
+    village = client.get(f"/collections/villages/items/{make_village(session)}").json()
     headers = bearer(keys["admin"])
     body = {"type": "Feature", "geometry": village["geometry"], "properties": {}}
     _assert_problem(client.put("/collections/villages/items/abc", json=body, headers=headers), 404)
@@ -373,16 +374,20 @@ def test_routes_and_stops_outside_vietnam_are_refused(
         "stop-in-vietnam",
     )
     nothing_written()
+    existing = client.get(f"/collections/routes/items/{make_route(session, stops=TWO_STOPS)}")
     _load_provinces(session)
     in_laos = {"type": "Point", "coordinates": [103.5, 20.0]}
     _refused(
         _post(client, "route-stops", {**stop, "geometry": in_laos}, keys["tourism"]),
         "stop-in-vietnam",
     )
-    existing = client.get("/collections/routes/items?limit=1").json()["features"][0]
     replaced = client.put(
-        f"/collections/routes/items/{existing['id']}",
-        json={"type": "Feature", "geometry": into_laos, "properties": existing["properties"]},
+        existing.url.path,
+        json={
+            "type": "Feature",
+            "geometry": into_laos,
+            "properties": existing.json()["properties"],
+        },
         headers=bearer(keys["tourism"]),
     )
     _refused(replaced, "route-in-vietnam")
@@ -391,8 +396,8 @@ def test_routes_and_stops_outside_vietnam_are_refused(
 def test_admin_unit_without_a_boundary_is_written_and_read_alike(
     client: TestClient, keys: dict[str, str], session: Session
 ) -> None:
-    # Served: the demo units have no boundary (geometry null)...
-    served = client.get("/collections/admin-units/items?limit=1").json()["features"][0]
+    # Served: a unit without a boundary has geometry null...
+    served = client.get(f"/collections/admin-units/items/{make_admin_unit(session)}").json()
     assert served["geometry"] is None
     # ...and the same representation is accepted back.
     unit = example_feature(catalog.ADMIN_UNITS)

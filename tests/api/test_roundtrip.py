@@ -36,6 +36,7 @@ from sqlalchemy.orm import Session
 from geo.kernel.crs import SERVED_CRS, ServedCrs
 from geo.query import mapdata
 from tests.api.conftest import bearer
+from tests.factories import route_feature, village_feature, zone_feature
 
 TMS = morecantile.tms.get("WebMercatorQuad")
 
@@ -210,30 +211,19 @@ def empty_route(client: TestClient, keys: dict[str, str]) -> int:
 
 
 def _route_props(tag: str) -> dict[str, Any]:
-    return {
-        "code": f"RT-{tag}-{uuid.uuid4().hex[:6]}",
-        "name": "Tuyến thử",
-        "theme": "craft_village",
-        "mode": "car",
-    }
+    return route_feature(code=f"RT-{tag}-{uuid.uuid4().hex[:6]}")["properties"]
 
 
 def _properties(collection: str, tag: str, route_id: int | None) -> dict[str, Any]:
     code = f"RT-{tag}"
     if collection == "villages":
-        return {
-            "code": code,
-            "name": "Làng thử",
-            "kind": "craft_village",
-            "craft_group": "G4",
-            "geom_precision": "hamlet",
-        }
+        return village_feature(code=code, name="Làng thử")["properties"]
     if collection == "route-stops":
         return {"route_id": route_id, "seq": 1, "name": code}
     if collection == "routes":
         return {**_route_props(tag), "code": code}
     if collection == "material-zones":
-        return {"code": code, "name": "Vùng thử", "material": "sedge", "status": "planned"}
+        return zone_feature(code=code, name="Vùng thử")["properties"]
     return {"label": code}
 
 

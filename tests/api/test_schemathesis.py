@@ -33,10 +33,15 @@ from schemathesis.checks import (
 from schemathesis.generation import GenerationMode
 
 from geo.io import ingest
-from geo.store import catalog, migrate
+from geo.store import catalog
 from geo.store.db import make_engine
-from geo.store.keys import create_key
-from tests.conftest import ROOMY_RATE_LIMIT_ENV, create_database, drop_database
+from tests.conftest import (
+    ROOMY_RATE_LIMIT_ENV,
+    create_database,
+    drop_database,
+    migrate_with_demo,
+)
+from tests.factories import make_key
 from tests.live import LiveServer, live_server
 
 CHECKS = [
@@ -103,18 +108,16 @@ def served(
 ) -> Iterator[tuple[LiveServer, str]]:
     """``craftmap serve`` on a demo database of this module's own, and an admin key."""
     url = create_database(pg_server_url, "craftmap_schemathesis")
-    migrate.upgrade(url)
-    engine = make_engine(url)
-    ingest.load_demo(engine, actor="test-setup")
+    migrate_with_demo(url)
     # A reference layer too: its collection's schema is read from the data.
     landmarks = tmp_path_factory.mktemp("layer") / "landmarks.geojson"
     landmarks.write_text(json.dumps(LANDMARKS), encoding="utf-8")
+    engine = make_engine(url)
     ingest.import_reference_layer(
         engine, landmarks, name="landmarks", title="Danh thắng", kind="other", actor="test-setup"
     )
-    with engine.begin() as conn:
-        token = create_key(conn, name="schemathesis", role="admin")[0]
     engine.dispose()
+    token = make_key(url, "admin", "schemathesis")
     try:
         # Thousands of generated writes and keyless calls from one address: the rate limits
         # are tested elsewhere (tests/api/test_keys_hardening.py).

@@ -15,14 +15,12 @@ from api.main import create_app
 from api.security import content_security_policy, origin
 from api.settings import ApiSettings
 from ops.settings import DatabaseSettings
-from tests.routes import route_table
+from tests.factories import TWO_STOPS, make_route, path_ids
+from tests.routes import concrete, route_table
 
-# A value for each path parameter the routes use; ids exist in the demo data.
+# A value for each path parameter the routes use but the ids, which the test makes.
 PATH_VALUES = {
     "collectionId": "villages",
-    "featureId": "1",
-    "routeId": "1",
-    "historyId": "1",
     "tileMatrixSetId": "WebMercatorQuad",
     "tileMatrix": "10",
     "tileRow": "450",
@@ -51,10 +49,6 @@ def _get_paths(client: TestClient) -> list[str]:
     return sorted(p for p, methods in route_table(client.app).items() if "GET" in methods)
 
 
-def _url(path: str) -> str:
-    return re.sub(r"\{(\w+)\}", lambda m: PATH_VALUES[m.group(1)], path)
-
-
 def _common(headers: Any, where: str) -> None:
     assert headers["x-content-type-options"] == "nosniff", where
     assert headers["referrer-policy"] == "same-origin", where
@@ -72,12 +66,15 @@ def _html_policy(headers: Any, where: str) -> str:
     return found.group(1)
 
 
-def test_every_get_route_sends_the_headers_and_html_a_fresh_nonce(client: TestClient) -> None:
+def test_every_get_route_sends_the_headers_and_html_a_fresh_nonce(
+    client: TestClient, session: Session
+) -> None:
+    values = {**PATH_VALUES, **path_ids(session)}
     paths = _get_paths(client)
     assert HTML_PAGES <= set(paths), HTML_PAGES - set(paths)
     html_seen = set()
     for path in paths:
-        url = _url(path)
+        url = concrete(path, values)
         answer = client.get(url, params={"f": "html"}, headers={"Accept": "text/html"})
         if answer.status_code == 400:  # a route with no HTML form refuses f=html
             answer = client.get(url, headers={"Accept": "text/html"})
@@ -99,11 +96,12 @@ def test_every_get_route_sends_the_headers_and_html_a_fresh_nonce(client: TestCl
     assert HTML_PAGES <= html_seen, HTML_PAGES - html_seen
 
 
-def test_only_the_overview_allows_eval(client: TestClient) -> None:
+def test_only_the_overview_allows_eval(client: TestClient, session: Session) -> None:
     # leaflet-measure builds its templates with new Function(); only /maps has it.
     overview = client.get("/maps").headers["content-security-policy"]
     assert "'unsafe-eval'" in overview
-    for url in ("/maps/edit", "/maps/routes/1", "/?f=html", "/collections/villages/items?f=html"):
+    route = f"/maps/routes/{make_route(session, stops=TWO_STOPS)}"
+    for url in ("/maps/edit", route, "/?f=html", "/collections/villages/items?f=html"):
         assert "'unsafe-eval'" not in client.get(url).headers["content-security-policy"], url
 
 
@@ -133,8 +131,9 @@ def tiles_client(database_url: str, session: Session) -> Iterator[TestClient]:
         yield test_client
 
 
-def test_the_basemap_host_may_serve_images(tiles_client: TestClient) -> None:
-    policy = tiles_client.get("/maps/routes/1").headers["content-security-policy"]
+def test_the_basemap_host_may_serve_images(tiles_client: TestClient, session: Session) -> None:
+    route = f"/maps/routes/{make_route(session, stops=TWO_STOPS)}"
+    policy = tiles_client.get(route).headers["content-security-policy"]
     assert "img-src 'self' data: https://*.tile.example.org;" in policy
 
 

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import time
+import json
 import urllib.error
 import urllib.request
 from collections.abc import Iterator, Mapping
@@ -22,12 +19,15 @@ from fastapi.testclient import TestClient
 from bench import generate
 from bench.generate import Scale
 from geo.store.db import make_engine
-from geo.store.keys import create_key
-from ops.cluster import free_port
 from tests.api.conftest import bearer
-from tests.conftest import ROOMY_RATE_LIMIT_ENV, database_with_roles, libpq_conninfo
+from tests.conftest import (
+    ROOMY_RATE_LIMIT_ENV,
+    database_with_roles,
+    libpq_conninfo,
+    migrate_with_demo,
+)
+from tests.factories import ZONE_AT, make_key, make_zone
 from tests.live import live_server
-from tests.test_cli import CRAFTMAP
 
 TMS = morecantile.tms.get("WebMercatorQuad")
 
@@ -165,44 +165,20 @@ def _get(url: str, etag: str | None = None) -> tuple[int, str | None]:
 
 
 @pytest.mark.slow
-def test_every_worker_sees_a_write_at_once(fresh_database_url: str) -> None:
-    from geo.io import ingest
-    from geo.store import migrate
-    from geo.store.db import make_engine
-
-    migrate.upgrade(fresh_database_url)
-    engine = make_engine(fresh_database_url)
-    ingest.load_demo(engine)
-    with engine.begin() as conn:
-        token, _ = create_key(conn, name="worker test", role="planner")
-    engine.dispose()
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CRAFTMAP_")}
-    env["DATABASE_URL"] = fresh_database_url
-    server = subprocess.Popen(
-        [CRAFTMAP, "serve", "--port", str(port), "--workers", "2"],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and _get(f"{base}/health")[0] != 200:
-            time.sleep(0.3)
-        import json
-
-        with urllib.request.urlopen(f"{base}/collections/material-zones/items?limit=1") as r:
-            zone = json.load(r)["features"][0]
-        point = shapely.geometry.shape(zone["geometry"]).representative_point()
-        url = base + _tile_url("material-zones", TMS.tile(point.x, point.y, 10))
+def test_every_worker_sees_a_write_at_once(fresh_database_url: str, tmp_path: Path) -> None:
+    migrate_with_demo(fresh_database_url)
+    token = make_key(fresh_database_url, "planner", "worker test")
+    zone_id = make_zone(fresh_database_url)
+    lon, lat = ZONE_AT  # the zone's south-west corner: a point of the zone's tile
+    with live_server(fresh_database_url, tmp_path, workers=2) as server:
+        base = server.url
+        url = base + _tile_url("material-zones", TMS.tile(lon + 0.001, lat + 0.001, 10))
         status, etag = _get(url)
         assert status == 200 and etag
         # Warm both workers with the old tag.
         assert {_get(url, etag)[0] for _ in range(8)} == {304}
         patch = urllib.request.Request(
-            f"{base}/collections/material-zones/items/{zone['id']}",
+            f"{base}/collections/material-zones/items/{zone_id}",
             data=json.dumps({"properties": {"name": "Đổi qua worker khác"}}).encode(),
             method="PATCH",
             headers={**bearer(token), "Content-Type": "application/merge-patch+json"},
@@ -212,9 +188,6 @@ def test_every_worker_sees_a_write_at_once(fresh_database_url: str) -> None:
         # Whichever worker answers, the old tag no longer matches.
         answers = [_get(url, etag) for _ in range(8)]
         assert all(status == 200 and new != etag for status, new in answers)
-    finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        server.wait(timeout=30)
 
 
 # -- deterministic tiles (issue 10, point 5) --------------------------------------------------

@@ -12,33 +12,10 @@ from pyproj import Transformer
 from sqlalchemy.orm import Session
 
 from tests.api.conftest import bearer
+from tests.factories import TWO_STOPS, make_route, make_village, village_feature, zone_feature
 
-ZONE = {
-    "type": "Feature",
-    "geometry": {
-        "type": "Polygon",
-        "coordinates": [
-            [[105.95, 20.02], [105.96, 20.02], [105.96, 20.03], [105.95, 20.03], [105.95, 20.02]]
-        ],
-    },
-    "properties": {
-        "code": "T-Z-NEW",
-        "name": "Vùng cói thử nghiệm",
-        "material": "sedge",
-        "status": "planned",
-    },
-}
-VILLAGE = {
-    "type": "Feature",
-    "geometry": {"type": "Point", "coordinates": [105.68, 19.85]},
-    "properties": {
-        "code": "T-V-NEW",
-        "name": "Làng thử nghiệm",
-        "kind": "craft_village",
-        "craft_group": "G4",
-        "geom_precision": "hamlet",
-    },
-}
+ZONE = zone_feature(code="T-Z-NEW")
+VILLAGE = village_feature(code="T-V-NEW")
 
 
 def _counts(session: Session) -> tuple[int, int, int]:
@@ -350,9 +327,11 @@ def test_zone_overlapping_an_exclusion_area_needs_consent(
     )
 
 
-def test_route_line_must_pass_its_stops(client: TestClient, keys: dict[str, str]) -> None:
-    route = client.get("/collections/routes/items?limit=1").json()["features"][0]
-    url = f"/collections/routes/items/{route['id']}"
+def test_route_line_must_pass_its_stops(
+    client: TestClient, keys: dict[str, str], session: Session
+) -> None:
+    url = f"/collections/routes/items/{make_route(session, stops=TWO_STOPS)}"
+    route = client.get(url).json()
     far_line = {"type": "LineString", "coordinates": [[104.5, 20.5], [104.6, 20.6]]}
     response = client.put(
         url, json={**route, "geometry": far_line}, headers=bearer(keys["tourism"])
@@ -365,11 +344,14 @@ def test_route_line_must_pass_its_stops(client: TestClient, keys: dict[str, str]
     assert redrawn.json()["geometry"]["coordinates"] == route["geometry"]["coordinates"]
 
 
-def test_moving_a_stop_redraws_a_drawn_route(client: TestClient, keys: dict[str, str]) -> None:
-    stops = client.get("/collections/route-stops/items?limit=100&sortby=route_id,seq").json()[
-        "features"
-    ]
-    stop = stops[0]
+def test_moving_a_stop_redraws_a_drawn_route(
+    client: TestClient, keys: dict[str, str], session: Session
+) -> None:
+    route_id = make_route(session, stops=TWO_STOPS)
+    stops = client.get(
+        "/collections/route-stops/items", params={"filter": f"route_id={route_id}", "sortby": "seq"}
+    )
+    stop = stops.json()["features"][0]
     moved = {**stop, "geometry": {"type": "Point", "coordinates": [105.70, 19.90]}}
     response = client.put(
         f"/collections/route-stops/items/{stop['id']}", json=moved, headers=bearer(keys["tourism"])
@@ -384,9 +366,7 @@ def test_patching_a_village_without_material_demand_keeps_it_null(
 ) -> None:
     # A village whose JSON column is empty: a merge patch used to write JSON null there,
     # which the column's "object or SQL NULL" check refused (found by the map editor).
-    village_id = session.execute(
-        sa.text("SELECT id FROM craft_village WHERE material_demand_t IS NULL ORDER BY id LIMIT 1")
-    ).scalar_one()
+    village_id = make_village(session)
     url = f"/collections/villages/items/{village_id}"
     moved = {"type": "Point", "coordinates": [105.8, 19.8]}
     response = client.patch(url, json={"geometry": moved}, headers=bearer(keys["admin"]))

@@ -3,89 +3,42 @@
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import subprocess
-import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page
 
-from geo.io import ingest
-from geo.store import keys, migrate
-from geo.store.db import make_engine
 from maps import assets
-from ops.cluster import free_port
-from tests.conftest import create_database, drop_database
-from tests.test_cli import CRAFTMAP
+from tests.browser import ARTIFACTS, needs_chromium
+from tests.conftest import demo_database
+from tests.factories import MISSING_ID, TWO_STOPS, make_key, make_route
+from tests.live import live_server
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
-pytestmark = pytest.mark.skipif(
-    not Path(CHROMIUM).exists(), reason="Debian's chromium is missing: apt-get install chromium"
-)
+pytestmark = needs_chromium
 
 
 @pytest.fixture(scope="module")
 def map_database_url(pg_server_url: str) -> Iterator[str]:
     """A demo database of this module's own: the editor tests commit what they save."""
-    url = create_database(pg_server_url, "craftmap_maps")
-    migrate.upgrade(url)
-    engine = make_engine(url)
-    ingest.load_demo(engine, actor="test-setup")
-    engine.dispose()
-    yield url
-    drop_database(url)
+    with demo_database(pg_server_url, "craftmap_maps") as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
 def planner_key(map_database_url: str) -> str:
-    engine = make_engine(map_database_url)
-    with engine.begin() as conn:
-        token, _ = keys.create_key(conn, name="browser planner", role="planner")
-    engine.dispose()
-    return token
+    return make_key(map_database_url, "planner", "browser planner")
 
 
 @pytest.fixture(scope="module")
 def served(map_database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """craftmap in its own process, with no basemap so the page needs nothing outside."""
-    database_url = map_database_url
     assets.fetch(assets.default_folder())
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CRAFTMAP_")}
-    env.update(DATABASE_URL=database_url, CRAFTMAP_BASEMAP_URL="none")
-    log = (tmp_path_factory.mktemp("maps") / "serve.log").open("w")
-    server = subprocess.Popen(
-        [CRAFTMAP, "serve", "--port", str(port)], env=env, stdout=log, stderr=subprocess.STDOUT
-    )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(f"{base}/ready", timeout=2):
-                break
-        except OSError:
-            time.sleep(0.2)
-    yield base
-    server.terminate()
-    server.wait(timeout=30)
-    log.close()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--no-sandbox", "--disable-dev-shm-usage", "--disable-background-networking"],
-        )
-        yield chromium
-        chromium.close()
+    env = {"CRAFTMAP_BASEMAP_URL": "none"}
+    with live_server(map_database_url, tmp_path_factory.mktemp("maps"), env=env) as server:
+        yield server.url
 
 
 class Watched:
@@ -175,9 +128,12 @@ def test_overview_map_in_english(served: str, watched: Watched) -> None:
     assert watched.errors == []
 
 
-def test_route_map_has_stops_length_and_print_layout(served: str, watched: Watched) -> None:
+def test_route_map_has_stops_length_and_print_layout(
+    served: str, map_database_url: str, watched: Watched
+) -> None:
     page = watched.page
-    page.goto(f"{served}/maps/routes/1", wait_until="networkidle")
+    route_id = make_route(map_database_url, stops=TWO_STOPS)
+    page.goto(f"{served}/maps/routes/{route_id}", wait_until="networkidle")
     panel = page.locator("#cm-route-panel")
     assert panel.is_visible()
     text = panel.inner_text()
@@ -187,7 +143,7 @@ def test_route_map_has_stops_length_and_print_layout(served: str, watched: Watch
     page.emulate_media(media="print")
     assert page.locator("#cm-route-panel button").is_hidden()
     ARTIFACTS.mkdir(exist_ok=True)
-    page.pdf(path=str(ARTIFACTS / "route-1.pdf"), format="A4", landscape=True)
+    page.pdf(path=str(ARTIFACTS / "route.pdf"), format="A4", landscape=True)
     assert watched.errors == [], watched.errors
     outside = [u for u in watched.requests if urlsplit(u).hostname not in {"127.0.0.1"}]
     assert outside == [], outside
@@ -195,7 +151,7 @@ def test_route_map_has_stops_length_and_print_layout(served: str, watched: Watch
 
 def test_unknown_route_is_404(served: str) -> None:
     with pytest.raises(urllib.error.HTTPError) as caught:
-        urllib.request.urlopen(f"{served}/maps/routes/999")
+        urllib.request.urlopen(f"{served}/maps/routes/{MISSING_ID}")
     assert caught.value.code == 404
 
 
@@ -287,11 +243,7 @@ def test_tourism_preset_opens_with_routes(served: str, watched: Watched) -> None
 
 @pytest.fixture(scope="module")
 def admin_key(map_database_url: str) -> str:
-    engine = make_engine(map_database_url)
-    with engine.begin() as conn:
-        token, _ = keys.create_key(conn, name="browser admin", role="admin")
-    engine.dispose()
-    return token
+    return make_key(map_database_url, "admin", "browser admin")
 
 
 def _village(served: str, code: str) -> dict[str, object]:
@@ -347,38 +299,20 @@ def test_large_zone_layers_come_from_the_vector_tiles(
     map_database_url: str, browser: Browser, tmp_path: Path
 ) -> None:
     # The same page with a limit below the demo's 15 zones: zones must come as tiles.
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CRAFTMAP_")}
-    env.update(
-        DATABASE_URL=map_database_url, CRAFTMAP_BASEMAP_URL="none", CRAFTMAP_MAP_EMBED_LIMIT="5"
-    )
-    with (tmp_path / "serve.log").open("w") as log:
-        server = subprocess.Popen(
-            [CRAFTMAP, "serve", "--port", str(port)], env=env, stdout=log, stderr=subprocess.STDOUT
+    env = {"CRAFTMAP_BASEMAP_URL": "none", "CRAFTMAP_MAP_EMBED_LIMIT": "5"}
+    with live_server(map_database_url, tmp_path, env=env) as server:
+        base = server.url
+        context = browser.new_context(locale="vi-VN")
+        watched = Watched(context.new_page())
+        statuses: list[int] = []
+        watched.page.on(
+            "response", lambda r: statuses.append(r.status) if "/tiles/" in r.url else None
         )
-        try:
-            base = f"http://127.0.0.1:{port}"
-            deadline = time.monotonic() + 60
-            while time.monotonic() < deadline:
-                try:
-                    urllib.request.urlopen(f"{base}/ready", timeout=2).close()
-                    break
-                except OSError:
-                    time.sleep(0.2)
-            context = browser.new_context(locale="vi-VN")
-            watched = Watched(context.new_page())
-            statuses: list[int] = []
-            watched.page.on(
-                "response", lambda r: statuses.append(r.status) if "/tiles/" in r.url else None
-            )
-            watched.page.goto(f"{base}/maps", wait_until="networkidle")
-            html = watched.page.content()
-            assert "Vùng luồng FSC Quan Hóa" not in html  # not embedded
-            assert statuses and set(statuses) <= {200, 204}, statuses
-            assert 200 in statuses
-            assert watched.page.locator(".leaflet-overlay-pane svg path, canvas").count() > 0
-            assert watched.errors == [], watched.errors
-            context.close()
-        finally:
-            server.terminate()
-            server.wait(timeout=30)
+        watched.page.goto(f"{base}/maps", wait_until="networkidle")
+        html = watched.page.content()
+        assert "Vùng luồng FSC Quan Hóa" not in html  # not embedded
+        assert statuses and set(statuses) <= {200, 204}, statuses
+        assert 200 in statuses
+        assert watched.page.locator(".leaflet-overlay-pane svg path, canvas").count() > 0
+        assert watched.errors == [], watched.errors
+        context.close()

@@ -19,18 +19,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page
 
-from geo.io import ingest
-from geo.store import keys, migrate
-from geo.store.db import make_engine
-from tests.conftest import create_database, drop_database
+from tests.browser import ARTIFACTS, needs_chromium
+from tests.conftest import create_database, drop_database, migrate_with_demo
+from tests.factories import make_key
 from tests.live import CRAFTMAP, LiveServer, live_server
-from tests.maps.test_browser import ARTIFACTS, CHROMIUM
 
-pytestmark = pytest.mark.skipif(
-    not Path(CHROMIUM).exists(), reason="Debian's chromium is missing: apt-get install chromium"
-)
+pytestmark = needs_chromium
 
 # One payload per way out of a context: template literal, script element, HTML comment,
 # attribute, single- and double-quoted JS string, line separators, SVG, Jinja, alert().
@@ -92,12 +88,8 @@ def _rename(live: LiveServer, key: str, collection: str, fid: int, props: dict[s
 @pytest.fixture(scope="module")
 def hostile(pg_server_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hostile]:
     url = create_database(pg_server_url, "craftmap_xss")
-    migrate.upgrade(url)
-    engine = make_engine(url)
-    ingest.load_demo(engine, actor="test-setup")
-    with engine.begin() as conn:
-        admin_key, _ = keys.create_key(conn, name="xss admin", role="admin")
-    engine.dispose()
+    migrate_with_demo(url)
+    admin_key = make_key(url, "admin", "xss admin")
     names = list(CORPUS.values())
     log_dir = tmp_path_factory.mktemp("xss")
     try:
@@ -129,17 +121,6 @@ def hostile(pg_server_url: str, tmp_path_factory: pytest.TempPathFactory) -> Ite
             yield found
     finally:
         drop_database(url)
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--no-sandbox", "--disable-dev-shm-usage", "--disable-background-networking"],
-        )
-        yield chromium
-        chromium.close()
 
 
 class Guarded:
