@@ -84,7 +84,7 @@ def live_server(
     *,
     workers: int = 1,
     env: Mapping[str, str] | None = None,
-    startup_seconds: float = 60,
+    startup_seconds: float = 120,  # two workers on a loaded 2-core machine took over 60 s
 ) -> Iterator[LiveServer]:
     """Run ``craftmap serve`` on ``database_url`` until the block ends (then SIGTERM)."""
     port = free_port()
