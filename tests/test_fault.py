@@ -27,6 +27,7 @@ from geo.store import migrate
 from geo.store.db import make_engine
 from geo.store.keys import create_key
 from ops.cluster import LocalCluster
+from tests import DEMO_DIR
 from tests.conftest import ROOMY_RATE_LIMIT_ENV, libpq_conninfo
 from tests.live import Answer, LiveServer, live_server
 
@@ -110,7 +111,7 @@ def cluster(tmp_path: Path) -> Iterator[LocalCluster]:
     url = own.url()
     migrate.upgrade(url)
     engine = make_engine(url)
-    ingest.load_demo(engine, actor="test-setup")
+    ingest.load_demo(engine, demo_dir=DEMO_DIR, actor="test-setup")
     engine.dispose()
     yield own
     own.destroy()

@@ -27,6 +27,7 @@ from geo.io import ingest
 from geo.store import migrate
 from geo.store.db import longer_statements, make_engine
 from geo.store.keys import create_key
+from tests import DEMO_DIR
 from tests.api.conftest import bearer
 from tests.conftest import create_database, drop_database, libpq_conninfo
 from tests.live import LiveServer, live_server
@@ -44,7 +45,7 @@ def limits_db(pg_server_url: str) -> Iterator[str]:
     url = create_database(pg_server_url, "craftmap_limits")
     migrate.upgrade(url)
     engine = make_engine(url)
-    ingest.load_demo(engine, actor="test-setup")
+    ingest.load_demo(engine, demo_dir=DEMO_DIR, actor="test-setup")
     with engine.begin() as conn:
         conn.execute(
             sa.text(

@@ -36,6 +36,7 @@ from geo.io import ingest
 from geo.store import catalog, migrate
 from geo.store.db import make_engine
 from geo.store.keys import create_key
+from tests import DEMO_DIR
 from tests.conftest import ROOMY_RATE_LIMIT_ENV, create_database, drop_database
 from tests.live import LiveServer, live_server
 
@@ -105,7 +106,7 @@ def served(
     url = create_database(pg_server_url, "craftmap_schemathesis")
     migrate.upgrade(url)
     engine = make_engine(url)
-    ingest.load_demo(engine, actor="test-setup")
+    ingest.load_demo(engine, demo_dir=DEMO_DIR, actor="test-setup")
     # A reference layer too: its collection's schema is read from the data.
     landmarks = tmp_path_factory.mktemp("layer") / "landmarks.geojson"
     landmarks.write_text(json.dumps(LANDMARKS), encoding="utf-8")

@@ -24,6 +24,7 @@ from bench.generate import Scale
 from geo.store.db import make_engine
 from geo.store.keys import create_key
 from ops.cluster import free_port
+from tests import DEMO_DIR
 from tests.api.conftest import bearer
 from tests.conftest import ROOMY_RATE_LIMIT_ENV, database_with_roles, libpq_conninfo
 from tests.live import live_server
@@ -172,7 +173,7 @@ def test_every_worker_sees_a_write_at_once(fresh_database_url: str) -> None:
 
     migrate.upgrade(fresh_database_url)
     engine = make_engine(fresh_database_url)
-    ingest.load_demo(engine)
+    ingest.load_demo(engine, demo_dir=DEMO_DIR)
     with engine.begin() as conn:
         token, _ = create_key(conn, name="worker test", role="planner")
     engine.dispose()

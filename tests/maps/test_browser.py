@@ -15,11 +15,13 @@ from urllib.parse import urlsplit
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 
+from api.settings import ApiSettings
 from geo.io import ingest
 from geo.store import keys, migrate
 from geo.store.db import make_engine
 from maps import assets
 from ops.cluster import free_port
+from tests import DEMO_DIR
 from tests.conftest import create_database, drop_database
 from tests.test_cli import CRAFTMAP
 
@@ -36,7 +38,7 @@ def map_database_url(pg_server_url: str) -> Iterator[str]:
     url = create_database(pg_server_url, "craftmap_maps")
     migrate.upgrade(url)
     engine = make_engine(url)
-    ingest.load_demo(engine, actor="test-setup")
+    ingest.load_demo(engine, demo_dir=DEMO_DIR, actor="test-setup")
     engine.dispose()
     yield url
     drop_database(url)
@@ -55,7 +57,7 @@ def planner_key(map_database_url: str) -> str:
 def served(map_database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """craftmap in its own process, with no basemap so the page needs nothing outside."""
     database_url = map_database_url
-    assets.fetch(assets.default_folder())
+    assets.fetch(ApiSettings().map_assets_dir)
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("CRAFTMAP_")}
     env.update(DATABASE_URL=database_url, CRAFTMAP_BASEMAP_URL="none")

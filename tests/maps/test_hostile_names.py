@@ -24,6 +24,7 @@ from playwright.sync_api import Browser, Page, sync_playwright
 from geo.io import ingest
 from geo.store import keys, migrate
 from geo.store.db import make_engine
+from tests import DEMO_DIR
 from tests.conftest import create_database, drop_database
 from tests.live import CRAFTMAP, LiveServer, live_server
 from tests.maps.test_browser import ARTIFACTS, CHROMIUM
@@ -94,7 +95,7 @@ def hostile(pg_server_url: str, tmp_path_factory: pytest.TempPathFactory) -> Ite
     url = create_database(pg_server_url, "craftmap_xss")
     migrate.upgrade(url)
     engine = make_engine(url)
-    ingest.load_demo(engine, actor="test-setup")
+    ingest.load_demo(engine, demo_dir=DEMO_DIR, actor="test-setup")
     with engine.begin() as conn:
         admin_key, _ = keys.create_key(conn, name="xss admin", role="admin")
     engine.dispose()
