@@ -195,7 +195,7 @@ def conformance(request: Request) -> Response:
 
 
 def collection_document(
-    request: Request, session: SessionDep, collection: catalog.Collection, root: str, lang: str
+    session: SessionDep, collection: catalog.Collection, root: str, lang: str
 ) -> dict[str, Any]:
     """The JSON description of one collection."""
     items = f"{root}/collections/{collection.id}/items"
@@ -231,8 +231,7 @@ def collections(request: Request, session: SessionDep, settings: SettingsDep) ->
     lang = request_language(request)
     root = base_url(request, settings.public_url)
     documents = [
-        collection_document(request, session, c, root, lang)
-        for c in catalog.list_collections(session)
+        collection_document(session, c, root, lang) for c in catalog.list_collections(session)
     ]
     links = self_links(request)
     if wants_html(request):
@@ -254,9 +253,7 @@ def collection(
     reject_unknown_params(request, ())
     found = catalog.get_collection(session, collection_id)
     lang = request_language(request)
-    document = collection_document(
-        request, session, found, base_url(request, settings.public_url), lang
-    )
+    document = collection_document(session, found, base_url(request, settings.public_url), lang)
     if wants_html(request):
         return render(request, "collection.html", collection=document)
     return JSONResponse(document)
