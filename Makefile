@@ -31,7 +31,7 @@ db:
 	$(CRAFTMAP) migrate
 
 demo:
-	$(CRAFTMAP) demo load
+	$(CRAFTMAP) demo load --folder data/demo
 
 # The national-scale benchmark (generates ~200 000 parcels on first use; see README).
 bench: setup

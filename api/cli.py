@@ -174,18 +174,32 @@ def migrate(
             typer.echo(f"Schema at {to if to != 'head' else migrations.head_revision()}.")
 
 
+def default_demo_dir() -> Path:
+    """Where the demo dataset is: ``data/demo`` beside the code, else in the working folder."""
+    # A checkout keeps data/ beside the packages; an installed app (the container image)
+    # keeps it in the working directory.
+    beside_code = Path(__file__).resolve().parents[1] / "data" / "demo"
+    return beside_code if beside_code.is_dir() else Path.cwd() / "data" / "demo"
+
+
 @demo_app.command("load")
 def demo_load(
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Check and count, then roll back.")
     ] = False,
+    folder: Annotated[
+        Path | None,
+        typer.Option(help="The dataset's folder (default: data/demo of the checkout or cwd)."),
+    ] = None,
 ) -> None:
     """Load the Thanh Hóa demo dataset (idempotent: a second load changes nothing)."""
     from geo.io import ingest
 
+    demo_dir = folder or default_demo_dir()
+
     def run(url: str) -> None:
         with _engine(url, pool_size=1) as engine:
-            report = ingest.load_demo(engine, dry_run=dry_run)
+            report = ingest.load_demo(engine, demo_dir=demo_dir, dry_run=dry_run)
         for table, counts in report.tables.items():
             typer.echo(
                 f"{table:15} {counts.inserted:5} new  {counts.updated:5} changed  "
@@ -398,9 +412,10 @@ def _map_settings(lang: str, api_root: str, basemap: str | None) -> Any:
 
 
 def _write_map(page: str, out: Path) -> None:
+    from api.settings import ApiSettings
     from maps import assets
 
-    folder = assets.default_folder()
+    folder = ApiSettings().map_assets_dir
     if assets.missing(folder):
         assets.fetch(folder)
     out.write_text(assets.inline(page, folder), encoding="utf-8")
@@ -459,9 +474,10 @@ def map_route(
 @map_app.command("assets")
 def map_assets() -> None:
     """Fetch the pinned Leaflet scripts the map pages need (npm registry, checked by hash)."""
+    from api.settings import ApiSettings
     from maps import assets
 
-    folder = assets.default_folder()
+    folder = ApiSettings().map_assets_dir
     try:
         fetched = assets.fetch(folder)
     except RuntimeError as exc:

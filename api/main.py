@@ -121,7 +121,7 @@ def create_app(
     app.include_router(system.router)
     app.include_router(maps.router)
     # Leaflet and its plugins, fetched from npm by `craftmap map assets` (maps/assets.py).
-    assets_dir = settings.map_assets_dir or map_assets.default_folder()
+    assets_dir = settings.map_assets_dir
     assets_dir.mkdir(parents=True, exist_ok=True)
     app.mount(map_assets.URL_PREFIX, StaticFiles(directory=assets_dir), name="vendor")
     return app

@@ -1,4 +1,4 @@
-"""HTTP-side settings (the database settings live in ``geo.store.db``)."""
+"""HTTP-side settings (the database settings live in ``ops.settings``)."""
 
 from __future__ import annotations
 
@@ -13,6 +13,8 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from geo.cql2 import MAX_FILTER_LENGTH
 
 _ORIGIN = re.compile(r"^https?://[^/\s?#]+$")
+# The checkout the code runs from; an installed app (the image) sets its own folders.
+_CHECKOUT = Path(__file__).resolve().parents[1]
 
 
 class ApiSettings(BaseSettings):
@@ -26,8 +28,8 @@ class ApiSettings(BaseSettings):
     basemap_url: str = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
     basemap_attribution: str = "© OpenStreetMap contributors"
     db_pool_size: int = 5
-    # Where `craftmap map assets` unpacked Leaflet and its plugins (default .craftmap/vendor).
-    map_assets_dir: Path | None = None
+    # Where `craftmap map assets` unpacks Leaflet and its plugins, and the app serves them.
+    map_assets_dir: Path = _CHECKOUT / ".craftmap" / "vendor"
     # Above this many material zones the maps draw them from the vector tiles.
     map_embed_limit: int = 5_000
     # Per worker; FastAPI runs up to 40 requests at once in its thread pool.

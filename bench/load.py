@@ -38,6 +38,8 @@ from urllib.parse import urlsplit
 import httpx2 as httpx  # the dev group's httpx (FastAPI's TestClient uses it too)
 
 LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1", "[::1]"}
+# The checkout's demo dataset, loaded into the throwaway database.
+DEMO_DIR = Path(__file__).resolve().parents[1] / "data" / "demo"
 # Share of each operation in the mix (reads 85 %, writes 15 %).
 MIX: dict[str, float] = {
     "items page": 0.28,
@@ -451,7 +453,7 @@ def demo_server(server_url: str, *, workers: int = 2) -> Iterator[tuple[str, str
         migrate.upgrade(url)
         engine = make_engine(url, pool_size=1)
         try:
-            ingest.load_demo(engine, actor="bench.load")
+            ingest.load_demo(engine, demo_dir=DEMO_DIR, actor="bench.load")
             with engine.begin() as conn:
                 set_actor(conn, "bench.load")
                 token, _ = keys.create_key(conn, name="bench.load", role="admin")

@@ -13,7 +13,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import io
-import os
 import re
 import tarfile
 import urllib.request
@@ -114,14 +113,6 @@ STYLESHEETS = {
     "leaflet_draw_css": _local("leaflet-draw", "dist/leaflet.draw.css"),
     "leaflet_measure_css": _local("leaflet-measure", "dist/leaflet-measure.css"),
 }
-
-
-def default_folder() -> Path:
-    """Where the assets live: ``CRAFTMAP_MAP_ASSETS_DIR``, else ``.craftmap/vendor``."""
-    configured = os.environ.get("CRAFTMAP_MAP_ASSETS_DIR")
-    if configured:
-        return Path(configured)
-    return Path(__file__).resolve().parent.parent / ".craftmap" / "vendor"
 
 
 def missing(folder: Path) -> list[NpmPackage]:

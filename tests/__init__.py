@@ -1,0 +1,6 @@
+"""craftmap's tests."""
+
+from pathlib import Path
+
+# The checkout's demo dataset: the tests, like the CLI, say where it is (geo/ is not told).
+DEMO_DIR = Path(__file__).resolve().parents[1] / "data" / "demo"

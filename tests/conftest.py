@@ -26,6 +26,7 @@ from geo.store import migrate, roles
 from geo.store.db import make_engine, normalise_url
 from ops.cluster import LocalCluster
 from ops.settings import DatabaseSettings
+from tests import DEMO_DIR
 from tests.live import LiveServer, live_server
 
 # Throwaway clusters trade durability for speed.
@@ -66,7 +67,7 @@ def migrate_with_demo(url: str) -> None:
     """Migrate the database of ``url`` and load the demo into it, as a new deployment does."""
     migrate.upgrade(url)
     engine = make_engine(url)
-    ingest.load_demo(engine, actor="test-setup")
+    ingest.load_demo(engine, demo_dir=DEMO_DIR, actor="test-setup")
     engine.dispose()
 
 
@@ -132,7 +133,7 @@ def database_with_roles(
         }
         migrate.upgrade(urls["owner"], app_role=roles.APP_ROLE)
         engine = make_engine(urls["app"])
-        ingest.load_demo(engine, actor="test-setup")
+        ingest.load_demo(engine, demo_dir=DEMO_DIR, actor="test-setup")
         engine.dispose()
         yield urls
     finally:

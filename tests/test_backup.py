@@ -24,6 +24,7 @@ from geo.store import keys, migrate
 from geo.store.db import make_engine, set_actor
 from ops.cluster import LocalCluster
 from ops.settings import DatabaseSettings
+from tests import DEMO_DIR
 from tests.conftest import REPO_ROOT, create_database, drop_database, libpq_conninfo
 from tests.factories import village_feature
 from tests.test_cli import CRAFTMAP, run_cli
@@ -66,7 +67,7 @@ def source(
     url = create_database(pg_server_url, "craftmap_backup_src")
     migrate.upgrade(url)
     engine = make_engine(url)
-    ingest.load_demo(engine, actor="test-setup")
+    ingest.load_demo(engine, demo_dir=DEMO_DIR, actor="test-setup")
     with engine.begin() as conn:
         set_actor(conn, "test-setup")
         token, _ = keys.create_key(conn, name="backup test", role="admin")

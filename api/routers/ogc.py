@@ -142,7 +142,7 @@ def conformance(request: Request) -> Response:
 
 
 def collection_document(
-    request: Request, session: SessionDep, collection: catalog.Collection, root: str, lang: str
+    session: SessionDep, collection: catalog.Collection, root: str, lang: str
 ) -> dict[str, Any]:
     """The JSON description of one collection."""
     items = f"{root}/collections/{collection.id}/items"
@@ -177,8 +177,7 @@ def collections(request: Request, session: SessionDep, root: RootUrl) -> Respons
     reject_unknown_params(request, ())
     lang = request_language(request)
     documents = [
-        collection_document(request, session, c, root, lang)
-        for c in catalog.list_collections(session)
+        collection_document(session, c, root, lang) for c in catalog.list_collections(session)
     ]
     links = self_links(request)
     if wants_html(request):
@@ -200,7 +199,7 @@ def collection(
     reject_unknown_params(request, ())
     found = catalog.get_collection(session, collection_id)
     lang = request_language(request)
-    document = collection_document(request, session, found, root, lang)
+    document = collection_document(session, found, root, lang)
     if wants_html(request):
         return render(request, "collection.html", collection=document)
     return JSONResponse(document)

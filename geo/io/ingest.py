@@ -31,16 +31,6 @@ from geo.kernel.errors import InvalidInput
 from geo.store import models
 from geo.store.db import set_actor, translate_errors
 
-
-def _demo_dir() -> Path:
-    # A checkout keeps data/ beside the packages; an installed app (the container image)
-    # keeps it in the working directory.
-    beside_code = Path(__file__).resolve().parents[2] / "data" / "demo"
-    return beside_code if beside_code.is_dir() else Path.cwd() / "data" / "demo"
-
-
-DEMO_DIR = _demo_dir()
-
 LIST_SEPARATOR = ";"
 
 
@@ -392,9 +382,13 @@ def _all_or_nothing(engine: Engine, actor: str, *, dry_run: bool) -> Iterator[Co
 
 
 def load_demo(
-    engine: Engine, *, demo_dir: Path = DEMO_DIR, actor: str = "demo-loader", dry_run: bool = False
+    engine: Engine, *, demo_dir: Path, actor: str = "demo-loader", dry_run: bool = False
 ) -> ImportReport:
-    """Load the Thanh Hóa demo dataset idempotently in one transaction."""
+    """Load the Thanh Hóa demo dataset from ``demo_dir`` idempotently in one transaction.
+
+    The folder is the caller's to find (``craftmap demo load --folder``): where a checkout
+    or an installed app keeps ``data/demo`` is a question for the composition root.
+    """
     report = ImportReport(dry_run=dry_run)
     with _all_or_nothing(engine, actor, dry_run=dry_run) as conn:
         report.tables["admin_unit"] = load_admin_units(conn, demo_dir / "admin_units.csv")

@@ -9,12 +9,14 @@ the write validation all come from one definition.
 from __future__ import annotations
 
 import functools
+import threading
+import weakref
 from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -375,16 +377,60 @@ def get_collection(conn: Connection | Session, collection_id: str) -> Collection
     """
     if collection_id in BY_ID:
         return BY_ID[collection_id]
-    row = conn.execute(sa.select(_LAYER).where(_LAYER.c.name == collection_id)).first()
-    if row is None:
+    found = _reference_layers(conn).get(collection_id)
+    if found is None:
         raise NotFound(f"no collection {collection_id!r}")
-    return _reference_collection(conn, row)
+    return found
 
 
 def list_collections(conn: Connection | Session) -> list[Collection]:
     """Every served collection: the core ones, then the reference layers by name."""
+    return [*CORE, *_reference_layers(conn).values()]
+
+
+# -- the reference layers, cached per engine ------------------------------------------------
+# Building them takes 1 + (1 + K) queries per layer of K properties, and every tile and
+# items request needs them. The cache is keyed by the catalog version, one row that a
+# trigger rewrites on every statement writing reference_layer or reference_feature
+# (migration 0005), so one cheap query per request sees writes by any worker or tool. The
+# key is the row's version (a sequence number: it tells apart the statements of one
+# transaction) with its xmin (the writing transaction: a rolled-back write, or a restored
+# backup whose sequence starts again lower, never brings a cached state back). A few keys
+# are kept: a writing transaction sees its own while the others see the committed one.
+_VERSION = models.table_of(models.CatalogVersion)
+_KEPT_VERSIONS = 4
+_cache: weakref.WeakKeyDictionary[Engine, dict[tuple[str, int], dict[str, Collection]]] = (
+    weakref.WeakKeyDictionary()
+)
+_cache_lock = threading.Lock()
+
+
+def _engine_of(conn: Connection | Session) -> Engine:
+    bind = conn.get_bind() if isinstance(conn, Session) else conn
+    return bind.engine if isinstance(bind, Connection) else bind
+
+
+def _reference_layers(conn: Connection | Session) -> dict[str, Collection]:
+    """The reference-layer collections by name (in name order), as ``conn`` sees them."""
+    # The version is read before the layers: a write committed in between is then cached
+    # under a number that is already out of date, never the other way round.
+    xmin, number = conn.execute(
+        sa.select(sa.literal_column("xmin").cast(sa.Text), _VERSION.c.version)
+    ).one()
+    version = (str(xmin), int(number))
+    engine = _engine_of(conn)
+    with _cache_lock:
+        cached = _cache.get(engine, {}).get(version)
+    if cached is not None:
+        return cached
     rows = conn.execute(sa.select(_LAYER).order_by(_LAYER.c.name)).all()
-    return [*CORE, *(_reference_collection(conn, row) for row in rows)]
+    built = {row.name: _reference_collection(conn, row) for row in rows}
+    with _cache_lock:
+        versions = _cache.setdefault(engine, {})
+        versions[version] = built
+        while len(versions) > _KEPT_VERSIONS:
+            del versions[next(iter(versions))]
+    return built
 
 
 @functools.lru_cache(maxsize=256)

@@ -116,11 +116,6 @@ def check_token(conn: Connection, token: str | None) -> AuthResult:
     return AuthResult(KeyInfo(row.prefix, row.name, Role(row.role), False), None, prefix)
 
 
-def authenticate(conn: Connection, token: str) -> KeyInfo | None:
-    """The key a token belongs to, or None for an unknown, malformed or revoked token."""
-    return check_token(conn, token).key
-
-
 def touch_last_used(conn: Connection, prefix: str) -> None:
     """Stamp a key's last use, unless it was stamped less than a minute ago."""
     conn.execute(

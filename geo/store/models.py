@@ -389,6 +389,20 @@ class FeatureHistory(Base):
     after: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
 
 
+class CatalogVersion(Base):
+    """One row whose version changes with every write to a reference layer or its features.
+
+    A statement trigger sets it from a sequence (migration 0005); with the row's xmin it
+    keys the cache of reference-layer collections in geo/store/catalog.py.
+    """
+
+    __tablename__ = "catalog_version"
+    __table_args__ = (sa.CheckConstraint("id = 1", name="one_row"),)
+
+    id: Mapped[int] = mapped_column(sa.Integer, primary_key=True, autoincrement=False)
+    version: Mapped[int] = mapped_column(sa.BigInteger)
+
+
 class ApiKey(Base):
     """An API key: only its SHA-256 hash and a short lookup prefix are stored."""
 

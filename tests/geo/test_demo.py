@@ -13,6 +13,7 @@ from geo.io import ingest
 from geo.kernel.errors import InvalidInput
 from geo.store import migrate
 from geo.store.db import make_engine
+from tests import DEMO_DIR
 
 COUNT_SQL = {
     "craft_village": "SELECT count(*) FROM craft_village",
@@ -33,7 +34,7 @@ def _counts(engine: Engine) -> dict[str, int]:
 
 def test_second_load_changes_nothing(engine: Engine) -> None:
     before = _counts(engine)
-    report = ingest.load_demo(engine, actor="test-second-load")
+    report = ingest.load_demo(engine, demo_dir=DEMO_DIR, actor="test-second-load")
     after = _counts(engine)
     assert report.written == 0
     assert all(c.unchanged > 0 for c in report.tables.values())
@@ -100,7 +101,7 @@ def _migrated_engine(url: str) -> Engine:
 
 def test_dry_run_writes_nothing(fresh_database_url: str) -> None:
     engine = _migrated_engine(fresh_database_url)
-    report = ingest.load_demo(engine, dry_run=True)
+    report = ingest.load_demo(engine, demo_dir=DEMO_DIR, dry_run=True)
     assert report.tables["craft_village"].inserted >= 30
     assert all(n == 0 for n in _counts(engine).values())
     engine.dispose()
@@ -108,7 +109,7 @@ def test_dry_run_writes_nothing(fresh_database_url: str) -> None:
 
 def test_a_bad_file_writes_nothing(fresh_database_url: str, tmp_path: Path) -> None:
     demo = tmp_path / "demo"
-    shutil.copytree(ingest.DEMO_DIR, demo)
+    shutil.copytree(DEMO_DIR, demo)
     stops = demo / "route_stops.csv"
     lines = stops.read_text(encoding="utf-8").splitlines()
     header = lines[0].split(",")

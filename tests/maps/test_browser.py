@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 import pytest
 from playwright.sync_api import Browser, Page
 
+from api.settings import ApiSettings
 from maps import assets
 from tests.browser import ARTIFACTS, needs_chromium
 from tests.conftest import demo_database
@@ -35,7 +36,7 @@ def planner_key(map_database_url: str) -> str:
 @pytest.fixture(scope="module")
 def served(map_database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """craftmap in its own process, with no basemap so the page needs nothing outside."""
-    assets.fetch(assets.default_folder())
+    assets.fetch(ApiSettings().map_assets_dir)
     env = {"CRAFTMAP_BASEMAP_URL": "none"}
     with live_server(map_database_url, tmp_path_factory.mktemp("maps"), env=env) as server:
         yield server.url

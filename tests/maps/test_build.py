@@ -9,6 +9,7 @@ import geopandas as gpd
 import pytest
 import shapely
 
+from api.settings import ApiSettings
 from bench import generate
 from bench.run import prepare
 from geo.query import mapdata
@@ -45,7 +46,7 @@ def test_thematic_layer_colours_each_feature_by_its_code() -> None:
 
 
 def test_every_script_and_stylesheet_is_served_locally() -> None:
-    folder = assets.default_folder()
+    folder = ApiSettings().map_assets_dir
     assets.fetch(folder)
     for url in [*assets.SCRIPTS.values(), *assets.STYLESHEETS.values()]:
         assert (folder / url.removeprefix(assets.URL_PREFIX + "/")).is_file(), url
