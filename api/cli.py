@@ -517,6 +517,9 @@ def serve(
         # A worker importing geopandas on a busy 2-core machine can take longer than
         # uvicorn's 5 s to answer its first health ping; it was then killed and respawned.
         timeout_worker_healthcheck=30,
+        # SIGTERM must end a worker even with a client holding a connection open: orphaned
+        # workers of a stopped server were seen still running half an hour later.
+        timeout_graceful_shutdown=10,
         log_config=log_config(),
     )
 
