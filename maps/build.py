@@ -126,6 +126,13 @@ def _terms(row: Any, columns: tuple[str, ...]) -> list[str]:
     return terms
 
 
+def _village_terms(row: Any) -> list[str]:
+    """The commune (or ""), the code, then every other term; the commune is the list's note."""
+    first = [_text(row.get("commune_name")), _text(row.get("code"))]
+    others = _terms(row, ("alt_names", "crafts", "hamlets", "legacy_commune", "legacy_district"))
+    return first + [term for term in others if term not in first]
+
+
 def _text(value: Any) -> str:
     # Missing values come out of pandas as None or NaN.
     return value if isinstance(value, str) else ""
@@ -167,19 +174,7 @@ def search_index(data: OverviewData, settings: MapSettings) -> dict[str, Any]:
             round(row.geometry.y, 6),
             round(row.geometry.x, 6),
             str(row["name"]),
-            _terms(
-                row,
-                (
-                    "alt_names",
-                    "crafts",
-                    "hamlets",
-                    "commune_name",
-                    "legacy_commune",
-                    "legacy_district",
-                ),
-            ),
-            _text(row.get("code")),
-            _text(row.get("commune_name")),
+            _village_terms(row),
         ]
         for _, row in data.villages.iterrows()
         if row.geometry is not None and not row.geometry.is_empty
@@ -255,7 +250,7 @@ class VillageSearch(MacroElement):
           }
           var local = {
             village: index.villages.map(function(r) {
-              return entry('village', r[0], r[3], r[4].concat([r[5]]), r[6],
+              return entry('village', r[0], r[3], r[4], r[4][0] || null,
                 {lat: r[1], lon: r[2]});
             }),
             zone: index.zones.map(shape('zone')),

@@ -18,11 +18,14 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+import geopandas as gpd
 import pytest
+import shapely
 from playwright.sync_api import Browser, Page
 
 from api.settings import ApiSettings
-from maps import assets
+from geo.query.mapdata import OverviewData
+from maps import assets, build
 from tests.browser import ARTIFACTS, needs_chromium
 from tests.conftest import demo_database
 from tests.factories import make_village
@@ -243,6 +246,8 @@ def test_a_route_name_finds_the_route(served: str, page: Page) -> None:
     route = next(f for f in body["features"] if f["properties"]["name"] == name)
     xs = [p[0] for p in route["geometry"]["coordinates"]]
     ys = [p[1] for p in route["geometry"]["coordinates"]]
+    page.wait_for_timeout(600)  # the fly-to animation
+    assert page.locator(".leaflet-popup-content h4").is_visible()
     view = page.evaluate(_VIEW)
     assert view["west"] <= min(xs) and max(xs) <= view["east"], view  # the whole route
     assert view["south"] <= min(ys) and max(ys) <= view["north"], view
@@ -349,3 +354,40 @@ def test_zones_above_the_embed_limit_are_searched_on_the_server(
         page.screenshot(path=str(SHOTS / "vi-desktop-server-zone.png"))
         assert errors == [], errors
         context.close()
+
+
+def test_the_index_carries_other_names_and_asks_the_api_for_tiled_zones() -> None:
+    villages = gpd.GeoDataFrame(
+        {
+            "id": [1, 2],
+            "code": ["TH-V-1", "TH-V-2"],
+            "name": ["Trà Đông", "Làng mới"],
+            "alt_names": ["làng Chè; Kẻ Chè", None],
+            "crafts": ["đúc đồng, làm bánh", None],
+            "hamlets": [None, None],
+            "commune_name": ["Xã Thiệu Trung", None],
+            "legacy_commune": ["Xã Thiệu Trung", float("nan")],
+            "legacy_district": ["Huyện Thiệu Hóa", None],
+            "geometry": [shapely.Point(105.68, 19.85), shapely.Point(105.7, 19.9)],
+        },
+        crs=4326,
+    )
+    empty = gpd.GeoDataFrame({"geometry": []}, crs=4326)
+    data = OverviewData(villages, None, 200_000, empty, empty, empty)
+    index = build.search_index(data, build.MapSettings(api_root="https://gis.example"))
+    assert index["villages"] == [
+        [
+            1,
+            19.85,
+            105.68,
+            "Trà Đông",
+            # The commune first (the list's note), then the code, then each term once.
+            ["Xã Thiệu Trung", "TH-V-1", "làng Chè", "Kẻ Chè", "đúc đồng", "làm bánh"]
+            + ["Huyện Thiệu Hóa"],
+        ],
+        [2, 19.9, 105.7, "Làng mới", ["", "TH-V-2"]],  # no "nan" for what is missing
+    ]
+    # 200 000 zones are not in the page: the box asks the Features API for a few.
+    assert index["zones"] == []
+    assert index["zones_url"] == "https://gis.example/collections/material-zones/items"
+    assert index["limit"] <= 10
