@@ -31,7 +31,9 @@ class MapSettings:
 
 
 TEXT: dict[str, Text] = {
-    "search": Text("Tìm làng nghề…", "Find a village…"),
+    "search": Text(
+        "Tìm làng, nghề, xã, vùng, tuyến…", "Find a village, craft, commune, zone, route…"
+    ),
     "legend": Text("Chú giải", "Legend"),
     "certified": Text("Có chứng chỉ (FSC…)", "Certified (FSC…)"),
     "basemap": Text("Bản đồ nền", "Basemap"),
@@ -98,76 +100,406 @@ class Legend(MacroElement):
         self.html_json = script_json(html)
 
 
-class VillageSearch(MacroElement):
-    """A search box for village names that ignores diacritics ("tra dong" finds Trà Đông).
+SEARCH_TEXT: dict[str, Text] = {
+    "village": Text("Làng nghề", "Craft villages"),
+    "zone": Text("Vùng nguyên liệu", "Raw-material zones"),
+    "route": Text("Tuyến du lịch", "Tourism routes"),
+    "searching": Text("Đang tìm…", "Searching…"),
+    "unavailable": Text("Không tìm được vùng (lỗi máy chủ)", "Zone search failed (server error)"),
+}
 
-    leaflet-search compares raw strings, so the control is our own: each village's name is
-    folded (NFD, marks removed, đ→d, lower case) on both sides.
+# Zones come back from the server's search in pages of this many.
+ZONE_SEARCH_LIMIT = 8
+
+
+def _terms(row: Any, columns: tuple[str, ...]) -> list[str]:
+    # Every other name a village is known by, split into single terms, without repeats.
+    terms: list[str] = []
+    for column in columns:
+        value = row.get(column)
+        if not isinstance(value, str):
+            continue
+        for term in value.replace(";", ",").split(","):
+            term = term.strip()
+            if term and term not in terms:
+                terms.append(term)
+    return terms
+
+
+def _village_terms(row: Any) -> list[str]:
+    """The commune (or ""), the code, then every other term; the commune is the list's note."""
+    first = [_text(row.get("commune_name")), _text(row.get("code"))]
+    others = _terms(row, ("alt_names", "crafts", "hamlets", "legacy_commune", "legacy_district"))
+    return first + [term for term in others if term not in first]
+
+
+def _text(value: Any) -> str:
+    # Missing values come out of pandas as None or NaN.
+    return value if isinstance(value, str) else ""
+
+
+def _extent(geometry: Any) -> list[float]:
+    """[south, west, north, east, lat, lon] of a line or polygon; the point lies on it."""
+    minx, miny, maxx, maxy = geometry.bounds
+    on = (
+        geometry.interpolate(0.5, normalized=True)
+        if geometry.geom_type in {"LineString", "MultiLineString"}
+        else geometry.representative_point()
+    )
+    return [round(v, 6) for v in (miny, minx, maxy, maxx, on.y, on.x)]
+
+
+def search_index(data: OverviewData, settings: MapSettings) -> dict[str, Any]:
+    """What the search box looks through, from the overview's own frames.
+
+    Villages and routes are in the page anyway, so their index is too (villages with their
+    other names, crafts, hamlets, communes and legacy units). Zones are indexed only when
+    embedded: above the embed limit (a national register has ~200 000) the box asks the
+    Features API instead, a CQL2 ``LIKE`` with ``ACCENTI``/``CASEI`` and a small ``limit``,
+    so the page stays the same size however many zones there are.
+    """
+
+    def shapes(frame: gpd.GeoDataFrame | None) -> list[list[Any]]:
+        if frame is None:
+            return []
+        return [
+            [int(row["id"]), _text(row.get("code")), str(row["name"]), *_extent(row.geometry)]
+            for _, row in frame.iterrows()
+            if row.geometry is not None and not row.geometry.is_empty
+        ]
+
+    villages = [
+        [
+            int(row["id"]),
+            round(row.geometry.y, 6),
+            round(row.geometry.x, 6),
+            str(row["name"]),
+            _village_terms(row),
+        ]
+        for _, row in data.villages.iterrows()
+        if row.geometry is not None and not row.geometry.is_empty
+    ]
+    zones_url = None
+    if data.zones is None:
+        zones_url = f"{settings.api_root}/collections/material-zones/items"
+    return {
+        "villages": villages,
+        "zones": shapes(data.zones),
+        "routes": shapes(data.routes),
+        "zones_url": zones_url,
+        "item_root": f"{settings.api_root}/collections",
+        "limit": ZONE_SEARCH_LIMIT,
+    }
+
+
+class VillageSearch(MacroElement):
+    """One search box for villages, zones and routes that ignores diacritics.
+
+    "ke che" finds Trà Đông by its other name Kẻ Chè, "banh" the villages whose craft is a
+    cake, a commune or a legacy district its villages. Both sides are folded (NFD, marks
+    removed, đ→d, lower case). Results are grouped by kind; arrows and Enter pick, Escape
+    closes, and a pick flies to the feature, opens its card and closes the list. Every
+    text reaches the page through ``textContent``: names are anyone's text.
     """
 
     _template = Template(
         """
+        {% macro header(this, kwargs) %}
+        <style>
+        .leaflet-control.cm-search{background:#fff;padding:4px;border-radius:6px;
+          box-shadow:0 1px 5px rgba(0,0,0,.3);font:13px sans-serif}
+        .leaflet-control.cm-search input{width:min(300px,calc(100vw - 80px));padding:5px;
+          font-size:14px;box-sizing:border-box}
+        /* An open list lies above the other corners' controls (layers, legend). */
+        .leaflet-top.leaflet-left:has(.cm-search li){z-index:1001}
+        .leaflet-control.cm-search ul{list-style:none;margin:2px 0 0;padding:0;
+          max-height:min(440px,calc(100vh - 120px));overflow:auto;
+          width:min(300px,calc(100vw - 80px))}
+        .leaflet-control.cm-search ul:empty{display:none}
+        .leaflet-control.cm-search li{padding:4px 6px;cursor:pointer;line-height:1.25}
+        .leaflet-control.cm-search li.cm-group{cursor:default;padding:6px 6px 2px;
+          font-size:11px;font-weight:bold;text-transform:uppercase;color:#555;
+          border-top:1px solid #ddd}
+        .leaflet-control.cm-search li.cm-group:first-child{border-top:none}
+        .leaflet-control.cm-search li.cm-none{cursor:default;color:#777;font-style:italic}
+        .leaflet-control.cm-search li[role=option]:hover,
+        .leaflet-control.cm-search li.cm-active{background:#e3ecfa}
+        .leaflet-control.cm-search .cm-note{display:block;font-size:11px;color:#666}
+        </style>
+        {% endmacro %}
         {% macro script(this, kwargs) %}
         (function() {
           var map = {{ this._parent.get_name() }};
-          var text = {{ this.text_json }};
-          // The village cluster publishes its rows: [id, lat, lon, group, name, ...].
-          var entries = (window.cmPoints || []).map(function(r) {
-            return {id: r[0], lat: r[1], lon: r[2], name: r[4], key: fold(r[4])};
-          });
+          var text = {{ this.text_json }}, index = {{ this.index_json }};
           function fold(s) {
-            return s.normalize('NFD').replace(/[\\u0300-\\u036f]/g, '')
-              .replace(/đ/g, 'd').replace(/Đ/g, 'D').toLowerCase().trim();
+            return String(s).normalize('NFD').replace(/[\\u0300-\\u036f]/g, '')
+              .replace(/đ/g, 'd').replace(/Đ/g, 'D').toLowerCase()
+              .replace(/[^\\p{L}\\p{N}]+/gu, ' ').trim();
+          }
+          function entry(kind, id, name, terms, note, extra) {
+            var e = {kind: kind, id: id, name: name, terms: terms, note: note,
+                     key: fold(name), keys: terms.map(fold)};
+            for (var k in extra) e[k] = extra[k];
+            return e;
+          }
+          function shape(kind) {
+            return function(r) {
+              return entry(kind, r[0], r[2], [r[1]], r[1],
+                {bounds: [[r[3], r[4]], [r[5], r[6]]], lat: r[7], lon: r[8]});
+            };
+          }
+          var local = {
+            village: index.villages.map(function(r) {
+              return entry('village', r[0], r[3], r[4], r[4][0] || null,
+                {lat: r[1], lon: r[2]});
+            }),
+            zone: index.zones.map(shape('zone')),
+            route: index.routes.map(shape('route'))
+          };
+          var kinds = ['village', 'zone', 'route'];
+          // Best first: the name starts with the query, contains it, another name or
+          // craft or commune contains it, or one of them has words starting with each
+          // word of the query ("lang ha" finds "Làng nghề Hà Đông"). Words in different
+          // fields do not count: "ke che" must not find kẹo and chè of one village.
+          function starts(field, words) {
+            var padded = ' ' + field;
+            return words.every(function(w) { return padded.indexOf(' ' + w) >= 0; });
+          }
+          function rank(e, q, words) {
+            if (e.key.indexOf(q) === 0) return [0, null];
+            if (e.key.indexOf(q) > 0) return [1, null];
+            for (var i = 0; i < e.keys.length; i++) {
+              if (e.keys[i].indexOf(q) >= 0) return [2, e.terms[i]];
+            }
+            if (starts(e.key, words)) return [3, null];
+            for (var j = 0; j < e.keys.length; j++) {
+              if (starts(e.keys[j], words)) return [4, e.terms[j]];
+            }
+            return null;
+          }
+          function find(kind, q) {
+            var words = q.split(' '), found = [];
+            local[kind].forEach(function(e) {
+              var r = rank(e, q, words);
+              if (r) found.push({e: e, rank: r[0], hint: r[1]});
+            });
+            found.sort(function(a, b) {
+              return a.rank - b.rank || a.e.name.localeCompare(b.e.name, 'vi');
+            });
+            return found.slice(0, 20);
           }
           var control = L.control({position: 'topleft'});
+          var input, list, results = {}, active = -1, timer = null, pending = null;
           control.onAdd = function() {
             var div = L.DomUtil.create('div', 'cm-search');
-            div.innerHTML = '<input type="search"><ul></ul>';
-            L.DomEvent.disableClickPropagation(div);
-            var input = div.querySelector('input'), list = div.querySelector('ul');
+            input = document.createElement('input'); input.type = 'search';
             input.placeholder = text.placeholder;
             input.setAttribute('aria-label', text.placeholder);
-            input.addEventListener('input', function() {
-              var q = fold(input.value); list.innerHTML = '';
-              if (!q) return;
-              var found = entries.filter(function(e) { return e.key.indexOf(q) >= 0; })
-                .slice(0, 12);
-              if (!found.length) {
-                var none = document.createElement('li');
-                none.className = 'cm-none'; none.textContent = text.no_match;
-                list.appendChild(none);
-              }
-              found.forEach(function(e) {
-                var li = document.createElement('li'); li.textContent = e.name;
-                li.addEventListener('click', function() { go(e); });
-                list.appendChild(li);
-              });
-            });
-            input.addEventListener('keydown', function(ev) {
-              var first = list.firstChild;
-              if (ev.key === 'Enter' && first && first.click) first.click();
-            });
+            input.setAttribute('role', 'combobox');
+            input.setAttribute('aria-autocomplete', 'list');
+            input.setAttribute('aria-expanded', 'false');
+            input.setAttribute('aria-controls', 'cm-search-list');
+            list = document.createElement('ul'); list.id = 'cm-search-list';
+            list.setAttribute('role', 'listbox');
+            div.appendChild(input); div.appendChild(list);
+            L.DomEvent.disableClickPropagation(div);
+            L.DomEvent.disableScrollPropagation(div);
+            input.addEventListener('input', search);
+            input.addEventListener('keydown', keys);
             return div;
           };
-          function go(e) {
-            var marker = window.cmMarkers && window.cmMarkers[e.id];
-            var cluster = window.cmCluster;
-            if (marker && cluster) {
-              cluster.zoomToShowLayer(marker, function() { marker.openPopup(); });
-            } else { map.setView([e.lat, e.lon], 14); }
+          function search() {
+            var q = fold(input.value);
+            results = {};
+            clearTimeout(timer);
+            if (pending) { pending.abort(); pending = null; }
+            if (!q) { close(); return; }
+            results.village = find('village', q);
+            results.route = find('route', q);
+            if (index.zones_url) {
+              results.zone = 'searching';
+              timer = setTimeout(function() { remote(q, input.value); }, 250);
+            } else {
+              results.zone = find('zone', q);
+            }
+            draw();
           }
+          // Zones above the embed limit: the server searches them (names and codes), with
+          // the text as typed (codes keep their dashes), minus LIKE's wildcards.
+          function remote(q, typed) {
+            var words = typed.replace(/[%_\\\\]/g, ' ').replace(/\\s+/g, ' ').trim();
+            var like = "'%" + words.replace(/'/g, "''") + "%'";
+            var filter = 'ACCENTI(CASEI(name)) LIKE ACCENTI(CASEI(' + like + '))'
+              + ' OR CASEI(code) LIKE CASEI(' + like + ')';
+            var url = index.zones_url + '?limit=' + index.limit + '&filter-lang=cql2-text'
+              + '&filter=' + encodeURIComponent(filter);
+            var controller = new AbortController();
+            pending = controller;
+            fetch(url, {headers: {Accept: 'application/geo+json'},
+                        signal: controller.signal})
+              .then(function(r) { if (!r.ok) throw new Error(r.status); return r.json(); })
+              .then(function(body) {
+                if (fold(input.value) !== q) return;
+                results.zone = body.features.map(function(f) {
+                  var b = L.geoJSON(f).getBounds(), c = b.getCenter();
+                  var e = entry('zone', f.id, String(f.properties.name),
+                    [String(f.properties.code)], String(f.properties.code),
+                    {bounds: [[b.getSouth(), b.getWest()], [b.getNorth(), b.getEast()]],
+                     lat: c.lat, lon: c.lng, remote: true});
+                  return {e: e, rank: 0, hint: null};
+                });
+                draw();
+              })
+              .catch(function(err) {
+                if (err.name === 'AbortError') return;
+                results.zone = 'unavailable'; draw();
+              })
+              .finally(function() { if (pending === controller) pending = null; });
+          }
+          function options() { return list.querySelectorAll('li[role=option]'); }
+          function note(li, t) {
+            var span = document.createElement('span');
+            span.className = 'cm-note'; span.textContent = t; li.appendChild(span);
+          }
+          function draw() {
+            list.textContent = ''; active = -1;
+            var count = 0;
+            kinds.forEach(function(kind) {
+              var found = results[kind];
+              if (!found || !found.length) return;
+              var head = document.createElement('li');
+              head.className = 'cm-group'; head.setAttribute('role', 'presentation');
+              head.textContent = text[kind];
+              list.appendChild(head);
+              if (typeof found === 'string') {
+                var wait = document.createElement('li');
+                wait.className = 'cm-none'; wait.textContent = text[found];
+                list.appendChild(wait);
+                count += 1;
+                return;
+              }
+              found.forEach(function(f) {
+                var li = document.createElement('li');
+                li.setAttribute('role', 'option'); li.dataset.kind = kind;
+                li.id = 'cm-opt-' + kind + '-' + f.e.id;
+                li.appendChild(document.createTextNode(f.e.name));
+                var extra = f.hint || f.e.note;
+                if (extra && extra !== f.e.name) note(li, extra);
+                // Leaflet 1.9 lets clicks through controls and checks the target's
+                // ancestors, which a picked (removed) item no longer has: the map would
+                // take the click as one on itself and close the card just opened.
+                li.addEventListener('click', function(ev) { ev.stopPropagation(); go(f.e); });
+                list.appendChild(li);
+                count += 1;
+              });
+            });
+            if (!count) {
+              var none = document.createElement('li');
+              none.className = 'cm-none'; none.textContent = text.no_match;
+              list.appendChild(none);
+            }
+            input.setAttribute('aria-expanded', 'true');
+          }
+          function close() {
+            clearTimeout(timer);
+            if (pending) { pending.abort(); pending = null; }
+            list.textContent = ''; active = -1;
+            input.setAttribute('aria-expanded', 'false');
+            input.removeAttribute('aria-activedescendant');
+          }
+          function highlight(i) {
+            var all = options();
+            if (!all.length) return;
+            active = (i + all.length) % all.length;
+            all.forEach(function(li, j) {
+              li.classList.toggle('cm-active', j === active);
+              li.setAttribute('aria-selected', j === active ? 'true' : 'false');
+            });
+            all[active].scrollIntoView({block: 'nearest'});
+            input.setAttribute('aria-activedescendant', all[active].id);
+          }
+          function keys(ev) {
+            // The map must not pan or zoom while the keys are the search box's.
+            ev.stopPropagation();
+            if (ev.key === 'ArrowDown') { ev.preventDefault(); highlight(active + 1); }
+            else if (ev.key === 'ArrowUp') { ev.preventDefault(); highlight(active - 1); }
+            else if (ev.key === 'Enter') {
+              ev.preventDefault();
+              var all = options(), li = all[active >= 0 ? active : 0];
+              if (li) li.click();
+            } else if (ev.key === 'Escape') { ev.preventDefault(); close(); }
+          }
+          function near(a, b) {
+            return Math.abs(a.getSouth() - b.getSouth()) < 1e-5
+              && Math.abs(a.getWest() - b.getWest()) < 1e-5
+              && Math.abs(a.getNorth() - b.getNorth()) < 1e-5
+              && Math.abs(a.getEast() - b.getEast()) < 1e-5;
+          }
+          // The layer drawn for a zone or route: the one with a card and the same extent.
+          function drawn(bounds) {
+            var found = null;
+            map.eachLayer(function(layer) {
+              if (!found && layer.getPopup && layer.getPopup() && layer.getBounds
+                  && near(layer.getBounds(), bounds)) found = layer;
+            });
+            return found;
+          }
+          function card(e) {
+            var div = document.createElement('div'); div.className = 'cm-card';
+            var h = document.createElement('h4'); h.textContent = e.name; div.appendChild(h);
+            var p = document.createElement('p'); p.textContent = e.note; div.appendChild(p);
+            var links = document.createElement('p'); links.className = 'cm-links';
+            var item = index.item_root + '/material-zones/items/'
+              + encodeURIComponent(e.id);
+            [[text.page, item + '?f=html'], [text.api, item + '?f=json']].forEach(
+              function(l, i) {
+                if (i) links.appendChild(document.createTextNode(' · '));
+                var a = document.createElement('a');
+                a.href = l[1]; a.target = '_blank'; a.rel = 'noopener';
+                a.textContent = l[0]; links.appendChild(a);
+              });
+            div.appendChild(links);
+            return div;
+          }
+          function go(e) {
+            close();
+            input.value = e.name;
+            if (e.kind === 'village') {
+              var marker = window.cmMarkers && window.cmMarkers[e.id];
+              var cluster = window.cmCluster;
+              if (marker && cluster && cluster.hasLayer(marker)) {
+                cluster.zoomToShowLayer(marker, function() { marker.openPopup(); });
+              } else { map.setView([e.lat, e.lon], 15); }
+              return;
+            }
+            var bounds = L.latLngBounds(e.bounds);
+            map.fitBounds(bounds, {maxZoom: 15, padding: [20, 20]});
+            var layer = !e.remote && drawn(bounds);
+            if (layer) { layer.openPopup([e.lat, e.lon]); }
+            else if (e.kind === 'zone') {
+              L.popup({maxWidth: 360}).setLatLng([e.lat, e.lon]).setContent(card(e))
+                .openOn(map);
+            }
+          }
+          map.on('click', function() { if (list) close(); });
           control.addTo(map);
         })();
         {% endmacro %}
         """
     )
 
-    def __init__(self, lang: str) -> None:
+    def __init__(self, lang: str, index: dict[str, Any]) -> None:
         super().__init__()  # type: ignore[no-untyped-call]
         self._name = "VillageSearch"
-        self.text_json = script_json(
-            {"placeholder": TEXT["search"](lang), "no_match": TEXT["no_match"](lang)}
-        )
+        texts = {
+            "placeholder": TEXT["search"](lang),
+            "no_match": TEXT["no_match"](lang),
+            "page": TEXT["page"](lang),
+            "api": TEXT["api"](lang),
+            **{key: value(lang) for key, value in SEARCH_TEXT.items()},
+        }
+        self.text_json = script_json(texts)
+        self.index_json = script_json(index)
 
 
 def _legend_html(themes: list[styles.Theme], lang: str, certified: bool) -> str:
@@ -413,7 +745,7 @@ def build_overview(data: OverviewData, settings: MapSettings) -> folium.Map:
     plugins.MeasureControl(  # type: ignore[no-untyped-call]
         position="topright", primary_length_unit="kilometers", primary_area_unit="hectares"
     ).add_to(m)
-    VillageSearch(lang).add_to(m)
+    VillageSearch(lang, search_index(data, settings)).add_to(m)
     Legend(
         _legend_html([styles.CRAFT_GROUPS, styles.MATERIALS, styles.ROUTES], lang, certified)
     ).add_to(m)

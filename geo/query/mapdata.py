@@ -15,7 +15,9 @@ EMBED_LIMIT = 5_000
 _VILLAGES = """
 SELECT id, code, name, kind, craft_group, array_to_string(crafts, ', ') AS crafts,
        commune_name, status, tourism_linked, ocop_stars, workers,
-       craftmap_fold(name) AS folded_name, geom
+       craftmap_fold(name) AS folded_name,
+       array_to_string(alt_names, '; ') AS alt_names, array_to_string(hamlets, '; ') AS hamlets,
+       legacy_commune, legacy_district, geom
 FROM craft_village ORDER BY name
 """
 # Polygons go into the page's GeoJSON with RFC 7946 rings (exterior counter-clockwise), as

@@ -96,7 +96,7 @@ def test_overview_map_works_offline(served: str, watched: Watched) -> None:
     assert "Trà Đông" in popup.inner_text()
     assert "/collections/villages/items/" in popup.inner_html()
     search.fill("Trà Đông")
-    assert page.locator(".cm-search li", has_text="Trà Đông").count() == 1
+    assert page.locator(".cm-search li[data-kind=village]", has_text="Trà Đông").count() == 1
 
     # A click on a village marker opens the popup of that village.
     page.locator(".leaflet-popup-close-button").click()
