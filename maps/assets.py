@@ -84,8 +84,18 @@ PACKAGES = (
         "1.3.0",
         "sha512-kWmj1pKM+MVdo/7Mg5zsB3YrGZvo/uIuiANV9MvWUFOG+Y2xAJzrteDhoIcCgTjHSSRJ36xdeGdIQVhuWjnCZw==",
     ),
+    # Natural Earth's countries and land (public domain) as TopoJSON, for the offline
+    # context under every map (maps/context.py).
+    NpmPackage(
+        "world-atlas",
+        "2.0.2",
+        "sha512-IXfV0qwlKXpckz1FhwXVwKRjiIhOnWttOskm5CtxMsjgE/MXAYRHWJqgXOpM8IkcPBoXnyTU5lFHcYa5ChG0LQ==",
+    ),
 )
 _BY_NAME = {p.name: p for p in PACKAGES}
+WORLD_ATLAS = _BY_NAME["world-atlas"]
+# craftmap's own file in world-atlas's folder: the region's land and borders as a script.
+CONTEXT_SCRIPT = "craftmap-context.js"
 
 
 def _local(package: str, path: str) -> str:
@@ -103,6 +113,7 @@ SCRIPTS = {
     "leaflet_measure_js": _local("leaflet-measure", "dist/leaflet-measure.js"),
     "leaflet_draw_js": _local("leaflet-draw", "dist/leaflet.draw.js"),
     "vectorGrid": _local("leaflet.vectorgrid", "dist/Leaflet.VectorGrid.bundled.min.js"),
+    "craftmap_context": _local("world-atlas", CONTEXT_SCRIPT),
 }
 STYLESHEETS = {
     "leaflet_css": _local("leaflet", "dist/leaflet.css"),
@@ -116,8 +127,13 @@ STYLESHEETS = {
 
 
 def missing(folder: Path) -> list[NpmPackage]:
-    """The packages not yet unpacked in ``folder``."""
-    return [p for p in PACKAGES if not (folder / p.folder / "package.json").exists()]
+    """The packages not yet unpacked in ``folder`` (or whose derived context is missing)."""
+    return [
+        p
+        for p in PACKAGES
+        if not (folder / p.folder / "package.json").exists()
+        or (p is WORLD_ATLAS and not (folder / p.folder / CONTEXT_SCRIPT).exists())
+    ]
 
 
 def fetch(folder: Path) -> list[NpmPackage]:
@@ -130,6 +146,9 @@ def fetch(folder: Path) -> list[NpmPackage]:
     """
     fetched = []
     for package in missing(folder):
+        if (folder / package.folder / "package.json").exists():
+            _derive(package, folder)
+            continue
         try:
             with urllib.request.urlopen(package.tarball, timeout=60) as response:
                 data = response.read()
@@ -152,8 +171,17 @@ def fetch(folder: Path) -> list[NpmPackage]:
                 extracted = archive.extractfile(member)
                 if extracted is not None:
                     out.write_bytes(extracted.read())
+        _derive(package, folder)
         fetched.append(package)
     return fetched
+
+
+def _derive(package: NpmPackage, folder: Path) -> None:
+    if package is WORLD_ATLAS:
+        # Imported here: maps.context reads this module's names at import.
+        from maps import context
+
+        context.write_context_script(folder / package.folder)
 
 
 def inline(page: str, folder: Path) -> str:

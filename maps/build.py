@@ -15,7 +15,7 @@ from folium.template import Template
 from geo.kernel import vocab
 from geo.kernel.text import DEFAULT_LANG, Lang, Text
 from geo.query.mapdata import OverviewData
-from maps import assets, layers, styles
+from maps import assets, context, layers, styles
 from maps.escape import html_text, script_json, url_text
 
 
@@ -592,6 +592,9 @@ def _base_map(settings: MapSettings, bounds: list[list[float]] | None) -> folium
     if bounds:
         m.fit_bounds(bounds)
     _root(m).header.add_child(Element(_CSS), name="craftmap_css")
+    # Land, coast and borders under the tiles: what shows offline or with no basemap.
+    _root(m).header.add_child(Element(context.CSS), name="craftmap_context_css")
+    context.ContextLayer(settings.lang).add_to(m)
     return m
 
 
@@ -754,32 +757,9 @@ def build_overview(data: OverviewData, settings: MapSettings) -> folium.Map:
     return m
 
 
-def _admin_layer(admin: gpd.GeoDataFrame, lang: str) -> folium.FeatureGroup:
-    group = folium.FeatureGroup(name=styles.ADMIN_NAME(lang), show=True)
-    for row in admin.itertuples():
-        geometry = row.geometry
-        if geometry.geom_type == "Point":
-            folium.CircleMarker(
-                [geometry.y, geometry.x],
-                radius=3 if row.level == "commune" else 5,
-                color=styles.ADMIN_OUTLINE,
-                weight=1,
-                fill=True,
-                fill_opacity=0.6,
-                tooltip=html_text(row.name),
-            ).add_to(group)
-        else:
-            folium.GeoJson(
-                geometry.__geo_interface__,
-                style_function=lambda _f: {
-                    "color": styles.ADMIN_OUTLINE,
-                    "weight": 1,
-                    "fill": False,
-                    "dashArray": "4 3",
-                },
-                tooltip=html_text(row.name),
-            ).add_to(group)
-    return group
+def _admin_layer(admin: gpd.GeoDataFrame, lang: str) -> context.AdminUnits:
+    # Boundaries where loaded, labelled places where only a centre is (maps/context.py).
+    return context.AdminUnits(admin, lang)
 
 
 def _route_layer(

@@ -114,4 +114,11 @@ ROUTES = Theme(
 )
 
 ADMIN_OUTLINE = "#525252"
-ADMIN_NAME = Text("Ranh giới hành chính", "Administrative units")
+ADMIN_NAME = Text("Đơn vị hành chính", "Administrative units")
+
+# The offline context (maps/context.py): pale land on a pale sea, blue-grey coast and
+# purple-grey national borders, quieter than every theme drawn over them.
+LAND = "#f5f2e9"
+SEA = "#d6e6f0"
+COAST = "#86a6bd"
+BORDER = "#7d5a7d"

@@ -44,8 +44,12 @@ SELECT s.id, s.route_id, s.seq, COALESCE(s.name, v.name) AS name, s.dwell_min, s
 FROM route_stop s LEFT JOIN craft_village v ON v.id = s.village_id
 {where} ORDER BY s.route_id, s.seq
 """
+# A unit's boundary when loaded, else its centre; its label at its label point, or inside
+# its boundary when it has none.
 _ADMIN = """
-SELECT code, name, level, COALESCE(ST_ForcePolygonCCW(geom), label_point) AS geom
+SELECT code, name, level, COALESCE(ST_ForcePolygonCCW(geom), label_point) AS geom,
+       ST_X(COALESCE(label_point, ST_PointOnSurface(geom))) AS label_lon,
+       ST_Y(COALESCE(label_point, ST_PointOnSurface(geom))) AS label_lat
 FROM admin_unit
 WHERE (valid_to IS NULL OR valid_to >= current_date) AND COALESCE(geom, label_point) IS NOT NULL
 ORDER BY level, name

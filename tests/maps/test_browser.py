@@ -78,7 +78,7 @@ def test_overview_map_works_offline(served: str, watched: Watched) -> None:
     page.wait_for_selector(".leaflet-control-layers")
 
     layer_names = page.locator(".leaflet-control-layers-overlays label").all_inner_texts()
-    for theme in ("Làng nghề", "Vùng nguyên liệu", "Tuyến du lịch", "Ranh giới hành chính"):
+    for theme in ("Làng nghề", "Vùng nguyên liệu", "Tuyến du lịch", "Đơn vị hành chính"):
         assert any(theme in name for name in layer_names), (theme, layer_names)
     legend = page.locator(".cm-legend")
     assert legend.is_visible()
