@@ -94,7 +94,7 @@ DRAW_TEXT: dict[str, Text] = {
     "draw.toolbar.actions.title": Text("Hủy vẽ", "Cancel drawing"),
     "draw.toolbar.actions.text": Text("Hủy", "Cancel"),
     "draw.toolbar.finish.title": Text("Kết thúc vẽ", "Finish drawing"),
-    "draw.toolbar.finish.text": Text("Xong", "Finish"),
+    "draw.toolbar.finish.text": Text("Hoàn tất", "Finish"),
     "draw.toolbar.undo.title": Text("Xóa điểm vừa vẽ", "Delete last point drawn"),
     "draw.toolbar.undo.text": Text("Xóa điểm cuối", "Delete last point"),
     "draw.toolbar.buttons.polyline": Text("Vẽ đường (tuyến)", "Draw a line"),
