@@ -409,3 +409,39 @@ def test_screenshots_of_the_open_form(
     assert box["y"] + box["height"] <= size[1]
     assert Path(shot).stat().st_size > 10_000
     context.close()
+
+
+def test_a_planner_reshapes_a_zone(live: LiveServer, opened: Opened, keys: dict[str, str]) -> None:
+    # Zones are multi-polygons: Leaflet.draw failed on them ("reading 'lat'") before.
+    page = opened.page
+    _open(page, live, keys["planner"])
+    page.locator(".leaflet-draw-edit-edit").click()
+    handles = page.locator(".leaflet-editing-icon")
+    handles.first.wait_for(state="attached")
+    page.wait_for_timeout(500)  # let the map finish any zoom animation
+    index = page.evaluate(
+        """() => [...document.querySelectorAll('.leaflet-editing-icon')].findIndex(el => {
+             const r = el.getBoundingClientRect();
+             return r.left > 100 && r.top > 100 && r.right < innerWidth - 400
+               && r.bottom < innerHeight - 100; })"""
+    )
+    assert index >= 0, page.evaluate(
+        """() => [...document.querySelectorAll('.leaflet-editing-icon')].slice(0, 5)
+             .map(el => JSON.stringify(el.getBoundingClientRect()))"""
+    )
+    box = handles.nth(index).bounding_box()
+    assert box is not None
+    x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    page.mouse.move(x, y)
+    page.mouse.down()
+    page.mouse.move(x + 25, y + 15, steps=6)
+    page.mouse.up()
+    with page.expect_response(
+        lambda r: r.request.method == "PATCH" and "/material-zones/" in r.url
+    ) as patched:
+        page.locator(".leaflet-draw-actions a", has_text="Lưu").first.click()
+    assert patched.value.status == 200, patched.value.text()
+    zone = patched.value.json()
+    assert zone["geometry"]["type"] == "MultiPolygon" and zone["properties"]["version"] >= 2
+    page.locator("#cm-editor .cm-message.cm-ok").wait_for()
+    assert opened.errors == [], opened.errors
