@@ -403,6 +403,8 @@ def test_screenshots_of_the_open_form(
     shot = SHOTS / f"editor-{lang}-{device}.png"
     page.screenshot(path=str(shot))
     form.screenshot(path=str(SHOTS / f"editor-form-{lang}-{device}.png"))
+    form.evaluate("f => { f.scrollTop = f.scrollHeight; }")
+    form.screenshot(path=str(SHOTS / f"editor-form-end-{lang}-{device}.png"))
     # The form stays inside the screen: a planner on a phone can reach every field.
     box = form.bounding_box()
     assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= size[0]
