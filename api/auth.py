@@ -68,22 +68,23 @@ def client_address(request: Request, trusted_proxies: list[str]) -> str:
     return peer
 
 
+def may_write(key: KeyInfo, collection: Collection) -> bool:
+    """Whether ``key``'s role may write ``collection`` (admins write everything)."""
+    return key.role == Role.ADMIN or key.role in collection.write_roles
+
+
 def require_writer(request: Request, conn: Connection, collection: Collection) -> KeyInfo:
     """The key of the request, checked for a role that may write ``collection``.
 
     401 without a valid key, 403 when its role may not write this collection, 429 over a
     rate limit.
     """
-
-    def may_write(key: KeyInfo) -> bool:
-        return key.role == Role.ADMIN or key.role in collection.write_roles
-
     allowed = ", ".join(sorted(r.value for r in collection.write_roles))
     return _authorised(
         request,
         conn,
         why="writing needs a valid API key",
-        allowed=may_write,
+        allowed=lambda key: may_write(key, collection),
         refusal=lambda key: (
             f"the role {key.role.value} may not write {collection.id} (needs {allowed})"
         ),

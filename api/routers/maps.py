@@ -6,8 +6,9 @@ from typing import Annotated
 
 import folium
 from fastapi import APIRouter, Path, Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, JSONResponse
 
+from api.auth import may_write, optional_reader
 from api.deps import RootUrl, read_connection
 from api.i18n import request_language
 from api.negotiation import reject_unknown_params
@@ -15,6 +16,7 @@ from api.params import parse_feature_id
 from api.settings import ApiSettings
 from geo.kernel.errors import InvalidInput, NotFound
 from geo.query import mapdata
+from geo.store import catalog
 from maps import build, edit
 from maps.escape import with_nonce
 
@@ -77,3 +79,20 @@ def editor_map(request: Request, root: RootUrl) -> HTMLResponse:
     with read_connection(request) as conn:
         data = mapdata.overview(conn)
     return _page(request, edit.build_editor(data, map_settings(request, root), role))
+
+
+@router.get(
+    "/maps/edit/access",
+    summary="What the editor's key may write",
+    responses={401: {"description": "the key sent is not valid"}},
+)
+def editor_access(request: Request) -> JSONResponse:
+    """The role of the key sent (``Authorization: Bearer …``) and the map layers it may
+    write, so that the editor offers edit handles only on those (none without a key)."""
+    reject_unknown_params(request, ())
+    with read_connection(request) as conn:
+        key = optional_reader(request, conn)
+    writable = [] if key is None else [c.id for c in catalog.CORE if may_write(key, c)]
+    body = {"role": None if key is None else key.role.value, "writable": writable}
+    # The answer depends on the key: no cache may keep it for another one.
+    return JSONResponse(body, headers={"Cache-Control": "no-store", "Vary": "Authorization"})

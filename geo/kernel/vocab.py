@@ -215,6 +215,47 @@ LABELS: dict[str, dict[str, Text]] = {
         ZoneStatus.PLANNED: Text("Quy hoạch", "Planned"),
         ZoneStatus.PROPOSED: Text("Đề xuất", "Proposed"),
     },
+    "land_type": {
+        LandType.PRODUCTION_FOREST: Text("Rừng sản xuất", "Production forest"),
+        LandType.PROTECTION_FOREST: Text("Rừng phòng hộ", "Protection forest"),
+        LandType.SPECIAL_USE_FOREST: Text("Rừng đặc dụng", "Special-use forest"),
+        LandType.FARMLAND: Text("Đất nông nghiệp", "Farmland"),
+        LandType.UNDER_CANOPY: Text("Dưới tán rừng", "Under forest canopy"),
+    },
+    "owner_type": {
+        OwnerType.HOUSEHOLD: Text("Hộ gia đình", "Household"),
+        OwnerType.HOUSEHOLD_GROUP: Text("Nhóm hộ", "Household group"),
+        OwnerType.STATE_FOREST_COMPANY: Text("Công ty lâm nghiệp nhà nước", "State forest company"),
+        OwnerType.COOPERATIVE: Text("Hợp tác xã", "Cooperative"),
+        OwnerType.ENTERPRISE: Text("Doanh nghiệp", "Enterprise"),
+        OwnerType.COMMUNE: Text("Ủy ban nhân dân xã", "Commune people's committee"),
+    },
+    "certification_scheme": {
+        CertificationScheme.FSC_FM: Text(
+            "FSC quản lý rừng (FSC-FM)", "FSC forest management (FSC-FM)"
+        ),
+        CertificationScheme.FSC_COC: Text(
+            "FSC chuỗi hành trình (FSC-CoC)", "FSC chain of custody (FSC-CoC)"
+        ),
+        CertificationScheme.PEFC: Text(
+            "PEFC (chứng chỉ rừng quốc tế)", "PEFC (forest certificate)"
+        ),
+        CertificationScheme.VFCS: Text(
+            "VFCS (chứng chỉ rừng Việt Nam)", "VFCS (Vietnam forest certificate)"
+        ),
+        CertificationScheme.ORGANIC: Text("Hữu cơ", "Organic"),
+        CertificationScheme.VIETGAP: Text(
+            "VietGAP (thực hành nông nghiệp tốt)", "VietGAP (good agricultural practice)"
+        ),
+        CertificationScheme.GACP_WHO: Text("GACP-WHO (dược liệu)", "GACP-WHO (medicinal plants)"),
+    },
+    "travel_mode": {
+        TravelMode.CAR: Text("Ô tô", "Car"),
+        TravelMode.MOTORBIKE: Text("Xe máy", "Motorbike"),
+        TravelMode.BICYCLE: Text("Xe đạp", "Bicycle"),
+        TravelMode.WALKING: Text("Đi bộ", "Walking"),
+        TravelMode.BOAT: Text("Thuyền", "Boat"),
+    },
     "route_status": {
         RouteStatus.DRAFT: Text("Bản nháp", "Draft"),
         RouteStatus.PLANNED: Text("Dự kiến", "Planned"),
