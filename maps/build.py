@@ -13,7 +13,7 @@ from folium import plugins
 from folium.template import Template
 
 from geo.kernel import vocab
-from geo.kernel.text import DEFAULT_LANG, Lang, Text, language
+from geo.kernel.text import DEFAULT_LANG, Lang, Text, number
 from geo.query.mapdata import OverviewData
 from maps import assets, layers, styles
 from maps.escape import html_text, script_json, url_text
@@ -497,16 +497,6 @@ ROUTE_TEXT: dict[str, Text] = {
 SPEED_KMH = {"car": 40.0, "motorbike": 35.0, "bicycle": 12.0, "walking": 4.0, "boat": 15.0}
 
 
-def _number(value: float, lang: str, digits: int = 1) -> str:
-    """``value`` as a reader of ``lang`` writes it: 1.500,0 in Vietnamese, 1,500.0 in English.
-
-    >>> _number(1500, "vi"), _number(1500, "en"), _number(12.34, "vi")
-    ('1.500,0', '1,500.0', '12,3')
-    """
-    text = f"{value:,.{digits}f}"
-    return text.translate(str.maketrans(",.", ".,")) if language(lang) == "vi" else text
-
-
 def build_route_map(route: Any, stops: gpd.GeoDataFrame, settings: MapSettings) -> folium.Map:
     """One route: its line, numbered stops with their village cards, length and duration.
 
@@ -691,7 +681,7 @@ def _route_panel(route: Any, stops: gpd.GeoDataFrame, settings: MapSettings) -> 
     if mode:
         facts.append(f"{ROUTE_TEXT['mode'](lang)}: {vocab.label('travel_mode', mode, lang)}")
     if length == length and length is not None:
-        facts.append(f"{TEXT['length'](lang)}: {_number(length, lang)} km")
+        facts.append(f"{TEXT['length'](lang)}: {number(length, lang)} km")
     duration = _duration(
         route.get("dwell_min") or 0,
         length if length == length else None,
