@@ -390,23 +390,43 @@ def restore(
 # -- server ----------------------------------------------------------------------------------
 # -- maps ------------------------------------------------------------------------------------
 Lang = Annotated[str, typer.Option(help="vi or en")]
-ApiRoot = Annotated[str, typer.Option(help="Where the page's links to features point")]
-Basemap = Annotated[
-    str | None, typer.Option(help="XYZ tile URL, or 'none' (default: the configured one)")
+ApiRoot = Annotated[
+    str | None,
+    typer.Option(
+        help="The server the file's links open, e.g. https://craftmap.example.gov.vn "
+        "(default: CRAFTMAP_PUBLIC_URL, else this machine's http://127.0.0.1:8000)"
+    ),
 ]
+Basemap = Annotated[
+    str,
+    typer.Option(
+        help="'none' (the default: the file needs no internet), an XYZ tile URL, or "
+        "'configured' for CRAFTMAP_BASEMAP_URL"
+    ),
+]
+_LOCAL_ROOT = "http://127.0.0.1:8000"
 
 
-def _map_settings(lang: str, api_root: str, basemap: str | None) -> Any:
+def _map_settings(lang: str, api_root: str | None, basemap: str) -> Any:
     from api.settings import ApiSettings
     from maps.build import MapSettings
 
     if lang not in LANGS:
         raise typer.BadParameter("lang must be vi or en")
     configured = ApiSettings()
+    root = api_root or configured.public_url
+    if root is None:
+        root = _LOCAL_ROOT
+        typer.echo(
+            f"The file's links open {root} (this machine); give --api-root to share it.",
+            err=True,
+        )
+    if not root.startswith(("http://", "https://")):
+        raise typer.BadParameter(f"--api-root must be an http(s) URL, got {root!r}")
     return MapSettings(
-        api_root=api_root.rstrip("/"),
+        api_root=root.rstrip("/"),
         lang=language(lang),
-        basemap_url=basemap or configured.basemap_url,
+        basemap_url=configured.basemap_url if basemap == "configured" else basemap,
         basemap_attribution=configured.basemap_attribution,
     )
 
@@ -426,8 +446,8 @@ def _write_map(page: str, out: Path) -> None:
 def map_overview(
     out: Annotated[Path, typer.Option(help="HTML file to write")],
     lang: Lang = "vi",
-    api_root: ApiRoot = "http://127.0.0.1:8000",
-    basemap: Basemap = None,
+    api_root: ApiRoot = None,
+    basemap: Basemap = "none",
 ) -> None:
     """Write the overview map as one standalone HTML file (scripts included)."""
     from geo.query import mapdata
@@ -449,8 +469,8 @@ def map_route(
     route_id: Annotated[int, typer.Argument(help="The route's id")],
     out: Annotated[Path, typer.Option(help="HTML file to write")],
     lang: Lang = "vi",
-    api_root: ApiRoot = "http://127.0.0.1:8000",
-    basemap: Basemap = None,
+    api_root: ApiRoot = None,
+    basemap: Basemap = "none",
 ) -> None:
     """Write one route's map (stops, cards, print layout) as a standalone HTML file."""
     from geo.kernel.errors import NotFound

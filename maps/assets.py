@@ -188,8 +188,8 @@ def inline(page: str, folder: Path) -> str:
     """A page with craftmap's vendored scripts and stylesheets written into it.
 
     For standalone exports (``craftmap map overview --out``): the file opens from a disk or
-    an e-mail with no server and no internet. Fonts and images that stylesheets name stay
-    relative, so icon fonts and Leaflet's default marker images are missing there.
+    an e-mail with no server and no internet. The fonts and images that the stylesheets
+    name go in as data URIs too (see ``inline_css``).
     """
     pattern = re.compile(
         r'<script src="(?P<js>/static/vendor/[^"]+)"></script>'
@@ -198,11 +198,70 @@ def inline(page: str, folder: Path) -> str:
 
     def replace(match: re.Match[str]) -> str:
         url = match.group("js") or match.group("css")
-        text = (folder / url.removeprefix(URL_PREFIX + "/")).read_text(encoding="utf-8")
+        path = folder / url.removeprefix(URL_PREFIX + "/")
+        text = path.read_text(encoding="utf-8")
         if match.group("js"):
             # A literal end tag inside a script would close it early.
             safe = text.replace("</script", "<\\/script")
             return f"<script>{safe}</script>"
-        return f"<style>{text}</style>"
+        return f"<style>{inline_css(text, path.parent, folder)}</style>"
 
     return pattern.sub(replace, page)
+
+
+_MEDIA_TYPES = {
+    ".woff2": "font/woff2",
+    ".woff": "font/woff",
+    ".ttf": "font/ttf",
+    ".png": "image/png",
+    ".svg": "image/svg+xml",
+    ".gif": "image/gif",
+    ".jpg": "image/jpeg",
+}
+_FONT_FACE = re.compile(r"@font-face\s*\{[^}]*\}")
+_URL = re.compile(r"""url\(\s*(?P<q>['"]?)(?P<url>[^'")]+)(?P=q)\s*\)""")
+# One source of a @font-face ``src`` list: url(...) with its optional format(...).
+_FONT_SOURCE = re.compile(r"""url\([^)]*\)(\s*format\([^)]*\))?""")
+_FONT_SRC = re.compile(r"src\s*:[^;}]*")
+
+
+def _data_uri(path: Path) -> str:
+    media = _MEDIA_TYPES.get(path.suffix.lower(), "application/octet-stream")
+    return f"data:{media};base64,{base64.b64encode(path.read_bytes()).decode('ascii')}"
+
+
+def inline_css(css: str, base: Path, folder: Path) -> str:
+    """``css`` (a stylesheet from ``base``) with the files its ``url()`` names as data URIs.
+
+    Only files inside ``folder`` are read; anything else (``#default#VML``, a URL with a
+    scheme) is left as written. Each font file goes in once, as WOFF2 when the rule offers
+    it: Font Awesome names the same three files under eight family aliases and a TrueType
+    twin, which inlined as written would add some 2 MB instead of 400 KB.
+    """
+    root = folder.resolve()
+    fonts_seen: set[Path] = set()
+
+    def local(url: str) -> Path | None:
+        if ":" in url or url.startswith(("#", "/")):
+            return None
+        path = (base / url.split("#")[0].split("?")[0]).resolve()
+        return path if path.is_relative_to(root) and path.is_file() else None
+
+    def face(match: re.Match[str]) -> str:
+        rule = match.group(0)
+        sources = [s.group(0) for s in _FONT_SOURCE.finditer(rule)]
+        woff2 = [s for s in sources if "woff2" in s]
+        files = {p for s in woff2 or sources for u in _URL.finditer(s) if (p := local(u["url"]))}
+        if files and files <= fonts_seen:
+            return ""  # an alias of a face already written
+        fonts_seen.update(files)
+        if woff2:
+            # The other formats go: every browser that runs Leaflet 1.9 reads WOFF2.
+            rule = _FONT_SRC.sub(lambda _m: "src:" + ",".join(woff2), rule)
+        return rule
+
+    def url(match: re.Match[str]) -> str:
+        path = local(match["url"])
+        return f'url("{_data_uri(path)}")' if path else match.group(0)
+
+    return _URL.sub(url, _FONT_FACE.sub(face, css))

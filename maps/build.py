@@ -13,7 +13,7 @@ from folium import plugins
 from folium.template import Template
 
 from geo.kernel import vocab
-from geo.kernel.text import DEFAULT_LANG, Lang, Text
+from geo.kernel.text import DEFAULT_LANG, Lang, Text, number
 from geo.query.mapdata import OverviewData
 from maps import assets, context, layers, styles
 from maps.escape import html_text, script_json, url_text
@@ -679,9 +679,9 @@ def _labelled(
     return frame
 
 
-def _duration(minutes: float, length_km: float | None, lang: str) -> str:
+def _duration(minutes: float, length_km: float | None, lang: str, speed_kmh: float = 40) -> str:
     # Stops' dwell time plus driving at 40 km/h on provincial roads (no road routing yet).
-    total = int(minutes + (length_km or 0) / 40 * 60)
+    total = int(minutes + (length_km or 0) / speed_kmh * 60)
     hours, rest = divmod(total, 60)
     return TEXT["duration"].format(hours=hours, minutes=rest)(lang)
 
@@ -782,7 +782,10 @@ def _route_layer(
             lang,
             [
                 *_links(settings, "routes", row["id"]),
-                ("🗺", f"{settings.api_root}/maps/routes/{int(row['id'])}?lang={lang}"),
+                (
+                    ROUTE_TEXT["route_map"](lang),
+                    f"{settings.api_root}/maps/routes/{int(row['id'])}?lang={lang}",
+                ),
             ],
         ),
     )
@@ -790,11 +793,38 @@ def _route_layer(
     return group
 
 
+ROUTE_TEXT: dict[str, Text] = {
+    "overview": Text("← Bản đồ tổng quan", "← Overview map"),
+    "route_page": Text("Thông tin tuyến", "Route details"),
+    "route_map": Text("Bản đồ tuyến", "Route map"),
+    "title": Text("Bản đồ tuyến du lịch", "Tourism route map"),
+    "theme": Text("Chủ đề", "Theme"),
+    "mode": Text("Phương tiện", "Travel by"),
+    "stops": Text("Các điểm dừng", "Stops"),
+    "stop_for": Text("dừng {minutes} phút", "{minutes} min stop"),
+}
+
+
+# Average travel speeds on Thanh Hóa's provincial roads and rivers, stops excluded.
+SPEED_KMH = {"car": 40.0, "motorbike": 35.0, "bicycle": 12.0, "walking": 4.0, "boat": 15.0}
+
+
 def build_route_map(route: Any, stops: gpd.GeoDataFrame, settings: MapSettings) -> folium.Map:
-    """One route: its line, numbered stops with their village cards, length and duration."""
+    """One route: its line, numbered stops with their village cards, length and duration.
+
+    The panel beside the map names the route, its facts, description and stops (each
+    village linked to its page); the route is fitted to the part of the map the panel
+    leaves free, and to the map's printed size when the page is printed.
+    """
     lang = settings.lang
     routes = gpd.GeoDataFrame([route], geometry="geometry", crs=4326)
-    m = _base_map(settings, _bounds([routes, stops]))
+    bounds = _bounds([routes, stops])
+    # _RouteFit fits the route, without animation: an animated first fit would end after
+    # it and undo it.
+    m = _base_map(settings, None)
+    # Quarter zoom steps: the fit fills the free part of the map (the page, on paper).
+    m.options["zoomSnap"] = 0.25
+    _root(m).title = html_text(f"{route.get('name')} — {ROUTE_TEXT['title'](lang)} — craftmap")
     _route_layer(routes, stops, settings).add_to(m)
     for row in stops.itertuples():
         card = layers.popup_html(
@@ -802,9 +832,7 @@ def build_route_map(route: Any, stops: gpd.GeoDataFrame, settings: MapSettings) 
             f"{int(row.seq)}. {row.name}",
             STOP_FIELDS,
             lang,
-            _links(settings, "villages", row.village_id)
-            if row.village_id == row.village_id and row.village_id
-            else [],
+            _links(settings, "villages", row.village_id) if _has_village(row) else [],
         )
         folium.Marker(
             [row.geometry.y, row.geometry.x],
@@ -818,10 +846,102 @@ def build_route_map(route: Any, stops: gpd.GeoDataFrame, settings: MapSettings) 
         ).add_to(m)
     plugins.Fullscreen(position="topright").add_to(m)  # type: ignore[no-untyped-call]
     folium.LayerControl(collapsed=True).add_to(m)
-    _root(m).html.add_child(Element(_route_panel(route, stops, lang)))
+    _root(m).html.add_child(Element(_route_panel(route, stops, settings)))
+    if bounds:
+        _RouteFit(bounds).add_to(m)
     _PrintButton().add_to(m)
     serve_assets_locally(m)
     return m
+
+
+def _has_village(stop: Any) -> bool:
+    # NaN (a free stop in a frame with villages) is not equal to itself.
+    return bool(stop.village_id == stop.village_id and stop.village_id)
+
+
+class _RouteFit(MacroElement):
+    """Fits the route into the part of the map that the panel and the controls leave free.
+
+    On screen the panel covers one side of the map (the left on a desktop, the bottom on a
+    phone): the route goes into the largest free part. For print the map takes its paper
+    size (``cm-print``) before Leaflet measures it, so the printed page shows every stop.
+    """
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+        (function(map) {
+          var bounds = L.latLngBounds({{ this.bounds_json }});
+          var html = document.documentElement;
+          var printing = window.matchMedia('print');
+          // A stop marker's radius and shadow, plus some air.
+          var MARGIN = 24;
+          function box(el) { return el ? el.getBoundingClientRect() : null; }
+          function screenPadding() {
+            var container = map.getContainer(), m = box(container);
+            var tl = [MARGIN, MARGIN], br = [MARGIN, MARGIN];
+            var right = box(container.querySelector('.leaflet-top.leaflet-right'));
+            if (right && right.width) br[0] = Math.max(br[0], right.width + 8);
+            container.querySelectorAll('.leaflet-bottom').forEach(function(c) {
+              var r = box(c); if (r.height) br[1] = Math.max(br[1], r.height + 8);
+            });
+            var panel = document.getElementById('cm-route-panel'), p = box(panel);
+            if (p && p.width && p.right > m.left && p.left < m.right) {
+              var cover = {left: p.right - m.left, top: p.bottom - m.top,
+                           bottom: m.bottom - p.top, right: m.right - p.left};
+              var free = [
+                ['left', (m.width - cover.left) * m.height],
+                ['top', m.width * (m.height - cover.top)],
+                ['bottom', m.width * (m.height - cover.bottom)],
+                ['right', (m.width - cover.right) * m.height]
+              ].sort(function(a, b) { return b[1] - a[1]; })[0][0];
+              var room = cover[free] + MARGIN;
+              if (free === 'left') tl[0] = Math.max(tl[0], room);
+              if (free === 'top') tl[1] = Math.max(tl[1], room);
+              if (free === 'bottom') br[1] = Math.max(br[1], room);
+              if (free === 'right') br[0] = Math.max(br[0], room);
+            }
+            return {paddingTopLeft: tl, paddingBottomRight: br};
+          }
+          function fit(printed) {
+            map.invalidateSize({pan: false});
+            var options = printed ? {padding: [MARGIN, MARGIN]} : screenPadding();
+            options.animate = false;
+            map.fitBounds(bounds, options);
+          }
+          function toPrint() { html.classList.add('cm-print'); fit(true); }
+          function toScreen() { html.classList.remove('cm-print'); fit(false); }
+          window.addEventListener('beforeprint', toPrint);
+          window.addEventListener('afterprint', toScreen);
+          printing.addEventListener('change', function(e) {
+            if (e.matches) { toPrint(); } else { toScreen(); }
+          });
+          // The print button: fit first, then give the basemap's tiles a moment to load.
+          window.cmPrintRoute = function() {
+            toPrint();
+            var waiting = [];
+            map.eachLayer(function(l) {
+              if (l instanceof L.GridLayer && l.isLoading()) waiting.push(l);
+            });
+            var done = false;
+            function go() { if (!done) { done = true; window.print(); } }
+            if (!waiting.length) { go(); return; }
+            var left = waiting.length;
+            waiting.forEach(function(l) {
+              l.once('load', function() { if (--left === 0) go(); });
+            });
+            setTimeout(go, 4000);
+          };
+          map.whenReady(function() { if (printing.matches) { toPrint(); } else { fit(false); } });
+        })({{ this._parent.get_name() }});
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self, bounds: list[list[float]]) -> None:
+        super().__init__()  # type: ignore[no-untyped-call]
+        self._name = "RouteFit"
+        self.bounds_json = script_json(bounds)
 
 
 class _PrintButton(MacroElement):
@@ -831,7 +951,7 @@ class _PrintButton(MacroElement):
         """
         {% macro script(this, kwargs) %}
         document.getElementById('cm-print').addEventListener('click', function() {
-          window.print();
+          if (window.cmPrintRoute) { window.cmPrintRoute(); } else { window.print(); }
         });
         {% endmacro %}
         """
@@ -842,40 +962,91 @@ class _PrintButton(MacroElement):
         self._name = "PrintButton"
 
 
-def _route_panel(route: Any, stops: gpd.GeoDataFrame, lang: str) -> str:
-    """The route's card beside the map; on paper it becomes the page's header and stop list."""
-    items = "".join(
-        f"<li><strong>{int(s.seq)}. {html_text(s.name)}</strong>"
-        + (f" — {html_text(s.crafts)}" if isinstance(s.crafts, str) and s.crafts else "")
-        + (
-            f"<br><small>{html_text(s.commune_name)}</small>"
-            if isinstance(s.commune_name, str)
-            else ""
+def _text_or_none(value: Any) -> str | None:
+    return value if isinstance(value, str) and value.strip() else None
+
+
+def _route_panel(route: Any, stops: gpd.GeoDataFrame, settings: MapSettings) -> str:
+    """The route's card beside the map; on paper it becomes the page's left column."""
+    lang, root = settings.lang, settings.api_root
+    items = []
+    for s in stops.itertuples():
+        name = html_text(s.name)
+        if _has_village(s):
+            href = html_text(f"{root}/collections/villages/items/{int(s.village_id)}?f=html")
+            name = f'<a href="{href}&amp;lang={lang}">{name}</a>'
+        crafts = _text_or_none(s.crafts)
+        details = [html_text(c) for c in (_text_or_none(s.commune_name),) if c]
+        if s.dwell_min == s.dwell_min and s.dwell_min:
+            details.append(ROUTE_TEXT["stop_for"].format(minutes=int(s.dwell_min))(lang))
+        items.append(
+            f'<li><span class="cm-no">{int(s.seq)}</span><div><strong>{name}</strong>'
+            + (f" — {html_text(crafts)}" if crafts else "")
+            + (f"<br><small>{' · '.join(details)}</small>" if details else "")
+            + "</div></li>"
         )
-        + f" <small>({int(s.dwell_min)} {TEXT['minutes'](lang)})</small></li>"
-        for s in stops.itertuples()
-    )
     length = route.get("length_km")
-    facts = (
-        f"{TEXT['length'](lang)}: {length:.1f} km · "
-        f"{TEXT['duration_label'](lang)}: "
-        f"{_duration(route.get('dwell_min') or 0, length, lang)}"
+    facts = []
+    theme, mode = _text_or_none(route.get("theme")), _text_or_none(route.get("mode"))
+    if theme:
+        facts.append(f"{ROUTE_TEXT['theme'](lang)}: {vocab.label('route_theme', theme, lang)}")
+    if mode:
+        facts.append(f"{ROUTE_TEXT['mode'](lang)}: {vocab.label('travel_mode', mode, lang)}")
+    if length == length and length is not None:
+        facts.append(f"{TEXT['length'](lang)}: {number(length, lang)} km")
+    duration = _duration(
+        route.get("dwell_min") or 0,
+        length if length == length else None,
+        lang,
+        SPEED_KMH.get(mode or "", SPEED_KMH["car"]),
     )
+    facts.append(f"{TEXT['duration_label'](lang)}: {duration}")
+    description = _text_or_none(route.get("description"))
+    overview = html_text(f"{root}/maps?lang={lang}")
+    page = html_text(f"{root}/collections/routes/items/{int(route.get('id'))}?f=html&lang={lang}")
     return f"""
-<aside id="cm-route-panel"><h2>{html_text(route.get("name"))}</h2>
-<p class="cm-facts">{facts}</p><ol>{items}</ol>
+<aside id="cm-route-panel" aria-labelledby="cm-route-name">
+<nav class="cm-nav"><a href="{overview}">{ROUTE_TEXT["overview"](lang)}</a>
+<a href="{page}">{ROUTE_TEXT["route_page"](lang)}</a></nav>
+<h1 id="cm-route-name">{html_text(route.get("name"))}</h1>
+<p class="cm-facts">{"".join(f"<span>{html_text(f)}</span>" for f in facts)}</p>
+{f'<p class="cm-description">{html_text(description)}</p>' if description else ""}
+<h2>{ROUTE_TEXT["stops"](lang)}</h2><ol>{"".join(items)}</ol>
 <button type="button" id="cm-print">{TEXT["print"](lang)}</button></aside>
 <style>
-#cm-route-panel{{position:absolute;top:10px;left:60px;z-index:1000;width:300px;max-height:80vh;
-  overflow:auto;background:rgba(255,255,255,.95);padding:10px 14px;border-radius:8px;
-  font:13px sans-serif;box-shadow:0 1px 6px rgba(0,0,0,.35)}}
-#cm-route-panel h2{{font-size:16px;margin:0 0 4px}}
-#cm-route-panel ol{{padding-left:0;list-style:none}}
+#cm-route-panel{{position:absolute;top:10px;left:56px;z-index:1000;width:320px;
+  max-height:calc(100% - 60px);box-sizing:border-box;overflow:auto;
+  background:rgba(255,255,255,.96);padding:10px 14px;border-radius:8px;
+  font:13px/1.4 sans-serif;color:#222;box-shadow:0 1px 6px rgba(0,0,0,.35);
+  overflow-wrap:anywhere}}
+#cm-route-panel h1{{font-size:17px;margin:6px 0 4px}}
+#cm-route-panel h2{{font-size:13px;margin:10px 0 4px;color:#555}}
+#cm-route-panel .cm-nav{{display:flex;justify-content:space-between;gap:8px;font-size:12px}}
+#cm-route-panel a{{color:#0b5394}}
+#cm-route-panel .cm-facts{{margin:0;color:#333}}
+#cm-route-panel .cm-facts span{{display:inline-block;margin-right:12px}}
+#cm-route-panel .cm-description{{margin:6px 0 0;white-space:pre-line}}
+#cm-route-panel ol{{padding-left:0;margin:0;list-style:none}}
+#cm-route-panel li{{display:flex;gap:8px;align-items:flex-start;margin:0 0 6px}}
+#cm-route-panel .cm-no{{flex:none;width:20px;height:20px;border-radius:50%;border:2px solid #d7301f;
+  font:bold 11px/20px sans-serif;text-align:center;background:#fff}}
+#cm-route-panel small{{color:#555}}
+#cm-route-panel button{{margin-top:4px;padding:4px 10px;font-size:13px}}
+@media (max-width: 600px) {{
+  #cm-route-panel{{top:auto;bottom:58px;left:8px;right:8px;width:auto;max-height:42%}}
+}}
+html.cm-print .folium-map{{position:relative !important;width:190mm !important;
+  height:185mm !important}}
 @media print {{
   @page {{size: A4 landscape; margin: 10mm}}
-  #cm-route-panel{{position:static;width:auto;max-height:none;box-shadow:none}}
-  #cm-route-panel button,.leaflet-control-zoom,.leaflet-control-layers,
-  .leaflet-control-fullscreen{{display:none}}
-  .folium-map{{height:120mm !important;page-break-inside:avoid}}
+  html,body{{height:auto !important}}
+  #cm-route-panel{{position:static;float:left;width:80mm;max-height:none;box-shadow:none;
+    padding:0;background:none;font-size:10pt}}
+  #cm-route-panel a{{color:inherit;text-decoration:none}}
+  #cm-route-panel button,#cm-route-panel .cm-nav,.leaflet-control-zoom,
+  .leaflet-control-layers,.leaflet-control-fullscreen{{display:none}}
+  .folium-map{{position:relative !important;width:190mm !important;height:185mm !important;
+    margin-left:87mm;page-break-inside:avoid;print-color-adjust:exact;
+    -webkit-print-color-adjust:exact}}
 }}
 </style>"""

@@ -81,3 +81,13 @@ K = TypeVar("K")
 def in_(table: Mapping[K, Text], lang: str) -> dict[K, str]:
     """A whole table in one language (what a template gets as ``t``)."""
     return {key: text.in_(lang) for key, text in table.items()}
+
+
+def number(value: float, lang: str, digits: int = 1) -> str:
+    """``value`` as a reader of ``lang`` writes it: 1.500,0 in Vietnamese, 1,500.0 in English.
+
+    >>> number(1500, "vi"), number(1500, "en"), number(12.34, "vi", 2)
+    ('1.500,0', '1,500.0', '12,34')
+    """
+    text = f"{value:,.{digits}f}"
+    return text if language(lang) == "en" else text.translate(str.maketrans(",.", ".,"))

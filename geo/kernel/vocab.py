@@ -268,6 +268,13 @@ LABELS: dict[str, dict[str, Text]] = {
         RouteTheme.COMMUNITY_ETHNIC: Text("Cộng đồng dân tộc", "Ethnic communities"),
         RouteTheme.CITY: Text("Đô thị", "City"),
     },
+    "travel_mode": {
+        TravelMode.CAR: Text("Ô tô", "Car"),
+        TravelMode.MOTORBIKE: Text("Xe máy", "Motorbike"),
+        TravelMode.BICYCLE: Text("Xe đạp", "Bicycle"),
+        TravelMode.WALKING: Text("Đi bộ", "On foot"),
+        TravelMode.BOAT: Text("Thuyền", "Boat"),
+    },
 }
 
 
