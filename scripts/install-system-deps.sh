@@ -33,6 +33,11 @@ if [ "${CRAFTMAP_BROWSER_TESTS:-1}" = 1 ] && ! command -v chromium >/dev/null 2>
   apt_install chromium
 fi
 
+# poppler-utils (pdftoppm) renders the printed route page to PNG in the browser tests.
+if [ "${CRAFTMAP_BROWSER_TESTS:-1}" = 1 ] && ! command -v pdftoppm >/dev/null 2>&1; then
+  apt_install poppler-utils
+fi
+
 # wrk is the benchmark's load generator (bench/run.py and its tiny run in the tests).
 command -v wrk >/dev/null 2>&1 || apt_install wrk
 

@@ -249,13 +249,6 @@ LABELS: dict[str, dict[str, Text]] = {
         ),
         CertificationScheme.GACP_WHO: Text("GACP-WHO (dược liệu)", "GACP-WHO (medicinal plants)"),
     },
-    "travel_mode": {
-        TravelMode.CAR: Text("Ô tô", "Car"),
-        TravelMode.MOTORBIKE: Text("Xe máy", "Motorbike"),
-        TravelMode.BICYCLE: Text("Xe đạp", "Bicycle"),
-        TravelMode.WALKING: Text("Đi bộ", "Walking"),
-        TravelMode.BOAT: Text("Thuyền", "Boat"),
-    },
     "route_status": {
         RouteStatus.DRAFT: Text("Bản nháp", "Draft"),
         RouteStatus.PLANNED: Text("Dự kiến", "Planned"),
