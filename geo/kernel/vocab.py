@@ -227,6 +227,33 @@ LABELS: dict[str, dict[str, Text]] = {
         RouteTheme.COMMUNITY_ETHNIC: Text("Cộng đồng dân tộc", "Ethnic communities"),
         RouteTheme.CITY: Text("Đô thị", "City"),
     },
+    "travel_mode": {
+        TravelMode.CAR: Text("Ô tô", "Car"),
+        TravelMode.MOTORBIKE: Text("Xe máy", "Motorbike"),
+        TravelMode.BICYCLE: Text("Xe đạp", "Bicycle"),
+        TravelMode.WALKING: Text("Đi bộ", "Walking"),
+        TravelMode.BOAT: Text("Thuyền", "Boat"),
+    },
+    "certification_scheme": {
+        CertificationScheme.FSC_FM: Text(
+            "FSC quản lý rừng (FSC-FM)", "FSC forest management (FSC-FM)"
+        ),
+        CertificationScheme.FSC_COC: Text(
+            "FSC chuỗi hành trình sản phẩm (FSC-CoC)", "FSC chain of custody (FSC-CoC)"
+        ),
+        CertificationScheme.PEFC: Text("Chứng chỉ rừng PEFC", "PEFC forest certificate"),
+        CertificationScheme.VFCS: Text(
+            "Chứng chỉ rừng Việt Nam (VFCS)", "Vietnam forest certification (VFCS)"
+        ),
+        CertificationScheme.ORGANIC: Text("Hữu cơ", "Organic"),
+        CertificationScheme.VIETGAP: Text(
+            "VietGAP (thực hành nông nghiệp tốt)", "VietGAP (good agricultural practice)"
+        ),
+        CertificationScheme.GACP_WHO: Text(
+            "GACP-WHO (thực hành tốt trồng và thu hái dược liệu)",
+            "GACP-WHO (good practice in growing and collecting medicinal plants)",
+        ),
+    },
 }
 
 
