@@ -44,6 +44,7 @@ TEXT: dict[str, Text] = {
     "length": Text("Chiều dài", "Length"),
     "duration_label": Text("Thời lượng", "Duration"),
     "print": Text("In bản đồ", "Print"),
+    "layers": Text("Lớp bản đồ", "Layers"),
     "overview_title": Text(
         "Bản đồ làng nghề Thanh Hóa — craftmap", "Thanh Hóa craft village map — craftmap"
     ),
@@ -139,10 +140,40 @@ class Legend(MacroElement):
 
 
 class _SmallScreenLayers(folium.LayerControl):
-    """The layer list: open on desktops, folded into its button on small screens."""
+    """The layer list: open on desktops, folded into its button on small screens.
 
-    def __init__(self) -> None:
+    The button is named in the page's language (Leaflet names it "Layers").
+    """
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+        var {{ this.get_name() }}_layers = {
+            base_layers: {
+              {%- for key, val in this.base_layers.items() %}
+              {{ key|tojson }}: {{ val }},
+              {%- endfor %}
+            },
+            overlays: {
+              {%- for key, val in this.overlays.items() %}
+              {{ key|tojson }}: {{ val }},
+              {%- endfor %}
+            },
+        };
+        let {{ this.get_name() }} = L.control.layers(
+            {{ this.get_name() }}_layers.base_layers,
+            {{ this.get_name() }}_layers.overlays,
+            {{ this.options|tojavascript }}
+        ).addTo({{ this._parent.get_name() }});
+        {{ this.get_name() }}._layersLink.title = {{ this.button_json }};
+        {{ this.get_name() }}._layersLink.setAttribute('aria-label', {{ this.button_json }});
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self, lang: str) -> None:
         super().__init__()
+        self.button_json = script_json(TEXT["layers"](lang))
         # Decided in the browser: the option is written out as script, not as a value.
         self.options["collapsed"] = JsCode(  # type: ignore[assignment]  # folium renders JsCode
             f"window.matchMedia({script_json(SMALL_SCREEN)}).matches"
@@ -508,7 +539,7 @@ def build_overview(data: OverviewData, settings: MapSettings) -> folium.Map:
         title=TEXT["legend"](lang),
     ).add_to(m)
     _PopupHidesTooltips().add_to(m)
-    _SmallScreenLayers().add_to(m)
+    _SmallScreenLayers(lang).add_to(m)
     _root(m).title = html_text(TEXT["overview_title"](lang))
     serve_assets_locally(m)
     return m

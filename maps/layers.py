@@ -12,7 +12,7 @@ import geopandas as gpd
 from folium import plugins
 from folium.template import Template
 
-from geo.kernel.text import DEFAULT_LANG, Text
+from geo.kernel.text import DEFAULT_LANG, Text, number
 from maps.escape import ESC_JS, html_text, script_json
 from maps.styles import Theme
 
@@ -31,26 +31,6 @@ def given(value: Any) -> bool:
     if value is None or value == "":
         return False
     return not (isinstance(value, float) and math.isnan(value))
-
-
-# Swaps the English thousands and decimal marks for the Vietnamese ones.
-_VI_MARKS = str.maketrans(",.", ".,")
-
-
-def number(value: float, lang: str, digits: int | None = None) -> str:
-    """A number as the page's language writes it: 1.500,0 in Vietnamese, 1,500.0 in English.
-
-    Whole numbers get no decimals and other numbers one, unless ``digits`` says otherwise.
-
-    >>> number(1500.0, "vi"), number(1500.0, "en"), number(12500, "vi"), number(0.25, "vi", 2)
-    ('1.500,0', '1,500.0', '12.500', '0,25')
-    """
-    if digits is None:
-        digits = 0 if isinstance(value, int) else 1
-    english = f"{value:,.{digits}f}"
-    if lang == "en":
-        return english
-    return english.translate(_VI_MARKS)
 
 
 def shown(value: Any, lang: str) -> Any:

@@ -81,3 +81,21 @@ K = TypeVar("K")
 def in_(table: Mapping[K, Text], lang: str) -> dict[K, str]:
     """A whole table in one language (what a template gets as ``t``)."""
     return {key: text.in_(lang) for key, text in table.items()}
+
+
+# Swaps the English thousands and decimal marks for the Vietnamese ones.
+_VI_MARKS = str.maketrans(",.", ".,")
+
+
+def number(value: float, lang: str, digits: int | None = None) -> str:
+    """A number as ``lang`` writes it: 1.500,0 in Vietnamese, 1,500.0 in English.
+
+    Whole numbers (ints) get no decimals and other numbers one, unless ``digits`` says.
+
+    >>> number(1500.0, "vi"), number(1500.0, "en"), number(12500, "vi"), number(0.25, "vi", 2)
+    ('1.500,0', '1,500.0', '12.500', '0,25')
+    """
+    if digits is None:
+        digits = 0 if isinstance(value, int) else 1
+    english = f"{value:,.{digits}f}"
+    return english if language(lang) == "en" else english.translate(_VI_MARKS)

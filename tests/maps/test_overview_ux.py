@@ -67,6 +67,7 @@ def _page(browser: Browser, url: str, *, phone: bool = False) -> Page:
 
 def _shot(page: Page, name: str) -> None:
     SHOTS.mkdir(parents=True, exist_ok=True)
+    page.wait_for_timeout(800)  # the opening zoom's cluster animation ends
     page.screenshot(path=str(SHOTS / f"{name}.png"))
 
 
@@ -295,4 +296,32 @@ def test_popups_show_code_lists_by_their_labels(browser: Browser, served: str) -
     assert routes, "no route popup with its travel mode"
     assert all("Ô tô" in t or "Xe" in t or "Đi bộ" in t or "Thuyền" in t for t in routes)
     assert not any(">car<" in t or ">craft_village<" in t or ">luong<" in t for t in texts)
+    page.context.close()
+
+
+@pytest.mark.parametrize(("lang", "workers"), [("vi", "1.200"), ("en", "1,200")])
+def test_a_village_popup_writes_numbers_in_the_page_language(
+    browser: Browser, served: str, lang: str, workers: str
+) -> None:
+    page = _page(browser, f"{served}/maps?lang={lang}")
+    page.evaluate(
+        """() => { const row = window.cmPoints.find(r => r[4] === 'Hoằng Thịnh');
+             const marker = window.cmMarkers[row[0]];
+             window.cmCluster.zoomToShowLayer(marker, () => marker.openPopup()); }"""
+    )
+    popup = page.locator(".leaflet-popup-content")
+    popup.wait_for(state="visible")
+    assert "Hoằng Thịnh" in popup.inner_text()
+    assert workers in popup.inner_text(), popup.inner_text()
+    page.context.close()
+
+
+@pytest.mark.parametrize(("lang", "title"), [("vi", "Lớp bản đồ"), ("en", "Layers")])
+def test_the_layer_button_is_named_in_the_page_language(
+    browser: Browser, served: str, lang: str, title: str
+) -> None:
+    page = _page(browser, f"{served}/maps?lang={lang}", phone=True)
+    toggle = page.locator(".leaflet-control-layers-toggle")
+    assert toggle.get_attribute("title") == title
+    assert toggle.get_attribute("aria-label") == title
     page.context.close()
