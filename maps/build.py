@@ -11,6 +11,7 @@ import geopandas as gpd
 from branca.element import Element, MacroElement
 from folium import plugins
 from folium.template import Template
+from folium.utilities import JsCode
 
 from geo.kernel import vocab
 from geo.kernel.text import DEFAULT_LANG, Lang, Text, number
@@ -45,6 +46,10 @@ TEXT: dict[str, Text] = {
     "length": Text("Chiều dài", "Length"),
     "duration_label": Text("Thời lượng", "Duration"),
     "print": Text("In bản đồ", "Print"),
+    "layers": Text("Lớp bản đồ", "Layers"),
+    "overview_title": Text(
+        "Bản đồ làng nghề Thanh Hóa — craftmap", "Thanh Hóa craft village map — craftmap"
+    ),
 }
 
 
@@ -55,7 +60,7 @@ _CSS = """
   display:flex;align-items:center;justify-content:center;font-size:12px;
   box-shadow:0 1px 4px rgba(0,0,0,.45)}
 .cm-pin-wrap{background:none;border:none}
-.cm-far .cm-stop{display:none}
+.cm-far .cm-stop-wrap{display:none}
 .cm-stop{width:24px;height:24px;border-radius:50%;background:#fff;border:3px solid #d7301f;
   font:bold 12px/18px sans-serif;text-align:center;color:#222}
 .cm-card h4{margin:0 0 4px;font-size:15px}.cm-card table{font-size:12px;border-collapse:collapse}
@@ -64,6 +69,15 @@ _CSS = """
   font:12px sans-serif;max-height:60vh;overflow:auto;box-shadow:0 1px 5px rgba(0,0,0,.3)}
 .cm-legend h5{margin:6px 0 3px;font-size:12px}
 .cm-legend div{display:flex;align-items:center;gap:6px}
+.cm-legend .cm-legend-body{display:block}
+.cm-legend.cm-collapsed .cm-legend-body{display:none}
+.cm-legend-toggle{font:bold 12px sans-serif;background:none;border:0;padding:4px 0;
+  cursor:pointer;color:#222}
+.cm-legend-toggle::after{content:" ▾"}.cm-collapsed .cm-legend-toggle::after{content:" ▸"}
+/* A clicked shape shows its popup, not the browser's focus box (keyboard focus keeps it). */
+.leaflet-container path.leaflet-interactive:focus:not(:focus-visible){outline:none}
+/* While a popup is open the name hint would only cover it. */
+.cm-popup-open .leaflet-tooltip-pane{display:none}
 .cm-swatch{display:inline-block;width:14px;height:14px;border-radius:3px}
 .cm-search{background:#fff;padding:4px;border-radius:6px;box-shadow:0 1px 5px rgba(0,0,0,.3)}
 .cm-search input{width:210px;padding:4px;font-size:13px}
@@ -74,8 +88,16 @@ _CSS = """
 """
 
 
+# Phones and short landscape screens, where the legend and layer list start folded.
+SMALL_SCREEN = "(max-width: 600px), (max-height: 500px)"
+
+
 class Legend(MacroElement):
-    """A legend control: one block per theme, drawn from the themes themselves."""
+    """A legend control: one block per theme, drawn from the themes themselves.
+
+    With a ``title`` the legend folds behind a button named so, folded from the start on
+    small screens (``SMALL_SCREEN``), where it would cover most of the map.
+    """
 
     _template = Template(
         """
@@ -84,7 +106,24 @@ class Legend(MacroElement):
           var legend = L.control({position: 'bottomright'});
           legend.onAdd = function() {
             var div = L.DomUtil.create('div', 'cm-legend');
+            {% if this.title_json %}
+            var button = L.DomUtil.create('button', 'cm-legend-toggle', div);
+            button.type = 'button';
+            button.textContent = {{ this.title_json }};
+            var body = L.DomUtil.create('div', 'cm-legend-body', div);
+            body.innerHTML = {{ this.html_json }};
+            function show(open) {
+              div.classList.toggle('cm-collapsed', !open);
+              button.setAttribute('aria-expanded', open ? 'true' : 'false');
+            }
+            show(!window.matchMedia({{ this.small_json }}).matches);
+            L.DomEvent.on(button, 'click', function() {
+              show(div.classList.contains('cm-collapsed'));
+            });
+            L.DomEvent.disableClickPropagation(div);
+            {% else %}
             div.innerHTML = {{ this.html_json }};
+            {% endif %}
             L.DomEvent.disableScrollPropagation(div);
             return div;
           };
@@ -94,10 +133,73 @@ class Legend(MacroElement):
         """
     )
 
-    def __init__(self, html: str) -> None:
+    def __init__(self, html: str, *, title: str | None = None) -> None:
         super().__init__()  # type: ignore[no-untyped-call]
         self._name = "Legend"
         self.html_json = script_json(html)
+        self.title_json = script_json(title) if title else ""
+        self.small_json = script_json(SMALL_SCREEN)
+
+
+class _SmallScreenLayers(folium.LayerControl):
+    """The layer list: open on desktops, folded into its button on small screens.
+
+    The button is named in the page's language (Leaflet names it "Layers").
+    """
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+        var {{ this.get_name() }}_layers = {
+            base_layers: {
+              {%- for key, val in this.base_layers.items() %}
+              {{ key|tojson }}: {{ val }},
+              {%- endfor %}
+            },
+            overlays: {
+              {%- for key, val in this.overlays.items() %}
+              {{ key|tojson }}: {{ val }},
+              {%- endfor %}
+            },
+        };
+        let {{ this.get_name() }} = L.control.layers(
+            {{ this.get_name() }}_layers.base_layers,
+            {{ this.get_name() }}_layers.overlays,
+            {{ this.options|tojavascript }}
+        ).addTo({{ this._parent.get_name() }});
+        {{ this.get_name() }}._layersLink.title = {{ this.button_json }};
+        {{ this.get_name() }}._layersLink.setAttribute('aria-label', {{ this.button_json }});
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self, lang: str) -> None:
+        super().__init__()
+        self.button_json = script_json(TEXT["layers"](lang))
+        # Decided in the browser: the option is written out as script, not as a value.
+        self.options["collapsed"] = JsCode(  # type: ignore[assignment]  # folium renders JsCode
+            f"window.matchMedia({script_json(SMALL_SCREEN)}).matches"
+        )
+
+
+class _PopupHidesTooltips(MacroElement):
+    """Marks the map ``cm-popup-open`` while a popup is open; the CSS then hides tooltips."""
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+        (function(map) {
+          var box = map.getContainer();
+          map.on('popupopen', function() { box.classList.add('cm-popup-open'); });
+          map.on('popupclose', function() { box.classList.remove('cm-popup-open'); });
+        })({{ this._parent.get_name() }});
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self) -> None:
+        super().__init__()  # type: ignore[no-untyped-call]
+        self._name = "PopupHidesTooltips"
 
 
 SEARCH_TEXT: dict[str, Text] = {
@@ -502,8 +604,11 @@ class VillageSearch(MacroElement):
         self.index_json = script_json(index)
 
 
-def _legend_html(themes: list[styles.Theme], lang: str, certified: bool) -> str:
-    parts = [f"<strong>{TEXT['legend'](lang)}</strong>"]
+def _legend_html(
+    themes: list[styles.Theme], lang: str, certified: bool, *, heading: bool = True
+) -> str:
+    # heading=False: a titled Legend shows the heading on its folding button instead.
+    parts = [f"<strong>{TEXT['legend'](lang)}</strong>"] if heading else []
     for theme in themes:
         parts.append(f"<h5>{html_text(theme.name(lang))}</h5>")
         for colour, icon, label in theme.legend(lang):
@@ -652,10 +757,11 @@ ZONE_FIELDS = (
     ("status_label", Text("Trạng thái", "Status")),
     ("area_ha", Text("Diện tích (ha)", "Area (ha)")),
     ("annual_capacity_t", Text("Sản lượng/năm (t)", "Yearly output (t)")),
-    ("certification_scheme", Text("Chứng chỉ", "Certificate")),
+    ("certification_label", Text("Chứng chỉ", "Certificate")),
 )
 ROUTE_FIELDS = (
     ("theme_label", Text("Chủ đề", "Theme")),
+    ("mode_label", Text("Phương tiện", "Travel mode")),
     ("stops", Text("Số điểm dừng", "Stops")),
     ("length_km", Text("Chiều dài (km)", "Length (km)")),
     ("duration", Text("Thời lượng", "Duration")),
@@ -674,7 +780,8 @@ def _labelled(
     frame = frame.copy()
     for target, (source, vocabulary) in columns.items():
         frame[target] = [
-            vocab.label(vocabulary, str(v), lang) if v else None for v in frame[source]
+            vocab.label(vocabulary, str(v), lang) if layers.given(v) else None
+            for v in frame[source]
         ]
     return frame
 
@@ -723,15 +830,20 @@ def build_overview(data: OverviewData, settings: MapSettings) -> folium.Map:
         zones = _labelled(
             data.zones,
             lang,
-            {"material_label": ("material", "material"), "status_label": ("status", "zone_status")},
+            {
+                "material_label": ("material", "material"),
+                "status_label": ("status", "zone_status"),
+                "certification_label": ("certification_scheme", "certification_scheme"),
+            },
         )
-        certified = bool(zones["certification_scheme"].notna().any())
+        certified = any(layers.given(v) for v in zones["certification_scheme"])
         layers.thematic_layer(
             zones,
             styles.MATERIALS,
             lang=lang,
+            # given(): a NULL scheme reads as NaN, which is truthy.
             outline=lambda row: (
-                styles.CERTIFIED_OUTLINE if row.get("certification_scheme") else None
+                styles.CERTIFIED_OUTLINE if layers.given(row.get("certification_scheme")) else None
             ),
             popup=lambda row: layers.popup_html(
                 row, row["name"], ZONE_FIELDS, lang, _links(settings, "material-zones", row["id"])
@@ -739,8 +851,14 @@ def build_overview(data: OverviewData, settings: MapSettings) -> folium.Map:
         ).add_to(m)
     else:
         layers.tile_layer(
-            zone_tiles_url(settings), styles.MATERIALS, lang=lang, layer="material-zones"
+            zone_tiles_url(settings),
+            styles.MATERIALS,
+            lang=lang,
+            layer="material-zones",
+            outline=("certification_scheme", styles.CERTIFIED_OUTLINE),
         ).add_to(m)
+        # The tiles do not say whether any zone is certified: the legend explains the outline.
+        certified = True
     _route_layer(data.routes, data.stops, settings).add_to(m)
     _ZoomClass().add_to(m)
     _village_layer(data.villages, settings).add_to(m)
@@ -750,9 +868,14 @@ def build_overview(data: OverviewData, settings: MapSettings) -> folium.Map:
     ).add_to(m)
     VillageSearch(lang, search_index(data, settings)).add_to(m)
     Legend(
-        _legend_html([styles.CRAFT_GROUPS, styles.MATERIALS, styles.ROUTES], lang, certified)
+        _legend_html(
+            [styles.CRAFT_GROUPS, styles.MATERIALS, styles.ROUTES], lang, certified, heading=False
+        ),
+        title=TEXT["legend"](lang),
     ).add_to(m)
-    folium.LayerControl(collapsed=False).add_to(m)
+    _PopupHidesTooltips().add_to(m)
+    _SmallScreenLayers(lang).add_to(m)
+    _root(m).title = html_text(TEXT["overview_title"](lang))
     serve_assets_locally(m)
     return m
 
@@ -766,7 +889,11 @@ def _route_layer(
     routes: gpd.GeoDataFrame, stops: gpd.GeoDataFrame, settings: MapSettings
 ) -> folium.FeatureGroup:
     lang = settings.lang
-    frame = _labelled(routes, lang, {"theme_label": ("theme", "route_theme")})
+    frame = _labelled(
+        routes,
+        lang,
+        {"theme_label": ("theme", "route_theme"), "mode_label": ("mode", "travel_mode")},
+    )
     frame["duration"] = [
         _duration(minutes, length, lang)
         for minutes, length in zip(frame["dwell_min"], frame["length_km"], strict=True)

@@ -12,12 +12,34 @@ import geopandas as gpd
 from folium import plugins
 from folium.template import Template
 
-from geo.kernel.text import DEFAULT_LANG, Text
+from geo.kernel.text import DEFAULT_LANG, Text, number
 from maps.escape import ESC_JS, html_text, script_json
 from maps.styles import Theme
 
 # Popup rows: (column, label).
 Fields = Sequence[tuple[str, Text]]
+
+
+def given(value: Any) -> bool:
+    """Whether a value read from a frame is there: None, NaN and "" are not.
+
+    pandas reads a NULL text as NaN when other rows have a value, and NaN is truthy.
+
+    >>> given(float("nan")), given(None), given(""), given("FSC-FM"), given(0)
+    (False, False, False, True, True)
+    """
+    if value is None or value == "":
+        return False
+    return not (isinstance(value, float) and math.isnan(value))
+
+
+def shown(value: Any, lang: str) -> Any:
+    """A cell as a popup shows it: numbers in the page's format, anything else as it is."""
+    if hasattr(value, "item"):  # numpy scalars
+        value = value.item()
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return value
+    return number(value, lang)
 
 
 def popup_html(
@@ -30,9 +52,11 @@ def popup_html(
     rows = []
     for column, label in fields:
         value = row.get(column)
-        if value is None or (isinstance(value, float) and math.isnan(value)) or value == "":
+        if not given(value):
             continue
-        rows.append(f"<tr><th>{html_text(label(lang))}</th><td>{html_text(value)}</td></tr>")
+        rows.append(
+            f"<tr><th>{html_text(label(lang))}</th><td>{html_text(shown(value, lang))}</td></tr>"
+        )
     anchors = " · ".join(
         f'<a href="{html_text(href)}" target="_blank" rel="noopener">{html_text(text)}</a>'
         for text, href in links
@@ -118,15 +142,30 @@ def thematic_layer(
     return group
 
 
-def tile_layer(tile_url: str, theme: Theme, *, lang: str, layer: str) -> Any:
-    """A layer drawn from craftmap's vector tiles, for layers too large to embed."""
+def tile_layer(
+    tile_url: str,
+    theme: Theme,
+    *,
+    lang: str,
+    layer: str,
+    outline: tuple[str, str] | None = None,
+) -> Any:
+    """A layer drawn from craftmap's vector tiles, for layers too large to embed.
+
+    ``outline`` is (property, colour): features whose property is set get that outline,
+    as ``thematic_layer``'s ``outline`` does for embedded ones (e.g. certified zones).
+    """
     colours = json.dumps(theme.colours)
     # Leaflet.VectorGrid styles each feature with a function of its properties; options
-    # go as a string so that the function stays a function.
+    # go as a string so that the function stays a function. MVT leaves out null values.
+    edge, weight = "c", "0.6"
+    if outline is not None:
+        marked = f"p[{json.dumps(outline[0])}]"
+        edge, weight = f"({marked} ? {json.dumps(outline[1])} : c)", f"({marked} ? 3 : 0.6)"
     style = (
         f"function(p) {{ var c = {colours}[p[{json.dumps(theme.column)}]] || "
-        f'"{theme.default}"; return {{fill: true, weight: 0.6, color: c, fillColor: c, '
-        f"fillOpacity: {theme.fill_opacity}}}; }}"
+        f'"{theme.default}"; return {{fill: true, weight: {weight}, color: {edge}, '
+        f"fillColor: c, fillOpacity: {theme.fill_opacity}}}; }}"
     )
     options = (
         f"{{vectorTileLayerStyles: {{{json.dumps(layer)}: {style}}}, "
@@ -216,7 +255,8 @@ class PointCluster(plugins.MarkerCluster):
                 round(row.geometry.x, 6),
                 row.get(theme.column),
                 str(row.get("name") or ""),
-                [_plain(row.get(column)) for column in columns],
+                # Numbers go formatted for the page's language (1.500 on Vietnamese pages).
+                [shown(_plain(row.get(column)), lang) for column in columns],
             ]
             for _, row in frame.iterrows()
             if row.geometry is not None and not row.geometry.is_empty
@@ -248,8 +288,9 @@ class NumberedStops(folium.map.Layer):
         (function() {
           {{ this.esc_js }}
           {{ this.rows_json }}.forEach(function(r) {
+            // cm-stop-wrap: hiding the number alone leaves its box catching clicks.
             var icon = L.divIcon({html: '<div class="cm-stop">' + esc(r[2]) + '</div>',
-              className: 'cm-pin-wrap', iconSize: [24, 24], iconAnchor: [12, 12]});
+              className: 'cm-pin-wrap cm-stop-wrap', iconSize: [24, 24], iconAnchor: [12, 12]});
             // Leaflet shows a tooltip string as HTML.
             L.marker([r[0], r[1]], {icon: icon}).bindTooltip(esc(r[2] + '. ' + r[3]))
               .addTo({{ this.get_name() }});

@@ -83,11 +83,19 @@ def in_(table: Mapping[K, Text], lang: str) -> dict[K, str]:
     return {key: text.in_(lang) for key, text in table.items()}
 
 
-def number(value: float, lang: str, digits: int = 1) -> str:
-    """``value`` as a reader of ``lang`` writes it: 1.500,0 in Vietnamese, 1,500.0 in English.
+# Swaps the English thousands and decimal marks for the Vietnamese ones.
+_VI_MARKS = str.maketrans(",.", ".,")
 
-    >>> number(1500, "vi"), number(1500, "en"), number(12.34, "vi", 2)
-    ('1.500,0', '1,500.0', '12,34')
+
+def number(value: float, lang: str, digits: int | None = None) -> str:
+    """A number as ``lang`` writes it: 1.500,0 in Vietnamese, 1,500.0 in English.
+
+    Whole numbers (ints) get no decimals and other numbers one, unless ``digits`` says.
+
+    >>> number(1500.0, "vi"), number(1500.0, "en"), number(12500, "vi"), number(0.25, "vi", 2)
+    ('1.500,0', '1,500.0', '12.500', '0,25')
     """
-    text = f"{value:,.{digits}f}"
-    return text if language(lang) == "en" else text.translate(str.maketrans(",.", ".,"))
+    if digits is None:
+        digits = 0 if isinstance(value, int) else 1
+    english = f"{value:,.{digits}f}"
+    return english if language(lang) == "en" else english.translate(_VI_MARKS)
