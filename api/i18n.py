@@ -52,6 +52,111 @@ PAGE: dict[str, Text] = {
     "no_features": Text("Không có đối tượng nào.", "No features."),
 }
 
+# (pages, issue 12) What feature properties are called on the HTML pages (JSON keeps
+# the names). A property not listed here (a reference layer's) shows its name.
+PROPERTY_LABELS: dict[str, Text] = {
+    "code": Text("Mã", "Code"),
+    "name": Text("Tên", "Name"),
+    "alt_names": Text("Tên khác", "Other names"),
+    "kind": Text("Loại danh hiệu", "Title"),
+    "crafts": Text("Nghề", "Crafts"),
+    "craft_group": Text("Nhóm ngành nghề", "Craft group"),
+    "hamlets": Text("Thôn, xóm", "Hamlets"),
+    "commune_code": Text("Mã xã (2025)", "Commune code (2025)"),
+    "commune_name": Text("Xã, phường (2025)", "Commune (2025)"),
+    "legacy_commune": Text("Xã, phường (trước 2025)", "Commune (before 2025)"),
+    "legacy_district": Text("Huyện (trước 2025)", "District (before 2025)"),
+    "recognition_decision": Text("Quyết định công nhận", "Recognition decision"),
+    "recognition_date": Text("Ngày công nhận", "Recognised on"),
+    "recognition_year": Text("Năm công nhận", "Year recognised"),
+    "status": Text("Tình trạng", "Status"),
+    "operating_effectively": Text("Hoạt động hiệu quả", "Operating effectively"),
+    "tourism_linked": Text("Gắn với du lịch", "Linked with tourism"),
+    "ocop_products": Text("Sản phẩm OCOP", "OCOP products"),
+    "ocop_stars": Text("Hạng sao OCOP", "OCOP stars"),
+    "ip_protected": Text("Được bảo hộ sở hữu trí tuệ", "Intellectual property protected"),
+    "env_plan": Text("Có phương án bảo vệ môi trường", "Environmental plan"),
+    "households": Text("Số hộ", "Households"),
+    "craft_households": Text("Số hộ làm nghề", "Craft households"),
+    "workers": Text("Số lao động", "Workers"),
+    "trained_workers": Text("Lao động qua đào tạo", "Trained workers"),
+    "material_demand_t": Text("Nhu cầu nguyên liệu", "Raw-material demand"),
+    "geom_precision": Text("Độ chính xác vị trí", "Position accuracy"),
+    "precision_m": Text("Sai số vị trí", "Position uncertainty"),
+    "geom_source": Text("Nguồn vị trí, ranh giới", "Source of the position or boundary"),
+    "sources": Text("Nguồn tư liệu", "Sources"),
+    "notes": Text("Ghi chú", "Notes"),
+    "material": Text("Nguyên liệu", "Material"),
+    "species": Text("Loài", "Species"),
+    "species_latin": Text("Tên khoa học", "Scientific name"),
+    "land_type": Text("Loại đất", "Land type"),
+    "owner_type": Text("Chủ thể quản lý", "Managed by"),
+    "owner": Text("Chủ sở hữu, quản lý", "Owner or manager"),
+    "certification_scheme": Text("Chứng chỉ", "Certification"),
+    "certificate_no": Text("Số chứng chỉ", "Certificate number"),
+    "certificate_expiry": Text("Chứng chỉ hết hạn", "Certificate expires"),
+    "annual_capacity_t": Text("Sản lượng hằng năm", "Annual output"),
+    "harvest_season": Text("Mùa thu hoạch", "Harvest season"),
+    "declared_area_ha": Text("Diện tích công bố", "Declared area"),
+    "area_ha": Text("Diện tích theo ranh giới", "Area of the boundary"),
+    "commune_codes": Text("Mã các xã (2025)", "Commune codes (2025)"),
+    "plan_ref": Text("Quy hoạch, kế hoạch", "Plan"),
+    "theme": Text("Chủ đề", "Theme"),
+    "mode": Text("Phương tiện", "Travel by"),
+    "description": Text("Mô tả", "Description"),
+    "road_refs": Text("Tuyến đường", "Roads"),
+    "length_km": Text("Chiều dài", "Length"),
+    "route_id": Text("Tuyến", "Route"),
+    "seq": Text("Thứ tự", "Order"),
+    "village_id": Text("Làng nghề", "Village"),
+    "dwell_min": Text("Thời gian dừng", "Time at the stop"),
+    "note": Text("Ghi chú", "Note"),
+    "scheme": Text("Hệ thống đơn vị", "Scheme"),
+    "level": Text("Cấp", "Level"),
+    "parent_code": Text("Mã đơn vị cấp trên", "Parent code"),
+    "valid_from": Text("Hiệu lực từ", "Valid from"),
+    "valid_to": Text("Hiệu lực đến", "Valid until"),
+    "source": Text("Nguồn", "Source"),
+    "updated_at": Text("Cập nhật lần cuối", "Last updated"),
+    "version": Text("Phiên bản", "Version"),
+}
+
+# Units as the pages write them after a number (ha, km and m are the same in both).
+UNITS: dict[str, Text] = {
+    "t/yr": Text("tấn/năm", "t/yr"),
+    "min": Text("phút", "min"),
+}
+
+# The words of the feature pages (issue 12).
+FEATURE_PAGE: dict[str, Text] = {
+    "yes": Text("Có", "Yes"),
+    "no": Text("Không", "No"),
+    "approximate_position": Text(
+        "Vị trí gần đúng: {where}, ±{size}", "Approximate position: {where}, ±{size}"
+    ),
+    "surveyed_position": Text("Vị trí đo đạc, ±{size}", "Surveyed position, ±{size}"),
+    "provenance": Text("Nguồn và độ chính xác", "Sources and accuracy"),
+    "routes_here": Text("Tuyến du lịch qua làng", "Tourism routes through this village"),
+    "zones_near": Text(
+        "Vùng nguyên liệu trong bán kính {km} km", "Raw-material zones within {km} km"
+    ),
+    "villages_near": Text("Làng nghề trong bán kính {km} km", "Craft villages within {km} km"),
+    "stops": Text("Các điểm dừng", "Stops"),
+    "route_map": Text("Xem bản đồ tuyến", "Open the route map"),
+    "route_of_stop": Text("Thuộc tuyến", "Part of the route"),
+    "village_of_stop": Text("Làng nghề tại điểm dừng", "Village at this stop"),
+    "distance": Text("cách {km}", "{km} away"),
+    "none_yet": Text("Chưa có.", "None yet."),
+    "updated": Text("Cập nhật {at}, phiên bản {version}", "Updated {at}, version {version}"),
+    "stars": Text("{n} sao", "{n} stars"),
+    "parameter": Text("Tham số", "Parameter"),
+    "in": Text("Vị trí", "In"),
+    "description": Text("Mô tả", "Description"),
+    "values": Text("Giá trị", "Values"),
+    "required": Text("bắt buộc", "required"),
+    "on_this_page": Text("Trên trang này", "On this page"),
+}
+
 # What links are called on the HTML pages, by JSON title first, then by rel. The JSON
 # titles are English, so a title's English text is the title itself.
 LINK_LABELS: dict[str, Text] = {

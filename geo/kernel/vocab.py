@@ -227,6 +227,40 @@ LABELS: dict[str, dict[str, Text]] = {
         RouteTheme.COMMUNITY_ETHNIC: Text("Cộng đồng dân tộc", "Ethnic communities"),
         RouteTheme.CITY: Text("Đô thị", "City"),
     },
+    # (pages, issue 12) the other code lists a feature page shows.
+    "geom_precision": {
+        GeomPrecision.SURVEYED: Text("đo đạc", "surveyed"),
+        GeomPrecision.HAMLET: Text("tâm thôn", "hamlet centre"),
+        GeomPrecision.COMMUNE_CENTROID: Text("tâm xã", "commune centre"),
+        GeomPrecision.DISTRICT: Text("tâm huyện", "district centre"),
+    },
+    "land_type": {
+        LandType.PRODUCTION_FOREST: Text("Rừng sản xuất", "Production forest"),
+        LandType.PROTECTION_FOREST: Text("Rừng phòng hộ", "Protection forest"),
+        LandType.SPECIAL_USE_FOREST: Text("Rừng đặc dụng", "Special-use forest"),
+        LandType.FARMLAND: Text("Đất nông nghiệp", "Farmland"),
+        LandType.UNDER_CANOPY: Text("Dưới tán rừng", "Under forest canopy"),
+    },
+    "owner_type": {
+        OwnerType.HOUSEHOLD: Text("Hộ gia đình", "Households"),
+        OwnerType.HOUSEHOLD_GROUP: Text("Nhóm hộ", "Household groups"),
+        OwnerType.STATE_FOREST_COMPANY: Text("Công ty lâm nghiệp nhà nước", "State forest company"),
+        OwnerType.COOPERATIVE: Text("Hợp tác xã", "Cooperative"),
+        OwnerType.ENTERPRISE: Text("Doanh nghiệp", "Enterprise"),
+        OwnerType.COMMUNE: Text("Ủy ban nhân dân xã", "Commune"),
+    },
+    "travel_mode": {
+        TravelMode.CAR: Text("Ô tô", "Car"),
+        TravelMode.MOTORBIKE: Text("Xe máy", "Motorbike"),
+        TravelMode.BICYCLE: Text("Xe đạp", "Bicycle"),
+        TravelMode.WALKING: Text("Đi bộ", "Walking"),
+        TravelMode.BOAT: Text("Thuyền", "Boat"),
+    },
+    "admin_level": {
+        AdminLevel.PROVINCE: Text("Tỉnh", "Province"),
+        AdminLevel.DISTRICT: Text("Huyện", "District"),
+        AdminLevel.COMMUNE: Text("Xã, phường", "Commune"),
+    },
 }
 
 

@@ -1,0 +1,118 @@
+"""Pages people can read (issue 12 points 10 and 11): labels, units, links, Vietnamese."""
+
+from __future__ import annotations
+
+import html
+import re
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from fastapi.testclient import TestClient
+from sqlalchemy.orm import Session
+
+from tests import factories
+
+
+def _page(client: TestClient, path: str, lang: str = "vi", **params: Any) -> str:
+    response = client.get(path, params={"f": "html", "lang": lang, **params})
+    assert response.status_code == 200, response.text
+    return response.text
+
+
+def _rows(page: str, table: str = "properties") -> dict[str, str]:
+    """The property table of a page: label → value (tags stripped)."""
+    body = page.split(f'id="{table}"', 1)[1].split("</table>", 1)[0]
+    found = re.findall(r"<th scope=\"row\">(.*?)</th><td>(.*?)</td>", body, re.S)
+    return {html.unescape(k): html.unescape(re.sub(r"<[^>]+>", "", v)) for k, v in found}
+
+
+def _title(page: str) -> str:
+    return html.unescape(page.split("<title>", 1)[1].split("</title>", 1)[0])
+
+
+@pytest.fixture
+def village(session: Session) -> int:
+    """A village with a route through it and a zone 2 km away."""
+    village_id = factories.make_village(
+        session,
+        at=(105.70, 19.85),
+        name="Làng <thử> Trà Đông",
+        kind="craft_village",
+        craft_group="G2",
+        crafts=["đúc đồng"],
+        households=1500,
+        precision_m=1800,
+        geom_precision="commune_centroid",
+        tourism_linked=True,
+        material_demand_t={"luong": 1500.25},
+    )
+    route_id = factories.make_route(session, name="Tuyến thử <b>1</b>", theme="heritage_craft")
+    factories.make_stop(session, route_id, 1, at=(105.70, 19.85), village_id=village_id, name=None)
+    factories.make_stop(session, route_id, 2, at=(105.75, 19.80), name="Điểm cuối")
+    factories.make_zone(session, at=(105.72, 19.85), name="Vùng luồng thử", material="luong")
+    return village_id
+
+
+def test_a_village_page_shows_labels_units_and_no_empty_rows(
+    client: TestClient, village: int
+) -> None:
+    page = _page(client, f"/collections/villages/items/{village}")
+    rows = _rows(page)
+    assert rows["Loại danh hiệu"] == "Làng nghề"
+    assert rows["Nhóm ngành nghề"] == "Sản xuất hàng thủ công mỹ nghệ"
+    assert rows["Gắn với du lịch"] == "Có"
+    assert rows["Số hộ"] == "1.500"
+    assert rows["Nhu cầu nguyên liệu"] == "Luồng: 1.500,2 tấn/năm"
+    assert "" not in rows.values()
+    for code in ("craft_village", ">G2<", "commune_centroid", "True", "None"):
+        assert code not in page.split("<body>", 1)[1].split("svg", 1)[0] + page.split("</svg>")[-1]
+    provenance = _rows(page, "provenance")
+    assert provenance["Độ chính xác vị trí"] == "Vị trí gần đúng: tâm xã, ±1,8 km"
+    assert _title(page).startswith("Làng <thử> Trà Đông — Làng nghề")
+    assert "Làng &lt;thử&gt; Trà Đông" in page  # escaped where it lands
+
+
+def test_a_village_page_in_english(client: TestClient, village: int) -> None:
+    page = _page(client, f"/collections/villages/items/{village}", lang="en")
+    rows = _rows(page)
+    assert rows["Title"] == "Craft village"
+    assert rows["Households"] == "1,500"
+    assert rows["Raw-material demand"] == "Luồng bamboo: 1,500.2 t/yr"
+    assert _rows(page, "provenance")["Position accuracy"] == (
+        "Approximate position: commune centre, ±1.8 km"
+    )
+
+
+def test_a_village_page_links_its_routes_and_the_zones_within_reach(
+    client: TestClient, village: int
+) -> None:
+    page = _page(client, f"/collections/villages/items/{village}")
+    routes = page.split('id="routes"', 1)[1].split("</ul>", 1)[0]
+    assert "Tuyến thử &lt;b&gt;1&lt;/b&gt;" in routes
+    assert re.search(r'href="/collections/routes/items/\d+\?f=html&amp;lang=vi"', routes)
+    assert re.search(r'href="/maps/routes/\d+\?lang=vi"', routes)
+    zones = page.split('id="zones"', 1)[1].split("</ul>", 1)[0]
+    assert "Vùng luồng thử" in zones
+    assert "cách 2,1 km" in zones
+
+
+def test_a_route_page_lists_its_stops_and_links_its_map(
+    client: TestClient, session: Session, village: int
+) -> None:
+    route_id = int(
+        session.execute(
+            sa.text("SELECT route_id FROM route_stop WHERE village_id = :v"),
+            {"v": village},
+        ).scalar_one()
+    )
+    page = _page(client, f"/collections/routes/items/{route_id}")
+    assert _title(page).startswith("Tuyến thử <b>1</b> — Tuyến du lịch")
+    stops = page.split('id="stops"', 1)[1].split("</ol>", 1)[0]
+    assert stops.index("Làng &lt;thử&gt; Trà Đông") < stops.index("Điểm cuối")
+    assert f'href="/collections/villages/items/{village}?f=html&amp;lang=vi"' in stops
+    assert f'id="route-map" href="/maps/routes/{route_id}?lang=vi"' in page
+    rows = _rows(page)
+    assert rows["Chủ đề"] == "Di sản nghề"
+    assert rows["Phương tiện"] == "Ô tô"
+    assert re.fullmatch(r"\d+,\d km", rows["Chiều dài"])
