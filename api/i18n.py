@@ -148,13 +148,173 @@ FEATURE_PAGE: dict[str, Text] = {
     "distance": Text("cách {km}", "{km} away"),
     "none_yet": Text("Chưa có.", "None yet."),
     "updated": Text("Cập nhật {at}, phiên bản {version}", "Updated {at}, version {version}"),
-    "stars": Text("{n} sao", "{n} stars"),
     "parameter": Text("Tham số", "Parameter"),
     "in": Text("Vị trí", "In"),
     "description": Text("Mô tả", "Description"),
     "values": Text("Giá trị", "Values"),
     "required": Text("bắt buộc", "required"),
     "on_this_page": Text("Trên trang này", "On this page"),
+}
+
+# (pages, issue 12) Problem details in Vietnamese: status titles, then the common details
+# (geo's English messages) as patterns whose named groups fill the Vietnamese text.
+PROBLEM_TITLES: dict[int, Text] = {
+    400: Text("Yêu cầu không hợp lệ", "Bad Request"),
+    401: Text("Chưa xác thực", "Unauthorized"),
+    403: Text("Không có quyền", "Forbidden"),
+    404: Text("Không tìm thấy", "Not Found"),
+    405: Text("Phương thức không được hỗ trợ", "Method Not Allowed"),
+    406: Text("Không có định dạng phù hợp", "Not Acceptable"),
+    409: Text("Xung đột dữ liệu", "Conflict"),
+    412: Text("Điều kiện tiên quyết không thỏa", "Precondition Failed"),
+    413: Text("Nội dung quá lớn", "Request Entity Too Large"),
+    415: Text("Kiểu nội dung không được hỗ trợ", "Unsupported Media Type"),
+    428: Text("Cần điều kiện tiên quyết", "Precondition Required"),
+    429: Text("Quá nhiều yêu cầu", "Too Many Requests"),
+    500: Text("Lỗi máy chủ", "Internal Server Error"),
+    503: Text("Dịch vụ tạm thời không sẵn sàng", "Service Unavailable"),
+}
+
+# Detail patterns, tried in order; each matches a whole detail (or a clause of one).
+PROBLEM_DETAILS: tuple[tuple[str, Text], ...] = (
+    (
+        r"no feature (?P<id>\S+) in (?P<collection>\S+)",
+        Text(
+            "không có đối tượng {id} trong bộ dữ liệu {collection}",
+            "no feature {id} in {collection}",
+        ),
+    ),
+    (
+        r"no feature (?P<id>.+): feature ids are whole numbers from 1 to 2147483647",
+        Text(
+            "không có đối tượng {id}: mã đối tượng là số nguyên từ 1 đến 2147483647",
+            "no feature {id}: feature ids are whole numbers from 1 to 2147483647",
+        ),
+    ),
+    (r"no collection (?P<id>.+)", Text("không có bộ dữ liệu {id}", "no collection {id}")),
+    (
+        r"no route (?P<id>\S+) \(or it has no line yet\)",
+        Text(
+            "không có tuyến {id} (hoặc tuyến chưa có đường đi)",
+            "no route {id} (or it has no line yet)",
+        ),
+    ),
+    (
+        r"no history for feature (?P<id>\S+) in (?P<collection>\S+)",
+        Text(
+            "không có lịch sử của đối tượng {id} trong {collection}",
+            "no history for feature {id} in {collection}",
+        ),
+    ),
+    (r"Not Found", Text("Không tìm thấy", "Not Found")),
+    (r"Method Not Allowed", Text("Phương thức không được hỗ trợ", "Method Not Allowed")),
+    (r"internal error", Text("lỗi nội bộ của máy chủ", "internal error")),
+    (
+        r"unknown query parameter (?P<names>.+); allowed: (?P<allowed>.+)",
+        Text(
+            "tham số không được hỗ trợ: {names}; các tham số được phép: {allowed}",
+            "unknown query parameter {names}; allowed: {allowed}",
+        ),
+    ),
+    (
+        r"(?P<field>[\w-]+) must be a whole number, got (?P<value>.+)",
+        Text(
+            "{field} phải là số nguyên, nhận được {value}",
+            "{field} must be a whole number, got {value}",
+        ),
+    ),
+    (
+        r"bbox must be 4 or 6 comma-separated numbers, got (?P<value>.+)",
+        Text(
+            "bbox phải gồm 4 hoặc 6 số cách nhau bởi dấu phẩy, nhận được {value}",
+            "bbox must be 4 or 6 comma-separated numbers, got {value}",
+        ),
+    ),
+    (
+        r"(?P<field>\w+) is required",
+        Text("cần có {field}", "{field} is required"),
+    ),
+    (
+        r"(?P<field>\w+) must be ≥ (?P<low>[\d.]+) and not more than (?P<other>\w+)",
+        Text(
+            "{field} phải ≥ {low} và không lớn hơn {other}",
+            "{field} must be ≥ {low} and not more than {other}",
+        ),
+    ),
+    (
+        r"(?P<field>\w+) must be (?P<op>[≥>]) (?P<low>[\d.]+)",
+        Text("{field} phải {op} {low}", "{field} must be {op} {low}"),
+    ),
+    (
+        r"(?P<field>\w+) must be from (?P<low>\S+) to (?P<high>\S+)",
+        Text("{field} phải từ {low} đến {high}", "{field} must be from {low} to {high}"),
+    ),
+    (
+        r"(?P<field>\w+) must not be more than (?P<other>\w+)",
+        Text("{field} không được lớn hơn {other}", "{field} must not be more than {other}"),
+    ),
+    (
+        r"(?P<field>\w+) must be one of: (?P<allowed>.+)",
+        Text(
+            "{field} phải là một trong các giá trị: {allowed}",
+            "{field} must be one of: {allowed}",
+        ),
+    ),
+    (
+        r"(?P<field>.+?) (?P<value>'[^']*'|\([^)]*\)) is already used by another (?P<noun>.+)",
+        Text(
+            "{field} {value} đã được dùng cho một {noun} khác",
+            "{field} {value} is already used by another {noun}",
+        ),
+    ),
+    (
+        r"(?P<field>\w+) must name an existing (?P<noun>.+?)(?P<rest> \(.*\))?",
+        Text(
+            "{field} phải trỏ tới một {noun} đã có{rest}",
+            "{field} must name an existing {noun}{rest}",
+        ),
+    ),
+    (
+        r"(?P<field>\w+) must be a valid, non-empty geometry with longitudes from -180 to 180 "
+        r"and latitudes from -90 to 90",
+        Text(
+            "{field} phải là một hình học hợp lệ, không rỗng, kinh độ từ -180 đến 180 "
+            "và vĩ độ từ -90 đến 90",
+            "{field} must be a valid, non-empty geometry with longitudes from -180 to 180 "
+            "and latitudes from -90 to 90",
+        ),
+    ),
+    (
+        r"a value breaks a rule of the data model",
+        Text(
+            "một giá trị vi phạm quy tắc của mô hình dữ liệu",
+            "a value breaks a rule of the data model",
+        ),
+    ),
+    (
+        r"invalid value: (?P<why>.+)",
+        Text("giá trị không hợp lệ: {why}", "invalid value: {why}"),
+    ),
+    (
+        r"the database cannot be reached; retry later",
+        Text(
+            "không kết nối được cơ sở dữ liệu; vui lòng thử lại sau",
+            "the database cannot be reached; retry later",
+        ),
+    ),
+)
+
+# The words of the data model that problem details name (constraint_messages.NOUNS).
+PROBLEM_NOUNS: dict[str, Text] = {
+    "administrative unit": Text("đơn vị hành chính", "administrative unit"),
+    "village": Text("làng nghề", "village"),
+    "material zone": Text("vùng nguyên liệu", "material zone"),
+    "route": Text("tuyến du lịch", "route"),
+    "route stop": Text("điểm dừng", "route stop"),
+    "reference layer": Text("lớp tham chiếu", "reference layer"),
+    "reference feature": Text("đối tượng tham chiếu", "reference feature"),
+    "village statistic": Text("số liệu làng nghề", "village statistic"),
+    "API key": Text("khóa API", "API key"),
 }
 
 # What links are called on the HTML pages, by JSON title first, then by rel. The JSON

@@ -1,11 +1,8 @@
 """Feature properties as an HTML page shows them: labels, rounded numbers with units.
 
 The JSON API keeps codes and raw numbers; this is for people reading a page in Vietnamese
-or English. Numbers follow the page's language: ``1.500,0 ha`` in Vietnamese,
-``1,500.0 ha`` in English.
-
->>> number(1500, "vi", 1), number(1500, "en", 1), number(31.87130601310158, "vi", 1)
-('1.500,0', '1,500.0', '31,9')
+or English. Numbers follow the page's language (``geo.kernel.text.number``): ``1.500,0 ha`` in
+Vietnamese, ``1,500.0 ha`` in English.
 """
 
 from __future__ import annotations
@@ -17,6 +14,7 @@ from typing import Any
 
 from api.i18n import FEATURE_PAGE, PROPERTY_LABELS, UNITS
 from geo.kernel import collections as ids
+from geo.kernel.text import date_format, number
 from geo.kernel.vocab import label
 from geo.store.catalog import Collection, Prop
 
@@ -71,14 +69,6 @@ class Row:
     value: str
 
 
-def number(value: float, lang: str, decimals: int = 0, *, grouped: bool = True) -> str:
-    """``value`` rounded to ``decimals`` places, written the page language's way."""
-    text = f"{value:,.{decimals}f}" if grouped else f"{value:.{decimals}f}"
-    if lang == "en":
-        return text
-    return text.replace(",", "\x00").replace(".", ",").replace("\x00", ".")
-
-
 def _decimals(value: float, unit: str | None) -> int:
     if unit == "t/yr" or unit == "min":
         return 0
@@ -103,11 +93,11 @@ def _date(value: str, lang: str) -> str:
     try:
         if "T" in value:
             moment = dt.datetime.fromisoformat(value)
-            return moment.strftime("%d/%m/%Y %H:%M" if lang != "en" else "%Y-%m-%d %H:%M")
+            return moment.strftime(date_format(lang, with_time=True))
         day = dt.date.fromisoformat(value)
     except ValueError:
         return value
-    return day.strftime("%d/%m/%Y") if lang != "en" else day.isoformat()
+    return day.strftime(date_format(lang))
 
 
 def value_text(collection: Collection, prop: Prop | None, name: str, value: Any, lang: str) -> str:
@@ -131,7 +121,7 @@ def value_text(collection: Collection, prop: Prop | None, name: str, value: Any,
     unit = prop.unit if prop is not None else None
     if isinstance(value, int | float):
         if name == "ocop_stars":
-            return FEATURE_PAGE["stars"].format(n=value)(lang)
+            return "★" * int(value) if 0 < value <= 5 else str(value)
         if unit == "m":
             return distance(float(value), lang)
         if isinstance(value, int) and unit is None:

@@ -43,13 +43,24 @@ def negotiate(asked: str | None, accept_language: str = "") -> Lang:
     Quality values are not weighed: the header's order decides, as browsers list the
     user's languages best first.
     """
+    return asked_language(asked, accept_language) or DEFAULT_LANG
+
+
+def asked_language(asked: str | None, accept_language: str = "") -> Lang | None:
+    """The language a request names (``lang=``, then ``Accept-Language``), or None.
+
+    A JSON problem detail stays English unless a request names Vietnamese this way.
+
+    >>> asked_language(None, "fr, vi"), asked_language(None, "fr"), asked_language("en")
+    ('vi', None, 'en')
+    """
     if asked in LANGS:
         return language(asked)
     for part in accept_language.split(","):
         code = part.split(";")[0].strip().lower()[:2]
         if code in LANGS:
             return language(code)
-    return DEFAULT_LANG
+    return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,3 +92,21 @@ K = TypeVar("K")
 def in_(table: Mapping[K, Text], lang: str) -> dict[K, str]:
     """A whole table in one language (what a template gets as ``t``)."""
     return {key: text.in_(lang) for key, text in table.items()}
+
+
+def number(value: float, lang: str, decimals: int = 0, *, grouped: bool = True) -> str:
+    """``value`` rounded to ``decimals`` places, written the way ``lang`` writes numbers.
+
+    >>> number(1500, "vi", 1), number(1500, "en", 1), number(31.87130601310158, "vi", 1)
+    ('1.500,0', '1,500.0', '31,9')
+    """
+    written = f"{value:,.{decimals}f}" if grouped else f"{value:.{decimals}f}"
+    if language(lang) == "en":
+        return written
+    return written.replace(",", "\x00").replace(".", ",").replace("\x00", ".")
+
+
+def date_format(lang: str, *, with_time: bool = False) -> str:
+    """The ``strftime`` pattern of a date in ``lang``: ``30/11/2026`` or ``2026-11-30``."""
+    pattern = "%Y-%m-%d" if language(lang) == "en" else "%d/%m/%Y"
+    return f"{pattern} %H:%M" if with_time else pattern

@@ -116,3 +116,35 @@ def test_a_route_page_lists_its_stops_and_links_its_map(
     assert rows["Chủ đề"] == "Di sản nghề"
     assert rows["Phương tiện"] == "Ô tô"
     assert re.fullmatch(r"\d+,\d km", rows["Chiều dài"])
+
+
+def test_a_404_problem_speaks_vietnamese_when_asked(client: TestClient) -> None:
+    asked = client.get("/collections/villages/items/999999", headers={"Accept-Language": "vi"})
+    assert asked.status_code == 404
+    assert asked.headers["content-type"].startswith("application/problem+json")
+    assert asked.headers["content-language"] == "vi"
+    body = asked.json()
+    assert set(body) >= {"type", "title", "status", "detail"}
+    assert body["title"] == "Không tìm thấy"
+    assert body["detail"] == "không có đối tượng 999999 trong bộ dữ liệu villages"
+    by_param = client.get("/collections/nowhere?lang=vi").json()
+    assert by_param["detail"] == "không có bộ dữ liệu 'nowhere'"
+    # Clients that ask for nothing keep the English words they match on.
+    plain = client.get("/collections/villages/items/999999")
+    assert plain.headers["content-language"] == "en"
+    assert plain.json()["title"] == "Not Found"
+    assert plain.json()["detail"] == "no feature 999999 in villages"
+
+
+def test_a_400_problem_names_the_constraint_rule_in_vietnamese(client: TestClient) -> None:
+    from api.errors import translated_detail
+
+    assert translated_detail("households must be ≥ 0", "vi") == "households phải ≥ 0"
+    assert (
+        translated_detail("code 'TH-V-001' is already used by another village", "vi")
+        == "code 'TH-V-001' đã được dùng cho một làng nghề khác"
+    )
+    answer = client.get("/collections/villages/items?limit=x", headers={"Accept-Language": "vi"})
+    assert answer.status_code == 400
+    assert answer.json()["title"] == "Yêu cầu không hợp lệ"
+    assert answer.json()["detail"].startswith("limit phải là số nguyên")
