@@ -148,3 +148,39 @@ def test_a_400_problem_names_the_constraint_rule_in_vietnamese(client: TestClien
     assert answer.status_code == 400
     assert answer.json()["title"] == "Yêu cầu không hợp lệ"
     assert answer.json()["detail"].startswith("limit phải là số nguyên")
+
+
+def test_the_api_page_describes_every_parameter_in_the_page_language(
+    client: TestClient,
+) -> None:
+    vi = _page(client, "/api")
+    assert "số đối tượng bỏ qua (phân trang)" in vi
+    assert "bộ lọc CQL2, viết theo filter-lang" in vi
+    assert "các đối tượng có households bằng giá trị này" in vi
+    assert "features to skip (paging)" not in vi
+    # Every parameter row has a description, and on the vi page none is left in English.
+    described = re.findall(
+        r"<tr><td><code>([^<]*)</code>.*?</td><td>(.*?)</td>", vi.split('id="operations"')[1]
+    )
+    assert len(described) > 100
+    english = {name: words for name, words in described if not words or _english(words)}
+    assert english == {}
+    en = _page(client, "/api", lang="en")
+    assert "features to skip (paging)" in en
+    # The JSON document keeps its English descriptions.
+    document = client.get("/api?f=json").json()
+    limit = next(
+        p
+        for p in document["paths"]["/collections/villages/items"]["get"]["parameters"]
+        if p["name"] == "offset"
+    )
+    assert limit["description"] == "features to skip (paging)"
+
+
+def _english(words: str) -> bool:
+    marked = re.search(
+        "[àáảãạăằắẳẵặâầấẩẫậèéẻẽẹêềếểễệìíỉĩịòóỏõọôồốổỗộơờớởỡợùúủũụưừứửữựỳýỷỹỵđ]",
+        words,
+        re.IGNORECASE,
+    )
+    return marked is None
