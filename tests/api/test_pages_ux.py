@@ -184,3 +184,43 @@ def _english(words: str) -> bool:
         re.IGNORECASE,
     )
     return marked is None
+
+
+DEVELOPER_WORDS = ("SCHEMATIC", "placeholder", "DOMAIN", "admin_units_legacy", "not stated")
+ENGLISH_WORDS = re.compile(r"\b(the|and|of|from|not|with|named|about|approximated)\b")
+
+
+@pytest.mark.parametrize("collection", ["villages", "material-zones", "routes", "route-stops"])
+def test_no_public_page_of_the_demo_shows_developer_notes(
+    client: TestClient, collection: str
+) -> None:
+    listed = client.get(f"/collections/{collection}/items?limit=200").json()["features"]
+    demo = [f for f in listed if not str(f["properties"].get("code", "TH-")).startswith("T-")]
+    assert demo
+    pages = [_page(client, f"/collections/{collection}/items", limit=200)]
+    pages += [_page(client, f"/collections/{collection}/items/{f['id']}") for f in demo]
+    for page in pages:
+        for words in DEVELOPER_WORDS:
+            assert words not in page
+    for feature in demo:
+        for name in ("notes", "note", "description", "geom_source"):
+            said = feature["properties"].get(name)
+            if said:
+                assert not ENGLISH_WORDS.search(said), (feature["properties"].get("code"), said)
+
+
+def test_the_demo_routes_are_described_in_vietnamese(client: TestClient) -> None:
+    routes = client.get("/collections/routes/items?limit=50").json()["features"]
+    described = [r["properties"]["description"] for r in routes if r["properties"]["description"]]
+    assert len(described) >= 6
+    for words in described:
+        assert not _english(words) and not ENGLISH_WORDS.search(words), words
+    village = next(
+        f for f in client.get("/collections/villages/items?code=TH-V-001").json()["features"]
+    )
+    page = _page(client, f"/collections/villages/items/{village['id']}")
+    position = _rows(page, "provenance")["Độ chính xác vị trí"]
+    assert position == "Vị trí gần đúng: tâm xã, ±1,8 km"
+    zone = client.get("/collections/material-zones/items?code=TH-Z-001").json()["features"][0]
+    source = _rows(_page(client, f"/collections/material-zones/items/{zone['id']}"), "provenance")
+    assert source["Nguồn vị trí, ranh giới"].startswith("Ranh giới minh họa")
