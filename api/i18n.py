@@ -146,6 +146,8 @@ FEATURE_PAGE: dict[str, Text] = {
     "route_of_stop": Text("Thuộc tuyến", "Part of the route"),
     "village_of_stop": Text("Làng nghề tại điểm dừng", "Village at this stop"),
     "distance": Text("cách {km}", "{km} away"),
+    "inside_zone": Text("nằm trong vùng", "inside the zone"),
+    "on_the_map": Text("Xem trên bản đồ", "See it on the map"),
     "none_yet": Text("Chưa có.", "None yet."),
     "updated": Text("Cập nhật {at}, phiên bản {version}", "Updated {at}, version {version}"),
     "parameter": Text("Tham số", "Parameter"),

@@ -6,6 +6,7 @@ and every query runs in geo.query.features.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 from collections.abc import Iterator
@@ -245,7 +246,15 @@ def feature_response(
     """A feature as GeoJSON or HTML, with its ETag; a GET whose If-None-Match holds gets 304."""
     text, version = features.read_item(conn, collection, feature_id, crs)
     as_html = wants_html(request)
-    etag = etags.feature_etag(version, crs, request_language(request) if as_html else None)
+    linked = related.related(conn, collection.id, feature_id) if as_html else None
+    # The page shows its related features too (a route added through a village changes
+    # the village's page, not its version): their digest is part of the page's tag.
+    html_tag = (
+        f"{request_language(request)}-{hashlib.sha256(repr(linked).encode()).hexdigest()[:12]}"
+        if as_html
+        else None
+    )
+    etag = etags.feature_etag(version, crs, html_tag)
     here = f"{root}/collections/{collection.id}/items/{feature_id}"
     headers = {"ETag": etag, "Content-Crs": f"<{crs.uri}>"}
     if status == 200 and request.method == "GET":
@@ -269,7 +278,7 @@ def feature_response(
             feature_texts=texts.in_(FEATURE_PAGE, lang),
             units={"min": present.unit_text("min", lang)},
             materials={code: label("material", code, lang) for code in vocab.Material},
-            related=related.related(conn, collection.id, feature_id),
+            related=linked,
             reach_km=texts.number(related.REACH_KM, lang),
             km=lambda value: texts.number(value, lang, 1) + " km",
             shapes=shapes,

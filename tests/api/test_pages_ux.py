@@ -224,3 +224,28 @@ def test_the_demo_routes_are_described_in_vietnamese(client: TestClient) -> None
     zone = client.get("/collections/material-zones/items?code=TH-Z-001").json()["features"][0]
     source = _rows(_page(client, f"/collections/material-zones/items/{zone['id']}"), "provenance")
     assert source["Nguồn vị trí, ranh giới"].startswith("Ranh giới minh họa")
+
+
+def test_a_zone_page_lists_the_villages_within_reach(client: TestClient) -> None:
+    zone = client.get("/collections/material-zones/items?code=TH-Z-009").json()["features"][0]
+    page = _page(client, f"/collections/material-zones/items/{zone['id']}")
+    villages = page.split('id="villages"', 1)[1].split("</ul>", 1)[0]
+    assert re.search(
+        r"Nga Thanh \(vùng cói Nga Sơn\)</a> <span class=\"desc\">[^<]*nằm trong vùng", villages
+    )
+    assert "cách 0,0 km" not in villages
+    assert 'id="on-the-map" href="/maps?lang=vi"' in page
+
+
+def test_a_village_page_changes_its_etag_when_a_route_stops_there(
+    client: TestClient, session: Session
+) -> None:
+    village = factories.make_village(session, at=(105.6, 19.9))
+    path = f"/collections/villages/items/{village}?f=html"
+    before = client.get(path).headers["etag"]
+    assert client.get(path, headers={"If-None-Match": before}).status_code == 304
+    route = factories.make_route(session, name="Tuyến mới qua làng")
+    factories.make_stop(session, route, 1, at=(105.6, 19.9), village_id=village)
+    after = client.get(path, headers={"If-None-Match": before})
+    assert after.status_code == 200 and "Tuyến mới qua làng" in after.text
+    assert after.headers["etag"] != before
