@@ -153,7 +153,7 @@ FEATURE_PAGE: dict[str, Text] = {
     "parameter": Text("Tham số", "Parameter"),
     "in": Text("Vị trí", "In"),
     "description": Text("Mô tả", "Description"),
-    "values": Text("Giá trị", "Values"),
+    "allowed": Text("Giá trị", "Values"),
     "required": Text("bắt buộc", "required"),
     "on_this_page": Text("Trên trang này", "On this page"),
 }
@@ -317,6 +317,71 @@ PROBLEM_NOUNS: dict[str, Text] = {
     "reference feature": Text("đối tượng tham chiếu", "reference feature"),
     "village statistic": Text("số liệu làng nghề", "village statistic"),
     "API key": Text("khóa API", "API key"),
+}
+
+# (pages, issue 12) What each operation does, on /api?f=html (the JSON keeps English).
+OPERATION_SUMMARIES: dict[str, Text] = {
+    "A collection": Text("Một bộ dữ liệu", "A collection"),
+    "A feature": Text("Một đối tượng", "A feature"),
+    "A route's map": Text("Bản đồ của một tuyến", "A route's map"),
+    "A vector tile of every collection (one layer each)": Text(
+        "Ô bản đồ vector của mọi bộ dữ liệu (mỗi bộ một lớp)",
+        "A vector tile of every collection (one layer each)",
+    ),
+    "A vector tile of one collection": Text(
+        "Ô bản đồ vector của một bộ dữ liệu", "A vector tile of one collection"
+    ),
+    "API definition (OpenAPI 3.0)": Text(
+        "Định nghĩa API (OpenAPI 3.0)", "API definition (OpenAPI 3.0)"
+    ),
+    "Collections": Text("Các bộ dữ liệu", "Collections"),
+    "Conformance classes": Text("Các lớp tuân thủ", "Conformance classes"),
+    "Create a feature": Text("Thêm một đối tượng", "Create a feature"),
+    "Delete a feature": Text("Xóa một đối tượng", "Delete a feature"),
+    "Draw and save features": Text("Vẽ và lưu đối tượng", "Draw and save features"),
+    "Every matching feature in one streamed GeoJSON file": Text(
+        "Mọi đối tượng khớp trong một tệp GeoJSON",
+        "Every matching feature in one streamed GeoJSON file",
+    ),
+    "Feature schema": Text("Lược đồ đối tượng", "Feature schema"),
+    "Features": Text("Các đối tượng", "Features"),
+    "Landing page": Text("Trang chủ", "Landing page"),
+    "Overview map": Text("Bản đồ tổng quan", "Overview map"),
+    "Queryables": Text("Thuộc tính truy vấn", "Queryables"),
+    "Replace a feature": Text("Thay thế một đối tượng", "Replace a feature"),
+    "Restore a feature to a recorded version (admin)": Text(
+        "Khôi phục đối tượng về một phiên bản đã lưu (quản trị)",
+        "Restore a feature to a recorded version (admin)",
+    ),
+    "TileJSON of a collection": Text("TileJSON của một bộ dữ liệu", "TileJSON of a collection"),
+    "TileJSON of all": Text("TileJSON của mọi bộ dữ liệu", "TileJSON of all"),
+    "Tileset metadata of a collection": Text(
+        "Thông tin bộ ô bản đồ của một bộ dữ liệu", "Tileset metadata of a collection"
+    ),
+    "Tileset metadata of all collections": Text(
+        "Thông tin bộ ô bản đồ của mọi bộ dữ liệu", "Tileset metadata of all collections"
+    ),
+    "Tilesets of a collection": Text(
+        "Các bộ ô bản đồ của một bộ dữ liệu", "Tilesets of a collection"
+    ),
+    "Tilesets of all collections": Text(
+        "Các bộ ô bản đồ của mọi bộ dữ liệu", "Tilesets of all collections"
+    ),
+    "Tiling schemes": Text("Các lưới ô bản đồ", "Tiling schemes"),
+    "Update a feature": Text("Cập nhật một đối tượng", "Update a feature"),
+    "Version history of a feature": Text(
+        "Lịch sử phiên bản của đối tượng", "Version history of a feature"
+    ),
+    "WebMercatorQuad": Text("Lưới ô WebMercatorQuad", "WebMercatorQuad"),
+}
+# The per-collection operations of /api, by the English words before the collection id.
+COLLECTION_OPERATIONS: dict[str, Text] = {
+    "Features of": Text("Các đối tượng của {id}", "Features of {id}"),
+    "Create a feature in": Text("Thêm một đối tượng vào {id}", "Create a feature in {id}"),
+    "A feature of": Text("Một đối tượng của {id}", "A feature of {id}"),
+    "Replace a feature of": Text("Thay thế một đối tượng của {id}", "Replace a feature of {id}"),
+    "Update a feature of": Text("Cập nhật một đối tượng của {id}", "Update a feature of {id}"),
+    "Delete a feature of": Text("Xóa một đối tượng của {id}", "Delete a feature of {id}"),
 }
 
 # What links are called on the HTML pages, by JSON title first, then by rel. The JSON

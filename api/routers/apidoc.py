@@ -10,7 +10,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
 from api.deps import read_connection
-from api.i18n import FEATURE_PAGE, request_language
+from api.i18n import COLLECTION_OPERATIONS, FEATURE_PAGE, OPERATION_SUMMARIES, request_language
 from api.negotiation import OPENAPI_30, reject_unknown_params, wants_html
 from api.openapi import describe, parameter_text, to_openapi_30
 from api.routers.ogc import render
@@ -107,8 +107,18 @@ def _operations(document: dict[str, Any], lang: str) -> list[dict[str, Any]]:
                 {
                     "path": path,
                     "method": method.upper(),
-                    "summary": operation.get("summary", ""),
+                    "summary": _summary(operation.get("summary", ""), lang),
                     "parameters": parameters,
                 }
             )
     return found
+
+
+def _summary(english: str, lang: str) -> str:
+    """An operation's summary in ``lang`` (as it is where it has no words there)."""
+    said = OPERATION_SUMMARIES.get(english)
+    if said is not None:
+        return said(lang)
+    head, _, collection = english.rpartition(" ")
+    per_collection = COLLECTION_OPERATIONS.get(head)
+    return english if per_collection is None else per_collection.format(id=collection)(lang)

@@ -158,6 +158,8 @@ def test_the_api_page_describes_every_parameter_in_the_page_language(
     assert "bộ lọc CQL2, viết theo filter-lang" in vi
     assert "các đối tượng có households bằng giá trị này" in vi
     assert "features to skip (paging)" not in vi
+    assert "Trang chủ" in vi and "Các đối tượng của villages" in vi
+    assert "built-in method" not in vi
     # Every parameter row has a description, and on the vi page none is left in English.
     described = re.findall(
         r"<tr><td><code>([^<]*)</code>.*?</td><td>(.*?)</td>", vi.split('id="operations"')[1]
