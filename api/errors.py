@@ -5,6 +5,7 @@ from __future__ import annotations
 import html
 import json
 import logging
+import re
 from http import HTTPStatus
 
 from fastapi import FastAPI, Request
@@ -12,7 +13,9 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from api.i18n import PROBLEM_DETAILS, PROBLEM_NOUNS, PROBLEM_TITLES
 from geo.kernel import errors
+from geo.kernel.text import Lang, Text, asked_language, negotiate
 from geo.store.db import DATABASE_DOWN, DatabaseValueError, StatementCancelled
 from geo.store.writes import PreconditionFailed
 
@@ -131,10 +134,11 @@ def add_exception_handlers(app: FastAPI, status_codes: dict[type[Exception], int
             response.headers.update(exc.headers)
         return _for_client(request, response)
 
-    def unexpected_handler(request: Request, exc: Exception) -> JSONResponse:
+    def unexpected_handler(request: Request, exc: Exception) -> Response:
         # Never echo internals to the client; the traceback goes to the log.
         log.exception("unhandled error on %s", request.url.path, exc_info=exc)
-        return problem(500, "internal error", instance=request.url.path)
+        response = problem(500, "internal error", instance=request.url.path)
+        return _in_language(request, response, problem_language(request))
 
     def database_value_handler(request: Request, exc: Exception) -> Response:
         # A value PostgreSQL refuses (out of range, malformed geometry in a filter) is the
@@ -165,24 +169,96 @@ def add_exception_handlers(app: FastAPI, status_codes: dict[type[Exception], int
     app.add_exception_handler(Exception, unexpected_handler)
 
 
+_DETAIL_PATTERNS = [(re.compile(pattern), said) for pattern, said in PROBLEM_DETAILS]
+
+
+def problem_language(request: Request) -> Lang | None:
+    """The language of a JSON problem: ``lang=``, else the first supported Accept-Language
+    entry; None when the request names none (it keeps geo's English, which clients match
+    on). A problem page for a browser follows the site's rule (Vietnamese first)."""
+    return asked_language(
+        request.query_params.get("lang"), request.headers.get("accept-language", "")
+    )
+
+
+def _noun(english: str, lang: Lang) -> str:
+    found = PROBLEM_NOUNS.get(english.strip())
+    return english if found is None else found(lang)
+
+
+def _said(clause: str, lang: Lang) -> str | None:
+    for pattern, said in _DETAIL_PATTERNS:
+        match = pattern.fullmatch(clause)
+        if match is not None:
+            values = {k: v or "" for k, v in match.groupdict().items()}
+            if "noun" in values:
+                values["noun"] = _noun(values["noun"], lang)
+            return said.format(**values)(lang)
+    return None
+
+
+def translated_detail(detail: str, lang: Lang) -> str:
+    """A problem detail in ``lang``: the whole of it, or each ``; ``-separated clause, that
+    has words in ``PROBLEM_DETAILS``; the rest is left as geo wrote it."""
+    whole = _said(detail, lang)
+    if whole is not None:
+        return whole
+    return "; ".join(_said(clause, lang) or clause for clause in detail.split("; "))
+
+
+def _in_language(request: Request, response: JSONResponse, lang: Lang | None) -> JSONResponse:
+    """The problem with its title and detail in ``lang`` (member names unchanged); as it
+    is, in English, when ``lang`` is None."""
+    body = json.loads(bytes(response.body))
+    title = PROBLEM_TITLES.get(int(body.get("status", 0)))
+    if lang is not None:
+        if title is not None:
+            body["title"] = title(lang)
+        if isinstance(body.get("detail"), str):
+            body["detail"] = translated_detail(body["detail"], lang)
+    answer = JSONResponse(body, status_code=response.status_code, media_type=PROBLEM_JSON)
+    for name, value in response.headers.items():
+        if name.lower() not in {"content-length", "content-type"}:
+            answer.headers[name] = value
+    answer.headers["Content-Language"] = lang or _GEO_LANGUAGE
+    vary = answer.headers.get("Vary")
+    answer.headers["Vary"] = f"{vary}, Accept-Language" if vary else "Accept-Language"
+    return answer
+
+
+# The language geo's messages and HTTP's status phrases are written in.
+_GEO_LANGUAGE = "en"
+_PAGE_LINK = Text("Về trang chủ craftmap", "craftmap home page")
+
+
 def _for_client(request: Request, response: JSONResponse) -> Response:
-    """Browsers asking for HTML get the problem as a readable page, with the same status."""
+    """The problem in the language asked for; browsers asking for HTML get it as a
+    readable page, with the same status."""
     accept = request.headers.get("accept", "")
     asked = request.query_params.get("f")
     if asked == "html" or (asked is None and accept.startswith("text/html")):
-        body = json.loads(bytes(response.body))
+        lang = negotiate(
+            request.query_params.get("lang"), request.headers.get("accept-language", "")
+        )
+        body = json.loads(bytes(_in_language(request, response, lang).body))
         page = (
-            '<!doctype html><html><head><meta charset="utf-8"><title>{status} {title}</title>'
-            "<style>body{{font-family:system-ui,sans-serif;max-width:40rem;margin:3rem auto}}"
-            "h1{{color:#7a3e12}}</style></head><body><h1>{status} {title}</h1><p>{detail}</p>"
-            '<p><a href="/">craftmap</a></p></body></html>'
+            '<!doctype html><html lang="{lang}"><head><meta charset="utf-8">'
+            '<meta name="viewport" content="width=device-width, initial-scale=1">'
+            "<title>{status} {title}</title>"
+            "<style>body{{font-family:system-ui,sans-serif;max-width:40rem;margin:3rem auto;"
+            "padding:0 1rem}}h1{{color:#7a3e12}}</style></head><body><h1>{status} {title}</h1>"
+            '<p>{detail}</p><p><a href="/?lang={lang}">{home}</a></p></body></html>'
         ).format(
+            lang=lang,
             status=body["status"],
             title=html.escape(body["title"]),
             detail=html.escape(body["detail"]),
+            home=html.escape(_PAGE_LINK(lang)),
         )
-        return HTMLResponse(page, status_code=response.status_code, headers=_kept_headers(response))
-    return response
+        headers = _kept_headers(response)
+        headers["Content-Language"] = lang
+        return HTMLResponse(page, status_code=response.status_code, headers=headers)
+    return _in_language(request, response, problem_language(request))
 
 
 def _kept_headers(response: Response) -> dict[str, str]:

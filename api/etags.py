@@ -35,7 +35,8 @@ _TAG = re.compile(r'\s*(W/)?"([\x21\x23-\x7e\x80-\xff]*)"\s*(?:,|$)')
 _NOT_IN_304 = {b"content-type", b"content-length", b"content-encoding", b"content-disposition"}
 # The opaque part of every strong ETag a feature is served with (the gzip form stripped):
 # GeoJSON "v3", another CRS "v3-3405", HTML "v3-html-vi" / "v3-3405-html-en".
-_VERSION_TAG = re.compile(r"^v(\d+)(?:-\d+)?(?:-html-[a-z]{2})?$")
+# An HTML page's tag also carries a digest of the related features it lists.
+_VERSION_TAG = re.compile(r"^v(\d+)(?:-\d+)?(?:-html-[a-z]{2}(?:-[0-9a-f]+)?)?$")
 
 
 @dataclass(frozen=True)

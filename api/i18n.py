@@ -52,6 +52,338 @@ PAGE: dict[str, Text] = {
     "no_features": Text("Không có đối tượng nào.", "No features."),
 }
 
+# (pages, issue 12) What feature properties are called on the HTML pages (JSON keeps
+# the names). A property not listed here (a reference layer's) shows its name.
+PROPERTY_LABELS: dict[str, Text] = {
+    "code": Text("Mã", "Code"),
+    "name": Text("Tên", "Name"),
+    "alt_names": Text("Tên khác", "Other names"),
+    "kind": Text("Loại danh hiệu", "Title"),
+    "crafts": Text("Nghề", "Crafts"),
+    "craft_group": Text("Nhóm ngành nghề", "Craft group"),
+    "hamlets": Text("Thôn, xóm", "Hamlets"),
+    "commune_code": Text("Mã xã (2025)", "Commune code (2025)"),
+    "commune_name": Text("Xã, phường (2025)", "Commune (2025)"),
+    "legacy_commune": Text("Xã, phường (trước 2025)", "Commune (before 2025)"),
+    "legacy_district": Text("Huyện (trước 2025)", "District (before 2025)"),
+    "recognition_decision": Text("Quyết định công nhận", "Recognition decision"),
+    "recognition_date": Text("Ngày công nhận", "Recognised on"),
+    "recognition_year": Text("Năm công nhận", "Year recognised"),
+    "status": Text("Tình trạng", "Status"),
+    "operating_effectively": Text("Hoạt động hiệu quả", "Operating effectively"),
+    "tourism_linked": Text("Gắn với du lịch", "Linked with tourism"),
+    "ocop_products": Text("Sản phẩm OCOP", "OCOP products"),
+    "ocop_stars": Text("Hạng sao OCOP", "OCOP stars"),
+    "ip_protected": Text("Được bảo hộ sở hữu trí tuệ", "Intellectual property protected"),
+    "env_plan": Text("Có phương án bảo vệ môi trường", "Environmental plan"),
+    "households": Text("Số hộ", "Households"),
+    "craft_households": Text("Số hộ làm nghề", "Craft households"),
+    "workers": Text("Số lao động", "Workers"),
+    "trained_workers": Text("Lao động qua đào tạo", "Trained workers"),
+    "material_demand_t": Text("Nhu cầu nguyên liệu", "Raw-material demand"),
+    "geom_precision": Text("Độ chính xác vị trí", "Position accuracy"),
+    "precision_m": Text("Sai số vị trí", "Position uncertainty"),
+    "geom_source": Text("Nguồn vị trí, ranh giới", "Source of the position or boundary"),
+    "sources": Text("Nguồn tư liệu", "Sources"),
+    "notes": Text("Ghi chú", "Notes"),
+    "material": Text("Nguyên liệu", "Material"),
+    "species": Text("Loài", "Species"),
+    "species_latin": Text("Tên khoa học", "Scientific name"),
+    "land_type": Text("Loại đất", "Land type"),
+    "owner_type": Text("Chủ thể quản lý", "Managed by"),
+    "owner": Text("Chủ sở hữu, quản lý", "Owner or manager"),
+    "certification_scheme": Text("Chứng chỉ", "Certification"),
+    "certificate_no": Text("Số chứng chỉ", "Certificate number"),
+    "certificate_expiry": Text("Chứng chỉ hết hạn", "Certificate expires"),
+    "annual_capacity_t": Text("Sản lượng hằng năm", "Annual output"),
+    "harvest_season": Text("Mùa thu hoạch", "Harvest season"),
+    "declared_area_ha": Text("Diện tích công bố", "Declared area"),
+    "area_ha": Text("Diện tích theo ranh giới", "Area of the boundary"),
+    "commune_codes": Text("Mã các xã (2025)", "Commune codes (2025)"),
+    "plan_ref": Text("Quy hoạch, kế hoạch", "Plan"),
+    "theme": Text("Chủ đề", "Theme"),
+    "mode": Text("Phương tiện", "Travel by"),
+    "description": Text("Mô tả", "Description"),
+    "road_refs": Text("Tuyến đường", "Roads"),
+    "length_km": Text("Chiều dài", "Length"),
+    "route_id": Text("Tuyến", "Route"),
+    "seq": Text("Thứ tự", "Order"),
+    "village_id": Text("Làng nghề", "Village"),
+    "dwell_min": Text("Thời gian dừng", "Time at the stop"),
+    "note": Text("Ghi chú", "Note"),
+    "scheme": Text("Hệ thống đơn vị", "Scheme"),
+    "level": Text("Cấp", "Level"),
+    "parent_code": Text("Mã đơn vị cấp trên", "Parent code"),
+    "valid_from": Text("Hiệu lực từ", "Valid from"),
+    "valid_to": Text("Hiệu lực đến", "Valid until"),
+    "source": Text("Nguồn", "Source"),
+    "updated_at": Text("Cập nhật lần cuối", "Last updated"),
+    "version": Text("Phiên bản", "Version"),
+}
+
+# Units as the pages write them after a number (ha, km and m are the same in both).
+UNITS: dict[str, Text] = {
+    "t/yr": Text("tấn/năm", "t/yr"),
+    "min": Text("phút", "min"),
+}
+
+# The words of the feature pages (issue 12).
+FEATURE_PAGE: dict[str, Text] = {
+    "yes": Text("Có", "Yes"),
+    "no": Text("Không", "No"),
+    "approximate_position": Text(
+        "Vị trí gần đúng: {where}, ±{size}", "Approximate position: {where}, ±{size}"
+    ),
+    "surveyed_position": Text("Vị trí đo đạc, ±{size}", "Surveyed position, ±{size}"),
+    "provenance": Text("Nguồn và độ chính xác", "Sources and accuracy"),
+    "routes_here": Text("Tuyến du lịch qua làng", "Tourism routes through this village"),
+    "zones_near": Text(
+        "Vùng nguyên liệu trong bán kính {km} km", "Raw-material zones within {km} km"
+    ),
+    "villages_near": Text("Làng nghề trong bán kính {km} km", "Craft villages within {km} km"),
+    "stops": Text("Các điểm dừng", "Stops"),
+    "route_map": Text("Xem bản đồ tuyến", "Open the route map"),
+    "route_of_stop": Text("Thuộc tuyến", "Part of the route"),
+    "village_of_stop": Text("Làng nghề tại điểm dừng", "Village at this stop"),
+    "distance": Text("cách {km}", "{km} away"),
+    "inside_zone": Text("nằm trong vùng", "inside the zone"),
+    "on_the_map": Text("Xem trên bản đồ", "See it on the map"),
+    "none_yet": Text("Chưa có.", "None yet."),
+    "updated": Text("Cập nhật {at}, phiên bản {version}", "Updated {at}, version {version}"),
+    "parameter": Text("Tham số", "Parameter"),
+    "in": Text("Vị trí", "In"),
+    "description": Text("Mô tả", "Description"),
+    "allowed": Text("Giá trị", "Values"),
+    "required": Text("bắt buộc", "required"),
+    "on_this_page": Text("Trên trang này", "On this page"),
+}
+
+# (pages, issue 12) Problem details in Vietnamese: status titles, then the common details
+# (geo's English messages) as patterns whose named groups fill the Vietnamese text.
+PROBLEM_TITLES: dict[int, Text] = {
+    400: Text("Yêu cầu không hợp lệ", "Bad Request"),
+    401: Text("Chưa xác thực", "Unauthorized"),
+    403: Text("Không có quyền", "Forbidden"),
+    404: Text("Không tìm thấy", "Not Found"),
+    405: Text("Phương thức không được hỗ trợ", "Method Not Allowed"),
+    406: Text("Không có định dạng phù hợp", "Not Acceptable"),
+    409: Text("Xung đột dữ liệu", "Conflict"),
+    412: Text("Điều kiện tiên quyết không thỏa", "Precondition Failed"),
+    413: Text("Nội dung quá lớn", "Request Entity Too Large"),
+    415: Text("Kiểu nội dung không được hỗ trợ", "Unsupported Media Type"),
+    428: Text("Cần điều kiện tiên quyết", "Precondition Required"),
+    429: Text("Quá nhiều yêu cầu", "Too Many Requests"),
+    500: Text("Lỗi máy chủ", "Internal Server Error"),
+    503: Text("Dịch vụ tạm thời không sẵn sàng", "Service Unavailable"),
+}
+
+# Detail patterns, tried in order; each matches a whole detail (or a clause of one).
+PROBLEM_DETAILS: tuple[tuple[str, Text], ...] = (
+    (
+        r"no feature (?P<id>\S+) in (?P<collection>\S+)",
+        Text(
+            "không có đối tượng {id} trong bộ dữ liệu {collection}",
+            "no feature {id} in {collection}",
+        ),
+    ),
+    (
+        r"no feature (?P<id>.+): feature ids are whole numbers from 1 to 2147483647",
+        Text(
+            "không có đối tượng {id}: mã đối tượng là số nguyên từ 1 đến 2147483647",
+            "no feature {id}: feature ids are whole numbers from 1 to 2147483647",
+        ),
+    ),
+    (r"no collection (?P<id>.+)", Text("không có bộ dữ liệu {id}", "no collection {id}")),
+    (
+        r"no route (?P<id>\S+) \(or it has no line yet\)",
+        Text(
+            "không có tuyến {id} (hoặc tuyến chưa có đường đi)",
+            "no route {id} (or it has no line yet)",
+        ),
+    ),
+    (
+        r"no history for feature (?P<id>\S+) in (?P<collection>\S+)",
+        Text(
+            "không có lịch sử của đối tượng {id} trong {collection}",
+            "no history for feature {id} in {collection}",
+        ),
+    ),
+    (r"Not Found", Text("Không tìm thấy", "Not Found")),
+    (r"Method Not Allowed", Text("Phương thức không được hỗ trợ", "Method Not Allowed")),
+    (r"internal error", Text("lỗi nội bộ của máy chủ", "internal error")),
+    (
+        r"unknown query parameter (?P<names>.+); allowed: (?P<allowed>.+)",
+        Text(
+            "tham số không được hỗ trợ: {names}; các tham số được phép: {allowed}",
+            "unknown query parameter {names}; allowed: {allowed}",
+        ),
+    ),
+    (
+        r"(?P<field>[\w-]+) must be a whole number, got (?P<value>.+)",
+        Text(
+            "{field} phải là số nguyên, nhận được {value}",
+            "{field} must be a whole number, got {value}",
+        ),
+    ),
+    (
+        r"bbox must be 4 or 6 comma-separated numbers, got (?P<value>.+)",
+        Text(
+            "bbox phải gồm 4 hoặc 6 số cách nhau bởi dấu phẩy, nhận được {value}",
+            "bbox must be 4 or 6 comma-separated numbers, got {value}",
+        ),
+    ),
+    (
+        r"(?P<field>\w+) is required",
+        Text("cần có {field}", "{field} is required"),
+    ),
+    (
+        r"(?P<field>\w+) must be ≥ (?P<low>[\d.]+) and not more than (?P<other>\w+)",
+        Text(
+            "{field} phải ≥ {low} và không lớn hơn {other}",
+            "{field} must be ≥ {low} and not more than {other}",
+        ),
+    ),
+    (
+        r"(?P<field>\w+) must be (?P<op>[≥>]) (?P<low>[\d.]+)",
+        Text("{field} phải {op} {low}", "{field} must be {op} {low}"),
+    ),
+    (
+        r"(?P<field>\w+) must be from (?P<low>\S+) to (?P<high>\S+)",
+        Text("{field} phải từ {low} đến {high}", "{field} must be from {low} to {high}"),
+    ),
+    (
+        r"(?P<field>\w+) must not be more than (?P<other>\w+)",
+        Text("{field} không được lớn hơn {other}", "{field} must not be more than {other}"),
+    ),
+    (
+        r"(?P<field>\w+) must be one of: (?P<allowed>.+)",
+        Text(
+            "{field} phải là một trong các giá trị: {allowed}",
+            "{field} must be one of: {allowed}",
+        ),
+    ),
+    (
+        r"(?P<field>.+?) (?P<value>'[^']*'|\([^)]*\)) is already used by another (?P<noun>.+)",
+        Text(
+            "{field} {value} đã được dùng cho một {noun} khác",
+            "{field} {value} is already used by another {noun}",
+        ),
+    ),
+    (
+        r"(?P<field>\w+) must name an existing (?P<noun>.+?)(?P<rest> \(.*\))?",
+        Text(
+            "{field} phải trỏ tới một {noun} đã có{rest}",
+            "{field} must name an existing {noun}{rest}",
+        ),
+    ),
+    (
+        r"(?P<field>\w+) must be a valid, non-empty geometry with longitudes from -180 to 180 "
+        r"and latitudes from -90 to 90",
+        Text(
+            "{field} phải là một hình học hợp lệ, không rỗng, kinh độ từ -180 đến 180 "
+            "và vĩ độ từ -90 đến 90",
+            "{field} must be a valid, non-empty geometry with longitudes from -180 to 180 "
+            "and latitudes from -90 to 90",
+        ),
+    ),
+    (
+        r"a value breaks a rule of the data model",
+        Text(
+            "một giá trị vi phạm quy tắc của mô hình dữ liệu",
+            "a value breaks a rule of the data model",
+        ),
+    ),
+    (
+        r"invalid value: (?P<why>.+)",
+        Text("giá trị không hợp lệ: {why}", "invalid value: {why}"),
+    ),
+    (
+        r"the database cannot be reached; retry later",
+        Text(
+            "không kết nối được cơ sở dữ liệu; vui lòng thử lại sau",
+            "the database cannot be reached; retry later",
+        ),
+    ),
+)
+
+# The words of the data model that problem details name (constraint_messages.NOUNS).
+PROBLEM_NOUNS: dict[str, Text] = {
+    "administrative unit": Text("đơn vị hành chính", "administrative unit"),
+    "village": Text("làng nghề", "village"),
+    "material zone": Text("vùng nguyên liệu", "material zone"),
+    "route": Text("tuyến du lịch", "route"),
+    "route stop": Text("điểm dừng", "route stop"),
+    "reference layer": Text("lớp tham chiếu", "reference layer"),
+    "reference feature": Text("đối tượng tham chiếu", "reference feature"),
+    "village statistic": Text("số liệu làng nghề", "village statistic"),
+    "API key": Text("khóa API", "API key"),
+}
+
+# (pages, issue 12) What each operation does, on /api?f=html (the JSON keeps English).
+OPERATION_SUMMARIES: dict[str, Text] = {
+    "A collection": Text("Một bộ dữ liệu", "A collection"),
+    "A feature": Text("Một đối tượng", "A feature"),
+    "A route's map": Text("Bản đồ của một tuyến", "A route's map"),
+    "A vector tile of every collection (one layer each)": Text(
+        "Ô bản đồ vector của mọi bộ dữ liệu (mỗi bộ một lớp)",
+        "A vector tile of every collection (one layer each)",
+    ),
+    "A vector tile of one collection": Text(
+        "Ô bản đồ vector của một bộ dữ liệu", "A vector tile of one collection"
+    ),
+    "API definition (OpenAPI 3.0)": Text(
+        "Định nghĩa API (OpenAPI 3.0)", "API definition (OpenAPI 3.0)"
+    ),
+    "Collections": Text("Các bộ dữ liệu", "Collections"),
+    "Conformance classes": Text("Các lớp tuân thủ", "Conformance classes"),
+    "Create a feature": Text("Thêm một đối tượng", "Create a feature"),
+    "Delete a feature": Text("Xóa một đối tượng", "Delete a feature"),
+    "Draw and save features": Text("Vẽ và lưu đối tượng", "Draw and save features"),
+    "Every matching feature in one streamed GeoJSON file": Text(
+        "Mọi đối tượng khớp trong một tệp GeoJSON",
+        "Every matching feature in one streamed GeoJSON file",
+    ),
+    "Feature schema": Text("Lược đồ đối tượng", "Feature schema"),
+    "Features": Text("Các đối tượng", "Features"),
+    "Landing page": Text("Trang chủ", "Landing page"),
+    "Overview map": Text("Bản đồ tổng quan", "Overview map"),
+    "Queryables": Text("Thuộc tính truy vấn", "Queryables"),
+    "Replace a feature": Text("Thay thế một đối tượng", "Replace a feature"),
+    "Restore a feature to a recorded version (admin)": Text(
+        "Khôi phục đối tượng về một phiên bản đã lưu (quản trị)",
+        "Restore a feature to a recorded version (admin)",
+    ),
+    "TileJSON of a collection": Text("TileJSON của một bộ dữ liệu", "TileJSON of a collection"),
+    "TileJSON of all": Text("TileJSON của mọi bộ dữ liệu", "TileJSON of all"),
+    "Tileset metadata of a collection": Text(
+        "Thông tin bộ ô bản đồ của một bộ dữ liệu", "Tileset metadata of a collection"
+    ),
+    "Tileset metadata of all collections": Text(
+        "Thông tin bộ ô bản đồ của mọi bộ dữ liệu", "Tileset metadata of all collections"
+    ),
+    "Tilesets of a collection": Text(
+        "Các bộ ô bản đồ của một bộ dữ liệu", "Tilesets of a collection"
+    ),
+    "Tilesets of all collections": Text(
+        "Các bộ ô bản đồ của mọi bộ dữ liệu", "Tilesets of all collections"
+    ),
+    "Tiling schemes": Text("Các lưới ô bản đồ", "Tiling schemes"),
+    "Update a feature": Text("Cập nhật một đối tượng", "Update a feature"),
+    "Version history of a feature": Text(
+        "Lịch sử phiên bản của đối tượng", "Version history of a feature"
+    ),
+    "WebMercatorQuad": Text("Lưới ô WebMercatorQuad", "WebMercatorQuad"),
+}
+# The per-collection operations of /api, by the English words before the collection id.
+COLLECTION_OPERATIONS: dict[str, Text] = {
+    "Features of": Text("Các đối tượng của {id}", "Features of {id}"),
+    "Create a feature in": Text("Thêm một đối tượng vào {id}", "Create a feature in {id}"),
+    "A feature of": Text("Một đối tượng của {id}", "A feature of {id}"),
+    "Replace a feature of": Text("Thay thế một đối tượng của {id}", "Replace a feature of {id}"),
+    "Update a feature of": Text("Cập nhật một đối tượng của {id}", "Update a feature of {id}"),
+    "Delete a feature of": Text("Xóa một đối tượng của {id}", "Delete a feature of {id}"),
+}
+
 # What links are called on the HTML pages, by JSON title first, then by rel. The JSON
 # titles are English, so a title's English text is the title itself.
 LINK_LABELS: dict[str, Text] = {

@@ -20,7 +20,7 @@ from typing import Any
 
 from api.errors import PROBLEM_JSON
 from api.negotiation import GEOJSON, HTML, JSON, MVT, OPENAPI_30, SCHEMA_JSON
-from geo.kernel.text import LANGS
+from geo.kernel.text import LANGS, Text
 from geo.query.features import DEFAULT_LIMIT, MAX_LIMIT
 from geo.query.tiles import MAX_ZOOM
 from geo.store.catalog import Collection, Prop
@@ -356,18 +356,34 @@ def _feature_collection(feature: dict[str, Any]) -> dict[str, Any]:
 
 
 # -- parameters ---------------------------------------------------------------------------------
-def _query(name: str, description: str, schema: dict[str, Any], **extra: Any) -> dict[str, Any]:
+# Every parameter's description in both languages, by its English words: the JSON document
+# is English, /api?f=html shows the page's language (issue 12). Filled as the parameters
+# are described.
+PARAMETER_TEXTS: dict[str, Text] = {}
+
+
+def _said(description: Text) -> str:
+    PARAMETER_TEXTS[description.en] = description
+    return description.en
+
+
+def parameter_text(description: str) -> Text | None:
+    """Both languages of a parameter description of this document, if it has them."""
+    return PARAMETER_TEXTS.get(description)
+
+
+def _query(name: str, description: Text, schema: dict[str, Any], **extra: Any) -> dict[str, Any]:
     return {
         "name": name,
         "in": "query",
         "required": False,
-        "description": description,
+        "description": _said(description),
         "schema": schema,
         **extra,
     }
 
 
-def _list_param(name: str, description: str, items: dict[str, Any]) -> dict[str, Any]:
+def _list_param(name: str, description: Text, items: dict[str, Any]) -> dict[str, Any]:
     """A comma-separated list (``style: form``, ``explode: false``)."""
     return _query(
         name,
@@ -382,7 +398,10 @@ def _format_param(*, geojson: bool = False) -> dict[str, Any]:
     kinds = ["json", "html", "geojson"] if geojson else ["json", "html"]
     return _query(
         "f",
-        "answer as JSON or as an HTML page (else the Accept header decides)",
+        Text(
+            "trả lời dạng JSON hoặc trang HTML (nếu không nêu, tiêu đề Accept quyết định)",
+            "answer as JSON or as an HTML page (else the Accept header decides)",
+        ),
         {
             "type": "string",
             "enum": kinds,
@@ -393,7 +412,10 @@ def _format_param(*, geojson: bool = False) -> dict[str, Any]:
 def _lang_param() -> dict[str, Any]:
     return _query(
         "lang",
-        "language of titles and pages (Vietnamese unless en)",
+        Text(
+            "ngôn ngữ của tiêu đề và trang (tiếng Việt, trừ khi là en)",
+            "language of titles and pages (Vietnamese unless en)",
+        ),
         {
             "type": "string",
             "enum": list(LANGS),
@@ -401,28 +423,33 @@ def _lang_param() -> dict[str, Any]:
     )
 
 
-def _path_param(name: str, description: str, schema: dict[str, Any]) -> dict[str, Any]:
+def _path_param(name: str, description: Text, schema: dict[str, Any]) -> dict[str, Any]:
     return {
         "name": name,
         "in": "path",
         "required": True,
-        "description": description,
+        "description": _said(description),
         "schema": schema,
     }
 
 
-def _header_param(name: str, description: str, schema: dict[str, Any]) -> dict[str, Any]:
+def _header_param(name: str, description: Text, schema: dict[str, Any]) -> dict[str, Any]:
     return {
         "name": name,
         "in": "header",
         "required": False,
-        "description": description,
+        "description": _said(description),
         "schema": schema,
     }
 
 
 def _crs_schema(crs_uris: Sequence[str]) -> dict[str, Any]:
     return {"type": "string", "enum": list(crs_uris)}
+
+
+_EQUALS = Text(
+    "các đối tượng có {name} bằng giá trị này", "features whose {name} equals this value"
+)
 
 
 def items_parameters(
@@ -449,21 +476,25 @@ def items_parameters(
         parameters += [
             _query(
                 "limit",
-                f"features per page, 1 to {MAX_LIMIT:,} (larger values are clamped)".replace(
-                    ",", " "
-                ),
+                Text(
+                    "số đối tượng mỗi trang, từ 1 đến {most} (giá trị lớn hơn được hạ xuống)",
+                    "features per page, 1 to {most} (larger values are clamped)",
+                ).format(most=f"{MAX_LIMIT:,}".replace(",", " ")),
                 {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": DEFAULT_LIMIT},
             ),
             _query(
                 "offset",
-                "features to skip (paging)",
+                Text("số đối tượng bỏ qua (phân trang)", "features to skip (paging)"),
                 {"type": "integer", "minimum": 0, "default": 0},
             ),
         ]
     parameters += [
         _query(
             "bbox",
-            "minx,miny,maxx,maxy (or 6 numbers with heights) in the axis order of bbox-crs",
+            Text(
+                "minx,miny,maxx,maxy (hoặc 6 số kèm độ cao) theo thứ tự trục của bbox-crs",
+                "minx,miny,maxx,maxy (or 6 numbers with heights) in the axis order of bbox-crs",
+            ),
             {
                 "type": "array",
                 "items": {"type": "number"},
@@ -474,28 +505,58 @@ def items_parameters(
             style="form",
             explode=False,
         ),
-        _query("bbox-crs", "CRS of bbox (default CRS84)", crs),
+        _query(
+            "bbox-crs",
+            Text("hệ tọa độ của bbox (mặc định CRS84)", "CRS of bbox (default CRS84)"),
+            crs,
+        ),
         _query(
             "datetime",
-            "instant, or start/end with '..' for an open end (RFC 3339)",
+            Text(
+                "một thời điểm, hoặc khoảng bắt đầu/kết thúc, với '..' cho đầu để mở (RFC 3339)",
+                "instant, or start/end with '..' for an open end (RFC 3339)",
+            ),
             {"type": "string"},
         ),
-        _query("crs", "CRS of the returned coordinates (default CRS84)", crs),
-        _query("filter", "CQL2 filter, in filter-lang", {"type": "string"}),
+        _query(
+            "crs",
+            Text(
+                "hệ tọa độ của các tọa độ trả về (mặc định CRS84)",
+                "CRS of the returned coordinates (default CRS84)",
+            ),
+            crs,
+        ),
+        _query(
+            "filter",
+            Text("bộ lọc CQL2, viết theo filter-lang", "CQL2 filter, in filter-lang"),
+            {"type": "string"},
+        ),
         _query(
             "filter-lang",
-            "language of filter",
+            Text("ngôn ngữ viết filter", "language of filter"),
             {
                 "type": "string",
                 "enum": ["cql2-text", "cql2-json"],
                 "default": "cql2-text",
             },
         ),
-        _query("filter-crs", "CRS of the filter's geometries (default CRS84)", crs),
-        _list_param(
-            "sortby", "properties to sort by; '-' before a name sorts descending", sort_keys
+        _query(
+            "filter-crs",
+            Text(
+                "hệ tọa độ của các hình học trong bộ lọc (mặc định CRS84)",
+                "CRS of the filter's geometries (default CRS84)",
+            ),
+            crs,
         ),
-        _list_param("properties", "properties to return", names),
+        _list_param(
+            "sortby",
+            Text(
+                "các thuộc tính để sắp xếp; dấu '-' trước tên để sắp xếp giảm dần",
+                "properties to sort by; '-' before a name sorts descending",
+            ),
+            sort_keys,
+        ),
+        _list_param("properties", Text("các thuộc tính cần trả về", "properties to return"), names),
         _format_param(geojson=True),
         _lang_param(),
     ]
@@ -504,42 +565,57 @@ def items_parameters(
             if prop.type in {"object", "array"} or prop.name in _NOT_FILTERS:
                 continue
             schema = {k: v for k, v in prop.json_schema().items() if k != "readOnly"}
-            parameters.append(
-                _query(prop.name, f"features whose {prop.name} equals this value", schema)
-            )
+            parameters.append(_query(prop.name, _EQUALS.format(name=prop.name), schema))
     return parameters
 
 
 def _feature_id() -> dict[str, Any]:
     return _path_param(
-        "featureId", "a feature id", {"type": "integer", "minimum": 1, "maximum": _MAX_ID}
+        "featureId",
+        Text("mã số đối tượng", "a feature id"),
+        {"type": "integer", "minimum": 1, "maximum": _MAX_ID},
     )
 
 
 def _collection_id(collection_ids: Sequence[str]) -> dict[str, Any]:
     # The served ids when the document was built; reference layers come and go.
     return _path_param(
-        "collectionId", "a collection id", {"type": "string", "enum": list(collection_ids)}
+        "collectionId",
+        Text("mã bộ dữ liệu", "a collection id"),
+        {"type": "string", "enum": list(collection_ids)},
     )
 
 
 def _write_headers(crs_uris: Sequence[str], *, if_match: bool) -> list[dict[str, Any]]:
     content_crs = {"type": "string", "enum": [f"<{uri}>" for uri in crs_uris]}
     headers = [
-        _header_param("Content-Crs", "CRS of the body's coordinates (default CRS84)", content_crs)
+        _header_param(
+            "Content-Crs",
+            Text(
+                "hệ tọa độ của các tọa độ trong nội dung gửi lên (mặc định CRS84)",
+                "CRS of the body's coordinates (default CRS84)",
+            ),
+            content_crs,
+        )
     ]
     if if_match:
         headers.append(
             _header_param(
                 "If-Match",
-                "the ETag the change is based on; a stale one is answered with 412",
+                Text(
+                    "ETag của phiên bản mà thay đổi dựa vào; ETag đã cũ được trả lời 412",
+                    "the ETag the change is based on; a stale one is answered with 412",
+                ),
                 {"type": "string"},
             )
         )
         headers.append(
             _header_param(
                 "If-None-Match",
-                "ETags (or *) the feature must not have; when it has one, 412",
+                Text(
+                    "các ETag (hoặc *) mà đối tượng không được có; nếu có, trả lời 412",
+                    "ETags (or *) the feature must not have; when it has one, 412",
+                ),
                 {"type": "string"},
             )
         )
@@ -549,7 +625,7 @@ def _write_headers(crs_uris: Sequence[str], *, if_match: bool) -> list[dict[str,
 def _overlap_param() -> dict[str, Any]:
     return _query(
         "allow-exclusion-overlap",
-        "save a zone that overlaps exclusion areas",
+        Text("vẫn lưu vùng chồng lấn vùng cấm", "save a zone that overlaps exclusion areas"),
         {"type": "boolean", "default": False},
     )
 
@@ -628,14 +704,32 @@ def _operations(
     f_lang = [_format_param(), _lang_param()]
     tile_path = [
         _path_param(
-            "tileMatrix", "zoom level", {"type": "integer", "minimum": 0, "maximum": MAX_ZOOM}
+            "tileMatrix",
+            Text("mức thu phóng", "zoom level"),
+            {"type": "integer", "minimum": 0, "maximum": MAX_ZOOM},
         ),
-        _path_param("tileRow", "row in the matrix", {"type": "integer", "minimum": 0}),
-        _path_param("tileCol", "column in the matrix", {"type": "integer", "minimum": 0}),
+        _path_param(
+            "tileRow",
+            Text("hàng trong lưới ô", "row in the matrix"),
+            {"type": "integer", "minimum": 0},
+        ),
+        _path_param(
+            "tileCol",
+            Text("cột trong lưới ô", "column in the matrix"),
+            {"type": "integer", "minimum": 0},
+        ),
     ]
     tile_query = [
-        _query("properties", "properties to put in the tile", {"type": "string"}),
-        _header_param("If-None-Match", "ETag of a tile held", {"type": "string"}),
+        _query(
+            "properties",
+            Text("các thuộc tính đưa vào ô bản đồ", "properties to put in the tile"),
+            {"type": "string"},
+        ),
+        _header_param(
+            "If-None-Match",
+            Text("ETag của ô bản đồ đang giữ", "ETag of a tile held"),
+            {"type": "string"},
+        ),
     ]
     tile_responses = {
         "200": _ok(
@@ -733,10 +827,19 @@ def _operations(
             "parameters": [
                 *item_path,
                 _query(
-                    "crs", "CRS of the returned coordinates (default CRS84)", _crs_schema(crs_uris)
+                    "crs",
+                    Text(
+                        "hệ tọa độ của các tọa độ trả về (mặc định CRS84)",
+                        "CRS of the returned coordinates (default CRS84)",
+                    ),
+                    _crs_schema(crs_uris),
                 ),
                 *f_lang,
-                _header_param("If-None-Match", "ETag of a version held", {"type": "string"}),
+                _header_param(
+                    "If-None-Match",
+                    Text("ETag của phiên bản đang giữ", "ETag of a version held"),
+                    {"type": "string"},
+                ),
             ],
             "responses": {"200": _feature_ok(feature), "304": _not_modified(), **_errors(404)},
         },
@@ -764,7 +867,13 @@ def _operations(
         ("delete", "/collections/{collectionId}/items/{featureId}"): {
             "parameters": [
                 *item_path,
-                _header_param("If-Match", "the ETag the delete is based on", {"type": "string"}),
+                _header_param(
+                    "If-Match",
+                    Text(
+                        "ETag của phiên bản mà lệnh xóa dựa vào", "the ETag the delete is based on"
+                    ),
+                    {"type": "string"},
+                ),
             ],
             "responses": {
                 "204": {"description": "deleted (kept in the history)"},
@@ -784,7 +893,7 @@ def _operations(
                 *item_path,
                 _path_param(
                     "historyId",
-                    "a history entry id",
+                    Text("mã số mục lịch sử", "a history entry id"),
                     {"type": "integer", "minimum": 1, "maximum": 2**63 - 1},
                 ),
             ],
@@ -898,7 +1007,9 @@ def _operations(
         ("get", "/maps/routes/{routeId}"): {
             "parameters": [
                 _path_param(
-                    "routeId", "a route id", {"type": "integer", "minimum": 1, "maximum": _MAX_ID}
+                    "routeId",
+                    Text("mã số tuyến", "a route id"),
+                    {"type": "integer", "minimum": 1, "maximum": _MAX_ID},
                 ),
                 _lang_param(),
             ],
@@ -909,7 +1020,7 @@ def _operations(
                 _lang_param(),
                 _query(
                     "role",
-                    "which editor preset",
+                    Text("chế độ soạn thảo (quy hoạch hoặc du lịch)", "which editor preset"),
                     {"type": "string", "enum": ["planner", "tourism"]},
                 ),
             ],

@@ -10,9 +10,11 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
 from api.deps import read_connection
+from api.i18n import COLLECTION_OPERATIONS, FEATURE_PAGE, OPERATION_SUMMARIES, request_language
 from api.negotiation import OPENAPI_30, reject_unknown_params, wants_html
-from api.openapi import describe, to_openapi_30
+from api.openapi import describe, parameter_text, to_openapi_30
 from api.routers.ogc import render
+from geo.kernel import text as texts
 from geo.kernel.crs import SERVED_CRS
 from geo.store import catalog
 
@@ -31,7 +33,14 @@ def api_definition(request: Request) -> Response:
     reject_unknown_params(request, ())
     document = _document(request)
     if wants_html(request):
-        return render(request, "api.html", api=document)
+        lang = request_language(request)
+        return render(
+            request,
+            "api.html",
+            api=document,
+            operations=_operations(document, lang),
+            params_t=texts.in_(FEATURE_PAGE, lang),
+        )
     return JSONResponse(document, media_type=OPENAPI_30)
 
 
@@ -59,3 +68,57 @@ def _document(request: Request) -> dict[str, Any]:
         )
         state.api_document = (now, document)
         return document
+
+
+def _values(schema: dict[str, Any]) -> str:
+    """A parameter's values in a few words: its enum (shortened), type, range, default."""
+    if schema.get("type") == "array":
+        return _values(schema.get("items", {})) + ", …"
+    if "enum" in schema:
+        values = [str(v) for v in schema["enum"]]
+        return " | ".join(values[:8]) + (f" | … ({len(values)})" if len(values) > 8 else "")
+    words = str(schema.get("type", ""))
+    if "minimum" in schema or "maximum" in schema:
+        words += f" {schema.get('minimum', '')}…{schema.get('maximum', '')}"
+    if "default" in schema:
+        words += f" = {schema['default']}"
+    return words
+
+
+def _operations(document: dict[str, Any], lang: str) -> list[dict[str, Any]]:
+    """Each operation of the document with its parameters described in ``lang``."""
+    found = []
+    for path, item in document.get("paths", {}).items():
+        for method, operation in item.items():
+            parameters = []
+            for p in operation.get("parameters", []):
+                english = p.get("description", "")
+                said = parameter_text(english)
+                parameters.append(
+                    {
+                        "name": p.get("name"),
+                        "in": p.get("in"),
+                        "required": p.get("required", False),
+                        "description": said(lang) if said is not None else english,
+                        "values": _values(p.get("schema", {})),
+                    }
+                )
+            found.append(
+                {
+                    "path": path,
+                    "method": method.upper(),
+                    "summary": _summary(operation.get("summary", ""), lang),
+                    "parameters": parameters,
+                }
+            )
+    return found
+
+
+def _summary(english: str, lang: str) -> str:
+    """An operation's summary in ``lang`` (as it is where it has no words there)."""
+    said = OPERATION_SUMMARIES.get(english)
+    if said is not None:
+        return said(lang)
+    head, _, collection = english.rpartition(" ")
+    per_collection = COLLECTION_OPERATIONS.get(head)
+    return english if per_collection is None else per_collection.format(id=collection)(lang)

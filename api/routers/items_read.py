@@ -6,6 +6,7 @@ and every query runs in geo.query.features.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 from collections.abc import Iterator
@@ -14,11 +15,11 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 
-from api import documents, etags, params
+from api import documents, etags, params, present
 from api.auth import optional_reader
 from api.deps import RootUrl, SessionDep, read_connection
 from api.documents import link
-from api.i18n import request_language
+from api.i18n import FEATURE_PAGE, request_language
 from api.negotiation import (
     GEOJSON,
     JSON,
@@ -31,9 +32,12 @@ from api.negotiation import (
 from api.openapi import ITEMS_PARAMS, items_parameters
 from api.routers.ogc import render
 from api.settings import ApiSettings
+from geo.kernel import text as texts
+from geo.kernel import vocab
 from geo.kernel.crs import SERVED_CRS, ServedCrs, served_crs
 from geo.kernel.errors import NotFound
-from geo.query import features
+from geo.kernel.vocab import label
+from geo.query import features, related
 from geo.store import catalog
 from geo.store import writes as repository
 from geo.store.db import Connection, longer_statements, request_given_up
@@ -209,12 +213,18 @@ def _items_html(
         for text in batch
     ]
     shapes, box = features.svg_shapes(conn, collection, [f["id"] for f in page])
+    lang = request_language(request)
+    header, cells = present.list_cells(
+        collection, page, present.list_columns(collection, query.properties), lang
+    )
     return render(
         request,
         "items.html",
         collection=collection,
         features=page,
-        columns=query.properties or [p.name for p in collection.props][:8],
+        header=header,
+        cells=cells,
+        name_label=present.property_label("name", lang),
         matched=matched,
         query=query,
         links=_page_links(request, query, result.has_more, collection_url),
@@ -236,7 +246,15 @@ def feature_response(
     """A feature as GeoJSON or HTML, with its ETag; a GET whose If-None-Match holds gets 304."""
     text, version = features.read_item(conn, collection, feature_id, crs)
     as_html = wants_html(request)
-    etag = etags.feature_etag(version, crs, request_language(request) if as_html else None)
+    linked = related.related(conn, collection.id, feature_id) if as_html else None
+    # The page shows its related features too (a route added through a village changes
+    # the village's page, not its version): their digest is part of the page's tag.
+    html_tag = (
+        f"{request_language(request)}-{hashlib.sha256(repr(linked).encode()).hexdigest()[:12]}"
+        if as_html
+        else None
+    )
+    etag = etags.feature_etag(version, crs, html_tag)
     here = f"{root}/collections/{collection.id}/items/{feature_id}"
     headers = {"ETag": etag, "Content-Crs": f"<{crs.uri}>"}
     if status == 200 and request.method == "GET":
@@ -246,11 +264,23 @@ def feature_response(
     if as_html:
         feature = json.loads(text)
         shapes, box = features.svg_shapes(conn, collection, [feature_id])
+        lang = request_language(request)
+        properties = feature["properties"]
         html = render(
             request,
             "item.html",
             collection=collection,
             feature=feature,
+            rows=present.feature_rows(collection, properties, lang),
+            provenance=present.provenance_rows(collection, properties, lang),
+            updated=present.updated_text(properties, lang),
+            fname=properties.get("name") or f"{collection.title(lang)} {feature_id}",
+            feature_texts=texts.in_(FEATURE_PAGE, lang),
+            units={"min": present.unit_text("min", lang)},
+            materials={code: label("material", code, lang) for code in vocab.Material},
+            related=linked,
+            reach_km=texts.number(related.REACH_KM, lang, 0),
+            km=lambda value: texts.number(value, lang, 1) + " km",
             shapes=shapes,
             box=box,
             history_url=f"{here}/history",

@@ -43,13 +43,24 @@ def negotiate(asked: str | None, accept_language: str = "") -> Lang:
     Quality values are not weighed: the header's order decides, as browsers list the
     user's languages best first.
     """
+    return asked_language(asked, accept_language) or DEFAULT_LANG
+
+
+def asked_language(asked: str | None, accept_language: str = "") -> Lang | None:
+    """The language a request names (``lang=``, then ``Accept-Language``), or None.
+
+    A JSON problem detail stays English unless a request names Vietnamese this way.
+
+    >>> asked_language(None, "fr, vi"), asked_language(None, "fr"), asked_language("en")
+    ('vi', None, 'en')
+    """
     if asked in LANGS:
         return language(asked)
     for part in accept_language.split(","):
         code = part.split(";")[0].strip().lower()[:2]
         if code in LANGS:
             return language(code)
-    return DEFAULT_LANG
+    return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,15 +98,23 @@ def in_(table: Mapping[K, Text], lang: str) -> dict[K, str]:
 _VI_MARKS = str.maketrans(",.", ".,")
 
 
-def number(value: float, lang: str, digits: int | None = None) -> str:
+def number(value: float, lang: str, digits: int | None = None, *, grouped: bool = True) -> str:
     """A number as ``lang`` writes it: 1.500,0 in Vietnamese, 1,500.0 in English.
 
     Whole numbers (ints) get no decimals and other numbers one, unless ``digits`` says.
 
     >>> number(1500.0, "vi"), number(1500.0, "en"), number(12500, "vi"), number(0.25, "vi", 2)
     ('1.500,0', '1,500.0', '12.500', '0,25')
+    >>> number(31.87130601310158, "vi", 1), number(2026, "vi", grouped=False)
+    ('31,9', '2026')
     """
     if digits is None:
         digits = 0 if isinstance(value, int) else 1
-    english = f"{value:,.{digits}f}"
+    english = f"{value:,.{digits}f}" if grouped else f"{value:.{digits}f}"
     return english if language(lang) == "en" else english.translate(_VI_MARKS)
+
+
+def date_format(lang: str, *, with_time: bool = False) -> str:
+    """The ``strftime`` pattern of a date in ``lang``: ``30/11/2026`` or ``2026-11-30``."""
+    pattern = "%Y-%m-%d" if language(lang) == "en" else "%d/%m/%Y"
+    return f"{pattern} %H:%M" if with_time else pattern

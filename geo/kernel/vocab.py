@@ -261,12 +261,24 @@ LABELS: dict[str, dict[str, Text]] = {
         RouteTheme.COMMUNITY_ETHNIC: Text("Cộng đồng dân tộc", "Ethnic communities"),
         RouteTheme.CITY: Text("Đô thị", "City"),
     },
+    # (pages, issue 12) the other code lists a feature page shows.
+    "geom_precision": {
+        GeomPrecision.SURVEYED: Text("đo đạc", "surveyed"),
+        GeomPrecision.HAMLET: Text("tâm thôn", "hamlet centre"),
+        GeomPrecision.COMMUNE_CENTROID: Text("tâm xã", "commune centre"),
+        GeomPrecision.DISTRICT: Text("tâm huyện", "district centre"),
+    },
     "travel_mode": {
         TravelMode.CAR: Text("Ô tô", "Car"),
         TravelMode.MOTORBIKE: Text("Xe máy", "Motorbike"),
         TravelMode.BICYCLE: Text("Xe đạp", "Bicycle"),
         TravelMode.WALKING: Text("Đi bộ", "On foot"),
         TravelMode.BOAT: Text("Thuyền", "Boat"),
+    },
+    "admin_level": {
+        AdminLevel.PROVINCE: Text("Tỉnh", "Province"),
+        AdminLevel.DISTRICT: Text("Huyện", "District"),
+        AdminLevel.COMMUNE: Text("Xã, phường", "Commune"),
     },
 }
 

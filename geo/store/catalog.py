@@ -31,6 +31,15 @@ from geo.store import models
 _HIDDEN = {"id", "geom", "label_point", "layer_id", "properties"}
 _READ_ONLY = {"created_at", "updated_at", "version", "area_ha", "length_km"}
 GEOMETRY = "geometry"
+# Units of the numeric columns, by name (the suffix of most names says it already).
+UNITS = {
+    "area_ha": "ha",
+    "declared_area_ha": "ha",
+    "length_km": "km",
+    "annual_capacity_t": "t/yr",
+    "precision_m": "m",
+    "dwell_min": "min",
+}
 
 
 @dataclass(frozen=True)
@@ -45,6 +54,8 @@ class Prop:
     minimum: float | None = None
     maximum: float | None = None
     max_length: int | None = None
+    # The unit of a number ("ha", "km", "t/yr", "m", "min"), for pages; JSON stays bare.
+    unit: str | None = None
 
     def json_schema(self) -> dict[str, Any]:
         """JSON Schema (2020-12) of the property."""
@@ -117,6 +128,7 @@ def props_of(
                 minimum=low,
                 maximum=high,
                 max_length=max_length,
+                unit=UNITS.get(column.name),
             )
         )
     return tuple(props)
