@@ -350,7 +350,8 @@ def test_jinja_payload_is_not_evaluated(hostile: Hostile, guarded: Guarded) -> N
 
 def test_javascript_source_is_text_not_a_link(hostile: Hostile, guarded: Guarded) -> None:
     guarded.open(f"{hostile.live.url}/collections/routes/items/{hostile.stop_route}?f=html&lang=en")
-    assert JS_URL in guarded.page.locator("#properties").inner_text()
+    # Sources are provenance: the page lists them under "Source and accuracy" (issue 12).
+    assert JS_URL in guarded.page.locator("#provenance").inner_text()
     guarded.check("javascript-url")
 
 
