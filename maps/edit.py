@@ -82,6 +82,7 @@ TEXT: dict[str, Text] = {
     "mode": Text("Phương tiện", "Travel mode"),
     "title_planner": Text("Vẽ vùng nguyên liệu mới", "Draw a new material zone"),
     "title_tourism": Text("Vẽ tuyến du lịch mới", "Draw a new tourism route"),
+    "page_title": Text("Biên tập bản đồ — craftmap", "Map editor — craftmap"),
     "zoom_in": Text("Phóng to", "Zoom in"),
     "zoom_out": Text("Thu nhỏ", "Zoom out"),
     "fullscreen": Text("Toàn màn hình", "Full screen"),
@@ -654,6 +655,7 @@ def build_editor(data: OverviewData, settings: build.MapSettings, role: str) -> 
     preset = PRESETS[role]
     lang = settings.lang
     m = build._base_map(settings, build._bounds([data.villages]))
+    build._root(m).title = html_text(TEXT["page_title"](lang))
     if preset["zones"] and data.zones is not None:
         layers.thematic_layer(data.zones, styles.MATERIALS, lang=lang).add_to(m)
     if preset["routes"]:

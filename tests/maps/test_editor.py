@@ -175,6 +175,7 @@ def test_zone_form_has_every_field_with_labelled_code_lists(
     communes = shown("commune_codes")
     assert len(communes) > 10 and any(c.startswith("Phường Hàm Rồng") for c in communes)
     assert opened.errors == [], opened.errors
+    assert page.title() == {"vi": "Biên tập bản đồ — craftmap", "en": "Map editor — craftmap"}[lang]
 
 
 def test_the_proposed_code_is_the_next_free_one(live: LiveServer, opened: Opened) -> None:
