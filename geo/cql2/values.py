@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import math
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -17,6 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.sql.elements import ColumnElement
 
 from geo.kernel.errors import InvalidFilter
+from geo.kernel.numbers import is_finite_number
 
 _GEOJSON_TYPES = (
     "Point",
@@ -67,14 +67,8 @@ class _Operand:
     fold: int = _NO_FOLD
 
 
-def _finite(value: Any) -> bool:
-    """True for a JSON number (not a boolean) that fits a double."""
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return False
-    try:
-        return math.isfinite(float(value))
-    except OverflowError:
-        return False
+# One rule for numbers in bodies and filters (geo.kernel.numbers).
+_finite = is_finite_number
 
 
 def _show(node: Any) -> str:

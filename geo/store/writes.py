@@ -25,6 +25,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from geo.kernel.crs import SRID_STORAGE, ServedCrs, untransformable
 from geo.kernel.errors import Conflict, InvalidGeometry, InvalidInput, LimitExceeded, NotFound
+from geo.kernel.numbers import is_finite_number
 from geo.store import models
 from geo.store.catalog import Collection
 from geo.store.db import set_actor, translate_errors
@@ -292,16 +293,6 @@ def _check_storable(properties: dict[str, Any]) -> None:
             raise InvalidInput(f"a value {where} has {problem}")
 
 
-def _number(value: Any) -> bool:
-    """A finite JSON number (an int too large for a double is not)."""
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return False
-    try:
-        return math.isfinite(float(value))
-    except OverflowError:
-        return False
-
-
 def _check_geojson_positions(collection: Collection, geometry: Any) -> None:
     """Refuse a GeoJSON geometry whose coordinates are not nested lists of numbers.
 
@@ -330,7 +321,7 @@ def _check_geojson_positions(collection: Collection, geometry: Any) -> None:
             )
         if level > 0:
             stack.extend((item, level - 1) for item in node)
-        elif node and not (2 <= len(node) <= 3 and all(_number(v) for v in node)):
+        elif node and not (2 <= len(node) <= 3 and all(is_finite_number(v) for v in node)):
             shown = json.dumps(node, allow_nan=True, default=str)[:60]
             raise InvalidGeometry(
                 f"geometry is not valid GeoJSON: a position is [x, y] or [x, y, z] in finite "
