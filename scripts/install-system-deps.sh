@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what craftmap needs from the system on Debian/Ubuntu, only what is missing:
-# PostgreSQL with PostGIS, Chromium for the browser tests, and uv (from PyPI).
+# PostgreSQL with PostGIS and pgRouting, Chromium for the browser tests, and uv (from PyPI).
 # As root it uses apt-get; otherwise it names the packages to install and carries on
 # (craftmap's own commands then say again what is missing).
 set -euo pipefail
@@ -27,7 +27,8 @@ pg_major() {
 if [ -z "${DATABASE_URL:-}" ]; then
   [ -n "$(pg_major)" ] || apt_install postgresql
   major=$(pg_major)
-  [ -z "$major" ] || apt_install "postgresql-${major}-postgis-3"
+  # pgRouting builds and routes the road network (issue 13) in the same cluster.
+  [ -z "$major" ] || apt_install "postgresql-${major}-postgis-3" "postgresql-${major}-pgrouting"
 fi
 if [ "${CRAFTMAP_BROWSER_TESTS:-1}" = 1 ] && ! command -v chromium >/dev/null 2>&1; then
   apt_install chromium
