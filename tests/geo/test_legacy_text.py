@@ -222,6 +222,15 @@ def test_plausibility() -> None:
     assert plausibility("hoựa") == 0.0  # a vowel run no Vietnamese syllable has
     assert plausibility("ộlốve") == 0.0  # two tones
     assert plausibility("Nghiêng ngoẵng khuỷu") == 1.0
+    # Spelling rules that tell VNI's one-byte letters from TCVN3's: -c/-ch/-p/-t take only
+    # sắc or nặng, -ch/-nh follow only a, ê, i (Thịnh, Quỳnh, but no "Thũnh").
+    assert plausibility("lũch") == 0.0
+    assert plausibility("Thũnh") == 0.0
+    assert plausibility("du lịch Long Thịnh Quỳnh Lưu huỳnh quách") == 1.0
+    assert detect([b"du l\xf2ch"]) == "vni"  # TCVN3 would read "du lũch"
+    assert detect([b"Long Th\xf2nh"]) == "vni"  # TCVN3: "Long Thũnh"
+    assert plausibility("thũt kũp") == 0.0
+    assert detect([b"th\xf2t k\xf2p"]) == "vni"  # "thịt kịp"; TCVN3: "thũt kũp"
 
 
 VNI_ALPHABET = st.sampled_from(
