@@ -385,7 +385,7 @@ def _tell(samples: Sequence[bytes]) -> str:
 
     0xA1–0xBF hold TCVN3's capitals, its a/ă tones and its đ, ơ, ư, and VNI uses none of
     them; a vowel followed by a modifier byte of its case is how VNI writes most toned
-    vowels. Without either sign TCVN3 wins, the usual encoding of Vietnamese GIS files.
+    vowels. Without either sign TCVN3 wins: the north's encoding, where Thanh Hóa is.
     """
     tcvn3 = sum(0xA1 <= byte <= 0xBF for raw in samples for byte in raw)
     vni = sum(
