@@ -8,8 +8,8 @@ in (``maps.styles`` lives above ``geo``); the KMZ carries the same colours as KM
 
 Where the area's unit has a boundary loaded, "in the area" is spatial (``ST_Intersects``).
 Where it has none (the demo loads only the units' centres), a feature is in the area when
-its commune code says so, and a feature without a known code when the nearest centre of a
-unit of the area's level is the area's own: an approximation the README row states.
+its commune code says so; a province's package adds the features without a known code
+whose nearest province centre is its own: an approximation the README row states.
 """
 
 from __future__ import annotations
@@ -201,25 +201,28 @@ _NEAREST = (
 )
 
 
-def _coded_predicates() -> dict[str, str]:
+def _coded_predicates(level: str) -> dict[str, str]:
+    # The nearest-centre rule only for a province: provinces' centres are all loaded and
+    # far apart, while a scheme's commune centres may be a sample (the demo loads 32).
+    nearest = _NEAREST if level == vocab.AdminLevel.PROVINCE else "false"
     village = (
         "(v.commune_code = ANY(:codes) OR ((v.commune_code IS NULL OR NOT "
-        f"v.commune_code = ANY(:scheme_codes)) AND {_NEAREST.format(geom='v.geom')}))"
+        f"v.commune_code = ANY(:scheme_codes)) AND {nearest.format(geom='v.geom')}))"
     )
     stop = (
         "(EXISTS (SELECT 1 FROM craft_village v WHERE v.id = s.village_id AND "
-        f"{village}) OR (s.village_id IS NULL AND {_NEAREST.format(geom='s.geom')}))"
+        f"{village}) OR (s.village_id IS NULL AND {nearest.format(geom='s.geom')}))"
     )
     return {
         "village": village,
         "zone": (
             "(z.commune_codes && CAST(:codes AS text[]) OR (NOT z.commune_codes && "
-            f"CAST(:scheme_codes AS text[]) AND {_NEAREST.format(geom='z.geom')}))"
+            f"CAST(:scheme_codes AS text[]) AND {nearest.format(geom='z.geom')}))"
         ),
         "stop": stop,
         "route": f"EXISTS (SELECT 1 FROM route_stop s WHERE s.route_id = r.id AND {stop})",
         "unit": "a.scheme = :scheme AND a.code = ANY(:codes)",
-        "ref": _NEAREST.format(geom="f.geom"),
+        "ref": nearest.format(geom="f.geom"),
     }
 
 
@@ -303,7 +306,7 @@ def resolve_area(conn: Connection, area: Area) -> ResolvedArea:
         boundary = "(SELECT b.geom FROM admin_unit b WHERE b.id = :unit_id)"
         predicates = _spatial_predicates(boundary, units_by_code=True)
     else:
-        predicates = _coded_predicates()
+        predicates = _coded_predicates(unit.level)
     return ResolvedArea(area, f"{unit.name} ({area.code})", predicates, params, unit.bounded)
 
 
@@ -668,10 +671,10 @@ def _readme(resolved: ResolvedArea, srid: int, layers: Sequence[PackageLayer]) -
         Text("theo ranh giới (ST_Intersects)", "by boundary (ST_Intersects)")
         if resolved.spatial
         else Text(
-            "theo mã xã; đối tượng không có mã: theo trung tâm đơn vị gần nhất (gần đúng, "
-            "chưa nạp ranh giới)",
-            "by commune code; features without one: by the nearest unit centre "
-            "(approximate, no boundaries loaded)",
+            "theo mã xã (chưa nạp ranh giới); gói tỉnh thêm đối tượng không có mã xã "
+            "có trung tâm tỉnh gần nhất là tỉnh này (gần đúng)",
+            "by commune code (no boundaries loaded); a province's package adds the features "
+            "without a commune code whose nearest province centre is its own (approximate)",
         )
     )
     rows = [

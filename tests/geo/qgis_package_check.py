@@ -6,6 +6,7 @@ renders the package to a PNG when asked. Not a pytest module (no test_ prefix).
 """
 
 import json
+import os
 import sys
 
 from qgis.core import (  # type: ignore[import-not-found]
@@ -68,8 +69,9 @@ def main(path, names, png):
         job.start()
         job.waitForFinished()
         job.renderedImage().save(png, "png")
-    print(json.dumps(report, ensure_ascii=False))
-    app.exitQgis()
+    print(json.dumps(report, ensure_ascii=False), flush=True)
+    # QGIS 3.22 segfaults tearing down layers at interpreter exit: leave at once.
+    os._exit(0)
 
 
 if __name__ == "__main__":
