@@ -33,7 +33,7 @@ from shapely.geometry.base import BaseGeometry
 from geo.kernel import vocab
 from geo.kernel.crs import SERVED_CRS, SRID_STORAGE, VIETNAM_BBOX
 from geo.kernel.errors import InvalidInput, LimitExceeded, NotFound
-from geo.kernel.text import Text
+from geo.kernel.text import LANGS, Text
 from geo.store.db import Connection, Engine
 
 # Most features a package may hold; a larger area is refused before anything is read.
@@ -693,7 +693,7 @@ def _readme(resolved: ResolvedArea, srid: int, layers: Sequence[PackageLayer]) -
         )
         for layer in layers
     ]
-    return pd.DataFrame(rows, columns=["key", "vi", "en"])
+    return pd.DataFrame(rows, columns=["key", *LANGS])
 
 
 def _description(spec: LayerSpec) -> str:
