@@ -560,7 +560,9 @@ def _symbol(
         )
 
 
-def _labels(root: etree._Element, field_name: str, *, size: str = "9") -> None:
+def _labels(
+    root: etree._Element, field_name: str, *, size: str = "9", over_point: bool = False
+) -> None:
     labeling = etree.SubElement(root, "labeling", type="simple")
     settings = etree.SubElement(labeling, "settings", calloutType="simple")
     etree.SubElement(
@@ -569,14 +571,35 @@ def _labels(root: etree._Element, field_name: str, *, size: str = "9") -> None:
         fieldName=field_name,
         fontSize=size,
         fontFamily="Noto Sans",
+        namedStyle="Bold" if over_point else "Regular",
+        fontWeight="75" if over_point else "50",
         textColor="37,37,37,255",
         isExpression="0",
     )
     etree.SubElement(
-        settings, "text-buffer", bufferDraw="1", bufferSize="0.8", bufferColor="255,255,255,255"
+        settings,
+        "text-buffer",
+        bufferDraw="0" if over_point else "1",
+        bufferSize="0.8",
+        bufferColor="255,255,255,255",
     )
-    etree.SubElement(settings, "placement", placement="1", dist="1.5", offsetType="0")
-    etree.SubElement(settings, "rendering", obstacle="1", scaleVisibility="0")
+    # Names around their point (QGIS's "around point", 0) or on a polygon's edge; a stop's
+    # number over its circle (1), always drawn, as the web map's numbered stops are.
+    etree.SubElement(
+        settings, "placement", placement="1" if over_point else "0", dist="1", offsetType="0"
+    )
+    etree.SubElement(
+        settings,
+        "rendering",
+        obstacle="0" if over_point else "1",
+        displayAll="1" if over_point else "0",
+        scaleVisibility="0",
+    )
+
+
+def theme_default(palette: Palette) -> str:
+    """The web maps' colour for what no theme colours (reference layers)."""
+    return palette.villages.default
 
 
 _GEOMETRY_CODE = {"Point": "0", "LineString": "1", "MultiLineString": "1", "MultiPolygon": "2"}
@@ -623,23 +646,27 @@ def qml(spec: LayerSpec, palette: Palette, lang: str = "vi") -> str:
         )
         symbols = etree.SubElement(renderer, "symbols")
         outline = spec.name == "admin_units"
-        colour = palette.admin_outline if spec.name.startswith("admin") else "#6b7280"
+        colour = palette.admin_outline if spec.name.startswith("admin") else theme_default(palette)
         if spec.name == "route_stops":
             colour = "#ffffff"
-        size = {"route_stops": "4.2", "admin_centres": "1.8"}.get(spec.name)
         _symbol(symbols, "0", spec.geometry_type, colour, outline_only=outline)
         marker = symbols.find("symbol/layer/Option")
-        if size is not None and marker is not None:
-            # The web map's numbered stops: white circles with a dark edge, numbered;
-            # unit centres small, under the villages.
+        if marker is not None and spec.name in {"route_stops", "admin_centres"}:
+            # The web map's numbered stops: white circles edged in the craft-village route
+            # colour; unit centres small, under the villages.
+            edge = next(iter(palette.routes.colours.values()))
+            changes = (
+                {"outline_color": _rgba(edge), "outline_width": "0.7", "size": "4.8"}
+                if spec.name == "route_stops"
+                else {"size": "1.8"}
+            )
             for option in marker:
-                if option.get("name") == "outline_color" and spec.name == "route_stops":
-                    option.set("value", "37,37,37,255")
-                if option.get("name") == "size":
-                    option.set("value", size)
-    label_field = {"route_stops": "seq"}.get(spec.name, "name")
-    if not spec.name.startswith("ref_"):
-        _labels(root, label_field, size="8" if spec.name == "route_stops" else "9")
+                if option.get("name") in changes:
+                    option.set("value", changes[str(option.get("name"))])
+    if spec.name == "route_stops":
+        _labels(root, "seq", size="8", over_point=True)
+    elif not spec.name.startswith("ref_"):
+        _labels(root, "name", size="8" if spec.name == "admin_centres" else "9")
     etree.SubElement(root, "layerGeometryType").text = _GEOMETRY_CODE.get(spec.geometry_type, "0")
     return str(etree.tostring(root, encoding="unicode"))
 
@@ -876,7 +903,9 @@ def kml_document(title: str, layers: Sequence[PackageLayer], palette: Palette) -
                         edge=palette.certified_outline,
                     )
         else:
-            colour = palette.admin_outline if spec.name.startswith("admin") else "#6b7280"
+            colour = (
+                palette.admin_outline if spec.name.startswith("admin") else theme_default(palette)
+            )
             _style(
                 document,
                 f"{prefix}-default",
@@ -888,8 +917,8 @@ def kml_document(title: str, layers: Sequence[PackageLayer], palette: Palette) -
     for layer in layers:
         spec = layer.spec
         theme = getattr(palette, spec.theme) if spec.theme else None
-        folder = _k(document, "Folder")
-        _k(folder, "name", spec.name)
+        folder = _k(document, "Folder", id=spec.name)
+        _k(folder, "name", f"{spec.title.vi} ({spec.title.en})")
         _k(folder, "description", _description(spec))
         frame = layer.frame
         columns = [c for c in frame.columns if c != "geometry"]

@@ -21,12 +21,12 @@ from qgis.PyQt.QtCore import QSize  # type: ignore[import-not-found]
 from qgis.PyQt.QtGui import QColor  # type: ignore[import-not-found]
 
 
-def main(path, names, png):
+def main(path, names, png, bbox=""):
     app = QgsApplication([], False)
     app.initQgis()
     report = {}
     layers = []
-    for name in names:
+    for name in names.split(","):
         layer = QgsVectorLayer(f"{path}|layername={name}", name, "ogr")
         entry = {"valid": layer.isValid()}
         if layer.isValid():
@@ -55,6 +55,8 @@ def main(path, names, png):
     if png:
         settings = QgsMapSettings()
         drawn = [layer for layer in layers if layer.featureCount()]
+        # The numbered stops over the villages they stop at, as on the web route map.
+        drawn.sort(key=lambda layer: layer.name() != "route_stops")
         # QgsMapSettings draws the first layer on top: villages first.
         settings.setLayers(drawn)
         extent = QgsRectangle()
@@ -62,6 +64,8 @@ def main(path, names, png):
             if layer.name() in ("villages", "material_zones", "routes"):
                 extent.combineExtentWith(layer.extent())
         extent.scale(1.05)
+        if bbox:
+            extent = QgsRectangle(*(float(v) for v in bbox.split(",")))
         settings.setExtent(extent)
         settings.setOutputSize(QSize(1280, 900))
         settings.setBackgroundColor(QColor("#f5f2e9"))
@@ -75,4 +79,4 @@ def main(path, names, png):
 
 
 if __name__ == "__main__":
-    main(sys.argv[1], sys.argv[2].split(","), sys.argv[3] if len(sys.argv) > 3 else "")
+    main(*sys.argv[1:3], *sys.argv[3:5])

@@ -204,7 +204,8 @@ def test_kmz_has_a_folder_per_layer_escaped_names_and_reads_back(
     assert HOSTILE.encode() not in raw  # never written raw: < > & are escaped
     root = etree.fromstring(raw)
     folders = root.findall(f"{KML}Document/{KML}Folder")
-    assert [f.findtext(f"{KML}name") for f in folders] == list(counts)
+    assert [f.get("id") for f in folders] == list(counts)
+    assert folders[0].findtext(f"{KML}name") == "Làng nghề (Craft villages)"
     with_geometry = {
         "villages": counts["villages"],
         "material_zones": counts["material_zones"],
@@ -213,7 +214,7 @@ def test_kmz_has_a_folder_per_layer_escaped_names_and_reads_back(
         "admin_centres": counts["admin_centres"],
     }
     for folder in folders:
-        name = folder.findtext(f"{KML}name")
+        name = folder.get("id")
         if name in with_geometry:
             assert len(folder.findall(f"{KML}Placemark")) == with_geometry[name], name
     names = [p.findtext(f"{KML}name") for p in root.iter(f"{KML}Placemark")]
@@ -223,8 +224,8 @@ def test_kmz_has_a_folder_per_layer_escaped_names_and_reads_back(
     assert "ffa779cc" in style_colours  # G2 #CC79A7
     # GDAL's LIBKML driver reads it back: the same layers and names.
     layers = [name for name, _ in pyogrio.list_layers(out)]
-    assert "villages" in layers and "material_zones" in layers
-    villages = pyogrio.read_dataframe(out, layer="villages")
+    assert layers[:2] == ["Làng nghề (Craft villages)", "Vùng nguyên liệu (Raw-material zones)"]
+    villages = pyogrio.read_dataframe(out, layer=layers[0])
     assert HOSTILE in set(villages["Name"])
     assert len(villages) == counts["villages"]
 
@@ -292,6 +293,22 @@ def test_qgis_opens_the_package_styled(connection: Connection, tmp_path: Path) -
     write_package(connection, Area(code="38"), ARTIFACTS / "thanh-hoa.kmz", palette=PACKAGE_PALETTE)
     env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "XDG_RUNTIME_DIR": str(tmp_path)}
     tmp_path.chmod(0o700)
+    # The whole province, and Thanh Hóa city's surroundings where the routes meet.
+    city = subprocess.run(
+        [
+            SYSTEM_PYTHON,
+            str(Path(__file__).with_name("qgis_package_check.py")),
+            str(out),
+            ",".join(counts),
+            str(ARTIFACTS / "qgis-city.png"),
+            "105.55,19.70,105.95,19.98",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+    )
+    assert city.returncode == 0, city.stderr[-2000:]
     ran = subprocess.run(
         [
             SYSTEM_PYTHON,
@@ -327,3 +344,42 @@ def test_qgis_opens_the_package_styled(connection: Connection, tmp_path: Path) -
     assert report["villages"]["categories"][1][1] == "Sản xuất hàng thủ công mỹ nghệ"
     assert report["admin_units"]["renderer"] == "singleSymbol"
     assert (ARTIFACTS / "qgis.png").stat().st_size > 10_000
+
+
+def test_reference_layers_are_layers_of_their_own(connection: Connection, tmp_path: Path) -> None:
+    layer_id = connection.execute(
+        sa.text(
+            "INSERT INTO reference_layer (name, title, kind) "
+            "VALUES ('rung-dac-dung', 'Rừng đặc dụng', 'exclusion') RETURNING id"
+        )
+    ).scalar_one()
+    connection.execute(
+        sa.text(
+            "INSERT INTO reference_feature (layer_id, properties, geom) VALUES "
+            '(:id, \'{"tên": "Khu bảo tồn Pù Luông", "ha": 17662}\', '
+            "ST_GeomFromText('POLYGON((105.1 20.4,105.3 20.4,105.3 20.5,105.1 20.5,105.1 20.4))',"
+            " 4326)), "
+            '(:id, \'{"tên": "Ngoài Việt Nam"}\', '
+            "ST_GeomFromText('POLYGON((100 10,100.1 10,100.1 10.1,100 10.1,100 10))', 4326))"
+        ),
+        {"id": layer_id},
+    )
+    out = tmp_path / "thanh-hoa.gpkg"
+    counts = write_package(connection, Area(code="38"), out, palette=PACKAGE_PALETTE)
+    # No province boundary is loaded: an uncoded feature goes to the nearest province
+    # centre, and Thanh Hóa's is the only one, so both are its own (the README says
+    # "approximate"); a bbox takes only the one inside.
+    assert counts["ref_rung_dac_dung"] == 2
+    box = tmp_path / "box.gpkg"
+    counts = write_package(
+        connection, parse_area(bbox="105,20,106,21"), box, palette=PACKAGE_PALETTE
+    )
+    assert counts["ref_rung_dac_dung"] == 1
+    frame = pyogrio.read_dataframe(box, layer="ref_rung_dac_dung")
+    assert list(frame["tên"]) == ["Khu bảo tồn Pù Luông"] and list(frame["ha"]) == [17662]
+    with sqlite3.connect(box) as db:
+        styled = {row[0] for row in db.execute("SELECT f_table_name FROM layer_styles")}
+        description = db.execute(
+            "SELECT description FROM gpkg_contents WHERE table_name = 'ref_rung_dac_dung'"
+        ).fetchone()[0]
+    assert "ref_rung_dac_dung" in styled and "Rừng đặc dụng" in description
