@@ -33,7 +33,7 @@ from shapely.geometry.base import BaseGeometry
 from geo.kernel import vocab
 from geo.kernel.crs import SERVED_CRS, SRID_STORAGE, VIETNAM_BBOX
 from geo.kernel.errors import InvalidInput, LimitExceeded, NotFound
-from geo.kernel.text import LANGS, Text
+from geo.kernel.text import DEFAULT_LANG, LANGS, Text
 from geo.store.db import Connection, Engine
 
 # Most features a package may hold; a larger area is refused before anything is read.
@@ -771,17 +771,21 @@ def write_gpkg(
             "last_change) VALUES ('layer_styles', 'attributes', 'layer_styles', "
             "'Kiểu hiển thị QGIS / QGIS styles', strftime('%Y-%m-%dT%H:%M:%fZ','now'))"
         )
+        # The Vietnamese style is the default; the English one is a second style of the
+        # same layer (QGIS: Layer Properties → Style → Load from database).
         db.executemany(
             "INSERT INTO layer_styles (f_table_catalog, f_table_schema, f_table_name, "
             "f_geometry_column, styleName, styleQML, styleSLD, useAsDefault, description, "
-            "owner, ui) VALUES ('', '', ?, 'geom', ?, ?, '', 1, ?, '', NULL)",
+            "owner, ui) VALUES ('', '', ?, 'geom', ?, ?, '', ?, ?, '', NULL)",
             [
                 (
                     layer.spec.name,
-                    layer.spec.name,
-                    qml(layer.spec, palette),
-                    f"craftmap: {layer.spec.title.vi} / {layer.spec.title.en}",
+                    layer.spec.name if lang == DEFAULT_LANG else f"{layer.spec.name} ({lang})",
+                    qml(layer.spec, palette, lang),
+                    lang == DEFAULT_LANG,
+                    f"craftmap: {layer.spec.title(lang)}",
                 )
+                for lang in LANGS
                 for layer in layers
             ],
         )

@@ -53,6 +53,10 @@ def test_province_package_holds_every_feature_of_the_demo(
         assert pyogrio.read_info(out, layer=name)["features"] == count, name
     villages = pyogrio.read_dataframe(out, layer="villages")
     assert "Trà Đông" in set(villages["name"])
+    # Provenance in gpkg_metadata too, where GDAL and QGIS show it.
+    metadata = pyogrio.read_info(out, layer="villages")["dataset_metadata"]
+    assert metadata["area"] == "Tỉnh Thanh Hóa (38) / Tỉnh Thanh Hóa (38)"
+    assert {"date", "source", "licence", "crs"} <= set(metadata)
     # gpkg_contents carries both languages' descriptions.
     with sqlite3.connect(out) as db:
         description = db.execute(
@@ -156,9 +160,14 @@ def test_layer_styles_hold_a_default_qml_per_layer_in_the_web_palette(
         "update_time",
     ]
     assert registered == ("attributes",)
-    assert sorted(r[0] for r in rows) == sorted(counts)
-    assert all(r[1] == "geom" and r[2] == 1 for r in rows)
-    styles_by_layer = {r[0]: etree.fromstring(r[3].encode()) for r in rows}
+    assert all(r[1] == "geom" for r in rows)
+    # One default style per layer (Vietnamese), and an English one beside it.
+    assert sorted(r[0] for r in rows if r[2] == 1) == sorted(counts)
+    assert sorted(r[0] for r in rows if r[2] == 0) == sorted(counts)
+    styles_by_layer = {r[0]: etree.fromstring(r[3].encode()) for r in rows if r[2] == 1}
+    english = {r[0]: etree.fromstring(r[3].encode()) for r in rows if r[2] == 0}
+    english_labels = [c.get("label") for c in english["villages"].iter("category")]
+    assert "Fine-art handicrafts" in english_labels
     expected = {
         "villages": ("craft_group", styles.CRAFT_GROUPS),
         "material_zones": ("material", styles.MATERIALS),
