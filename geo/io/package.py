@@ -15,6 +15,7 @@ whose nearest province centre is its own: an approximation the README row states
 from __future__ import annotations
 
 import datetime as dt
+import html
 import math
 import sqlite3
 import zipfile
@@ -878,6 +879,20 @@ def _plain(value: Any) -> str | None:
     return str(value)
 
 
+def _balloon(row: Any, columns: Sequence[str]) -> str:
+    """A placemark's description: an HTML table, which Google Earth shows in the balloon.
+
+    Values are HTML-escaped here (they are anyone's text); lxml then escapes the HTML
+    itself as XML text, and Google Earth unescapes once before rendering.
+    """
+    cells = [
+        f"<tr><th>{html.escape(str(c))}</th><td>{html.escape(value)}</td></tr>"
+        for c in columns
+        if (value := _plain(row[c]))
+    ]
+    return f"<table>{''.join(cells)}</table>"
+
+
 def kml_document(title: str, layers: Sequence[PackageLayer], palette: Palette) -> bytes:
     """doc.kml: a Folder per layer, a Style per category in the web maps' colours."""
     root = etree.Element(f"{{{_KML}}}kml", nsmap={None: _KML})
@@ -935,19 +950,18 @@ def kml_document(title: str, layers: Sequence[PackageLayer], palette: Palette) -
             if spec.name == "route_stops":
                 name = f"{row['seq']}. {name}"
             _k(placemark, "name", name)
-            lines = [f"{c}: {v}" for c in columns if (v := _plain(row[c])) is not None]
-            _k(placemark, "description", "\n".join(lines))
+            _k(placemark, "description", _balloon(row, columns))
             style = "default"
             if theme is not None:
                 code = _plain(row.get(theme.column)) or ""
                 style = code if code in theme.colours else "default"
                 if spec.theme == "zones" and _plain(row.get("certification_scheme")):
                     style += "-certified"
-            _k(placemark, "styleUrl", f"#{prefix}-{style}")
+            _k(placemark, "styleUrl", f"#{spec.name}-{style}")
             extended = _k(placemark, "ExtendedData")
             for c in columns:
                 value = _plain(row[c])
-                if value is not None:
+                if value:
                     _k(_k(extended, "Data", name=str(c)), "value", value)
             _kml_geometry(placemark, geometry)
     return bytes(etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True))

@@ -228,6 +228,17 @@ def test_kmz_has_a_folder_per_layer_escaped_names_and_reads_back(
             assert len(folder.findall(f"{KML}Placemark")) == with_geometry[name], name
     names = [p.findtext(f"{KML}name") for p in root.iter(f"{KML}Placemark")]
     assert HOSTILE in names
+    # Every placemark wears a style of its own folder's.
+    style_ids = {s.get("id") for s in root.iter(f"{KML}Style")}
+    for folder in folders:
+        for placemark in folder.iter(f"{KML}Placemark"):
+            url = placemark.findtext(f"{KML}styleUrl") or ""
+            assert url.startswith(f"#{folder.get('id')}-") and url[1:] in style_ids, url
+    hostile = next(p for p in root.iter(f"{KML}Placemark") if p.findtext(f"{KML}name") == HOSTILE)
+    assert hostile.findtext(f"{KML}styleUrl") == "#villages-G4"  # the factory's group
+    # The balloon is HTML: the name in it is HTML-escaped, once more than the XML needs.
+    balloon = hostile.findtext(f"{KML}description") or ""
+    assert "<td>Làng &quot;Đúc&quot; &lt;Đồng&gt; &amp; Sứ</td>" in balloon
     # The web palette, in KML's aabbggrr order.
     style_colours = {c.text for c in root.iter(f"{KML}color")}
     assert "ffa779cc" in style_colours  # G2 #CC79A7
