@@ -1007,10 +1007,17 @@ def write_package(
     else:
         with engine.connect() as conn:
             resolved, layers = read_layers(conn, area, srid=srid, max_features=max_features)
-    if kind == "kmz":
-        write_kmz(resolved, layers, out, palette)
-    else:
-        write_gpkg(resolved, layers, out, palette, srid)
+    # Written beside the target and moved over it when whole: a failed write leaves no
+    # half package, and an older package stays until the new one is complete.
+    partial = out.with_name(f".{out.stem}.partial{out.suffix or '.' + kind}")
+    try:
+        if kind == "kmz":
+            write_kmz(resolved, layers, partial, palette)
+        else:
+            write_gpkg(resolved, layers, partial, palette, srid)
+        partial.replace(out)
+    finally:
+        partial.unlink(missing_ok=True)
     return {layer.spec.name: len(layer.frame) for layer in layers}
 
 

@@ -403,3 +403,22 @@ def test_reference_layers_are_layers_of_their_own(connection: Connection, tmp_pa
             "SELECT description FROM gpkg_contents WHERE table_name = 'ref_rung_dac_dung'"
         ).fetchone()[0]
     assert "ref_rung_dac_dung" in styled and "Rừng đặc dụng" in description
+
+
+def test_a_failed_write_leaves_the_old_package_whole(
+    connection: Connection, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from geo.io import package
+
+    out = tmp_path / "thanh-hoa.gpkg"
+    write_package(connection, Area(code="38"), out, palette=PACKAGE_PALETTE)
+    before = out.read_bytes()
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise OSError("disk full")
+
+    monkeypatch.setattr(package, "_readme", broken)
+    with pytest.raises(OSError, match="disk full"):
+        write_package(connection, Area(code="38"), out, palette=PACKAGE_PALETTE)
+    assert out.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["thanh-hoa.gpkg"]
