@@ -364,6 +364,10 @@ def test_qgis_opens_the_package_styled(connection: Connection, tmp_path: Path) -
     assert report["villages"]["categories"][1][1] == "Sản xuất hàng thủ công mỹ nghệ"
     assert report["admin_units"]["renderer"] == "singleSymbol"
     assert (ARTIFACTS / "qgis.png").stat().st_size > 10_000
+    # The English styles beside the defaults load too (legends in both languages).
+    assert report["_english_loaded"]
+    for lang in ("vi", "en"):
+        assert (ARTIFACTS / f"qgis-legend-{lang}.png").stat().st_size > 5_000
 
 
 def test_reference_layers_are_layers_of_their_own(connection: Connection, tmp_path: Path) -> None:
