@@ -68,7 +68,7 @@ def _context(painter):
 def load_named(layer, style_name):
     """Load one of the layer's styles stored in the GeoPackage, by name; whether it loaded."""
     count, ids, names, descriptions, error = layer.listStylesInDatabase()
-    for style_id, name in zip(ids, names):
+    for style_id, name in zip(ids, names, strict=True):
         if name == style_name:
             qml, error = layer.getStyleFromDatabase(style_id)
             document = QDomDocument()
