@@ -20,7 +20,7 @@ import math
 import sqlite3
 import zipfile
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -127,8 +127,6 @@ class PackageLayer:
 
     spec: LayerSpec
     frame: gpd.GeoDataFrame
-    qml: str = ""
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 # -- selection ---------------------------------------------------------------------------------
@@ -404,7 +402,7 @@ def _reference_specs(conn: Connection) -> list[tuple[LayerSpec, int]]:
     return specs
 
 
-def _read(conn: Connection, spec: LayerSpec, sql: str, params: dict[str, Any]) -> gpd.GeoDataFrame:
+def _read(conn: Connection, sql: str, params: dict[str, Any]) -> gpd.GeoDataFrame:
     frame = gpd.read_postgis(sa.text(sql), conn, geom_col="geom", params=params)
     return frame.rename_geometry("geometry")
 
@@ -442,7 +440,7 @@ def read_layers(
         )
     layers = []
     for spec, sql, p in queries:
-        frame = _read(conn, spec, sql, p)
+        frame = _read(conn, sql, p)
         if "properties" in frame.columns:
             frame = _expand_properties(frame)
         frame = frame.set_crs(srid, allow_override=True)
@@ -606,7 +604,7 @@ def theme_default(palette: Palette) -> str:
 _GEOMETRY_CODE = {"Point": "0", "LineString": "1", "MultiLineString": "1", "MultiPolygon": "2"}
 
 
-def qml(spec: LayerSpec, palette: Palette, lang: str = "vi") -> str:
+def qml(spec: LayerSpec, palette: Palette, lang: str = DEFAULT_LANG) -> str:
     """The QGIS style (QML) of one layer: categorized by the theme's code, labelled by name."""
     root = etree.Element("qgis", version="3.22.16", styleCategories="Symbology|Labeling")
     theme: Themed | None = getattr(palette, spec.theme) if spec.theme else None
