@@ -297,6 +297,36 @@ def layers_import(
     typer.echo(f"{count} features {'checked (dry run)' if dry_run else 'imported'} into {name}.")
 
 
+# -- province and commune packages (issue 13, point 4) ----------------------------------------
+@app.command()
+def package(
+    out: Annotated[Path, typer.Option(help="The file to write: NAME.gpkg (QGIS) or NAME.kmz.")],
+    area: Annotated[
+        str | None, typer.Option(help="Province code, e.g. 38 (current scheme).")
+    ] = None,
+    commune: Annotated[str | None, typer.Option(help="Commune code (current scheme).")] = None,
+    bbox: Annotated[str | None, typer.Option(help="minlon,minlat,maxlon,maxlat (WGS 84).")] = None,
+    scheme: Annotated[
+        str | None, typer.Option(help="Admin scheme of the code (default: the current one).")
+    ] = None,
+    crs: Annotated[str, typer.Option(help="CRS of the GeoPackage, e.g. EPSG:5897.")] = "EPSG:4326",
+) -> None:
+    """Write a province's or commune's package: styled GeoPackage for QGIS, or KMZ."""
+    from geo.io.package import parse_area, write_package
+    from geo.kernel.crs import served_crs
+    from maps.styles import PACKAGE_PALETTE
+
+    def run(url: str) -> dict[str, int]:
+        chosen = parse_area(area=area, commune=commune, bbox=bbox, scheme=scheme)
+        srid = served_crs(crs).srid
+        with _engine(url, pool_size=1) as engine:
+            return write_package(engine, chosen, out, srid, palette=PACKAGE_PALETTE)
+
+    counts = _with_url(run)
+    summary = ", ".join(f"{name} {count}" for name, count in counts.items())
+    typer.echo(f"Wrote {out}: {summary}.")
+
+
 # -- backup and restore (issue 9, ops) -------------------------------------------------------
 CONFIRM_WORD = "replace"
 

@@ -18,7 +18,7 @@ from api.errors import STATUS_CODES, add_exception_handlers
 from api.etags import ConditionalMiddleware
 from api.limits import BodyLimitMiddleware, CancelOnDisconnect
 from api.logs import RequestLogMiddleware
-from api.routers import apidoc, items_read, items_write, maps, ogc, system, tiles
+from api.routers import apidoc, items_read, items_write, maps, ogc, package, system, tiles
 from api.security import SecurityHeadersMiddleware
 from api.settings import ApiSettings
 from geo.kernel.errors import GeoError
@@ -120,6 +120,7 @@ def create_app(
     app.include_router(apidoc.router)
     app.include_router(system.router)
     app.include_router(maps.router)
+    app.include_router(package.router)
     # Leaflet and its plugins, fetched from npm by `craftmap map assets` (maps/assets.py).
     assets_dir = settings.map_assets_dir
     assets_dir.mkdir(parents=True, exist_ok=True)

@@ -91,3 +91,5 @@ class ApiSettings(BaseSettings):
     # -- (tiles) vector tiles (issue 10) ------------------------------------------------------
     # Most features in one layer of one tile; a fuller tile keeps the lowest ids.
     tile_max_features: int = Field(default=20_000, ge=1, le=1_000_000)
+    # Most features in one province or commune package (GET /package, issue 13).
+    package_max_features: int = Field(default=100_000, ge=1, le=10_000_000)

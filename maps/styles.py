@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from geo.io.package import Palette
 from geo.kernel import vocab
 from geo.kernel.text import Text
 
@@ -122,3 +123,13 @@ LAND = "#f5f2e9"
 SEA = "#d6e6f0"
 COAST = "#86a6bd"
 BORDER = "#7d5a7d"
+
+
+# A province package's QGIS and KML styles (geo.io.package) use these same themes.
+PACKAGE_PALETTE = Palette(
+    villages=CRAFT_GROUPS,
+    zones=MATERIALS,
+    certified_outline=CERTIFIED_OUTLINE,
+    routes=ROUTES,
+    admin_outline=ADMIN_OUTLINE,
+)
