@@ -19,7 +19,7 @@ ACTION = {
     "insert": Text("thêm mới", "new"),
     "update": Text("cập nhật", "update"),
     "unchanged": Text("không đổi", "unchanged"),
-    "": Text("—", "—"),
+    "": Text("không ghi", "not written"),
 }
 WORDS = {
     "title": Text("Báo cáo nhập dữ liệu", "Import report"),
