@@ -31,6 +31,7 @@ from geo.kernel import collections as ids
 from geo.kernel import vocab
 from geo.kernel.crs import CRS84, SRID_STORAGE, import_crs, in_vietnam_box, outside_cause
 from geo.kernel.errors import GeoError, InvalidInput
+from geo.kernel.text import Text
 from geo.store import catalog, models, writes
 from geo.store.catalog import Collection, Prop
 from geo.store.db import set_actor, translate_errors
@@ -978,3 +979,31 @@ def reassign_villages(conn: Connection, options: writes.WriteOptions) -> list[di
             }
         )
     return changes
+
+
+# Who may write a reference layer that does not exist yet: who may write any (catalog.py).
+_NEW_LAYER_ROLES = frozenset({vocab.Role.PLANNER, vocab.Role.ADMIN})
+
+
+def target_collection(conn: Connection, into: str) -> Collection:
+    """The collection ``into`` names (a new reference layer: one with its future roles).
+
+    For the API's role check before an upload is run.
+    """
+    check_target(into)
+    if into in catalog.BY_ID:
+        return catalog.BY_ID[into]
+    name = into[len(LAYER_PREFIX) :]
+    try:
+        return catalog.get_collection(conn, name)
+    except GeoError:
+        return Collection(
+            id=name,
+            table=models.table_of(models.ReferenceFeature),
+            geometry_type="Geometry",
+            accepted_geometries=frozenset(),
+            title=Text(name, name),
+            description=Text(name, name),
+            props=(),
+            write_roles=_NEW_LAYER_ROLES,
+        )
