@@ -52,9 +52,8 @@ def _multipart(fields: dict[str, str], file_name: str, content: bytes) -> tuple[
     boundary = uuid.uuid4().hex
     parts = []
     for name, value in fields.items():
-        parts.append(
-            f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'.encode()
-        )
+        head = f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n'
+        parts.append(f"{head}{value}\r\n".encode())
     parts.append(
         f'--{boundary}\r\nContent-Disposition: form-data; name="file"; '
         f'filename="{file_name}"\r\nContent-Type: application/octet-stream\r\n\r\n'.encode()
