@@ -248,6 +248,8 @@ def outside_cause(x: float, y: float, *, geographic: bool) -> str:
     'the coordinates look like VN-2000 TM-3 or UTM metres read as'
     >>> outside_cause(19.8, 105.7, geographic=True)
     'latitude and longitude look swapped (Vietnam is at longitude 102–118, latitude 6–24)'
+    >>> outside_cause(100.1, 15.2, geographic=True)
+    'longitude 100.1, latitude 15.2 lies outside Vietnam (longitude 102–118, latitude 6–24)'
     >>> outside_cause(105.7, 19.8, geographic=False)[:44]
     'the coordinates look like degrees read as me'
     """
@@ -267,6 +269,11 @@ def outside_cause(x: float, y: float, *, geographic: bool) -> str:
         if bool(in_vietnam_box([y], [x])[0]):
             return (
                 "latitude and longitude look swapped (Vietnam is at longitude 102–118, "
+                "latitude 6–24)"
+            )
+        if abs(x) <= 180 and abs(y) <= 90:
+            return (
+                f"longitude {x:g}, latitude {y:g} lies outside Vietnam (longitude 102–118, "
                 "latitude 6–24)"
             )
     elif abs(x) <= 180 and abs(y) <= 90 and bool(in_vietnam_box([x], [y])[0]):

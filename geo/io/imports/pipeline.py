@@ -622,7 +622,8 @@ def _prepare_rows(
                 if field_name in columns:
                     references[field_name] = cells.text(record.get(columns[field_name]))
             for prop in props:
-                if prop.required and properties.get(prop.name) is None and prop.name in columns:
+                blank = prop.name in properties and properties[prop.name] is None
+                if prop.required and prop.name in columns and blank:
                     result.reject(f"{prop.name} is required and empty")
         else:
             for name_key, column in columns.items():

@@ -107,7 +107,16 @@ td.n{text-align:right;font-variant-numeric:tabular-nums}
 ul.reasons{margin:0;padding-left:18px}
 section{margin:16px 0}
 h2{font-size:1.1rem}
-@media (max-width:600px){body{padding:10px}td,th{padding:3px 5px;font-size:.9rem}}
+td.key{white-space:nowrap}
+td,dd{overflow-wrap:anywhere}
+/* A phone shows each row of the file as a card: every cell with its heading. */
+@media (max-width:600px){body{padding:10px}
+table.rows,table.rows tbody,table.rows tr,table.rows td{display:block;width:auto}
+table.rows thead{display:none}
+table.rows tr{border:1px solid #d5d9d2;border-radius:6px;margin:0 0 10px;padding:4px 0}
+table.rows td{border:0;padding:2px 10px;text-align:left;white-space:normal}
+table.rows td::before{content:attr(data-label);display:block;font-size:.8rem;color:#56635b;
+font-weight:600}}
 """
 
 
@@ -172,18 +181,22 @@ def as_html(report: dict[str, Any], lang: str = "vi") -> str:
         ]
         parts.append("</tbody></table></div></section>")
     parts.append(
-        '<section><div class="table"><table><thead><tr>'
+        '<section><div class="table"><table class="rows"><thead><tr>'
         + "".join(f"<th>{w(k)}</th>" for k in CSV_COLUMNS)
         + "</tr></thead><tbody>"
     )
+    label = {k: w(k) for k in CSV_COLUMNS}
     for row in report["rows"]:
         reasons = "".join(f"<li>{e(r)}</li>" for r in row["reasons"])
         parts.append(
-            f'<tr class="s-{e(row["status"])}"><td class="n">{e(row["row"])}</td>'
-            f"<td>{e(row['key'])}</td><td>{e(row['name'])}</td>"
-            f"<td>{html.escape(STATUS[row['status']](lang))}</td>"
-            f"<td>{html.escape(ACTION.get(row['action'], ACTION[''])(lang))}</td>"
-            f'<td><ul class="reasons">{reasons}</ul></td></tr>'
+            f'<tr class="s-{e(row["status"])}">'
+            f'<td class="n" data-label="{label["row"]}">{e(row["row"])}</td>'
+            f'<td class="key" data-label="{label["key"]}">{e(row["key"])}</td>'
+            f'<td data-label="{label["name"]}">{e(row["name"])}</td>'
+            f'<td data-label="{label["status"]}">{html.escape(STATUS[row["status"]](lang))}</td>'
+            f'<td data-label="{label["action"]}">'
+            f"{html.escape(ACTION.get(row['action'], ACTION[''])(lang))}</td>"
+            f'<td data-label="{label["reasons"]}"><ul class="reasons">{reasons}</ul></td></tr>'
         )
     parts.append("</tbody></table></div></section></body></html>")
     return "\n".join(parts)
