@@ -65,8 +65,12 @@ def test_report_page(browser: Browser, report: dict[str, object], lang: str, siz
         assert page.locator("td b").count() == 0
         assert HOSTILE in page.inner_text("table >> nth=-1")
         assert page.title() != "1"
-        # Nothing wider than the screen but the scrolling table.
+        # Nothing wider than the screen; every cell of every row in view, reasons too.
         assert page.evaluate("document.documentElement.scrollWidth") <= width
+        right_edges = page.eval_on_selector_all(
+            "table.rows td", "cells => cells.map(c => c.getBoundingClientRect().right)"
+        )
+        assert max(right_edges) <= width
         body = page.inner_text("body")
         if lang == "vi":
             assert "Báo cáo nhập dữ liệu" in body and "Bị từ chối" in body
