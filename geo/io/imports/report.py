@@ -108,13 +108,13 @@ ul.reasons{margin:0;padding-left:18px}
 section{margin:16px 0}
 h2{font-size:1.1rem}
 td.key{white-space:nowrap}
-td,dd{overflow-wrap:anywhere}
+td{overflow-wrap:break-word}
 /* A phone shows each row of the file as a card: every cell with its heading. */
 @media (max-width:600px){body{padding:10px}
 table.rows,table.rows tbody,table.rows tr,table.rows td{display:block;width:auto}
 table.rows thead{display:none}
 table.rows tr{border:1px solid #d5d9d2;border-radius:6px;margin:0 0 10px;padding:4px 0}
-table.rows td{border:0;padding:2px 10px;text-align:left;white-space:normal}
+table.rows td{border:0;padding:2px 10px;text-align:left;white-space:normal;overflow-wrap:anywhere}
 table.rows td::before{content:attr(data-label);display:block;font-size:.8rem;color:#56635b;
 font-weight:600}}
 """
