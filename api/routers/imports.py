@@ -197,6 +197,7 @@ def _wants_html(request: Request, f: str | None) -> bool:
     "/imports/{jobId}",
     summary="An import job: status, progress and report",
     response_model=None,
+    responses={200: {"content": {"application/json": {}, "text/html": {}}}},
 )
 def job_status(
     request: Request,
@@ -240,6 +241,7 @@ def _progress_page(job: dict[str, Any], lang: str) -> str:
     "/imports/{jobId}/report",
     summary="An import job's report as JSON, HTML or CSV",
     response_model=None,
+    responses={200: {"content": {"application/json": {}, "text/html": {}, "text/csv": {}}}},
 )
 def job_report(
     request: Request,

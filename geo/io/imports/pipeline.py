@@ -791,8 +791,8 @@ def _write(
                 outcome.applied = True
             else:
                 transaction.rollback()
-                if request.save_mapping and not request.apply:
-                    # A dry run writes nothing, but the mapping the user named is kept.
+                if request.save_mapping:
+                    # Nothing else is written, but the mapping the user named is kept.
                     with conn.begin():
                         save_mapping(
                             conn, request.save_mapping, request.into, mapping, actor=request.actor
