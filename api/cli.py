@@ -327,6 +327,144 @@ def package(
     typer.echo(f"Wrote {out}: {summary}.")
 
 
+# -- imports (issue 13) ----------------------------------------------------------------------
+@app.command("import")
+def import_file(
+    path: Annotated[
+        Path,
+        typer.Argument(
+            help="GeoJSON, GPKG, zipped SHP, TAB/MIF, KML/KMZ, GPX, CSV, XLSX or FlatGeobuf."
+        ),
+    ],
+    into: Annotated[
+        str,
+        typer.Option(
+            help="villages, material-zones, admin-units, routes, route-stops or layers/<name>."
+        ),
+    ],
+    layer: Annotated[str | None, typer.Option(help="The file's layer or sheet.")] = None,
+    crs: Annotated[
+        str | None,
+        typer.Option(help="The coordinates' CRS: EPSG:<code> or vn2000-tm3:<central meridian>."),
+    ] = None,
+    encoding: Annotated[str, typer.Option(help="auto, utf-8, tcvn3 or vni.")] = "auto",
+    mapping: Annotated[
+        str | None,
+        typer.Option(help="A saved mapping's name, or a JSON mapping file."),
+    ] = None,
+    map_: Annotated[
+        list[str] | None, typer.Option("--map", help="source=field (repeatable).")
+    ] = None,
+    values: Annotated[
+        list[str] | None,
+        typer.Option("--values", help="field:source value=code (repeatable)."),
+    ] = None,
+    save_mapping: Annotated[
+        str | None, typer.Option(help="Save the mapping under this name for reuse.")
+    ] = None,
+    title: Annotated[str | None, typer.Option(help="A new reference layer's title.")] = None,
+    kind: Annotated[
+        str, typer.Option(help="A new reference layer's kind: exclusion, land_use, roads, other.")
+    ] = "other",
+    apply: Annotated[
+        bool, typer.Option("--apply", help="Write (all or nothing); without it, a dry run.")
+    ] = False,
+    report: Annotated[
+        Path | None, typer.Option(help="Write the report to a .json, .html or .csv file.")
+    ] = None,
+    lang: Annotated[str, typer.Option(help="The HTML report's language: vi or en.")] = "vi",
+) -> None:
+    """Import a file into a collection: a dry run with a per-row report, then --apply."""
+    import json
+    import sys
+
+    from geo.io.imports import ImportRequest, parse_inline, read_mapping_file, run_import
+    from geo.io.imports import report as reports
+
+    if report is not None and report.suffix.lower() not in (".json", ".html", ".csv"):
+        raise typer.BadParameter("--report must end in .json, .html or .csv")
+
+    def run(url: str) -> Any:
+        inline = parse_inline(map_ or [], values or [])
+        mapping_name = None
+        if mapping is not None and Path(mapping).suffix.lower() == ".json":
+            inline = read_mapping_file(Path(mapping)).merged(inline)
+        elif mapping is not None:
+            mapping_name = mapping
+        request = ImportRequest(
+            into=into,
+            actor=f"cli:{getpass.getuser()}",
+            layer=layer,
+            crs=crs,
+            encoding=encoding,
+            mapping=inline,
+            mapping_name=mapping_name,
+            save_mapping=save_mapping,
+            apply=apply,
+            layer_title=title,
+            layer_kind=kind,
+        )
+        with _engine(url, pool_size=1) as engine:
+            return run_import(engine, path, request, progress=_progress_printer())
+
+    outcome = _with_url(run)
+    document = outcome.as_json()
+    if report is not None:
+        suffix = report.suffix.lower()
+        if suffix == ".json":
+            report.write_text(json.dumps(document, ensure_ascii=False, indent=2), "utf-8")
+        elif suffix == ".csv":
+            report.write_text(reports.as_csv(document), encoding="utf-8-sig")
+        else:
+            report.write_text(reports.as_html(document, lang), encoding="utf-8")
+        typer.echo(f"Report written to {report}.", err=True)
+    for row in document["rows"]:
+        if row["status"] != "ok":
+            typer.echo(
+                f"row {row['row']} {row['key']} {row['status']}: {'; '.join(row['reasons'])}",
+                err=True,
+            )
+    for change in document["reassigned"]:
+        typer.echo(
+            f"village {change['village']}: commune {change['old_commune_code']} → "
+            f"{change['new_commune_code']}"
+        )
+    colour = typer.colors.RED if document["counts"]["rejected"] else None
+    typer.secho(outcome.message, fg=colour, file=sys.stdout)
+    if document["counts"]["rejected"]:
+        raise typer.Exit(1)
+
+
+def _progress_printer() -> Callable[[int, int], None]:
+    """A progress bar on a terminal (rich), a line every 10 % otherwise."""
+    import sys
+
+    if sys.stderr.isatty():
+        from rich.progress import Progress
+
+        bar = Progress(transient=True)
+        task: list[Any] = []
+
+        def show(done: int, total: int) -> None:
+            if not task:
+                bar.start()
+                task.append(bar.add_task("import", total=total))
+            bar.update(task[0], completed=done)
+            if done >= total:
+                bar.stop()
+
+        return show
+    step: list[int] = [0]
+
+    def plain(done: int, total: int) -> None:
+        tenth = (10 * done) // max(total, 1)
+        if tenth > step[0] or done == total:
+            step[0] = tenth
+            typer.echo(f"checked {done}/{total} rows", err=True)
+
+    return plain
+
+
 # -- backup and restore (issue 9, ops) -------------------------------------------------------
 CONFIRM_WORD = "replace"
 

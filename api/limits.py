@@ -31,15 +31,21 @@ class BodyLimitMiddleware:
     after the API key was accepted, so a request without a key costs no body at all.
     """
 
-    def __init__(self, app: ASGIApp, *, max_bytes: int) -> None:
+    def __init__(
+        self, app: ASGIApp, *, max_bytes: int, path_limits: dict[str, int] | None = None
+    ) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        # Paths with a cap of their own (file uploads: /imports).
+        self.path_limits = dict(path_limits or {})
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Check the declared length, then count what is actually received."""
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        cap = self.path_limits.get(scope["path"], self.max_bytes)
+        limit_name = "max_body_bytes" if cap == self.max_bytes else "import_max_bytes"
         declared = _header(scope, b"content-length")
         if declared is not None:
             try:
@@ -51,11 +57,11 @@ class BodyLimitMiddleware:
                     scope, receive, send
                 )
                 return
-            if length > self.max_bytes:
+            if length > cap:
                 too_large = BodyTooLarge(
-                    f"the body is {length} bytes; at most {self.max_bytes} are accepted",
-                    limit="max_body_bytes",
-                    value=self.max_bytes,
+                    f"the body is {length} bytes; at most {cap} are accepted",
+                    limit=limit_name,
+                    value=cap,
                 )
                 await limit_problem(413, too_large, scope["path"])(scope, receive, send)
                 return
@@ -66,11 +72,11 @@ class BodyLimitMiddleware:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_bytes:
+                if received > cap:
                     raise BodyTooLarge(
-                        f"the body is larger than {self.max_bytes} bytes, the most accepted",
-                        limit="max_body_bytes",
-                        value=self.max_bytes,
+                        f"the body is larger than {cap} bytes, the most accepted",
+                        limit=limit_name,
+                        value=cap,
                     )
             return message
 

@@ -18,7 +18,17 @@ from api.errors import STATUS_CODES, add_exception_handlers
 from api.etags import ConditionalMiddleware
 from api.limits import BodyLimitMiddleware, CancelOnDisconnect
 from api.logs import RequestLogMiddleware
-from api.routers import apidoc, items_read, items_write, maps, ogc, package, system, tiles
+from api.routers import (
+    apidoc,
+    imports,
+    items_read,
+    items_write,
+    maps,
+    ogc,
+    package,
+    system,
+    tiles,
+)
 from api.security import SecurityHeadersMiddleware
 from api.settings import ApiSettings
 from geo.kernel.errors import GeoError
@@ -104,7 +114,11 @@ def create_app(
     # Middleware added last runs first: the log sees the compressed response's status.
     # (limits) Queries of a client that left are cancelled; bodies over the cap get 413.
     app.add_middleware(CancelOnDisconnect)
-    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        BodyLimitMiddleware,
+        max_bytes=settings.max_body_bytes,
+        path_limits={"/imports": settings.import_max_bytes},
+    )
     app.add_middleware(GZipMiddleware, minimum_size=1024)
     # (http) Outside GZip: a compressed body gets its own ETag, a matching If-None-Match a
     # 304, and Vary its names (api/etags.py). Inside CORS, which runs HEAD as GET.
@@ -121,6 +135,7 @@ def create_app(
     app.include_router(system.router)
     app.include_router(maps.router)
     app.include_router(package.router)
+    app.include_router(imports.router)
     # Leaflet and its plugins, fetched from npm by `craftmap map assets` (maps/assets.py).
     assets_dir = settings.map_assets_dir
     assets_dir.mkdir(parents=True, exist_ok=True)

@@ -1299,6 +1299,15 @@ def _add_collection_paths(
         }
 
 
+# Routes FastAPI documents from their signatures (the multipart upload of imports), with
+# the key they need and the statuses craftmap adds.
+_EXTRA_STATUSES: dict[tuple[str, str], tuple[int, ...]] = {
+    ("post", "/imports"): (401, 403, 413),
+    ("get", "/imports/{jobId}"): (401, 403, 404),
+    ("get", "/imports/{jobId}/report"): (401, 403, 404),
+}
+
+
 def describe(
     document: dict[str, Any], collections: Sequence[Collection], crs_uris: Sequence[str]
 ) -> dict[str, Any]:
@@ -1324,6 +1333,8 @@ def describe(
                 # A route not described above still answers errors the craftmap way.
                 responses = operation.setdefault("responses", {})
                 responses.pop("422", None)
-                responses.update(_errors())
+                responses.update(_errors(*_EXTRA_STATUSES.get((method, path), ())))
+                if (method, path) in _EXTRA_STATUSES:
+                    operation["security"] = _WRITE_SECURITY
     _add_collection_paths(described, collections, crs_uris)
     return described

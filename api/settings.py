@@ -57,6 +57,8 @@ class ApiSettings(BaseSettings):
     max_vertices: int = 100_000
     # Most features in one request body that carries a collection (writes take one today).
     max_features: int = 1_000
+    # Largest file uploaded to POST /imports (issue 13); it is spooled to disk, not memory.
+    import_max_bytes: int = Field(default=200_000_000, ge=1)
     # PostgreSQL cancels an API statement running longer than this (0: no limit).
     statement_timeout_seconds: float = 10
     # The same for exports, which stream a whole collection.

@@ -421,6 +421,70 @@ class ApiKey(Base):
     last_used_at: Mapped[dt.datetime | None] = mapped_column(sa.DateTime(timezone=True))
 
 
+class ImportMapping(Base):
+    """A saved column mapping for imports: source field → craftmap field, plus value maps."""
+
+    __tablename__ = "import_mapping"
+
+    id: Mapped[int] = mapped_column(sa.Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(sa.String(63), unique=True)
+    into: Mapped[str] = mapped_column(sa.Text)
+    # {"fields": {source: target}, "values": {target: {source value: code}}}
+    mapping: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    saved_by: Mapped[str] = mapped_column(sa.Text)
+    saved_at: Mapped[dt.datetime] = mapped_column(
+        sa.DateTime(timezone=True), server_default=sa.func.now()
+    )
+
+
+class ImportRun(Base):
+    """Who imported what: one row per applied import (file, hash, target, counts)."""
+
+    __tablename__ = "import_run"
+
+    id: Mapped[int] = mapped_column(sa.Integer, primary_key=True)
+    actor: Mapped[str] = mapped_column(sa.Text)
+    file_name: Mapped[str] = mapped_column(sa.Text)
+    sha256: Mapped[str] = mapped_column(sa.String(64))
+    into: Mapped[str] = mapped_column(sa.Text)
+    crs: Mapped[str | None] = mapped_column(sa.Text)
+    encoding: Mapped[str | None] = mapped_column(sa.Text)
+    inserted: Mapped[int] = mapped_column(sa.Integer)
+    updated: Mapped[int] = mapped_column(sa.Integer)
+    unchanged: Mapped[int] = mapped_column(sa.Integer)
+    repaired: Mapped[int] = mapped_column(sa.Integer)
+    rejected: Mapped[int] = mapped_column(sa.Integer)
+    started_at: Mapped[dt.datetime] = mapped_column(sa.DateTime(timezone=True))
+    finished_at: Mapped[dt.datetime] = mapped_column(sa.DateTime(timezone=True))
+
+
+class ImportJob(Base):
+    """An import uploaded over HTTP, run in the background: its state, progress and report."""
+
+    __tablename__ = "import_job"
+    __table_args__ = (
+        sa.CheckConstraint(
+            "status IN ('queued', 'running', 'done', 'failed')", name="status_known"
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(sa.Integer, primary_key=True)
+    status: Mapped[str] = mapped_column(sa.String(16), server_default="queued")
+    rows_done: Mapped[int] = mapped_column(sa.Integer, server_default=sa.text("0"))
+    rows_total: Mapped[int | None] = mapped_column(sa.Integer)
+    report: Mapped[dict[str, Any] | None] = mapped_column(JSONB(none_as_null=True))
+    error: Mapped[str | None] = mapped_column(sa.Text)
+    actor: Mapped[str] = mapped_column(sa.Text)
+    file_name: Mapped[str] = mapped_column(sa.Text)
+    sha256: Mapped[str] = mapped_column(sa.String(64))
+    into: Mapped[str] = mapped_column(sa.Text)
+    options: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default="{}")
+    created_at: Mapped[dt.datetime] = mapped_column(
+        sa.DateTime(timezone=True), server_default=sa.func.now()
+    )
+    finished_at: Mapped[dt.datetime | None] = mapped_column(sa.DateTime(timezone=True))
+
+
 def table_of(model: type[Base]) -> sa.Table:
     """The Core ``Table`` of a mapped class (typed, for SQL built with Core)."""
     table = model.__table__
