@@ -18,7 +18,7 @@ from geo.io import legacy_text
 from geo.kernel.crs import vn2000_tm3
 from geo.kernel.errors import InvalidInput
 from tests.io.conftest import ACTOR, do_import, stored, table_counts
-from tests.io.test_import_formats import LONLAT, NAMES, villages, write_geojson
+from tests.io.test_import_formats import NAMES, villages, write_geojson
 
 
 def _code() -> str:
@@ -216,25 +216,28 @@ def test_missing_required_columns(import_engine: Engine, tmp_path: Path) -> None
     assert table_counts(import_engine) == before
 
 
-def test_tcvn3_shapefile_end_to_end(import_engine: Engine, tmp_path: Path) -> None:
-    """A TCVN3 (ABC) Shapefile without .cpg: names come out as proper Vietnamese."""
+@pytest.mark.parametrize("encoding", ["tcvn3", "vni"])
+def test_legacy_encoded_shapefile_end_to_end(
+    import_engine: Engine, tmp_path: Path, encoding: str
+) -> None:
+    """A TCVN3 (ABC) or VNI Shapefile without .cpg: names come out as proper Vietnamese."""
     source = villages(_code())
-    folder = tmp_path / "tcvn3"
+    folder = tmp_path / encoding
     folder.mkdir()
-    # Write the dBase bytes in TCVN3: latin1 maps each byte to one char one to one.
+    # Write the dBase bytes in the legacy encoding: latin1 maps each byte to one char.
     legacy = source.copy()
-    legacy["name"] = [legacy_text.encode(n, "tcvn3").decode("latin1") for n in NAMES]
+    legacy["name"] = [legacy_text.encode(n, encoding).decode("latin1") for n in NAMES]
     legacy = legacy.rename(columns={"name": "ten"})
     pyogrio.write_dataframe(legacy, folder / "lang.shp", encoding="latin1")
-    assert not (folder / "lang.cpg").exists() or (folder / "lang.cpg").unlink() is None
-    archive = tmp_path / "lang_tcvn3.zip"
+    # Such files come without a .cpg (or with a wrong one): the bytes must be detected.
+    (folder / "lang.cpg").unlink(missing_ok=True)
+    archive = tmp_path / f"lang_{encoding}.zip"
     with zipfile.ZipFile(archive, "w") as zipped:
         for file in folder.iterdir():
             zipped.write(file, file.name)
     outcome = do_import(import_engine, archive, "villages", apply=True)
     assert outcome.applied, outcome.as_json()
-    assert outcome.encoding == "tcvn3"
+    assert outcome.encoding == encoding
     assert any("ten → name" in note for note in outcome.notes)
     back = stored(import_engine, "craft_village", list(source["code"]))
     assert list(back["name"]) == NAMES
-    _ = LONLAT
