@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import Request
 
 from api.negotiation import vary
+from geo.io import export
 from geo.kernel import text
 from geo.kernel.text import Lang, Text
 
@@ -409,7 +410,19 @@ LINK_LABELS: dict[str, Text] = {
     "Features (HTML)": Text("Đối tượng (HTML)", "Features (HTML)"),
     "http://www.opengis.net/def/rel/ogc/1.0/queryables": PAGE["queryables"],
     "http://www.opengis.net/def/rel/ogc/1.0/schema": PAGE["schema"],
+    # The collection's export links (rel "enclosure"), one per file format.
+    **{
+        f"All features: {f.title.en}": Text(
+            f"Tải về tất cả đối tượng: {f.title.vi}", f"All features: {f.title.en}"
+        )
+        for f in export.FORMATS.values()
+    },
 }
+
+
+def export_title(fmt: export.Format) -> str:
+    """The JSON title of a collection's export link (LINK_LABELS names it on pages)."""
+    return f"All features: {fmt.title.en}"
 
 
 def request_language(request: Request) -> Lang:
