@@ -9,11 +9,13 @@ A live server exports ~50 000 parcels as a GeoPackage with its peak memory bound
 from __future__ import annotations
 
 import io
+import tempfile
 import time
 import urllib.parse
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pyogrio
 import pytest
@@ -22,6 +24,7 @@ from fastapi.testclient import TestClient
 from pyproj import CRS
 
 from geo.io import export
+from geo.kernel.errors import InvalidInput
 from geo.store.db import make_engine
 from tests.conftest import ROOMY_RATE_LIMIT_ENV, database_with_roles
 from tests.live import LiveServer, live_server
@@ -175,8 +178,23 @@ def test_a_live_server_sends_a_valid_geopackage(live: LiveServer, tmp_path: Path
     ]:
         assert 400 <= live.request(url).status < 500
     assert live.alive()
-    # Nothing is left in the temporary folder once the file is sent.
     assert live.request("/collections/villages/export?f=csv").status == 200
+
+
+def test_the_spooled_file_is_deleted(
+    client: TestClient, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    assert client.get("/collections/villages/export?f=gpkg").status_code == 200
+    assert list(tmp_path.iterdir()) == []  # deleted once sent
+
+    def half_written(*args: Any, **kwargs: Any) -> None:
+        (args[-1] / "villages.gpkg").write_bytes(b"half")
+        raise InvalidInput("the export failed half-way")
+
+    monkeypatch.setattr(export, "export", half_written)
+    assert client.get("/collections/villages/export?f=gpkg").status_code == 400
+    assert list(tmp_path.iterdir()) == []  # deleted when the export failed
 
 
 # -- memory ------------------------------------------------------------------------------------
