@@ -23,6 +23,7 @@ PAGE: dict[str, Text] = {
     "collection": Text("Bộ dữ liệu", "Collection"),
     "features": Text("Số đối tượng", "Features"),
     "links": Text("Liên kết", "Links"),
+    "download_all": Text("Tải về tất cả đối tượng", "Download all features"),
     "api_doc": Text("Tài liệu API (OpenAPI)", "API documentation (OpenAPI)"),
     "health": Text("Tình trạng dịch vụ", "Service status"),
     "database_unavailable": Text("Cơ sở dữ liệu chưa sẵn sàng", "The database is not ready"),

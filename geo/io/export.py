@@ -79,12 +79,18 @@ class Format:
 FORMATS: dict[str, Format] = {
     f.key: f
     for f in (
-        Format("geojson", "geojson", "application/geo+json", Text("GeoJSON", "GeoJSON"), ("json",)),
+        Format(
+            "geojson",
+            "geojson",
+            "application/geo+json",
+            Text("GeoJSON (dùng cho web)", "GeoJSON (for the web)"),
+            ("json",),
+        ),
         Format(
             "gpkg",
             "gpkg",
             "application/geopackage+sqlite3",
-            Text("GeoPackage (QGIS)", "GeoPackage (QGIS)"),
+            Text("GeoPackage (dùng cho QGIS)", "GeoPackage (for QGIS)"),
         ),
         Format(
             "shp",
@@ -97,19 +103,19 @@ FORMATS: dict[str, Format] = {
             "kml",
             "kml",
             "application/vnd.google-earth.kml+xml",
-            Text("KML (Google Earth)", "KML (Google Earth)"),
+            Text("KML (dùng cho Google Earth)", "KML (for Google Earth)"),
         ),
         Format(
             "kmz",
             "kmz",
             "application/vnd.google-earth.kmz",
-            Text("KMZ (Google Earth, nén)", "KMZ (Google Earth, zipped)"),
+            Text("KMZ (dùng cho Google Earth, nén)", "KMZ (for Google Earth, zipped)"),
         ),
         Format(
             "csv",
             "csv",
             "text/csv; charset=utf-8",
-            Text("CSV (Excel, UTF-8)", "CSV (Excel, UTF-8)"),
+            Text("CSV (dùng cho Excel, UTF-8)", "CSV (for Excel, UTF-8)"),
         ),
         Format(
             "xlsx",
@@ -117,12 +123,17 @@ FORMATS: dict[str, Format] = {
             "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
             Text("Bảng tính Excel (XLSX)", "Excel workbook (XLSX)"),
         ),
-        Format("fgb", "fgb", "application/flatgeobuf", Text("FlatGeobuf", "FlatGeobuf")),
+        Format(
+            "fgb",
+            "fgb",
+            "application/flatgeobuf",
+            Text("FlatGeobuf (tệp GIS nhanh)", "FlatGeobuf (fast GIS file)"),
+        ),
         Format(
             "parquet",
             "parquet",
             "application/vnd.apache.parquet",
-            Text("GeoParquet", "GeoParquet"),
+            Text("GeoParquet (dùng cho phân tích dữ liệu)", "GeoParquet (for data analysis)"),
             ("geoparquet",),
         ),
     )

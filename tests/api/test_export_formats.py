@@ -148,7 +148,7 @@ def test_the_collection_lists_its_downloads(client: TestClient) -> None:
     )
     assert set(MEDIA_TYPES.values()) <= set(enclosures)
     page = client.get("/collections/material-zones?f=html&lang=vi").text
-    assert "Tải về tất cả đối tượng: GeoPackage (QGIS)" in page
+    assert "Tải về tất cả đối tượng: GeoPackage (dùng cho QGIS)" in page
 
 
 def test_openapi_documents_the_formats(client: TestClient) -> None:
