@@ -9,6 +9,7 @@ A live server exports ~50 000 parcels as a GeoPackage with its peak memory bound
 from __future__ import annotations
 
 import io
+import json
 import tempfile
 import time
 import urllib.parse
@@ -23,7 +24,7 @@ import sqlalchemy as sa
 from fastapi.testclient import TestClient
 from pyproj import CRS
 
-from geo.io import export
+from geo.io import export, ingest
 from geo.kernel.errors import InvalidInput
 from geo.store.db import make_engine
 from tests.conftest import ROOMY_RATE_LIMIT_ENV, database_with_roles
@@ -201,6 +202,39 @@ def test_the_spooled_file_is_deleted(
 PARCELS = 50_000
 
 
+MIXED_LAYER = {
+    "type": "FeatureCollection",
+    "features": [
+        {
+            "type": "Feature",
+            "properties": {"ten": "Đền Bà Triệu", "hang": 1},
+            "geometry": {"type": "Point", "coordinates": [105.71, 19.93]},
+        },
+        {
+            "type": "Feature",
+            "properties": {"ten": "Đường lên Hàm Rồng", "hang": 2},
+            "geometry": {"type": "LineString", "coordinates": [[105.78, 19.85], [105.8, 19.86]]},
+        },
+        {
+            "type": "Feature",
+            "properties": {"ten": "Thành nhà Hồ", "hang": 1},
+            "geometry": {
+                "type": "Polygon",
+                "coordinates": [
+                    [
+                        [105.6, 20.07],
+                        [105.61, 20.07],
+                        [105.61, 20.08],
+                        [105.6, 20.08],
+                        [105.6, 20.07],
+                    ]
+                ],
+            },
+        },
+    ],
+}
+
+
 @pytest.fixture(scope="module")
 def parcels_server(
     pg_server_url: str,
@@ -226,6 +260,12 @@ def parcels_server(
                 ),
                 {"n": PARCELS},
             )
+        # A reference layer of mixed geometries: a collection like the others.
+        layer = tmp_path_factory.mktemp("layer") / "mixed.geojson"
+        layer.write_text(json.dumps(MIXED_LAYER), encoding="utf-8")
+        ingest.import_reference_layer(
+            engine, layer, name="di-tich", title="Di tích", kind="other", actor="test-setup"
+        )
         engine.dispose()
         with live_server(
             urls["app"], tmp_path_factory.mktemp("memory"), env=ROOMY_RATE_LIMIT_ENV
@@ -272,3 +312,34 @@ def test_a_large_geopackage_export_keeps_memory_bounded(
         f"server peak {before:.0f} → {after:.0f} MB"
     )
     assert after - before < MEMORY_BOUND_MB, (before, after)
+
+
+def test_a_reference_layer_exports_like_any_collection(
+    parcels_server: LiveServer, tmp_path: Path
+) -> None:
+    answer = parcels_server.request("/collections/di-tich/export?f=shp&crs=EPSG:5897")
+    assert answer.status == 200
+    path = tmp_path / "di-tich.shp.zip"
+    path.write_bytes(answer.body)
+    members = zipfile.ZipFile(path).namelist()
+    names = {}
+    for kind in ("point", "line", "polygon"):
+        assert f"di-tich_{kind}.prj" in members and f"di-tich_{kind}.cpg" in members
+        names[kind] = list(pyogrio.read_dataframe(f"/vsizip/{path}/di-tich_{kind}.shp")["ten"])
+    assert names == {
+        "point": ["Đền Bà Triệu"],
+        "line": ["Đường lên Hàm Rồng"],
+        "polygon": ["Thành nhà Hồ"],
+    }
+    answer = parcels_server.request("/collections/di-tich/export?f=gpkg&filter=hang%3D1")
+    path = tmp_path / "di-tich.gpkg"
+    path.write_bytes(answer.body)
+    assert sorted(pyogrio.read_dataframe(path)["ten"]) == ["Thành nhà Hồ", "Đền Bà Triệu"]
+
+
+def test_head_of_a_file_export_runs_no_query(client: TestClient) -> None:
+    response = client.head("/collections/villages/export?f=xlsx")
+    assert response.status_code == 200
+    assert response.headers["content-type"] == MEDIA_TYPES["xlsx"]
+    assert response.headers["content-disposition"] == 'attachment; filename="villages.xlsx"'
+    assert response.content == b""
