@@ -16,8 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import FileResponse, JSONResponse, Response, StreamingResponse
-from starlette.background import BackgroundTask
+from fastapi.responses import JSONResponse, Response, StreamingResponse
 
 from api import documents, etags, params, present
 from api.auth import optional_reader
@@ -71,6 +70,8 @@ def _items_query(
     )
 
 
+# Bytes per read of a spooled export file.
+_FILE_CHUNK = 1 << 20
 # What ``f`` may ask of the items (and, but for html, of the export) besides files.
 _ITEMS_FORMATS = ("json", "geojson", "html")
 _EXPORT_FORMATS = ("json", "geojson")
@@ -116,12 +117,18 @@ def _file_response(
     if done.notes:
         # A KML asked for in another CRS: the file says WGS 84, the header says why.
         headers["Warning"] = f'299 craftmap "{"; ".join(done.notes)}"'
-    return FileResponse(
-        done.path,
-        media_type=fmt.media_type,
-        headers=headers,
-        background=BackgroundTask(shutil.rmtree, folder, ignore_errors=True),
-    )
+    # The folder goes at once; the open file keeps its data until it is closed, when the
+    # last byte is sent or the client leaves (a background task would not run then).
+    handle = done.path.open("rb")
+    headers["Content-Length"] = str(done.path.stat().st_size)
+    shutil.rmtree(folder, ignore_errors=True)
+
+    def chunks() -> Iterator[bytes]:
+        with handle:
+            while block := handle.read(_FILE_CHUNK):
+                yield block
+
+    return StreamingResponse(chunks(), media_type=fmt.media_type, headers=headers)
 
 
 def _page_links(

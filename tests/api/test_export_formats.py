@@ -267,8 +267,11 @@ def parcels_server(
             engine, layer, name="di-tich", title="Di tích", kind="other", actor="test-setup"
         )
         engine.dispose()
+        spool = tmp_path_factory.mktemp("spool")
         with live_server(
-            urls["app"], tmp_path_factory.mktemp("memory"), env=ROOMY_RATE_LIMIT_ENV
+            urls["app"],
+            tmp_path_factory.mktemp("memory"),
+            env={**ROOMY_RATE_LIMIT_ENV, "TMPDIR": str(spool)},
         ) as server:
             yield server
 
@@ -343,3 +346,14 @@ def test_head_of_a_file_export_runs_no_query(client: TestClient) -> None:
     assert response.headers["content-type"] == MEDIA_TYPES["xlsx"]
     assert response.headers["content-disposition"] == 'attachment; filename="villages.xlsx"'
     assert response.content == b""
+
+
+def test_a_client_that_leaves_leaves_no_file(parcels_server: LiveServer) -> None:
+    spool = Path(parcels_server.env["TMPDIR"])
+    url = f"{parcels_server.url}/collections/material-zones/export?f=gpkg"
+    with urllib.request.build_opener(urllib.request.ProxyHandler({})).open(url) as response:
+        assert response.status == 200
+        response.read(1 << 16)  # then hang up, ~100 MB before the end
+    time.sleep(1)
+    assert list(spool.iterdir()) == []
+    assert parcels_server.alive()
