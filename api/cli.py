@@ -465,6 +465,106 @@ def _progress_printer() -> Callable[[int, int], None]:
     return plain
 
 
+# -- export (issue 13) -----------------------------------------------------------------------
+@app.command("export")
+def export_command(
+    collection: Annotated[
+        str, typer.Argument(help="Collection id: villages, material-zones, routes… or a layer.")
+    ],
+    out: Annotated[
+        Path,
+        typer.Argument(
+            help="File to write; its ending names the format: .gpkg, .shp.zip, .kml, .kmz, "
+            ".csv, .xlsx, .fgb, .parquet, .geojson."
+        ),
+    ],
+    file_format: Annotated[
+        str | None,
+        typer.Option(
+            "--format",
+            help="gpkg, shp, kml, kmz, csv, xlsx, fgb, parquet or geojson (default: from OUT).",
+        ),
+    ] = None,
+    crs: Annotated[
+        str | None,
+        typer.Option(help="CRS of the file, e.g. EPSG:5897 (VN-2000 TM-3 105°); default CRS84."),
+    ] = None,
+    cql2_filter: Annotated[
+        str | None, typer.Option("--filter", help="CQL2 text, e.g. \"material = 'sedge'\".")
+    ] = None,
+    bbox: Annotated[
+        str | None, typer.Option(help="minx,miny,maxx,maxy in CRS84 (longitude, latitude).")
+    ] = None,
+    where: Annotated[
+        list[str] | None,
+        typer.Option(help="PROPERTY=VALUE: only features whose property has this value."),
+    ] = None,
+    sortby: Annotated[str | None, typer.Option(help="e.g. code or -area_ha")] = None,
+    force: Annotated[bool, typer.Option("--force", help="Overwrite OUT if it exists.")] = False,
+) -> None:
+    """Export a collection, or the features a filter selects, to a file (any size)."""
+    import tempfile
+
+    from starlette.datastructures import QueryParams
+
+    from api import params
+    from api.settings import ApiSettings
+    from geo.io import export
+    from geo.kernel.errors import InvalidInput
+    from geo.store import catalog
+
+    def run(url: str) -> Any:
+        fmt = export.format_named(file_format) if file_format else export.format_of_path(out)
+        if out.exists() and not force:
+            raise InvalidInput(f"{out} exists; give --force to overwrite it")
+        if not out.parent.is_dir():
+            raise InvalidInput(f"there is no folder {out.parent}")
+        asked = [
+            (name, value)
+            for name, value in (("crs", crs), ("filter", cql2_filter), ("bbox", bbox))
+            if value is not None
+        ]
+        asked += [("sortby", sortby)] if sortby is not None else []
+        with _engine(url, pool_size=1) as engine, engine.connect() as conn:
+            found = catalog.get_collection(conn, collection)
+            for condition in where or []:
+                name, equals, value = condition.partition("=")
+                # What ?property=value filters on: a queryable that is neither a list nor
+                # the geometry (--filter says more, e.g. "crafts A_CONTAINS ('mây')").
+                usable = [
+                    n for n, q in found.queryables().items() if q.type not in {"geometry", "array"}
+                ]
+                if not equals or name.strip() not in usable:
+                    raise InvalidInput(
+                        f"--where {condition!r}: give PROPERTY=VALUE with one of {found.id}'s "
+                        f"properties ({', '.join(usable)}), or use --filter"
+                    )
+                asked.append((name.strip(), value))
+            query, _ = params.items_query(
+                QueryParams(asked), found, filter_max_length=ApiSettings().filter_max_length
+            )
+            query.limit = None
+            # Written beside OUT, then moved: OUT is never left half-written.
+            with tempfile.TemporaryDirectory(dir=out.parent, prefix=".craftmap-export-") as tmp:
+                done = export.export(conn, found, query, fmt, Path(tmp))
+                os.replace(done.path, out)
+        return done
+
+    done = _with_url(run)
+    for note in done.notes:
+        typer.echo(f"Note: {note}.", err=True)
+    if done.renamed:
+        typer.echo(
+            f"Note: {len(done.renamed)} field names were shortened to 10 characters "
+            "(a Shapefile's limit); README.txt in the zip lists them.",
+            err=True,
+        )
+    typer.echo(
+        f"Wrote {done.features} features of {collection} to {out} "
+        f"({done.format.title.en}, {done.crs.title})."
+    )
+
+
 # -- backup and restore (issue 9, ops) -------------------------------------------------------
 CONFIRM_WORD = "replace"
 

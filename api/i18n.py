@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import Request
 
 from api.negotiation import vary
+from geo.io import export
 from geo.kernel import text
 from geo.kernel.text import Lang, Text
 
@@ -22,6 +23,7 @@ PAGE: dict[str, Text] = {
     "collection": Text("Bộ dữ liệu", "Collection"),
     "features": Text("Số đối tượng", "Features"),
     "links": Text("Liên kết", "Links"),
+    "download_all": Text("Tải về tất cả đối tượng", "Download all features"),
     "api_doc": Text("Tài liệu API (OpenAPI)", "API documentation (OpenAPI)"),
     "health": Text("Tình trạng dịch vụ", "Service status"),
     "database_unavailable": Text("Cơ sở dữ liệu chưa sẵn sàng", "The database is not ready"),
@@ -409,7 +411,19 @@ LINK_LABELS: dict[str, Text] = {
     "Features (HTML)": Text("Đối tượng (HTML)", "Features (HTML)"),
     "http://www.opengis.net/def/rel/ogc/1.0/queryables": PAGE["queryables"],
     "http://www.opengis.net/def/rel/ogc/1.0/schema": PAGE["schema"],
+    # The collection's export links (rel "enclosure"), one per file format.
+    **{
+        f"All features: {f.title.en}": Text(
+            f"Tải về tất cả đối tượng: {f.title.vi}", f"All features: {f.title.en}"
+        )
+        for f in export.FORMATS.values()
+    },
 }
+
+
+def export_title(fmt: export.Format) -> str:
+    """The JSON title of a collection's export link (LINK_LABELS names it on pages)."""
+    return f"All features: {fmt.title.en}"
 
 
 def request_language(request: Request) -> Lang:

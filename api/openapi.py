@@ -20,6 +20,7 @@ from typing import Any
 
 from api.errors import PROBLEM_JSON
 from api.negotiation import GEOJSON, HTML, JSON, MVT, OPENAPI_30, SCHEMA_JSON
+from geo.io.export import FILE_FORMATS, FORMATS
 from geo.kernel.text import LANGS, Text
 from geo.query.features import DEFAULT_LIMIT, MAX_LIMIT
 from geo.query.tiles import MAX_ZOOM
@@ -395,18 +396,34 @@ def _list_param(name: str, description: Text, items: dict[str, Any]) -> dict[str
 
 
 def _format_param(*, geojson: bool = False) -> dict[str, Any]:
-    kinds = ["json", "html", "geojson"] if geojson else ["json", "html"]
+    kinds = ["json", "html", "geojson", *FILE_FORMATS] if geojson else ["json", "html"]
+    said = Text(
+        "trả lời dạng JSON hoặc trang HTML (nếu không nêu, tiêu đề Accept quyết định)",
+        "answer as JSON or as an HTML page (else the Accept header decides)",
+    )
+    if geojson:
+        said = Text(
+            said.vi + "; hoặc tải trang này về thành tệp: " + ", ".join(FILE_FORMATS),
+            said.en + "; or download this page as a file: " + ", ".join(FILE_FORMATS),
+        )
+    return _query("f", said, {"type": "string", "enum": kinds})
+
+
+def _export_format_param() -> dict[str, Any]:
     return _query(
         "f",
         Text(
-            "trả lời dạng JSON hoặc trang HTML (nếu không nêu, tiêu đề Accept quyết định)",
-            "answer as JSON or as an HTML page (else the Accept header decides)",
+            "định dạng tệp (mặc định GeoJSON); KML/KMZ luôn là WGS 84",
+            "file format (default GeoJSON); KML/KMZ are always WGS 84",
         ),
-        {
-            "type": "string",
-            "enum": kinds,
-        },
+        {"type": "string", "enum": ["geojson", "json", *FILE_FORMATS], "default": "geojson"},
     )
+
+
+def _files() -> list[tuple[str, dict[str, Any] | None]]:
+    """The file formats of the items and the export (geo.io.export), as response content."""
+    binary = {"type": "string", "format": "binary"}
+    return [(FORMATS[key].media_type, binary) for key in FILE_FORMATS]
 
 
 def _lang_param() -> dict[str, Any]:
@@ -750,7 +767,8 @@ def _operations(
             "200": _ok(
                 "a page of features",
                 *_html_or(GEOJSON, _ref("schemas", "FeatureCollection")),
-                **{"Content-Crs": _header("CRS of the coordinates (JSON only)")},
+                *_files(),
+                **{"Content-Crs": _header("CRS of the coordinates (JSON and files)")},
             ),
             **_errors(404),
         },
@@ -813,11 +831,16 @@ def _operations(
             "security": _WRITE_SECURITY,
         },
         ("get", "/collections/{collectionId}/export"): {
-            "parameters": [*collection_path, *items_parameters(crs_uris, paged=False)[:-2]],
+            "parameters": [
+                *collection_path,
+                *items_parameters(crs_uris, paged=False)[:-2],
+                _export_format_param(),
+            ],
             "responses": {
                 "200": _ok(
                     "every matching feature",
                     (GEOJSON, _ref("schemas", "FeatureCollection")),
+                    *_files(),
                     **{"Content-Crs": _header("CRS of the coordinates", required=True)},
                 ),
                 **_errors(404),

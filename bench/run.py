@@ -391,21 +391,34 @@ def _peak_rss_mb(pid: int) -> float:
     return float("nan")
 
 
-def export_memory(database_url: str, collection: str = "material-zones") -> ExportMemory:
-    """Stream every feature of a collection and read the server's peak RSS (one process)."""
+def export_memory(
+    database_url: str, collection: str = "material-zones", fmt: str = "geojson"
+) -> ExportMemory:
+    """Export every feature of a collection and read the server's peak RSS (one process).
+
+    ``fmt`` is the export's ``f``: GeoJSON is streamed as PostGIS writes it, the file
+    formats (``gpkg``…) are spooled to a temporary file by the server first.
+    """
+    import pyogrio
+
     port = free_port()
     server = _serve(database_url, port, workers=1)
     try:
         started = time.perf_counter()
         size = 0
-        url = f"http://127.0.0.1:{port}/collections/{collection}/export"
-        with urllib.request.urlopen(url, timeout=600) as response:
-            tail = b""
-            while chunk := response.read(1 << 20):
-                size += len(chunk)
-                tail = (tail + chunk)[-200:]
-        seconds = time.perf_counter() - started
-        returned = int(tail.split(b'"numberReturned":')[1].split(b",")[0])
+        url = f"http://127.0.0.1:{port}/collections/{collection}/export?f={fmt}"
+        with tempfile.TemporaryDirectory(prefix="bench-export-") as folder:
+            path = Path(folder) / f"export.{fmt}"
+            with urllib.request.urlopen(url, timeout=1800) as response, path.open("wb") as out:
+                while chunk := response.read(1 << 20):
+                    size += len(chunk)
+                    out.write(chunk)
+            seconds = time.perf_counter() - started
+            if fmt == "geojson":
+                tail = path.read_bytes()[-200:]
+                returned = int(tail.split(b'"numberReturned":')[1].split(b",")[0])
+            else:
+                returned = int(pyogrio.read_info(path)["features"])
         return ExportMemory(returned, size, seconds, _peak_rss_mb(server.pid))
     finally:
         os.killpg(server.pid, signal.SIGTERM)
@@ -559,6 +572,7 @@ def main() -> None:
     url = args.url or prepare(settings.admin_url(), folder, scale)
     results = run(url, seconds=args.seconds, compare_tipg=args.tipg)
     memory = export_memory(url)
+    gpkg = export_memory(url, fmt="gpkg")
     etags = check_tile_etags(url)
     print(etags.line(), end="")
     stamp = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
@@ -571,6 +585,9 @@ def main() -> None:
         f"\nWhole-collection export of material-zones: {memory.features:,} features, "
         f"{memory.bytes / 1e6:,.0f} MB of GeoJSON in {memory.seconds:.1f} s; the server's peak "
         f"memory (VmHWM) was {memory.peak_rss_mb:.0f} MB.\n"
+        f"\nWhole-collection GeoPackage export of material-zones (issue 13): "
+        f"{gpkg.features:,} features, {gpkg.bytes / 1e6:,.0f} MB in {gpkg.seconds:.1f} s; the "
+        f"server's peak memory (VmHWM) was {gpkg.peak_rss_mb:.0f} MB.\n"
     )
     text += etags.line()
     args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -9,7 +9,10 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import shutil
+import tempfile
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -32,10 +35,11 @@ from api.negotiation import (
 from api.openapi import ITEMS_PARAMS, items_parameters
 from api.routers.ogc import render
 from api.settings import ApiSettings
+from geo.io import export
 from geo.kernel import text as texts
 from geo.kernel import vocab
-from geo.kernel.crs import SERVED_CRS, ServedCrs, served_crs
-from geo.kernel.errors import NotFound
+from geo.kernel.crs import CRS84, SERVED_CRS, ServedCrs, served_crs
+from geo.kernel.errors import InvalidInput, NotFound
 from geo.kernel.vocab import label
 from geo.query import features, related
 from geo.store import catalog
@@ -66,6 +70,67 @@ def _items_query(
     )
 
 
+# Bytes per read of a spooled export file.
+_FILE_CHUNK = 1 << 20
+# What ``f`` may ask of the items (and, but for html, of the export) besides files.
+_ITEMS_FORMATS = ("json", "geojson", "html")
+_EXPORT_FORMATS = ("json", "geojson")
+
+
+def _file_format(request: Request, documents: tuple[str, ...]) -> export.Format | None:
+    """The file format ``f`` asks for (``gpkg``, ``shp``…), None for a JSON or HTML answer."""
+    asked = request.query_params.get("f")
+    if asked is None or asked in documents:
+        return None
+    if asked in export.FILE_FORMATS:
+        return export.FORMATS[asked]
+    known = ", ".join((*documents, *export.FILE_FORMATS))
+    raise InvalidInput(f"f must be one of {known}; got {asked!r}")
+
+
+def _file_response(
+    request: Request,
+    collection: catalog.Collection,
+    query: features.ItemsQuery,
+    fmt: export.Format,
+    timeout_ms: int | None = None,
+) -> Response:
+    """The selection written to a file in a temporary folder, sent, then deleted.
+
+    The file is complete before the 200 goes out, so a failure is still a problem answer;
+    memory stays at one chunk of rows (geo.io.export) whatever the selection's size.
+    """
+    headers = {
+        "Content-Disposition": f'attachment; filename="{collection.id}.{fmt.extension}"',
+        # KML is WGS 84 whatever was asked (the KML standard allows no other CRS).
+        "Content-Crs": f"<{(CRS84 if fmt.key in {'kml', 'kmz'} else query.crs or CRS84).uri}>",
+    }
+    if is_head(request):
+        return Response(media_type=fmt.media_type, headers=headers)
+    folder = Path(tempfile.mkdtemp(prefix="craftmap-export-"))
+    try:
+        with read_connection(request) as conn, longer_statements(conn, timeout_ms):
+            done = export.export(conn, collection, query, fmt, folder)
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+    if done.notes:
+        # A KML asked for in another CRS: the file says WGS 84, the header says why.
+        headers["Warning"] = f'299 craftmap "{"; ".join(done.notes)}"'
+    # The folder goes at once; the open file keeps its data until it is closed, when the
+    # last byte is sent or the client leaves (a background task would not run then).
+    handle = done.path.open("rb")
+    headers["Content-Length"] = str(done.path.stat().st_size)
+    shutil.rmtree(folder, ignore_errors=True)
+
+    def chunks() -> Iterator[bytes]:
+        with handle:
+            while block := handle.read(_FILE_CHUNK):
+                yield block
+
+    return StreamingResponse(chunks(), media_type=fmt.media_type, headers=headers)
+
+
 def _page_links(
     request: Request, query: features.ItemsQuery, has_more: bool, collection_url: str
 ) -> documents.Links:
@@ -88,16 +153,21 @@ def get_items(collection_id: CollectionId, request: Request, root: RootUrl) -> R
         reject_unknown_params(request, (*ITEMS_PARAMS, *found.queryables()))
         query, out_crs = _items_query(request, found)
         collection_url = f"{root}/collections/{found.id}"
-        if wants_html(request):
-            matched = features.count_matched(conn, found, query)
-            return _items_html(request, conn, found, query, matched, collection_url)
+        file_format = _file_format(request, _ITEMS_FORMATS)
         headers = {"Content-Crs": f"<{out_crs.uri}>"}
-        if query.limit is not None and query.limit <= features.FETCH_AT_ONCE:
-            # A small page is written in one piece: streaming it would only add thread hops.
-            page = _page_body(request, conn, found, query, collection_url)
-            return Response(b"".join(page), media_type=GEOJSON, headers=headers)
-        if is_head(request):
-            return _head_of_stream(headers)
+        if file_format is None:
+            if wants_html(request):
+                matched = features.count_matched(conn, found, query)
+                return _items_html(request, conn, found, query, matched, collection_url)
+            if query.limit is not None and query.limit <= features.FETCH_AT_ONCE:
+                # A small page is written in one piece: streaming it would only add thread hops.
+                page = _page_body(request, conn, found, query, collection_url)
+                return Response(b"".join(page), media_type=GEOJSON, headers=headers)
+            if is_head(request):
+                return _head_of_stream(headers)
+    if file_format is not None:
+        # The page as a file (limit and offset apply, as for GeoJSON); /export holds all.
+        return _file_response(request, found, query, file_format)
 
     def streamed() -> Iterator[bytes]:
         with read_connection(request) as conn:
@@ -148,16 +218,22 @@ def _page_body(
 @router.get(
     "/collections/{collectionId}/export",
     response_model=None,
-    summary="Every matching feature in one streamed GeoJSON file",
+    summary="Every matching feature in one file: GeoJSON (streamed), GeoPackage, Shapefile…",
     openapi_extra=_documented(*(name for name in ITEMS_PARAMS if name not in {"limit", "offset"})),
 )
 def export_items(collection_id: CollectionId, request: Request, root: RootUrl) -> Response:
-    """All matching features (no paging), streamed so memory stays flat at any size."""
+    """All matching features (no paging), with memory flat at any size.
+
+    ``f`` picks the format: GeoJSON (the default) is streamed as PostGIS writes it; the
+    file formats (``gpkg``, ``shp``, ``kml``, ``kmz``, ``csv``, ``xlsx``, ``fgb``,
+    ``parquet``) are spooled to a temporary file first (geo.io.export).
+    """
     settings: ApiSettings = request.app.state.settings
     with read_connection(request) as conn:
         found = catalog.get_collection(conn, collection_id)
         allowed = [p for p in ITEMS_PARAMS if p not in {"limit", "offset"}]
         reject_unknown_params(request, (*allowed, *found.queryables()))
+        file_format = _file_format(request, _EXPORT_FORMATS)
         query, out_crs = _items_query(request, found)
     query.limit, query.offset = None, 0
     collection_url = f"{root}/collections/{found.id}"
@@ -168,6 +244,8 @@ def export_items(collection_id: CollectionId, request: Request, root: RootUrl) -
         else 0  # 0 switches PostgreSQL's timeout off
     )
 
+    if file_format is not None:
+        return _file_response(request, found, query, file_format, export_timeout)
     headers = {
         "Content-Crs": f"<{out_crs.uri}>",
         "Content-Disposition": f'attachment; filename="{found.id}.geojson"',

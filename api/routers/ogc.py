@@ -9,7 +9,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from api.deps import RootUrl, SessionDep
 from api.documents import link
-from api.i18n import PAGE, page_texts, request_language
+from api.i18n import PAGE, export_title, page_texts, request_language
 from api.negotiation import (
     GEOJSON,
     HTML,
@@ -20,6 +20,7 @@ from api.negotiation import (
     reject_unknown_params,
     wants_html,
 )
+from geo.io import export
 from geo.kernel.crs import CRS84_URI, SERVED_CRS
 from geo.query import features
 from geo.store import catalog, queries
@@ -167,6 +168,11 @@ def collection_document(
             ),
             link(f"{here}/schema", "http://www.opengis.net/def/rel/ogc/1.0/schema", SCHEMA_JSON),
             link(f"{here}/tiles", "http://www.opengis.net/def/rel/ogc/1.0/tilesets-vector", JSON),
+            # Every feature in one file, in each format geo.io.export writes.
+            *(
+                link(f"{here}/export?f={f.key}", "enclosure", f.media_type, export_title(f))
+                for f in export.FORMATS.values()
+            ),
         ],
     }
 

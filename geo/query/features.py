@@ -273,6 +273,24 @@ def items_statement(
     )
 
 
+def selection_statement(
+    collection: Collection, query: ItemsQuery, columns: Sequence[ColumnElement[Any]]
+) -> sa.Select[Any]:
+    """``columns`` of the features an items query selects, in its order (file exports).
+
+    The page (limit, offset) applies when ``query.limit`` is set; None selects every match.
+    """
+    statement = (
+        sa.select(*columns)
+        .select_from(collection.table)
+        .where(*conditions(collection, query))
+        .order_by(*_order_by(collection, query.sortby))
+    )
+    if query.limit is not None:
+        statement = statement.limit(query.limit).offset(query.offset)
+    return statement
+
+
 def count_statement(
     collection: Collection,
     query: ItemsQuery,

@@ -58,6 +58,9 @@ def test_generate_load_and_run_at_tiny_scale(pg_server_url: str, tmp_path: Path)
     memory = run.export_memory(url)
     assert memory.features == generate.TINY.parcels
     assert memory.bytes > 0 and 0 < memory.peak_rss_mb < 1000
+    gpkg = run.export_memory(url, fmt="gpkg")
+    assert gpkg.features == generate.TINY.parcels
+    assert gpkg.bytes > 0 and 0 < gpkg.peak_rss_mb < 1000
     etags = run.check_tile_etags(url)
     assert etags.ok and etags.features > 0, etags.line()
     assert len(etags.etags) == 8 and etags.revalidated == [304] * 8
