@@ -87,19 +87,19 @@ def measure(server_url: str, path: Path) -> list[Figure]:
     url = _fresh_database(server_url)
     engine = make_engine(url)
     try:
+        outcomes: list[object] = []
         for apply in (False, True):
             request = ImportRequest(into="material-zones", actor="benchmark", apply=apply)
-            outcome: list[object] = []
             figure = _timed(
                 f"craftmap import ({'real run' if apply else 'dry run'})",
                 rows,
-                lambda request=request: outcome.append(run_import(engine, path, request)),
+                lambda request=request: outcomes.append(run_import(engine, path, request)),
             )
             figures.append(figure)
         with engine.connect() as conn:
             stored = conn.execute(sa.text("SELECT count(*) FROM material_zone")).scalar_one()
         if stored != rows:
-            raise SystemExit(f"the real run stored {stored} of {rows} rows: {outcome[-1]!r}")
+            raise SystemExit(f"the real run stored {stored} of {rows} rows: {outcomes[-1]!r}")
     finally:
         engine.dispose()
         _drop_database(server_url, url)
