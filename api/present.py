@@ -32,6 +32,7 @@ VOCABULARY: dict[tuple[str, str], str] = {
     (ids.ROUTES, "mode"): "travel_mode",
     (ids.ROUTES, "status"): "route_status",
     (ids.ADMIN_UNITS, "level"): "admin_level",
+    (ids.ROADS, "road_class"): "road_class",
 }
 
 # Shown elsewhere on the page (the title, the provenance block, the footer, the links).
@@ -49,7 +50,7 @@ _NOT_IN_TABLE = {
 }
 _PROVENANCE = ("geom_source", "sources")
 # Years and ordinals are numbers written without thousands separators.
-_UNGROUPED = {"recognition_year", "year", "seq", "ocop_stars", "version"}
+_UNGROUPED = {"recognition_year", "year", "seq", "ocop_stars", "version", "osm_id", "network_id"}
 # Columns of the list pages, per collection (others: their first properties).
 LIST_COLUMNS: dict[str, tuple[str, ...]] = {
     ids.VILLAGES: ("kind", "crafts", "commune_name", "legacy_district", "status"),
