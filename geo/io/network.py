@@ -6,9 +6,10 @@ Two readers make edge records, one builder stores them:
   ``highway`` of a known class (and ``route=ferry``) are split at every node another kept
   way uses too: OSM's own topology, so a bridge drawn over a road without a shared node
   stays unconnected, as it should.
-- ``read_lines``: any line layer pyogrio reads, with a field mapping; lines are noded
-  geometrically (snap rounding on a grid of ``snap_m`` metres), so crossings become
-  junctions, bridges included: a line layer does not say which crossings are grade-separated.
+- ``read_lines``: any line layer pyogrio reads, with a field mapping; line ends within
+  ``snap_m`` metres of another line are moved onto it, then lines are noded geometrically
+  (snap rounding on a centimetre grid), so crossings become junctions, bridges included:
+  a line layer does not say which crossings are grade-separated.
 
 ``build_network`` writes the network, its edges and their vertices in one transaction:
 vertices come from ``pgr_extractVertices`` (the non-deprecated way in pgRouting 3.4;
@@ -374,9 +375,12 @@ def read_lines(
                 part = shapely.reverse(part)
             lines.append(part)
             owners.append(index)
-    # Snap rounding: every coordinate goes to a grid of snap_m metres and every crossing
-    # or near-touch becomes a shared node, exactly the same point in both lines.
-    noded = shapely.get_parts(shapely.union_all(np.array(lines, dtype=object), grid_size=snap_m))
+    lines = _snap_ends(lines, snap_m)
+    # Snap rounding on a centimetre grid: every crossing, and every end now lying on
+    # another line, becomes a node that is exactly the same point in both lines.
+    noded = shapely.get_parts(
+        shapely.union_all(np.array(lines, dtype=object), grid_size=min(snap_m, _GRID_M))
+    )
     noded = noded[~shapely.is_empty(noded) & (shapely.length(noded) > 0)]
     tree = shapely.STRtree(np.array(lines, dtype=object))
     middles = shapely.line_interpolate_point(noded, 0.5, normalized=True)
@@ -411,6 +415,36 @@ def read_lines(
             )
         )
     return edges
+
+
+_GRID_M = 0.01
+
+
+def _snap_ends(lines: list[Any], snap_m: float) -> list[Any]:
+    """Move each line end lying within ``snap_m`` of another line onto that line."""
+    geoms = np.array(lines, dtype=object)
+    ends = np.concatenate([shapely.get_point(geoms, 0), shapely.get_point(geoms, -1)])
+    owner = np.concatenate([np.arange(len(geoms)), np.arange(len(geoms))])
+    tree = shapely.STRtree(geoms)
+    point_index, line_index = tree.query(ends, predicate="dwithin", distance=snap_m)
+    other = owner[point_index] != line_index
+    point_index, line_index = point_index[other], line_index[other]
+    if len(point_index) == 0:
+        return lines
+    gaps = shapely.distance(ends[point_index], geoms[line_index])
+    nearest: dict[int, tuple[float, int]] = {}
+    for p, g, gap in zip(point_index.tolist(), line_index.tolist(), gaps.tolist(), strict=True):
+        if gap > 0 and (p not in nearest or gap < nearest[p][0]):
+            nearest[p] = (gap, g)
+    snapped = list(lines)
+    for p, (_, g) in nearest.items():
+        target = geoms[g]
+        onto = shapely.line_interpolate_point(target, shapely.line_locate_point(target, ends[p]))
+        index = int(owner[p])
+        coords = list(shapely.get_coordinates(snapped[index]))
+        coords[0 if p < len(geoms) else -1] = shapely.get_coordinates(onto)[0]
+        snapped[index] = shapely.LineString(coords)
+    return snapped
 
 
 def _text(value: Any) -> str | None:
@@ -531,6 +565,8 @@ _TOPOLOGY = (
     JOIN (SELECT id, unnest(in_edges) AS edge FROM road_build_vertex) t USING (edge)
     WHERE e.id = s.edge
     """,
+    # Dropped at once: the demo loader builds in a transaction that goes on.
+    "DROP TABLE road_build_vertex",
 )
 
 _COMPONENTS = """

@@ -422,7 +422,7 @@ class RoadVertex(Base):
     geom: Mapped[WKBElement] = mapped_column(geometry("POINT"))
 
 
-class RoadEdge(Base):
+class RoadEdge(Timestamped, Base):
     """One routable edge: a road between two vertices, with its class and speeds by mode.
 
     ``oneway`` edges may be travelled only in their digitised direction (walking
