@@ -316,7 +316,8 @@ def test_demo_network_connects_every_demo_town_and_village(connection: Connectio
     assert stored.approximate
     assert connection.execute(
         sa.text(
-            "SELECT bool_and(approximate AND source_note IS NOT NULL) FROM road_edge WHERE network_id = :n"
+            "SELECT bool_and(approximate AND source_note IS NOT NULL) FROM road_edge "
+            "WHERE network_id = :n"
         ),
         {"n": network_id},
     ).scalar_one()
