@@ -375,6 +375,7 @@ ROADS = Collection(
         if p.name not in _ROUTING_COLUMNS
     ),
     write_roles=frozenset(),
+    temporal=("updated_at", None),
     read_only=True,
 )
 
