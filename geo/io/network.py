@@ -498,23 +498,35 @@ def file_hash(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _copy_edges(conn: Connection, network_id: int, edges: Sequence[Edge]) -> None:
-    columns = (
-        "network_id",
-        "osm_id",
-        "source_id",
-        "name",
-        "ref",
-        "road_class",
-        "oneway",
-        "maxspeed",
-        "speed_car",
-        "speed_motorbike",
-        "speed_bicycle",
-        "speed_walking",
-        "approximate",
-        "source_note",
-        "geom",
+_COLUMNS = (
+    "osm_id",
+    "source_id",
+    "name",
+    "ref",
+    "road_class",
+    "oneway",
+    "maxspeed",
+    "speed_car",
+    "speed_motorbike",
+    "speed_bicycle",
+    "speed_walking",
+    "approximate",
+    "source_note",
+)
+
+
+def _copy_edges(conn: Connection, edges: Sequence[Edge]) -> None:
+    """COPY the edges into a temporary table (numbered 1…n) for the topology to read."""
+    conn.execute(
+        sa.text(
+            "CREATE TEMP TABLE road_build_edge ("
+            "id bigint GENERATED ALWAYS AS IDENTITY, osm_id bigint, source_id text, name text, "
+            "ref text, road_class text, oneway boolean, maxspeed smallint, "
+            "speed_car double precision, speed_motorbike double precision, "
+            "speed_bicycle double precision, speed_walking double precision, "
+            "approximate boolean, source_note text, geom geometry(LineString, 4326)"
+            ") ON COMMIT DROP"
+        )
     )
     geoms = shapely.set_srid(np.array([e.geom for e in edges], dtype=object), SRID_STORAGE)
     wkb = shapely.to_wkb(geoms, hex=True, include_srid=True)
@@ -522,12 +534,12 @@ def _copy_edges(conn: Connection, network_id: int, edges: Sequence[Edge]) -> Non
     assert raw is not None
     with raw.cursor() as cursor:
         # COPY: a 100 000-edge network loads in a second instead of a minute of INSERTs.
-        with cursor.copy(f"COPY road_edge ({', '.join(columns)}) FROM STDIN") as copy:
+        statement = f"COPY road_build_edge ({', '.join(_COLUMNS)}, geom) FROM STDIN"
+        with cursor.copy(statement) as copy:
             for edge, geom in zip(edges, wkb, strict=True):
                 speeds = speeds_for(edge.road_class, edge.maxspeed)
                 copy.write_row(
                     (
-                        network_id,
                         edge.osm_id,
                         edge.source_id,
                         edge.name,
@@ -547,26 +559,30 @@ def _copy_edges(conn: Connection, network_id: int, edges: Sequence[Edge]) -> Non
 
 
 _TOPOLOGY = (
-    # pgr_extractVertices numbers the vertices 1…n per call; the offset makes them unique
-    # across networks (road_vertex is locked, so two builds cannot take the same range).
+    # The vertices are found on the temporary copy, and each edge is written to road_edge
+    # once, with its source and target: no UPDATE that would leave every row twice on disk
+    # (and compute its eight generated costs twice). pgr_extractVertices numbers the
+    # vertices 1…n; the offset makes them unique across networks (road_vertex is locked, so
+    # two builds cannot take the same range).
     """
     CREATE TEMP TABLE road_build_vertex ON COMMIT DROP AS
-    SELECT * FROM pgr_extractVertices(
-        'SELECT id, geom FROM road_edge WHERE network_id = ' || CAST(:network AS text)
-    )
+    SELECT * FROM pgr_extractVertices('SELECT id, geom FROM road_build_edge')
     """,
     """
     INSERT INTO road_vertex (id, network_id, geom)
     SELECT :offset + id, :network, ST_SetSRID(geom, 4326) FROM road_build_vertex
     """,
-    """
-    UPDATE road_edge e SET source = :offset + s.id, target = :offset + t.id
-    FROM (SELECT id, unnest(out_edges) AS edge FROM road_build_vertex) s
-    JOIN (SELECT id, unnest(in_edges) AS edge FROM road_build_vertex) t USING (edge)
-    WHERE e.id = s.edge
+    f"""
+    INSERT INTO road_edge (network_id, {", ".join(_COLUMNS)}, source, target, geom)
+    SELECT :network, {", ".join(f"e.{c}" for c in _COLUMNS)}, :offset + s.id, :offset + t.id,
+        e.geom
+    FROM road_build_edge e
+    JOIN (SELECT id, unnest(out_edges) AS edge FROM road_build_vertex) s ON s.edge = e.id
+    JOIN (SELECT id, unnest(in_edges) AS edge FROM road_build_vertex) t ON t.edge = e.id
+    ORDER BY e.id
     """,
     # Dropped at once: the demo loader builds in a transaction that goes on.
-    "DROP TABLE road_build_vertex",
+    "DROP TABLE road_build_vertex, road_build_edge",
 )
 
 _COMPONENTS = """
@@ -630,7 +646,7 @@ def build_network(
         )
         .returning(_NETWORK.c.id)
     ).scalar_one()
-    _copy_edges(conn, network_id, edges)
+    _copy_edges(conn, edges)
     offset = conn.execute(sa.select(sa.func.coalesce(sa.func.max(_VERTEX.c.id), 0))).scalar_one()
     values = {"network": network_id, "offset": offset}
     for statement in _TOPOLOGY:
