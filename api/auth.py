@@ -69,7 +69,9 @@ def client_address(request: Request, trusted_proxies: list[str]) -> str:
 
 
 def may_write(key: KeyInfo, collection: Collection) -> bool:
-    """Whether ``key``'s role may write ``collection`` (admins write everything)."""
+    """Whether ``key``'s role may write ``collection`` (admins write all but read-only ones)."""
+    if collection.read_only:
+        return False
     return key.role == Role.ADMIN or key.role in collection.write_roles
 
 
@@ -86,7 +88,9 @@ def require_writer(request: Request, conn: Connection, collection: Collection) -
         why="writing needs a valid API key",
         allowed=lambda key: may_write(key, collection),
         refusal=lambda key: (
-            f"the role {key.role.value} may not write {collection.id} (needs {allowed})"
+            f"{collection.id} is read-only: it is built by its importer, not written item by item"
+            if collection.read_only
+            else f"the role {key.role.value} may not write {collection.id} (needs {allowed})"
         ),
         writes=True,
     )

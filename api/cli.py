@@ -28,7 +28,12 @@ keys_app = typer.Typer(help="API keys for writing through the API.", no_args_is_
 layers_app = typer.Typer(
     help="Reference layers: exclusion areas, land use, roads.", no_args_is_help=True
 )
+network_app = typer.Typer(
+    help="The road network: OSM extracts or line layers built for routing (pgRouting).",
+    no_args_is_help=True,
+)
 app.add_typer(layers_app, name="layers")
+app.add_typer(network_app, name="network")
 app.add_typer(db_app, name="db")
 app.add_typer(demo_app, name="demo")
 app.add_typer(keys_app, name="keys")
@@ -563,6 +568,64 @@ def export_command(
         f"Wrote {done.features} features of {collection} to {out} "
         f"({done.format.title.en}, {done.crs.title})."
     )
+
+
+# -- road network (issue 13) -------------------------------------------------------------------
+@network_app.command("import")
+def network_import(
+    path: Annotated[
+        Path,
+        typer.Argument(
+            help="An OSM extract (.osm.pbf, .osm) or a line layer (GPKG, SHP, GeoJSON…)."
+        ),
+    ],
+    name: Annotated[
+        str | None, typer.Option(help="Network name (default: from the file name).")
+    ] = None,
+    replace: Annotated[bool, typer.Option(help="Replace a network of the same name.")] = False,
+    snap_m: Annotated[
+        float,
+        typer.Option("--snap-m", help="Line layers: ends and crossings this close (m) meet."),
+    ] = 1.0,
+    approximate: Annotated[
+        bool, typer.Option(help="Mark the network as approximate (drawn, not surveyed).")
+    ] = False,
+) -> None:
+    """Build a routable road network from a file, all or nothing, and report it."""
+    from geo.io import network
+
+    def run(url: str) -> network.NetworkReport:
+        with _engine(url, pool_size=1) as engine:
+            return network.import_network(
+                engine,
+                path,
+                actor=f"cli:{getpass.getuser()}",
+                name=name,
+                replace=replace,
+                snap_m=snap_m,
+                approximate=approximate,
+            )
+
+    report = _with_url(run)
+    typer.echo(report.summary())
+
+
+@network_app.command("info")
+def network_info() -> None:
+    """List the stored road networks with their size and connectivity."""
+    from geo.io import network
+
+    def run(url: str) -> list[network.NetworkReport]:
+        with _engine(url, pool_size=1) as engine:
+            with engine.connect() as conn:
+                return network.networks(conn)
+
+    found = _with_url(run)
+    if not found:
+        typer.echo("No road network yet: 'craftmap network import FILE' builds one.")
+    for report in found:
+        built = report.built_at.strftime("%Y-%m-%d %H:%M") if report.built_at else "?"
+        typer.echo(f"{report.summary()}; built {built} by {report.built_by or '?'}")
 
 
 # -- backup and restore (issue 9, ops) -------------------------------------------------------

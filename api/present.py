@@ -32,6 +32,7 @@ VOCABULARY: dict[tuple[str, str], str] = {
     (ids.ROUTES, "mode"): "travel_mode",
     (ids.ROUTES, "status"): "route_status",
     (ids.ADMIN_UNITS, "level"): "admin_level",
+    (ids.ROADS, "road_class"): "road_class",
 }
 
 # Shown elsewhere on the page (the title, the provenance block, the footer, the links).
@@ -45,11 +46,14 @@ _NOT_IN_TABLE = {
     "updated_at",
     "version",
     "route_id",
+    # A road edge's network and its row in the source file say nothing to a reader.
+    "network_id",
+    "source_id",
     "village_id",
 }
 _PROVENANCE = ("geom_source", "sources")
 # Years and ordinals are numbers written without thousands separators.
-_UNGROUPED = {"recognition_year", "year", "seq", "ocop_stars", "version"}
+_UNGROUPED = {"recognition_year", "year", "seq", "ocop_stars", "version", "osm_id", "network_id"}
 # Columns of the list pages, per collection (others: their first properties).
 LIST_COLUMNS: dict[str, tuple[str, ...]] = {
     ids.VILLAGES: ("kind", "crafts", "commune_name", "legacy_district", "status"),
@@ -57,6 +61,7 @@ LIST_COLUMNS: dict[str, tuple[str, ...]] = {
     ids.ROUTES: ("theme", "mode", "status", "length_km"),
     ids.ROUTE_STOPS: ("route_id", "seq", "dwell_min"),
     ids.ADMIN_UNITS: ("level", "code", "scheme", "valid_from", "valid_to"),
+    ids.ROADS: ("ref", "road_class", "oneway", "speed_car", "length_m", "approximate"),
 }
 
 
@@ -70,7 +75,7 @@ class Row:
 
 
 def _decimals(value: float, unit: str | None) -> int:
-    if unit == "t/yr" or unit == "min":
+    if unit in {"t/yr", "min", "km/h"}:
         return 0
     # Small areas and lengths keep two places (a 0.4 ha plot is not "0,4" of nothing).
     return 2 if abs(value) < 1 and value != 0 else 1

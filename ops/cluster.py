@@ -103,6 +103,12 @@ def check_postgis(binaries: PgBinaries) -> None:
             f"PostGIS is not installed for PostgreSQL {binaries.major}. Install it with: "
             f"apt-get install {binaries.apt_postgis_package}"
         )
+    # The road network (issue 13) is built and routed with pgRouting.
+    if not (sharedir / "extension" / "pgrouting.control").exists():
+        raise MissingSoftware(
+            f"pgRouting is not installed for PostgreSQL {binaries.major}. Install it with: "
+            f"apt-get install postgresql-{binaries.major}-pgrouting"
+        )
 
 
 def free_port() -> int:

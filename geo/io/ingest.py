@@ -26,6 +26,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.sql.dml import ReturningInsert
 
+from geo.io import network
 from geo.kernel.crs import SRID_STORAGE
 from geo.kernel.errors import InvalidInput
 from geo.store import models
@@ -401,6 +402,11 @@ def load_demo(
         )
         report.tables["tourism_route"] = routes
         report.tables["route_stop"] = stops
+        if (demo_dir / network.DEMO_FILE).exists():
+            edges, built = network.load_demo_network(conn, demo_dir, actor=actor)
+            report.tables["road_edge"] = (
+                UpsertCounts(inserted=edges) if built else UpsertCounts(unchanged=edges)
+            )
     return report
 
 

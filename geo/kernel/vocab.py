@@ -150,6 +150,22 @@ class ReferenceKind(StrEnum):
     OTHER = "other"
 
 
+class RoadClass(StrEnum):
+    """Class of a road-network edge (OpenStreetMap ``highway`` values, grouped)."""
+
+    MOTORWAY = "motorway"
+    TRUNK = "trunk"
+    PRIMARY = "primary"
+    SECONDARY = "secondary"
+    TERTIARY = "tertiary"
+    UNCLASSIFIED = "unclassified"
+    RESIDENTIAL = "residential"
+    SERVICE = "service"
+    TRACK = "track"
+    PATH = "path"
+    FERRY = "ferry"
+
+
 class Role(StrEnum):
     """API key roles, from least to most powerful."""
 
@@ -274,6 +290,19 @@ LABELS: dict[str, dict[str, Text]] = {
         TravelMode.BICYCLE: Text("Xe đạp", "Bicycle"),
         TravelMode.WALKING: Text("Đi bộ", "On foot"),
         TravelMode.BOAT: Text("Thuyền", "Boat"),
+    },
+    "road_class": {
+        RoadClass.MOTORWAY: Text("Đường cao tốc", "Motorway"),
+        RoadClass.TRUNK: Text("Quốc lộ chính", "Trunk road"),
+        RoadClass.PRIMARY: Text("Quốc lộ, đường chính", "Primary road"),
+        RoadClass.SECONDARY: Text("Đường tỉnh, đường phụ", "Secondary road"),
+        RoadClass.TERTIARY: Text("Đường huyện, đường nhỏ", "Tertiary road"),
+        RoadClass.UNCLASSIFIED: Text("Đường xã", "Minor road"),
+        RoadClass.RESIDENTIAL: Text("Đường thôn, ngõ phố", "Residential street"),
+        RoadClass.SERVICE: Text("Đường nội bộ", "Service road"),
+        RoadClass.TRACK: Text("Đường đất, đường lâm nghiệp", "Track"),
+        RoadClass.PATH: Text("Đường mòn, đường đi bộ", "Path"),
+        RoadClass.FERRY: Text("Phà, đò", "Ferry"),
     },
     "admin_level": {
         AdminLevel.PROVINCE: Text("Tỉnh", "Province"),

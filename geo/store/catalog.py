@@ -39,6 +39,12 @@ UNITS = {
     "annual_capacity_t": "t/yr",
     "precision_m": "m",
     "dwell_min": "min",
+    "length_m": "m",
+    "maxspeed": "km/h",
+    "speed_car": "km/h",
+    "speed_motorbike": "km/h",
+    "speed_bicycle": "km/h",
+    "speed_walking": "km/h",
 }
 
 
@@ -153,6 +159,9 @@ class Collection:
     # accepted alike: a route whose line is drawn from its stops, an admin unit known only
     # by name and code (legacy districts, and every demo unit: no boundaries are loaded).
     geometry_required: bool = True
+    # Whether the API refuses every write, whatever the key: a collection built by its
+    # own importer (the road network, whose topology a single-edge write would break).
+    read_only: bool = False
 
     @property
     def is_reference_layer(self) -> bool:
@@ -331,7 +340,53 @@ ADMIN_UNITS = Collection(
     geometry_required=False,
 )
 
-CORE: tuple[Collection, ...] = (VILLAGES, MATERIAL_ZONES, ROUTES, ROUTE_STOPS, ADMIN_UNITS)
+# pgRouting's columns (vertex ids, costs per mode) stay in the database: a road's page and
+# tiles show its class, speeds and length, from which the costs follow.
+_ROUTING_COLUMNS = {"source", "target"} | {
+    f"{kind}_{mode}"
+    for kind in ("cost", "reverse_cost")
+    for mode in ("car", "motorbike", "bicycle", "walking")
+}
+
+ROADS = Collection(
+    id=layers.ROADS,
+    table=models.table_of(models.RoadEdge),
+    geometry_type="LineString",
+    accepted_geometries=frozenset({"LineString"}),
+    title=Text("Mạng lưới đường bộ", "Road network"),
+    description=Text(
+        "Các đoạn đường của mạng lưới giao thông đã dựng tô-pô (tách tại nút giao), với cấp "
+        "đường, đường một chiều và tốc độ theo phương tiện; dùng cho tìm đường.",
+        "The road network's edges, split at junctions into a routable topology, with road "
+        "class, one-way flag and speeds by travel mode; used for routing.",
+    ),
+    props=tuple(
+        p
+        for p in props_of(
+            models.table_of(models.RoadEdge),
+            {
+                "maxspeed": (1, None),
+                "speed_car": (0, None),
+                "speed_motorbike": (0, None),
+                "speed_bicycle": (0, None),
+                "speed_walking": (0, None),
+            },
+        )
+        if p.name not in _ROUTING_COLUMNS
+    ),
+    write_roles=frozenset(),
+    temporal=("updated_at", None),
+    read_only=True,
+)
+
+CORE: tuple[Collection, ...] = (
+    VILLAGES,
+    MATERIAL_ZONES,
+    ROUTES,
+    ROUTE_STOPS,
+    ADMIN_UNITS,
+    ROADS,
+)
 BY_ID = {c.id: c for c in CORE}
 
 _REFERENCE = models.table_of(models.ReferenceFeature)

@@ -259,6 +259,8 @@ HOOKS: dict[str, WriteHooks] = {
     ids.ROUTES: RouteHooks(),
     ids.ROUTE_STOPS: RouteStopHooks(),
     ids.ADMIN_UNITS: _PLAIN,
+    # Read-only over the API (catalog.ROADS.read_only): the importer builds it whole.
+    ids.ROADS: _PLAIN,
 }
 
 

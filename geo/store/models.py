@@ -371,6 +371,112 @@ class ReferenceFeature(Timestamped, Base):
     geom: Mapped[WKBElement] = mapped_column(geometry("GEOMETRY"))
 
 
+class RoadNetwork(Timestamped, Base):
+    """A named road network built from one file (an OSM extract or a line layer).
+
+    Its row keeps where the network came from and what the build found; the edges and
+    vertices are derived from the file and rebuilt whole, so only this row is versioned
+    in the history (a history row per edge would double a 100 000-edge build).
+    """
+
+    __tablename__ = "road_network"
+
+    id: Mapped[int] = mapped_column(sa.Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(sa.String(63), unique=True)
+    source: Mapped[str | None] = mapped_column(sa.Text)
+    source_hash: Mapped[str | None] = mapped_column(sa.String(64))
+    approximate: Mapped[bool] = mapped_column(sa.Boolean, server_default=sa.false())
+    built_at: Mapped[dt.datetime] = mapped_column(
+        sa.DateTime(timezone=True), server_default=sa.func.now()
+    )
+    built_by: Mapped[str | None] = mapped_column(sa.Text)
+    edges: Mapped[int] = mapped_column(sa.Integer, server_default=sa.text("0"))
+    vertices: Mapped[int] = mapped_column(sa.Integer, server_default=sa.text("0"))
+    components: Mapped[int] = mapped_column(sa.Integer, server_default=sa.text("0"))
+    largest_share: Mapped[float | None] = mapped_column(sa.Double)
+    length_km: Mapped[float | None] = mapped_column(sa.Double)
+
+
+def _cost(mode: str, *, reverse: bool) -> sa.Computed:
+    # Seconds to travel the edge (pgRouting's cost); -1 where the mode may not go, and
+    # against the digitised direction of a one-way for every mode but walking.
+    length = "ST_Length(geom::geography)"
+    allowed = f"speed_{mode} > 0"
+    if reverse and mode != "walking":
+        allowed += " AND NOT oneway"
+    return sa.Computed(
+        f"CASE WHEN {allowed} THEN {length} / (speed_{mode} / 3.6) ELSE -1 END", persisted=True
+    )
+
+
+class RoadVertex(Base):
+    """A node of a road network's topology: an edge end shared by the edges meeting there."""
+
+    __tablename__ = "road_vertex"
+    __table_args__ = (gist_index("road_vertex"),)
+
+    id: Mapped[int] = mapped_column(sa.BigInteger, primary_key=True, autoincrement=False)
+    network_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("road_network.id", ondelete="CASCADE"), index=True
+    )
+    geom: Mapped[WKBElement] = mapped_column(geometry("POINT"))
+
+
+class RoadEdge(Timestamped, Base):
+    """One routable edge: a road between two vertices, with its class and speeds by mode.
+
+    ``oneway`` edges may be travelled only in their digitised direction (walking
+    excepted); ``cost_*``/``reverse_cost_*`` are seconds as pgRouting reads them.
+    """
+
+    __tablename__ = "road_edge"
+    __table_args__ = (
+        sa.CheckConstraint(
+            "speed_car >= 0 AND speed_motorbike >= 0 AND speed_bicycle >= 0 AND speed_walking >= 0",
+            name="speeds_nonneg",
+        ),
+        sa.CheckConstraint("maxspeed IS NULL OR maxspeed > 0", name="maxspeed_positive"),
+        valid_geometry_check(),
+        gist_index("road_edge"),
+        sa.Index("ix_road_edge_source", "source"),
+        sa.Index("ix_road_edge_target", "target"),
+    )
+
+    id: Mapped[int] = mapped_column(sa.BigInteger, primary_key=True)
+    network_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("road_network.id", ondelete="CASCADE"), index=True
+    )
+    osm_id: Mapped[int | None] = mapped_column(sa.BigInteger)
+    source_id: Mapped[str | None] = mapped_column(sa.Text)
+    name: Mapped[str | None] = mapped_column(sa.Text)
+    ref: Mapped[str | None] = mapped_column(sa.Text)
+    road_class: Mapped[vocab.RoadClass] = mapped_column(code_list(vocab.RoadClass, "road_class"))
+    oneway: Mapped[bool] = mapped_column(sa.Boolean, server_default=sa.false())
+    maxspeed: Mapped[int | None] = mapped_column(sa.SmallInteger)
+    speed_car: Mapped[float] = mapped_column(sa.Double)
+    speed_motorbike: Mapped[float] = mapped_column(sa.Double)
+    speed_bicycle: Mapped[float] = mapped_column(sa.Double)
+    speed_walking: Mapped[float] = mapped_column(sa.Double)
+    approximate: Mapped[bool] = mapped_column(sa.Boolean, server_default=sa.false())
+    source_note: Mapped[str | None] = mapped_column(sa.Text)
+    source: Mapped[int | None] = mapped_column(sa.BigInteger)
+    target: Mapped[int | None] = mapped_column(sa.BigInteger)
+    geom: Mapped[WKBElement] = mapped_column(geometry("LINESTRING"))
+    length_m: Mapped[float] = mapped_column(
+        sa.Double, sa.Computed("ST_Length(geom::geography)", persisted=True)
+    )
+    cost_car: Mapped[float] = mapped_column(sa.Double, _cost("car", reverse=False))
+    reverse_cost_car: Mapped[float] = mapped_column(sa.Double, _cost("car", reverse=True))
+    cost_motorbike: Mapped[float] = mapped_column(sa.Double, _cost("motorbike", reverse=False))
+    reverse_cost_motorbike: Mapped[float] = mapped_column(
+        sa.Double, _cost("motorbike", reverse=True)
+    )
+    cost_bicycle: Mapped[float] = mapped_column(sa.Double, _cost("bicycle", reverse=False))
+    reverse_cost_bicycle: Mapped[float] = mapped_column(sa.Double, _cost("bicycle", reverse=True))
+    cost_walking: Mapped[float] = mapped_column(sa.Double, _cost("walking", reverse=False))
+    reverse_cost_walking: Mapped[float] = mapped_column(sa.Double, _cost("walking", reverse=True))
+
+
 class FeatureHistory(Base):
     """Every write to a feature table, recorded by a database trigger (before and after)."""
 
@@ -502,4 +608,5 @@ HISTORY_TABLES = (
     RouteStop.__tablename__,
     ReferenceLayer.__tablename__,
     ReferenceFeature.__tablename__,
+    RoadNetwork.__tablename__,
 )

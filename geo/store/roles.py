@@ -24,7 +24,7 @@ APP_ROLE = "craftmap_app"
 # Tables the app role may read but never change.
 READ_ONLY_TABLES = frozenset({"feature_history", "alembic_version", "catalog_version"})
 # PostGIS is not a trusted extension: a superuser creates it before the owner migrates.
-EXTENSIONS = ("postgis", "unaccent")
+EXTENSIONS = ("postgis", "unaccent", "pgrouting")
 
 
 def ensure_roles(conn: psycopg.Connection, *, owner_password: str, app_password: str) -> None:
