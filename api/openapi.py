@@ -1256,7 +1256,8 @@ def _add_collection_paths(
                     "200": _ok(
                         "a page of features",
                         *_html_or(GEOJSON, _ref("schemas", f"{name}FeatureCollection")),
-                        **{"Content-Crs": _header("CRS of the coordinates (JSON only)")},
+                        *_files(),
+                        **{"Content-Crs": _header("CRS of the coordinates (JSON and files)")},
                     ),
                     **_errors(),
                 },
