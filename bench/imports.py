@@ -93,7 +93,9 @@ def measure(server_url: str, path: Path) -> list[Figure]:
             figure = _timed(
                 f"craftmap import ({'real run' if apply else 'dry run'})",
                 rows,
-                lambda request=request: outcome.append(run_import(engine, path, request)),
+                lambda request=request, outcome=outcome: outcome.append(
+                    run_import(engine, path, request)
+                ),
             )
             figures.append(figure)
         with engine.connect() as conn:

@@ -94,6 +94,7 @@ def in_vietnam_checks(geom: ColumnElement[Any], rule: str, what: str) -> list[Ch
     provinces = (
         sa.select(sa.func.ST_Union(_ADMIN.c.geom))
         .where(*_current_units("province"), sa.func.ST_Intersects(_ADMIN.c.geom, geom))
+        .correlate_except(_ADMIN)
         .scalar_subquery()
     )
     has_provinces = sa.exists().where(*_current_units("province"))
@@ -135,6 +136,7 @@ def village_checks(geom: ColumnElement[Any], commune_code: ColumnElement[Any]) -
         )
         .where(*_current_units("commune"), _ADMIN.c.code == commune_code)
         .limit(1)
+        .correlate_except(_ADMIN)
         .scalar_subquery()
     )
     return [
@@ -172,7 +174,10 @@ def zone_checks(geom: ColumnElement[Any], commune_codes: ColumnElement[Any]) -> 
     ]
     named = [
         *_current_units("province"),
-        _ADMIN.c.code.in_(sa.select(commune.c.parent_code).where(*current_commune)),
+        # Explicit: a staged row's codes two levels up correlate too (bulk import).
+        _ADMIN.c.code.in_(
+            sa.select(commune.c.parent_code).where(*current_commune).correlate_except(commune)
+        ),
     ]
     listed = sa.func.string_agg(
         _ADMIN.c.name + " (" + _ADMIN.c.code + ")",
@@ -183,7 +188,10 @@ def zone_checks(geom: ColumnElement[Any], commune_codes: ColumnElement[Any]) -> 
     )
     # No named province with a boundary: the aggregate is null, the rule holds.
     outside_province = (
-        sa.select(sa.case((inside, sa.null()), else_=listed)).where(*named).scalar_subquery()
+        sa.select(sa.case((inside, sa.null()), else_=listed))
+        .where(*named)
+        .correlate_except(_ADMIN)
+        .scalar_subquery()
     )
     return [
         *in_vietnam_checks(geom, "zone-in-vietnam", "the zone"),
