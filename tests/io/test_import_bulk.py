@@ -376,3 +376,26 @@ def test_statements_do_not_grow_with_the_rows(loaded: Engine, tmp_path: Path) ->
         return len(seen)
 
     assert statements(60) == statements(3)
+
+
+def test_a_broken_constraint_is_named_on_its_row(loaded: Engine, tmp_path: Path) -> None:
+    """A CHECK only the database knows (a certificate without its scheme) names its row.
+
+    The set's INSERT cannot say which row broke it: the import redoes the rows one by one.
+    """
+    prefix = _prefix()
+    frame = gpd.GeoDataFrame(
+        {
+            "code": [f"{prefix}-a", f"{prefix}-b"],
+            "name": ["Vùng luồng có chứng chỉ", "Vùng luồng thiếu tổ chức cấp"],
+            "material": ["luong", "luong"],
+            "certification_scheme": ["FSC-FM", None],
+            "certificate_no": ["FSC-C123456", "FSC-C654321"],
+        },
+        geometry=[_parcel(106.07, 21.15), _parcel(106.08, 21.16)],
+        crs="EPSG:4326",
+    )
+    outcome = do_import(loaded, write_gpkg(frame, tmp_path), ids.MATERIAL_ZONES)
+    assert [(r.status, r.action) for r in outcome.rows] == [("ok", "insert"), ("rejected", "")]
+    assert outcome.rows[0].reasons == []
+    assert outcome.rows[1].reasons == ["certificate_no needs a certification_scheme"]
