@@ -17,11 +17,13 @@ runs the per-row path, whose savepoints name the rows.
 from __future__ import annotations
 
 import json
+from collections.abc import Collection as Collection_
 from typing import Any
 
 import shapely
 import sqlalchemy as sa
 from sqlalchemy import exc as sa_exc
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -30,6 +32,7 @@ from geo.kernel.crs import SRID_STORAGE
 from geo.kernel.errors import GeoError, InvalidInput
 from geo.store import rules, writes
 from geo.store.catalog import Collection
+from geo.store.hooks import hooks_for
 
 # The collections whose imports are written set-based (routes and stops are few, and
 # their hooks draw lines from stops row by row: they keep the per-row path).
@@ -179,7 +182,7 @@ def _write(
 
     # 6. The write: new rows inserted, changed rows updated, unchanged rows left alone.
     if rejected:
-        conn.execute(sa.delete(staging).where(staging.c.row.in_(sorted(rejected))))
+        conn.execute(sa.delete(staging).where(_among(staging, rejected)))
     updated = _insert_and_update(conn, table, columns)
     existing = conn.execute(sa.select(staging.c.row, staging.c.id.is_not(None))).all()
     for row, exists in existing:
@@ -231,6 +234,11 @@ def _stage(
     conn.execute(sa.text(f"ANALYZE {_ROWS}"))
 
 
+def _among(staging: sa.Table, rows: Collection_[int]) -> ColumnElement[bool]:
+    # One array parameter: an IN list of 200 000 rows would pass PostgreSQL's 65 535.
+    return staging.c.row == sa.any_(sa.literal(sorted(rows), ARRAY(sa.Integer)))
+
+
 def _staging_table(table: sa.Table, columns: list[str]) -> sa.Table:
     return sa.Table(
         _ROWS,
@@ -252,26 +260,19 @@ def _rule_violations(
 ) -> list[tuple[int, str]]:
     """(row, reason) of each staged row breaking a domain rule, the first rule it breaks.
 
-    The rules and their order are the collection's hooks' (geo/store/hooks.py): villages
-    `rules.village_checks`, zones `rules.zone_checks` then zone-clear-of-exclusions.
+    The rules and their order are the collection's hooks' (`WriteHooks.set_checks`).
     """
-
-    def value(name: str, default: ColumnElement[Any]) -> ColumnElement[Any]:
-        # A patch keeps a stored value the file has no column for; a create has none.
-        if name in columns:
-            return staging.c[name]
-        return sa.func.coalesce(stored.c[name], default)
-
     stored = table.alias("stored")
-    checks: list[rules.Check]
-    if collection.id == ids.VILLAGES:
-        checks = rules.village_checks(staging.c.geom, value("commune_code", sa.null()))
-    elif collection.id == ids.MATERIAL_ZONES:
-        codes = sa.func.coalesce(value("commune_codes", sa.null()), sa.text("'{}'::text[]"))
-        checks = rules.zone_checks(staging.c.geom, codes)
-    else:
+
+    def value(name: str) -> ColumnElement[Any]:
+        # A patch keeps a stored value the file has no column for; a create has none.
+        return staging.c[name] if name in columns else stored.c[name]
+
+    rule_set = hooks_for(collection).set_checks(staging.c.geom, value)
+    checks = rule_set.checks
+    if not checks:
         return []
-    alive = sa.and_(staging.c.geom.is_not(None), staging.c.row.not_in(sorted(rejected)))
+    alive = sa.and_(staging.c.geom.is_not(None), sa.not_(_among(staging, rejected)))
     found = conn.execute(
         sa.select(staging.c.row, *(c.failing for c in checks))
         .select_from(staging.outerjoin(stored, stored.c.id == staging.c.id))
@@ -286,12 +287,12 @@ def _rule_violations(
             clear.append(row[0])
         else:
             violations.append((row[0], message))
-    if collection.id == ids.MATERIAL_ZONES and clear:
+    if rule_set.exclusions and clear:
         overlaps = rules.exclusion_overlaps(staging.c.geom).lateral("overlaps")
         listed = (
             sa.select(staging.c.row, overlaps.c.name, overlaps.c.id, overlaps.c.area_m2)
             .select_from(staging.join(overlaps, sa.true()))
-            .where(staging.c.row.in_(clear))
+            .where(_among(staging, clear))
             .order_by(staging.c.row, overlaps.c.name, overlaps.c.id)
         )
         areas: dict[int, list[str]] = {}
