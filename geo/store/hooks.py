@@ -21,6 +21,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Literal
@@ -109,6 +110,16 @@ class WriteHooks:
     def check(self, conn: Connection, write: Write) -> None:
         """Domain rules, before anything is written; they raise `rules.RuleViolation`."""
 
+    def set_checks(
+        self, geom: ColumnElement[Any], value: Callable[[str], ColumnElement[Any]]
+    ) -> SetChecks:
+        """`check`'s rules for writes with a new geometry, as SQL over many rows at once.
+
+        ``geom`` and ``value(column)`` are SQL naming one row's new geometry and column
+        values (the import's staged rows). The checks are those `check` runs, in its order.
+        """
+        return SetChecks([])
+
     def before_write(self, conn: Connection, write: Write) -> None:
         """Just before the row is written: read what after_write needs, add column values."""
 
@@ -116,8 +127,21 @@ class WriteHooks:
         """Just after the row is written (or deleted, or restored): keep other rows in step."""
 
 
+@dataclass
+class SetChecks:
+    """A collection's rules as SQL checks; zone-clear-of-exclusions after them, if named."""
+
+    checks: list[rules.Check]
+    exclusions: bool = False
+
+
 class VillageHooks(WriteHooks):
     """Craft villages lie in Vietnam, and in their commune when it has a boundary."""
+
+    def set_checks(
+        self, geom: ColumnElement[Any], value: Callable[[str], ColumnElement[Any]]
+    ) -> SetChecks:
+        return SetChecks(rules.village_checks(geom, value("commune_code")))
 
     def check(self, conn: Connection, write: Write) -> None:
         geom = write.geom
@@ -129,6 +153,12 @@ class VillageHooks(WriteHooks):
 
 class ZoneHooks(WriteHooks):
     """Material zones lie in their province, clear of exclusion areas unless accepted."""
+
+    def set_checks(
+        self, geom: ColumnElement[Any], value: Callable[[str], ColumnElement[Any]]
+    ) -> SetChecks:
+        codes = sa.func.coalesce(value("commune_codes"), sa.text("'{}'::text[]"))
+        return SetChecks(rules.zone_checks(geom, codes), exclusions=True)
 
     def check(self, conn: Connection, write: Write) -> None:
         values = write.values

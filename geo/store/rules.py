@@ -6,10 +6,13 @@ Each rule raises `RuleViolation` with a message that names the rule, so the API 
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
 from geoalchemy2 import Geography
+from sqlalchemy.dialects.postgresql import ARRAY, aggregate_order_by
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -40,7 +43,42 @@ def _current_units(level: str) -> list[ColumnElement[bool]]:
     ]
 
 
-def in_vietnam(conn: Connection, geom: ColumnElement[Any], rule: str, what: str) -> None:
+@dataclass(frozen=True)
+class Check:
+    """One domain rule as SQL over a geometry (and its other inputs).
+
+    ``failing`` is true, or a non-null value the message names, when the rule is broken;
+    false or null when it holds. The API's per-row check selects it for one geometry, the
+    import's set-based check for every staged row at once: one rule, one predicate.
+    """
+
+    failing: ColumnElement[Any]
+    message: Callable[[Any], str]
+
+
+def broken(value: Any) -> bool:
+    """Whether a check's ``failing`` value says the rule is broken."""
+    return value is not None and value is not False
+
+
+def first_violation(checks: list[Check], values: Sequence[Any]) -> str | None:
+    """The message of the first broken check (checks run in order), or None."""
+    for check, value in zip(checks, values, strict=True):
+        if broken(value):
+            return check.message(value)
+    return None
+
+
+def _raise_first(conn: Connection, checks: list[Check]) -> None:
+    if not checks:
+        return
+    values = conn.execute(sa.select(*(c.failing for c in checks))).one()
+    message = first_violation(checks, values)
+    if message is not None:
+        raise RuleViolation(message)
+
+
+def in_vietnam_checks(geom: ColumnElement[Any], rule: str, what: str) -> list[Check]:
     """``geom`` lies wholly in Vietnam: the outline every ``*-in-vietnam`` rule shares.
 
     The outline is the coarse box first, then, once province boundaries are loaded, their
@@ -48,91 +86,131 @@ def in_vietnam(conn: Connection, geom: ColumnElement[Any], rule: str, what: str)
     Thailand) breaks the rule even when it starts inside.
     """
     minx, miny, maxx, maxy = VIETNAM_BBOX
-    inside_box = conn.execute(
-        sa.select(
-            sa.func.ST_CoveredBy(
-                geom, sa.func.ST_MakeEnvelope(minx, miny, maxx, maxy, SRID_STORAGE)
-            )
-        )
-    ).scalar()
-    if not inside_box:
-        raise RuleViolation(
-            f"{rule}: {what} lies outside Vietnam (longitude {minx}–{maxx}, latitude {miny}–{maxy})"
-        )
-    has_provinces = conn.execute(sa.select(sa.exists().where(*_current_units("province")))).scalar()
-    if has_provinces:
-        # Only the provinces the shape touches are merged: a union of every boundary on
-        # each write would cost seconds once all 34 provinces are loaded.
-        provinces = (
-            sa.select(sa.func.ST_Union(_ADMIN.c.geom))
-            .where(*_current_units("province"), sa.func.ST_Intersects(_ADMIN.c.geom, geom))
-            .scalar_subquery()
-        )
-        inside = conn.execute(sa.select(sa.func.ST_CoveredBy(geom, provinces))).scalar()
-        if not inside:
-            raise RuleViolation(
+    in_box = sa.func.ST_CoveredBy(
+        geom, sa.func.ST_MakeEnvelope(minx, miny, maxx, maxy, SRID_STORAGE)
+    )
+    # Only the provinces the shape touches are merged: a union of every boundary on
+    # each write would cost seconds once all 34 provinces are loaded.
+    provinces = (
+        sa.select(sa.func.ST_Union(_ADMIN.c.geom))
+        .where(*_current_units("province"), sa.func.ST_Intersects(_ADMIN.c.geom, geom))
+        .correlate_except(_ADMIN)
+        .scalar_subquery()
+    )
+    has_provinces = sa.exists().where(*_current_units("province"))
+    in_provinces = sa.func.coalesce(sa.func.ST_CoveredBy(geom, provinces), sa.false())
+    return [
+        Check(
+            sa.not_(sa.func.coalesce(in_box, sa.false())),
+            lambda _: (
+                f"{rule}: {what} lies outside Vietnam "
+                f"(longitude {minx}–{maxx}, latitude {miny}–{maxy})"
+            ),
+        ),
+        Check(
+            sa.and_(has_provinces, sa.not_(in_provinces)),
+            lambda _: (
                 f"{rule}: {what} lies outside, or reaches out of, every loaded province boundary"
+            ),
+        ),
+    ]
+
+
+def in_vietnam(conn: Connection, geom: ColumnElement[Any], rule: str, what: str) -> None:
+    """Raise `RuleViolation` unless ``geom`` lies wholly in Vietnam (`in_vietnam_checks`)."""
+    _raise_first(conn, in_vietnam_checks(geom, rule, what))
+
+
+def village_checks(geom: ColumnElement[Any], commune_code: ColumnElement[Any]) -> list[Check]:
+    """A village lies in Vietnam, and in its commune when commune boundaries are loaded.
+
+    ``commune_code`` is SQL (null or empty: no commune named).
+    """
+    # The commune the point lies outside, named as the message shows it.
+    outside_commune = (
+        sa.select(
+            sa.case(
+                (sa.func.ST_Intersects(_ADMIN.c.geom, geom), sa.null()),
+                else_=_ADMIN.c.name + " (commune " + _ADMIN.c.code + ")",
             )
+        )
+        .where(*_current_units("commune"), _ADMIN.c.code == commune_code)
+        .limit(1)
+        .correlate_except(_ADMIN)
+        .scalar_subquery()
+    )
+    return [
+        *in_vietnam_checks(geom, "village-in-vietnam", "the village point"),
+        Check(
+            outside_commune,
+            lambda commune: (
+                f"village-in-commune: the village point lies outside {commune}; move the "
+                "point or correct commune_code"
+            ),
+        ),
+    ]
 
 
 def village_in_vietnam(
     conn: Connection, geom: ColumnElement[Any], commune_code: str | None
 ) -> None:
-    """A village lies in Vietnam, and in its commune when commune boundaries are loaded."""
-    in_vietnam(conn, geom, "village-in-vietnam", "the village point")
-    if commune_code:
-        commune = conn.execute(
-            sa.select(_ADMIN.c.name, sa.func.ST_Intersects(_ADMIN.c.geom, geom)).where(
-                *_current_units("commune"), _ADMIN.c.code == commune_code
-            )
-        ).first()
-        if commune is not None and not commune[1]:
-            raise RuleViolation(
-                f"village-in-commune: the village point lies outside {commune[0]} "
-                f"(commune {commune_code}); move the point or correct commune_code"
-            )
+    """Raise `RuleViolation` unless the village keeps `village_checks`."""
+    checks = village_checks(geom, sa.literal(commune_code or None, sa.Text))
+    _raise_first(conn, checks if commune_code else checks[:-1])
 
 
-def zone_in_vietnam(conn: Connection, geom: ColumnElement[Any], commune_codes: Any) -> None:
+def zone_checks(geom: ColumnElement[Any], commune_codes: ColumnElement[Any]) -> list[Check]:
     """A material zone lies in Vietnam, and in the province of its communes when loaded.
 
-    The province is the parent of the current communes the zone names (``commune_codes``);
-    a zone that names none is held to the outline of Vietnam alone.
+    The province is the parent of the current communes the zone names (``commune_codes``,
+    SQL text[]); a zone that names none is held to the outline of Vietnam alone. A zone
+    whose communes lie in two provinces may cover both.
     """
-    in_vietnam(conn, geom, "zone-in-vietnam", "the zone")
-    listed = commune_codes if isinstance(commune_codes, list | tuple) else []
-    codes = [c for c in listed if isinstance(c, str) and c]
-    if not codes:
-        return
     commune = _ADMIN.alias("commune")
     current_commune = [
         commune.c.level == "commune",
         sa.or_(commune.c.valid_to.is_(None), commune.c.valid_to >= sa.func.current_date()),
-        commune.c.code.in_(codes),
+        commune.c.code == sa.any_(commune_codes),
     ]
     named = [
         *_current_units("province"),
-        _ADMIN.c.code.in_(sa.select(commune.c.parent_code).where(*current_commune)),
+        # Explicit: a staged row's codes two levels up correlate too (bulk import).
+        _ADMIN.c.code.in_(
+            sa.select(commune.c.parent_code).where(*current_commune).correlate_except(commune)
+        ),
     ]
-    names = conn.execute(
-        sa.select(_ADMIN.c.name, _ADMIN.c.code).where(*named).order_by(_ADMIN.c.code)
-    ).all()
-    if not names:
-        return  # the communes' province has no boundary loaded
-    # A zone whose communes lie in two provinces may cover both.
-    inside = conn.execute(
-        sa.select(
-            sa.func.ST_CoveredBy(
-                geom, sa.select(sa.func.ST_Union(_ADMIN.c.geom)).where(*named).scalar_subquery()
-            )
-        )
-    ).scalar()
-    if not inside:
-        listed_names = ", ".join(f"{row.name} ({row.code})" for row in names)
-        raise RuleViolation(
-            f"zone-in-province: the zone reaches outside {listed_names}, the province of its "
-            "communes; redraw the zone or correct commune_codes"
-        )
+    listed = sa.func.string_agg(
+        _ADMIN.c.name + " (" + _ADMIN.c.code + ")",
+        aggregate_order_by(sa.literal_column("', '"), _ADMIN.c.code),
+    )
+    inside = sa.func.coalesce(
+        sa.func.ST_CoveredBy(geom, sa.func.ST_Union(_ADMIN.c.geom)), sa.false()
+    )
+    # No named province with a boundary: the aggregate is null, the rule holds.
+    outside_province = (
+        sa.select(sa.case((inside, sa.null()), else_=listed))
+        .where(*named)
+        .correlate_except(_ADMIN)
+        .scalar_subquery()
+    )
+    return [
+        *in_vietnam_checks(geom, "zone-in-vietnam", "the zone"),
+        Check(
+            outside_province,
+            lambda names: (
+                f"zone-in-province: the zone reaches outside {names}, the province of its "
+                "communes; redraw the zone or correct commune_codes"
+            ),
+        ),
+    ]
+
+
+def zone_in_vietnam(conn: Connection, geom: ColumnElement[Any], commune_codes: Any) -> None:
+    """Raise `RuleViolation` unless the zone keeps `zone_checks`."""
+    listed = commune_codes if isinstance(commune_codes, list | tuple) else []
+    codes = [c for c in listed if isinstance(c, str) and c]
+    checks = zone_checks(geom, sa.literal(codes, ARRAY(sa.Text)))
+    _raise_first(conn, checks if codes else checks[:-1])
 
 
 def route_in_vietnam(conn: Connection, geom: ColumnElement[Any]) -> None:
@@ -145,15 +223,10 @@ def stop_in_vietnam(conn: Connection, geom: ColumnElement[Any]) -> None:
     in_vietnam(conn, geom, "stop-in-vietnam", "the stop")
 
 
-def zone_clear_of_exclusions(
-    conn: Connection, geom: ColumnElement[Any], *, allowed: bool
-) -> list[str]:
-    """A material zone does not overlap an exclusion area, unless the request accepts it.
-
-    Returns the overlapped areas (empty when none); raises when they are not accepted.
-    """
+def exclusion_overlaps(geom: ColumnElement[Any]) -> sa.Select[Any]:
+    """The exclusion areas ``geom`` overlaps: layer name, feature id, overlap in m²."""
     overlap = sa.func.ST_Area(sa.cast(sa.func.ST_Intersection(_REF.c.geom, geom), _geography()))
-    rows = conn.execute(
+    return (
         sa.select(_LAYER.c.name, _REF.c.id, overlap.label("area_m2"))
         .select_from(_REF.join(_LAYER, _LAYER.c.id == _REF.c.layer_id))
         .where(
@@ -161,14 +234,33 @@ def zone_clear_of_exclusions(
             sa.func.ST_Intersects(_REF.c.geom, geom),
             sa.not_(sa.func.ST_Touches(_REF.c.geom, geom)),
         )
-        .order_by(_LAYER.c.name, _REF.c.id)
-    ).all()
-    found = [f"{row.name}/{row.id} ({row.area_m2 / 10_000:.2f} ha)" for row in rows]
+    )
+
+
+def exclusion_label(name: str, feature_id: int, area_m2: float) -> str:
+    """One overlapped exclusion area as the rule's message lists it."""
+    return f"{name}/{feature_id} ({area_m2 / 10_000:.2f} ha)"
+
+
+def exclusions_message(found: list[str]) -> str:
+    """zone-clear-of-exclusions broken by the overlaps ``found`` (`exclusion_label`)."""
+    return (
+        "zone-clear-of-exclusions: the zone overlaps exclusion areas "
+        f"{', '.join(found)}; send allow-exclusion-overlap=true to save it knowingly"
+    )
+
+
+def zone_clear_of_exclusions(
+    conn: Connection, geom: ColumnElement[Any], *, allowed: bool
+) -> list[str]:
+    """A material zone does not overlap an exclusion area, unless the request accepts it.
+
+    Returns the overlapped areas (empty when none); raises when they are not accepted.
+    """
+    rows = conn.execute(exclusion_overlaps(geom).order_by(_LAYER.c.name, _REF.c.id)).all()
+    found = [exclusion_label(row.name, row.id, row.area_m2) for row in rows]
     if found and not allowed:
-        raise RuleViolation(
-            "zone-clear-of-exclusions: the zone overlaps exclusion areas "
-            f"{', '.join(found)}; send allow-exclusion-overlap=true to save it knowingly"
-        )
+        raise RuleViolation(exclusions_message(found))
     return found
 
 

@@ -1,10 +1,13 @@
 """One import: read → map → check → write through the API's write path, all or nothing.
 
-Every row goes through `geo.store.writes` (create, or patch of the row with the same
-natural key), so an imported row obeys exactly the rules and hooks an API write obeys and
-lands in the history with the actor. Each row runs in a savepoint: a row that breaks a
-rule is reported and undone while the others are still checked. A dry run (the default)
-rolls the whole transaction back; a real run commits only when no row was rejected.
+Villages, material zones and admin units are written set-based (bulk.py): staged with
+COPY, checked by the rules' own SQL over all rows at once, written in one INSERT and one
+UPDATE. Routes, stops and reference layers (and a set whose write a database constraint
+refuses) go row by row through `geo.store.writes` (create, or patch of the row with the
+same natural key), each row in a savepoint: a row that breaks a rule is reported and
+undone while the others are still checked. Either way an imported row obeys the rules an
+API write obeys and lands in the history with the actor. A dry run (the default) rolls
+the whole transaction back; a real run commits only when no row was rejected.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ import sqlalchemy as sa
 from pyproj import CRS, Transformer
 from sqlalchemy.engine import Connection, Engine
 
+from geo.io.imports import bulk
 from geo.io.imports import values as cells
 from geo.io.imports.mapping import ALIASES, ColumnMapping, fold, load_mapping, save_mapping
 from geo.io.imports.reading import Source, force_2d, read_source
@@ -400,15 +404,10 @@ def _shape_for(collection: Collection | None, geom: Any) -> Any:
     return geom
 
 
-_EXTRACT = {"Point": 1, "LineString": 2, "MultiPolygon": 3}
-
-
 def _repair(conn: Connection, collection: Collection | None, geom: Any) -> Any:
     """ST_MakeValid in PostGIS, kept only when the result is still the collection's type."""
     kind = collection.geometry_type if collection is not None else "Geometry"
-    made = sa.func.ST_MakeValid(sa.func.ST_GeomFromWKB(shapely.to_wkb(geom), SRID_STORAGE))
-    if kind in _EXTRACT:
-        made = sa.func.ST_CollectionExtract(made, _EXTRACT[kind])
+    made = bulk.made_valid(sa.func.ST_GeomFromWKB(shapely.to_wkb(geom), SRID_STORAGE), kind)
     wkb = conn.execute(sa.select(sa.func.ST_AsBinary(made))).scalar()
     repaired = shapely.from_wkb(bytes(wkb)) if wkb is not None else None
     if repaired is None or repaired.is_empty:
@@ -418,12 +417,7 @@ def _repair(conn: Connection, collection: Collection | None, geom: Any) -> Any:
 
 def _province_outline(conn: Connection) -> Any:
     """The union of the loaded current admin units' boundaries (None when none are loaded)."""
-    wkb = conn.execute(
-        sa.select(sa.func.ST_AsBinary(sa.func.ST_Union(_ADMIN.c.geom))).where(
-            _ADMIN.c.geom.is_not(None),
-            sa.or_(_ADMIN.c.valid_to.is_(None), _ADMIN.c.valid_to >= sa.func.current_date()),
-        )
-    ).scalar()
+    wkb = conn.execute(sa.select(sa.func.ST_AsBinary(bulk.outline_sql(_ADMIN)))).scalar()
     if wkb is None:
         return None
     outline = shapely.from_wkb(bytes(wkb))
@@ -752,12 +746,18 @@ def _write(
         try:
             set_actor(conn, request.actor)
             collection = core if core is not None else _reference_collection(conn, request)
-            outline = _province_outline(conn) if collection.id != ids.ADMIN_UNITS else None
-            for done, (result, prepared) in enumerate(rows, start=1):
-                if result.status != "rejected":
-                    _write_row(conn, collection, result, prepared, outline, options)
+            if collection.id in bulk.SET_BASED and bulk.write_rows(
+                conn, collection, rows, KEYS[collection.id], _ADMIN
+            ):
                 if progress is not None:
-                    progress(done, total)
+                    progress(total, total)
+            else:
+                outline = _province_outline(conn) if collection.id != ids.ADMIN_UNITS else None
+                for done, (result, prepared) in enumerate(rows, start=1):
+                    if result.status != "rejected":
+                        _write_row(conn, collection, result, prepared, outline, options)
+                    if progress is not None:
+                        progress(done, total)
             if core is None and not any(r.status == "rejected" for r, _ in rows):
                 _replace_layer_features(conn, collection, rows, options)
             rejected = any(r.status == "rejected" for r, _ in rows)
