@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import hashlib
 import math
 import re
 from collections.abc import Iterator, Mapping, Sequence
@@ -36,6 +35,7 @@ import shapely
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from geo.io.files import sha256_of
 from geo.kernel.crs import SRID_STORAGE
 from geo.kernel.errors import InvalidInput
 from geo.kernel.vocab import RoadClass
@@ -489,15 +489,6 @@ class NetworkReport:
         return "; ".join(parts)
 
 
-def file_hash(path: Path) -> str:
-    """SHA-256 of a file's bytes."""
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 _COLUMNS = (
     "osm_id",
     "source_id",
@@ -726,7 +717,7 @@ def import_network(
             edges,
             name=name or default_name(path),
             source=path.name,
-            source_hash=file_hash(path),
+            source_hash=sha256_of(path),
             approximate=approximate or all(e.approximate for e in edges),
             actor=actor,
             replace=replace,
@@ -740,7 +731,7 @@ def load_demo_network(conn: Connection, demo_dir: Path, *, actor: str) -> tuple[
     same file writes nothing).
     """
     path = demo_dir / DEMO_FILE
-    digest = file_hash(path)
+    digest = sha256_of(path)
     row = conn.execute(
         sa.select(_NETWORK.c.source_hash, _NETWORK.c.edges).where(_NETWORK.c.name == DEMO_NETWORK)
     ).one_or_none()

@@ -13,7 +13,6 @@ the whole transaction back; a real run commits only when no row was rejected.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -27,6 +26,7 @@ import sqlalchemy as sa
 from pyproj import CRS, Transformer
 from sqlalchemy.engine import Connection, Engine
 
+from geo.io.files import sha256_of
 from geo.io.imports import bulk
 from geo.io.imports import values as cells
 from geo.io.imports.mapping import ALIASES, ColumnMapping, fold, load_mapping, save_mapping
@@ -189,15 +189,6 @@ class ImportOutcome:
                 for r in self.rows
             ],
         }
-
-
-def sha256_of(path: Path) -> str:
-    """The file's SHA-256, hex."""
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _now() -> str:
