@@ -7,7 +7,8 @@
 - the demo loader's bulk upsert (geo.io.ingest.load_material_zones) on the same file, the
   floor the per-row import is compared with (it runs no domain rules, hooks or report).
 
-Each figure is rows per second and the process's peak memory; ratios are what to compare
+Then a one-worker server exports the imported parcels as GeoPackage and GeoJSON and its
+peak memory is read. Each import figure is rows per second and the process's peak memory; ratios are what to compare
 (the machine is shared and noisy).
 """
 
@@ -27,6 +28,7 @@ import pyogrio
 import sqlalchemy as sa
 
 from bench import generate
+from bench.run import ExportMemory, export_memory
 from geo.io import ingest
 from geo.io.imports import ImportRequest, run_import
 from geo.store import migrate
@@ -80,8 +82,9 @@ def parcels_file(folder: Path, parcels: int) -> Path:
     return path
 
 
-def measure(server_url: str, path: Path) -> list[Figure]:
-    """Dry run, real run and the bulk floor, each in a fresh database."""
+def measure(server_url: str, path: Path) -> tuple[list[Figure], list[ExportMemory]]:
+    """Dry run, real run and the bulk floor, each in a fresh database; then the imported
+    parcels exported back as GeoPackage and GeoJSON by a server (its peak memory)."""
     rows = pyogrio.read_info(path)["features"]
     figures = []
     url = _fresh_database(server_url)
@@ -100,6 +103,7 @@ def measure(server_url: str, path: Path) -> list[Figure]:
             stored = conn.execute(sa.text("SELECT count(*) FROM material_zone")).scalar_one()
         if stored != rows:
             raise SystemExit(f"the real run stored {stored} of {rows} rows: {outcomes[-1]!r}")
+        exports = [export_memory(url, fmt=fmt) for fmt in ("gpkg", "geojson")]
     finally:
         engine.dispose()
         _drop_database(server_url, url)
@@ -117,10 +121,10 @@ def measure(server_url: str, path: Path) -> list[Figure]:
     finally:
         engine.dispose()
         _drop_database(server_url, url)
-    return figures
+    return figures, exports
 
 
-def markdown(figures: list[Figure], rows: int) -> str:
+def markdown(figures: list[Figure], rows: int, exports: list[ExportMemory]) -> str:
     """The figures as a table, with each import's rate as a share of the bulk floor."""
     floor = figures[-1].rate
     stamp = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
@@ -137,6 +141,13 @@ def markdown(figures: list[Figure], rows: int) -> str:
             f"| {figure.label} | {figure.seconds:.1f} | {figure.rate:,.0f} | {share:.0%} |"
         )
     lines += ["", f"Peak memory of the importing process: {peak_mb:,.0f} MB.", ""]
+    for fmt, export in zip(("GeoPackage", "GeoJSON"), exports, strict=True):
+        lines.append(
+            f"Export of the {export.features:,} imported parcels as {fmt} (one server worker): "
+            f"{export.bytes / 1e6:,.0f} MB in {export.seconds:.1f} s, the server's peak memory "
+            f"(VmHWM) {export.peak_rss_mb:,.0f} MB."
+        )
+    lines.append("")
     return "\n".join(lines)
 
 
@@ -151,8 +162,8 @@ def main() -> None:
     if settings.uses_private_cluster:
         settings.cluster().start()
     path = parcels_file(args.data / str(args.parcels), args.parcels)
-    figures = measure(settings.admin_url(), path)
-    text = markdown(figures, figures[0].rows)
+    figures, exports = measure(settings.admin_url(), path)
+    text = markdown(figures, figures[0].rows, exports)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(text, encoding="utf-8")
     print(text)
