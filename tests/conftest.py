@@ -93,6 +93,35 @@ def pytest_runtest_protocol(item: pytest.Item) -> Generator[None, object, object
         return (yield)
 
 
+# xdist hands whole files to the workers in collection order, where the slowest files came
+# last (tests/test_cli.py alone ran 7 min): these go first so that no long file starts
+# when the other worker is almost done. Slowest first, from a run's --durations (2026-11).
+SLOWEST_FILES = (
+    "tests/test_cli.py",
+    "tests/api/test_schemathesis.py",
+    "tests/test_backup.py",
+    "tests/maps/test_overview_ux.py",
+    "tests/maps/test_search.py",
+    "tests/maps/test_hostile_names.py",
+    "tests/api/test_roles.py",
+    "tests/maps/test_context.py",
+    "tests/test_architecture.py",
+    "tests/api/test_tiles.py",
+    "tests/test_make_run.py",
+    "tests/test_fault.py",
+    "tests/maps/test_browser.py",
+    "tests/maps/test_editor.py",
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Under xdist, the slowest files first (the others keep their order)."""
+    if "PYTEST_XDIST_WORKER" not in os.environ:
+        return
+    rank = {path: i for i, path in enumerate(SLOWEST_FILES)}
+    items.sort(key=lambda item: rank.get(item.nodeid.split("::")[0], len(rank)))
+
+
 def libpq_conninfo(url: str) -> str:
     """A psycopg connection string for a SQLAlchemy URL."""
     return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
