@@ -114,6 +114,12 @@ SLOWEST_FILES = (
 )
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """Keep that order: xdist would otherwise hand out the files with most tests first."""
+    if hasattr(config.option, "loadscopereorder"):
+        config.option.loadscopereorder = False
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Under xdist, the slowest files first (the others keep their order)."""
     if "PYTEST_XDIST_WORKER" not in os.environ:
