@@ -4,7 +4,9 @@ SHELL := /bin/bash
 export PATH := $(HOME)/.local/bin:$(PATH)
 UV ?= uv
 CRAFTMAP := $(UV) run --frozen craftmap
-PYTEST_ARGS ?=
+# Two pytest-xdist workers, whole files each (module fixtures stay shared): see
+# tests/conftest.py. `make test PYTEST_ARGS=tests/api` runs a part without xdist.
+PYTEST_ARGS ?= -n 2 --dist loadfile
 
 .PHONY: run test setup system-deps venv map-assets db demo lint bench clean
 

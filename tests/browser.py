@@ -8,7 +8,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, sync_playwright
+from playwright.sync_api import Browser, Playwright, sync_playwright
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 # Screenshots and PDFs the browser tests leave for a human to look at.
@@ -19,16 +19,54 @@ needs_chromium = pytest.mark.skipif(
 )
 
 
+def _launch(playwright: Playwright) -> Browser:
+    return playwright.chromium.launch(
+        executable_path=CHROMIUM,
+        # No sandbox in containers, small /dev/shm, and nothing fetched behind the test's back.
+        args=["--no-sandbox", "--disable-dev-shm-usage", "--disable-background-networking"],
+    )
+
+
 @contextmanager
 def chromium() -> Iterator[Browser]:
-    """A headless Chromium, closed when the block ends."""
+    """A headless Chromium, closed when the block ends.
+
+    Not while the session's Chromium runs (the ``browser`` fixture): Playwright's sync API
+    allows one instance per thread. Tests use the fixture.
+    """
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            # No sandbox in containers, small /dev/shm, and nothing fetched behind the test's back.
-            args=["--no-sandbox", "--disable-dev-shm-usage", "--disable-background-networking"],
-        )
+        browser = _launch(playwright)
         try:
             yield browser
         finally:
             browser.close()
+
+
+class SharedChromium:
+    """One Chromium for the whole session, launched when a test first needs it.
+
+    Tests get contexts of their own (``browser.new_page()`` / ``new_context()``); the
+    ``browser`` fixture closes them after each test. A Chromium that crashed is launched
+    again for the next test. While it runs, Playwright's event loop is this thread's
+    running loop: ``asyncio.run`` in a test would refuse to start (none does).
+    """
+
+    def __init__(self) -> None:
+        self._playwright: Playwright | None = None
+        self._browser: Browser | None = None
+
+    def get(self) -> Browser:
+        """The running Chromium."""
+        if self._playwright is None:
+            self._playwright = sync_playwright().start()
+        if self._browser is None or not self._browser.is_connected():
+            self._browser = _launch(self._playwright)
+        return self._browser
+
+    def close(self) -> None:
+        """Close Chromium and Playwright (if they were started)."""
+        if self._browser is not None and self._browser.is_connected():
+            self._browser.close()
+        if self._playwright is not None:
+            self._playwright.stop()
+        self._browser = self._playwright = None

@@ -141,6 +141,7 @@ def _probe(server: LiveServer, endpoints: list[tuple[str, bool]]) -> list[tuple[
     return answers
 
 
+@pytest.mark.serial
 def test_database_outage_is_503_then_recovers_and_loses_no_acknowledged_write(
     cluster: LocalCluster, tmp_path: Path
 ) -> None:

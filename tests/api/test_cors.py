@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from playwright.sync_api import Browser
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
@@ -18,7 +19,7 @@ from api.main import create_app
 from api.settings import ApiSettings
 from ops.cluster import free_port
 from ops.settings import DatabaseSettings
-from tests.browser import chromium, needs_chromium
+from tests.browser import needs_chromium
 from tests.factories import committed_village
 from tests.live import live_server
 from tests.routes import concrete, route_table
@@ -250,13 +251,14 @@ def page_origin(tmp_path: Path) -> Iterator[int]:
 
 
 @needs_chromium
-def test_chromium_obeys_the_answers(database_url: str, tmp_path: Path, page_origin: int) -> None:
+def test_chromium_obeys_the_answers(
+    database_url: str, tmp_path: Path, page_origin: int, browser: Browser
+) -> None:
     allowed = f"http://127.0.0.1:{page_origin}"
     env = {"CRAFTMAP_CORS_ORIGINS": allowed}
     with (
         committed_village(database_url) as village_id,
         live_server(database_url, tmp_path, env=env) as api,
-        chromium() as browser,
     ):
         item = f"{ITEMS}/{village_id}"
         page = browser.new_page()

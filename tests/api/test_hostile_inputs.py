@@ -32,6 +32,12 @@ VN2000_TM3 = EPSG.format(5897)
 
 
 @pytest.fixture(scope="module")
+def live(own_live: LiveServer) -> LiveServer:
+    """A server of this module's own: its tests try to crash and poison it."""
+    return own_live
+
+
+@pytest.fixture(scope="module")
 def admin_token(database_url: str) -> Iterator[str]:
     """An admin key committed to the shared test database, revoked afterwards."""
     engine = make_engine(database_url)
@@ -399,6 +405,7 @@ def _lifecycle(log: str) -> list[str]:
     return [line for line in log.splitlines() if any(e in line for e in events)]
 
 
+@pytest.mark.serial
 def test_worst_filters_answer_400_while_cheap_requests_all_succeed(roomy: LiveServer) -> None:
     # AND/OR chains and nested GEOMETRYCOLLECTIONs only crash past what a URL holds.
     assert sum(reaches for _, _, reaches in HOSTILE_FILTERS) >= 18

@@ -424,6 +424,7 @@ def test_x_forwarded_for_counts_only_behind_a_trusted_proxy(
 
 
 # -- bookkeeping under a lock ----------------------------------------------------------------
+@pytest.mark.serial
 def test_key_bookkeeping_waiting_on_a_lock_gives_up_with_503_and_writes_nothing(
     limited: LiveServer, own_database: dict[str, str]
 ) -> None:

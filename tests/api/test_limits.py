@@ -226,6 +226,7 @@ ITEMS = "/collections/material-zones/items"
 
 
 # -- point 3: key before body, body cap ------------------------------------------------------
+@pytest.mark.serial
 @pytest.mark.parametrize("chunked", [False, True], ids=["content-length", "chunked"])
 def test_100_mb_without_a_key_is_refused_before_the_body_is_read(
     server: LiveServer, limits_db: str, nothing_written: None, chunked: bool
@@ -463,6 +464,7 @@ def _slow_items_path(limit: int = 10) -> str:
     return f"{ITEMS}?{query}"
 
 
+@pytest.mark.serial
 def test_queries_of_clients_that_left_are_cancelled(server: LiveServer, limits_db: str) -> None:
     # A small page, a streamed page, and an export (streamed, with the longer time limit).
     export = (
@@ -493,6 +495,7 @@ def test_queries_of_clients_that_left_are_cancelled(server: LiveServer, limits_d
     assert "Traceback" not in server.log()
 
 
+@pytest.mark.serial
 def test_a_query_over_the_time_limit_is_503_with_retry_after(
     limits_db: str, tmp_path: Path
 ) -> None:

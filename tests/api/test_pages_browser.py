@@ -7,23 +7,16 @@ test-artifacts/issue12/pages/ for a person to look at.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 
 import pytest
 from playwright.sync_api import Browser
 
-from tests.browser import ARTIFACTS, chromium, needs_chromium
+from tests.browser import ARTIFACTS, needs_chromium
 from tests.live import LiveServer
 
 pytestmark = needs_chromium
 SHOTS = ARTIFACTS / "issue12" / "pages"
 SCREENS = {"desktop": (1280, 800), "phone": (390, 844)}
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with chromium() as launched:
-        yield launched
 
 
 def _id(live: LiveServer, collection: str, code: str) -> int:

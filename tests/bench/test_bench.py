@@ -14,6 +14,7 @@ from geo.store.db import make_engine
 
 
 @pytest.mark.slow
+@pytest.mark.serial
 def test_generate_load_and_run_at_tiny_scale(pg_server_url: str, tmp_path: Path) -> None:
     folder = generate.generate(tmp_path / "data", generate.TINY, seed=11)
     parcels = gpd.read_file(folder / "parcels.gpkg")

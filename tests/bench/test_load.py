@@ -8,6 +8,7 @@ from bench import load
 
 
 @pytest.mark.slow
+@pytest.mark.serial
 def test_tiny_mixed_load_loses_nothing(pg_server_url: str) -> None:
     with load.demo_server(pg_server_url, workers=2) as (base, key, pid):
         report = load.run(
