@@ -14,6 +14,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.i18n import PROBLEM_DETAILS, PROBLEM_NOUNS, PROBLEM_TITLES
+from api.negotiation import vary
 from geo.kernel import errors
 from geo.kernel.text import Lang, Text, asked_language, negotiate
 from geo.store.db import DATABASE_DOWN, DatabaseValueError, StatementCancelled
@@ -236,6 +237,9 @@ def _for_client(request: Request, response: JSONResponse) -> Response:
     readable page, with the same status."""
     accept = request.headers.get("accept", "")
     asked = request.query_params.get("f")
+    if asked is None:
+        # Without f, Accept chose between the page and the JSON: caches must know.
+        vary(request, "Accept", "Accept-Language")
     if asked == "html" or (asked is None and accept.startswith("text/html")):
         lang = negotiate(
             request.query_params.get("lang"), request.headers.get("accept-language", "")

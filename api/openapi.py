@@ -368,6 +368,11 @@ def _said(description: Text) -> str:
     return description.en
 
 
+def bilingual(description: Text) -> str:
+    """A router's parameter description: English in the document, both on the /api page."""
+    return _said(description)
+
+
 def parameter_text(description: str) -> Text | None:
     """Both languages of a parameter description of this document, if it has them."""
     return PARAMETER_TEXTS.get(description)

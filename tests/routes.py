@@ -11,7 +11,14 @@ from starlette.routing import Mount
 
 # Values for the path parameters that are no ids (tile 8/113/203 holds Thanh Hóa's
 # villages, zones and routes); tests add the ids of features they make (factories.path_ids).
-PATH_VALUES = {"collectionId": "villages", "tileMatrix": "8", "tileRow": "113", "tileCol": "203"}
+# An import job that does not exist: its routes answer 401 without a key, 404 with one.
+PATH_VALUES = {
+    "collectionId": "villages",
+    "tileMatrix": "8",
+    "tileRow": "113",
+    "tileCol": "203",
+    "jobId": "1",
+}
 
 
 def route_table(app: FastAPI) -> dict[str, set[str]]:

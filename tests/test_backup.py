@@ -162,7 +162,8 @@ def test_restore_by_a_role_that_may_not_create_postgis(
     source: dict[str, Any], pg_server_url: str
 ) -> None:
     # DATABASE_URL of a hosted server: the database's owner is no superuser, and an
-    # administrator created PostGIS for it. Restore and replace must both work.
+    # administrator created PostGIS and pgRouting for it (neither is a trusted extension).
+    # Restore and replace must both work.
     role = f"restorer_{uuid.uuid4().hex[:8]}"
     url = create_database(pg_server_url, "craftmap_backup_role")
     with psycopg.connect(libpq_conninfo(pg_server_url), autocommit=True) as conn:
@@ -170,6 +171,7 @@ def test_restore_by_a_role_that_may_not_create_postgis(
         conn.execute(f'ALTER DATABASE "{make_url(url).database}" OWNER TO {role}')
     with psycopg.connect(libpq_conninfo(url), autocommit=True) as conn:
         conn.execute("CREATE EXTENSION postgis")
+        conn.execute("CREATE EXTENSION pgrouting")
     as_owner = make_url(url).set(username=role, password=role).render_as_string(False)
     try:
         assert (

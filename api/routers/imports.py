@@ -22,6 +22,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from api.auth import require_writer
 from api.deps import RootUrl, SessionDep, SettingsDep, get_engine
+from api.openapi import bilingual
 from geo.io.imports import ImportRequest, jobs, parse_inline, reading
 from geo.io.imports import report as reports
 from geo.io.imports.pipeline import check_target, target_collection
@@ -55,7 +56,17 @@ PAGE = {
     "rows": Text("dòng", "rows"),
     "report": Text("Báo cáo", "Report"),
 }
-JobId = Annotated[int, PathParam(alias="jobId", ge=1, le=2_147_483_647)]
+JobId = Annotated[
+    int,
+    PathParam(
+        alias="jobId",
+        ge=1,
+        le=2_147_483_647,
+        description=bilingual(
+            Text("số của lượt nhập (trong Location)", "the import's number (from Location)")
+        ),
+    ),
+]
 
 
 def _saved_upload(upload: UploadFile, limit: int) -> tuple[Path, str, str]:
@@ -110,32 +121,104 @@ def upload(
     session: SessionDep,
     settings: SettingsDep,
     root: RootUrl,
-    file: Annotated[UploadFile, File(description="the file to import")],
+    file: Annotated[
+        UploadFile, File(description=bilingual(Text("tệp cần nhập", "the file to import")))
+    ],
     into: Annotated[
         str,
         Form(
-            description="villages, material-zones, admin-units, routes, route-stops or "
-            "layers/<name>"
+            description=bilingual(
+                Text(
+                    "villages, material-zones, admin-units, routes, route-stops hoặc layers/<tên>",
+                    "villages, material-zones, admin-units, routes, route-stops or layers/<name>",
+                )
+            )
         ),
     ],
-    layer: Annotated[str | None, Form(description="the file's layer or sheet")] = None,
-    crs: Annotated[
-        str | None, Form(description="EPSG:<code> or vn2000-tm3:<central meridian>")
+    layer: Annotated[
+        str | None,
+        Form(
+            description=bilingual(Text("lớp hoặc trang tính của tệp", "the file's layer or sheet"))
+        ),
     ] = None,
-    encoding: Annotated[str, Form(description="auto, utf-8, tcvn3 or vni")] = "auto",
-    mapping: Annotated[str | None, Form(description="a saved mapping's name")] = None,
+    crs: Annotated[
+        str | None,
+        Form(
+            description=bilingual(
+                Text(
+                    "EPSG:<mã> hoặc vn2000-tm3:<kinh tuyến trục>",
+                    "EPSG:<code> or vn2000-tm3:<central meridian>",
+                )
+            )
+        ),
+    ] = None,
+    encoding: Annotated[
+        str,
+        Form(
+            description=bilingual(Text("auto, utf-8, tcvn3 hoặc vni", "auto, utf-8, tcvn3 or vni"))
+        ),
+    ] = "auto",
+    mapping: Annotated[
+        str | None,
+        Form(
+            description=bilingual(Text("tên một bảng ánh xạ cột đã lưu", "a saved mapping's name"))
+        ),
+    ] = None,
     map_: Annotated[
-        list[str] | None, Form(alias="map", description="source=field (repeatable)")
+        list[str] | None,
+        Form(
+            alias="map",
+            description=bilingual(
+                Text("cột nguồn=trường (lặp lại được)", "source=field (repeatable)")
+            ),
+        ),
     ] = None,
     values: Annotated[
-        list[str] | None, Form(description="field:source value=code (repeatable)")
+        list[str] | None,
+        Form(
+            description=bilingual(
+                Text(
+                    "trường:giá trị nguồn=mã (lặp lại được)", "field:source value=code (repeatable)"
+                )
+            )
+        ),
     ] = None,
     save_mapping: Annotated[
-        str | None, Form(alias="save-mapping", description="save the mapping under this name")
+        str | None,
+        Form(
+            alias="save-mapping",
+            description=bilingual(
+                Text("lưu bảng ánh xạ với tên này", "save the mapping under this name")
+            ),
+        ),
     ] = None,
-    title: Annotated[str | None, Form(description="a new reference layer's title")] = None,
-    kind: Annotated[str, Form(description="a new reference layer's kind")] = "other",
-    apply: Annotated[bool, Form(description="write (all or nothing); false: a dry run")] = False,
+    title: Annotated[
+        str | None,
+        Form(
+            description=bilingual(
+                Text("tiêu đề của lớp tham chiếu mới", "a new reference layer's title")
+            )
+        ),
+    ] = None,
+    kind: Annotated[
+        str,
+        Form(
+            description=bilingual(
+                Text("loại của lớp tham chiếu mới", "a new reference layer's kind")
+            )
+        ),
+    ] = "other",
+    apply: Annotated[
+        bool,
+        Form(
+            description=bilingual(
+                Text(
+                    "ghi (tất cả hoặc không gì cả); false: chạy thử",
+                    "write (all or nothing); false: a dry run",
+                )
+            )
+        ),
+    ] = False,
 ) -> Response:
     """Check the key, the file and the options; create the job and start it."""
     conn = session.connection()
@@ -204,8 +287,12 @@ def job_status(
     session: SessionDep,
     root: RootUrl,
     job_id: JobId,
-    f: Annotated[str | None, Query(description="json or html")] = None,
-    lang: Annotated[str | None, Query(description="vi or en (html)")] = None,
+    f: Annotated[
+        str | None, Query(description=bilingual(Text("json hoặc html", "json or html")))
+    ] = None,
+    lang: Annotated[
+        str | None, Query(description=bilingual(Text("vi hoặc en (html)", "vi or en (html)")))
+    ] = None,
 ) -> Response:
     """The job as JSON, or as a page that refreshes until it is done."""
     job = _job(request, session, job_id)
@@ -247,8 +334,12 @@ def job_report(
     request: Request,
     session: SessionDep,
     job_id: JobId,
-    f: Annotated[str, Query(description="json, html or csv")] = "json",
-    lang: Annotated[str | None, Query(description="vi or en (html)")] = None,
+    f: Annotated[
+        str, Query(description=bilingual(Text("json, html hoặc csv", "json, html or csv")))
+    ] = "json",
+    lang: Annotated[
+        str | None, Query(description=bilingual(Text("vi hoặc en (html)", "vi or en (html)")))
+    ] = None,
 ) -> Response:
     """The report of a finished job (404 while it runs or when it failed)."""
     job = _job(request, session, job_id)

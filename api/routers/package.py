@@ -12,8 +12,10 @@ from fastapi.responses import FileResponse
 from starlette.background import BackgroundTask
 
 from api.deps import SettingsDep, read_connection
+from api.openapi import bilingual
 from geo.io.package import parse_area, write_package
 from geo.kernel.crs import served_crs
+from geo.kernel.text import Text
 from maps.styles import PACKAGE_PALETTE
 
 router = APIRouter(tags=["data"])
@@ -44,18 +46,63 @@ def package(
     request: Request,
     settings: SettingsDep,
     area: Annotated[
-        str | None, Query(description="An administrative unit code (province 38, a commune…)")
+        str | None,
+        Query(
+            description=bilingual(
+                Text(
+                    "Mã đơn vị hành chính (tỉnh 38, một xã…)",
+                    "An administrative unit code (province 38, a commune…)",
+                )
+            )
+        ),
     ] = None,
     commune: Annotated[
-        str | None, Query(description="A commune code (refused when the unit is not a commune)")
+        str | None,
+        Query(
+            description=bilingual(
+                Text(
+                    "Mã xã (bị từ chối khi đơn vị không phải là xã)",
+                    "A commune code (refused when the unit is not a commune)",
+                )
+            )
+        ),
     ] = None,
-    bbox: Annotated[str | None, Query(description="minlon,minlat,maxlon,maxlat (WGS 84)")] = None,
+    bbox: Annotated[
+        str | None,
+        Query(
+            description=bilingual(
+                Text(
+                    "kinh độ nhỏ nhất, vĩ độ nhỏ nhất, kinh độ lớn nhất, vĩ độ lớn nhất (WGS 84)",
+                    "minlon,minlat,maxlon,maxlat (WGS 84)",
+                )
+            )
+        ),
+    ] = None,
     scheme: Annotated[
-        str | None, Query(description="The code's admin scheme; default the current one")
+        str | None,
+        Query(
+            description=bilingual(
+                Text(
+                    "Hệ thống đơn vị hành chính của mã; mặc định là hệ thống hiện hành",
+                    "The code's admin scheme; default the current one",
+                )
+            )
+        ),
     ] = None,
-    f: Annotated[Literal["gpkg", "kmz"], Query(description="gpkg (QGIS) or kmz")] = "gpkg",
+    f: Annotated[
+        Literal["gpkg", "kmz"],
+        Query(description=bilingual(Text("gpkg (QGIS) hoặc kmz", "gpkg (QGIS) or kmz"))),
+    ] = "gpkg",
     crs: Annotated[
-        str | None, Query(description="CRS of the GeoPackage (KMZ is always WGS 84)")
+        str | None,
+        Query(
+            description=bilingual(
+                Text(
+                    "Hệ tọa độ của GeoPackage (KMZ luôn là WGS 84)",
+                    "CRS of the GeoPackage (KMZ is always WGS 84)",
+                )
+            )
+        ),
     ] = None,
 ) -> FileResponse:
     """Every feature of the area, one layer per collection, in the web maps' colours.

@@ -26,6 +26,11 @@ NOUNS = {
     "material_zone": "material zone",
     "reference_feature": "reference feature",
     "reference_layer": "reference layer",
+    "road_edge": "road edge",
+    "road_network": "road network",
+    "import_job": "import job",
+    "import_mapping": "import mapping",
+    "import_run": "import run",
     "route_stop": "route stop",
     "tourism_route": "route",
     "village_stat": "village statistic",
@@ -83,6 +88,15 @@ CHECK_RULES: dict[str, tuple[str, str]] = {
         "trained_workers must not be more than workers",
     ),
     "ck_village_stat_year_range": ("year", "year must be from 1990 to 2100"),
+    "ck_import_job_status_known": (
+        "status",
+        "status must be one of queued, running, done, failed",
+    ),
+    "ck_road_edge_maxspeed_positive": ("maxspeed", "maxspeed must be > 0 km/h when given"),
+    "ck_road_edge_speeds_nonneg": (
+        "speed_car",
+        "speed_car, speed_motorbike, speed_bicycle and speed_walking must be ≥ 0 km/h",
+    ),
 }
 
 GENERIC = "a value breaks a rule of the data model"

@@ -6,14 +6,13 @@ test-artifacts/issue13/export/ for a person to look at.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pyogrio
 import pytest
 from playwright.sync_api import Browser
 
-from tests.browser import ARTIFACTS, chromium, needs_chromium
+from tests.browser import ARTIFACTS, needs_chromium
 from tests.live import LiveServer
 
 pytestmark = needs_chromium
@@ -23,12 +22,6 @@ LABELS = {
     "vi": "Tải về tất cả đối tượng: GeoPackage (dùng cho QGIS)",
     "en": "All features: GeoPackage (for QGIS)",
 }
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with chromium() as launched:
-        yield launched
 
 
 @pytest.mark.parametrize("screen", SCREENS)

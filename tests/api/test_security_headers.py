@@ -25,6 +25,7 @@ PATH_VALUES = {
     "tileMatrix": "10",
     "tileRow": "450",
     "tileCol": "811",
+    "jobId": "1",  # no such import: its routes answer 401/404, headers included
 }
 # Pages that must be HTML when asked for HTML.
 HTML_PAGES = {
@@ -81,6 +82,13 @@ def test_every_get_route_sends_the_headers_and_html_a_fresh_nonce(
         _common(answer.headers, url)
         if not answer.headers.get("content-type", "").startswith("text/html"):
             assert "default-src 'none'" in answer.headers["content-security-policy"], url
+            continue
+        if path not in HTML_PAGES and 400 <= answer.status_code < 500:
+            # A route with no page of its own refused the bare request (/package without an
+            # area, an import job that does not exist): the readable problem page.
+            assert answer.status_code in {400, 401, 404}, (url, answer.status_code)
+            _html_policy(answer.headers, url)
+            assert "<script" not in answer.text.lower(), url
             continue
         assert answer.status_code == 200, (url, answer.status_code, answer.text[:300])
         html_seen.add(path)

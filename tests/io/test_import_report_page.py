@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 
 import geopandas as gpd
 import pandas as pd
@@ -13,19 +12,13 @@ from playwright.sync_api import Browser
 from sqlalchemy.engine import Engine
 
 from geo.io.imports import report as reports
-from tests.browser import ARTIFACTS, chromium, needs_chromium
+from tests.browser import ARTIFACTS, needs_chromium
 from tests.io.conftest import do_import
 from tests.io.test_import_formats import villages, write_geojson
 
 OUT = ARTIFACTS / "issue13" / "import"
 HOSTILE = '<img src=x onerror="document.title=1">Làng "Đông" & <b>Sơn</b>'
 SIZES = {"desktop": (1280, 800), "phone": (390, 844)}
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with chromium() as launched:
-        yield launched
 
 
 @pytest.fixture(scope="module")
