@@ -45,6 +45,19 @@ class BodyLimitMiddleware:
             await self.app(scope, receive, send)
             return
         cap = self.path_limits.get(scope["path"], self.max_bytes)
+        upload = scope["method"] == "POST" and scope["path"] in self.path_limits
+        if upload and not _carries_key(scope):
+            # An upload's form is parsed before its route checks the key: without one,
+            # refuse it here so an anonymous client costs no disk (the key itself is
+            # still checked by the route, with the role it needs).
+            refused = problem(
+                401,
+                "an upload needs an API key (Authorization: Bearer <key> or X-API-Key)",
+                instance=scope["path"],
+            )
+            refused.headers["WWW-Authenticate"] = 'Bearer realm="craftmap"'
+            await refused(scope, receive, send)
+            return
         limit_name = "max_body_bytes" if cap == self.max_bytes else "import_max_bytes"
         declared = _header(scope, b"content-length")
         if declared is not None:
@@ -156,3 +169,9 @@ class CancelOnDisconnect:
                 finished = True
                 watcher.cancel()
                 canceller.release()
+
+
+def _carries_key(scope: Scope) -> bool:
+    """The request presents some API key (valid or not: the route decides)."""
+    authorization = (_header(scope, b"authorization") or b"").lower()
+    return authorization.startswith(b"bearer ") or bool(_header(scope, b"x-api-key"))

@@ -114,8 +114,13 @@ def test_upload_roles_hostile_files_and_a_good_job(
     refused = _upload(server, tokens["planner"], {"into": "villages"}, "lang.geojson", good)
     assert refused.status == 403
     assert "may not write villages" in str(_problem(refused)["detail"])
-    no_key = server.request("/imports", method="POST", body=b"x", headers={})
-    assert no_key.status in (400, 401)
+    # No key at all: refused before the form is read (an anonymous client costs no disk).
+    body, content_type = _multipart({"into": "villages"}, "lang.geojson", good)
+    no_key = server.request(
+        "/imports", method="POST", body=body, headers={"Content-Type": content_type}
+    )
+    assert no_key.status == 401, no_key.body[:200]
+    assert _header(no_key, "www-authenticate").startswith("Bearer")
 
     # Hostile uploads: not a zip, garbage, too large, a bad CRS; each a 4xx.
     fake_zip = _upload(server, tokens["admin"], {"into": "villages"}, "lang.zip", b"not a zip")
