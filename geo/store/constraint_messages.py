@@ -32,12 +32,23 @@ NOUNS = {
     "import_mapping": "import mapping",
     "import_run": "import run",
     "route_stop": "route stop",
+    "supply_figure": "supply figure",
     "tourism_route": "route",
     "village_stat": "village statistic",
 }
 
 # CHECK constraints whose rule is not a code list or a geometry check: (field, rule).
 CHECK_RULES: dict[str, tuple[str, str]] = {
+    "ck_supply_figure_village_or_zone": (
+        "village_id",
+        "exactly one of village_id (a demand) or zone_id (a capacity) must be set",
+    ),
+    "ck_supply_figure_tonnes_nonneg": ("tonnes", "tonnes must be ≥ 0"),
+    "ck_supply_figure_year_range": ("year", "year must be from 1990 to 2100"),
+    "ck_supply_figure_estimate_needs_basis": (
+        "basis",
+        "an estimate needs its basis: set basis to how it was estimated",
+    ),
     "ck_admin_unit_validity_order": ("valid_to", "valid_to must not be before valid_from"),
     "ck_api_key_hash_length": ("key_hash", "key_hash must be a 64-digit SHA-256 hex digest"),
     "ck_craft_village_material_demand_object": (

@@ -227,6 +227,40 @@ class VillageStat(Timestamped, Base):
     village: Mapped[Village] = relationship(back_populates="stats")
 
 
+class SupplyFigure(Timestamped, Base):
+    """One year's tonnes: a village's demand for a material, or a zone's capacity.
+
+    The features carry the current figure (``material_demand_t``, ``annual_capacity_t``);
+    these rows keep the figure of each year, and say whether it was measured or estimated
+    and on what basis, so an analysis can name where every number came from.
+    """
+
+    __tablename__ = "supply_figure"
+    __table_args__ = (
+        sa.CheckConstraint("(village_id IS NULL) <> (zone_id IS NULL)", name="village_or_zone"),
+        sa.CheckConstraint("tonnes >= 0", name="tonnes_nonneg"),
+        sa.CheckConstraint("year BETWEEN 1990 AND 2100", name="year_range"),
+        sa.CheckConstraint("NOT estimate OR basis IS NOT NULL", name="estimate_needs_basis"),
+        sa.UniqueConstraint("village_id", "material", "year", name="uq_supply_figure_village"),
+        sa.UniqueConstraint("zone_id", "year", name="uq_supply_figure_zone"),
+    )
+
+    id: Mapped[int] = mapped_column(sa.Integer, primary_key=True)
+    village_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("craft_village.id", ondelete="CASCADE"), index=True
+    )
+    zone_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("material_zone.id", ondelete="CASCADE"), index=True
+    )
+    material: Mapped[vocab.Material] = mapped_column(code_list(vocab.Material, "material"))
+    year: Mapped[int] = mapped_column(sa.SmallInteger)
+    tonnes: Mapped[float] = mapped_column(sa.Double)
+    estimate: Mapped[bool] = mapped_column(sa.Boolean, server_default=sa.false())
+    basis: Mapped[str | None] = mapped_column(sa.Text)
+    sources: Mapped[list[str]] = mapped_column(ARRAY(sa.Text), server_default="{}")
+    actor: Mapped[str | None] = mapped_column(sa.Text)
+
+
 class MaterialZone(Timestamped, Base):
     """A concentrated raw-material zone (bamboo and luồng, rattan, sedge, medicinal…)."""
 
