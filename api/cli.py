@@ -39,6 +39,16 @@ app.add_typer(demo_app, name="demo")
 app.add_typer(keys_app, name="keys")
 map_app = typer.Typer(help="Standalone map pages and the map pages' scripts.", no_args_is_help=True)
 app.add_typer(map_app, name="map")
+analysis_app = typer.Typer(
+    help="Planner analysis: supply coverage, what-if scenarios, siting, zone checks.",
+    no_args_is_help=True,
+)
+app.add_typer(analysis_app, name="analysis")
+figures_app = typer.Typer(
+    help="Yearly supply figures: village demand and zone capacity, measured or estimated.",
+    no_args_is_help=True,
+)
+app.add_typer(figures_app, name="figures")
 
 T = TypeVar("T")
 
