@@ -6,6 +6,7 @@ and every query runs in geo.query.features.
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 import logging
@@ -33,9 +34,11 @@ from api.negotiation import (
     wants_html,
 )
 from api.openapi import ITEMS_PARAMS, items_parameters
+from api.routers import analysis_checks
 from api.routers.ogc import render
 from api.settings import ApiSettings
 from geo.io import export
+from geo.kernel import collections as ids
 from geo.kernel import text as texts
 from geo.kernel import vocab
 from geo.kernel.crs import CRS84, SERVED_CRS, ServedCrs, served_crs
@@ -45,6 +48,7 @@ from geo.query import features, related
 from geo.store import catalog
 from geo.store import writes as repository
 from geo.store.db import Connection, longer_statements, request_given_up
+from geo.workflows import zone_checks
 
 router = APIRouter(tags=["OGC API – Features"])
 log = logging.getLogger("craftmap.items")
@@ -325,10 +329,18 @@ def feature_response(
     text, version = features.read_item(conn, collection, feature_id, crs)
     as_html = wants_html(request)
     linked = related.related(conn, collection.id, feature_id) if as_html else None
+    # (checks, issue 14) A zone's page lists its reasons to be checked again; they depend
+    # on other zones and on the date, so they are part of the page's tag too.
+    attention = (
+        zone_checks.findings_of_zone(conn, feature_id, dt.date.today())
+        if as_html and collection.id == ids.MATERIAL_ZONES
+        else []
+    )
     # The page shows its related features too (a route added through a village changes
     # the village's page, not its version): their digest is part of the page's tag.
     html_tag = (
-        f"{request_language(request)}-{hashlib.sha256(repr(linked).encode()).hexdigest()[:12]}"
+        f"{request_language(request)}-"
+        f"{hashlib.sha256(repr((linked, attention)).encode()).hexdigest()[:12]}"
         if as_html
         else None
     )
@@ -362,6 +374,7 @@ def feature_response(
             shapes=shapes,
             box=box,
             history_url=f"{here}/history",
+            attention=analysis_checks.attention_context(attention, lang) if attention else None,
         )
         html.headers.update(headers)
         return html
