@@ -638,6 +638,157 @@ def network_info() -> None:
         typer.echo(f"{report.summary()}; built {built} by {report.built_by or '?'}")
 
 
+# -- zone checks (issue 14 point 4) -----------------------------------------------------------
+@analysis_app.command("zone-checks")
+def analysis_zone_checks(
+    as_of: Annotated[
+        str | None, typer.Option("--as-of", help="Date certificates are checked against (today).")
+    ] = None,
+    expiring_days: Annotated[
+        int, typer.Option(help="Report certificates expiring within this many days.")
+    ] = 90,
+    area_tolerance_pct: Annotated[
+        float, typer.Option(help="Declared vs boundary area, % (0.5 ha always allowed).")
+    ] = 10.0,
+    overlap_min_m2: Annotated[
+        float, typer.Option("--overlap-min-m2", help="Smaller overlaps are not reported (m²).")
+    ] = 100.0,
+    haul_km: Annotated[
+        float, typer.Option(help="Longest haul to a village, km in a straight line.")
+    ] = 50.0,
+    material: Annotated[str | None, typer.Option(help="Only zones of this material.")] = None,
+    status: Annotated[
+        str | None, typer.Option(help="Only these statuses, e.g. existing,planned (all).")
+    ] = None,
+    checks: Annotated[
+        str | None,
+        typer.Option(
+            help="Only these checks: overlap, exclusion, certificate, area_mismatch, "
+            "no_village, capacity_unknown (all)."
+        ),
+    ] = None,
+    output_format: Annotated[
+        str, typer.Option("--format", help="table, json, csv or geojson.")
+    ] = "table",
+    out: Annotated[Path | None, typer.Option(help="Write to this file, not the screen.")] = None,
+    lang: Annotated[str, typer.Option(help="Language of the reasons in the table: vi or en.")] = (
+        "vi"
+    ),
+    api_root: Annotated[
+        str | None, typer.Option(help="Root URL the zone links start with (relative if none).")
+    ] = None,
+    fail_on: Annotated[
+        str,
+        typer.Option(
+            help="'error': exit 1 when any zone has an error-severity reason (for cron); "
+            "'none' (default): exit 0, the list is information."
+        ),
+    ] = "none",
+) -> None:
+    """Material zones that need attention, with the reason for each.
+
+    Exit 0 whatever is found, unless --fail-on error is given and a reason of severity
+    error (overlap, exclusion overlap, expired certificate) exists: then 1. A command
+    that cannot run (bad option, no database) exits 1 too, with one line on stderr.
+    """
+    import datetime as dt
+    import json
+
+    from geo.kernel import vocab
+    from geo.kernel.errors import InvalidInput
+    from geo.workflows import zone_checks
+
+    def run(url: str) -> tuple[zone_checks.ZoneChecks, str]:
+        if output_format not in {"table", "json", "csv", "geojson"}:
+            raise InvalidInput("--format must be one of: table, json, csv, geojson")
+        if fail_on not in {"none", "error"}:
+            raise InvalidInput("--fail-on must be one of: none, error")
+        if lang not in LANGS:
+            raise InvalidInput("--lang must be one of: vi, en")
+        options = zone_checks.ZoneCheckOptions(
+            as_of=zone_checks.parse_date("--as-of", as_of, dt.date.today()),
+            expiring_days=expiring_days,
+            area_tolerance_pct=area_tolerance_pct,
+            overlap_min_m2=overlap_min_m2,
+            haul_km=haul_km,
+            material=material or None,
+            statuses=zone_checks.parse_list("--status", status, vocab.ZoneStatus),
+            checks=zone_checks.parse_list("--checks", checks, zone_checks.CHECKS)
+            or zone_checks.CHECKS,
+        )
+        root = (api_root or "").rstrip("/")
+
+        def zone_url(zone_id: int) -> str:
+            return f"{root}/collections/material-zones/items/{zone_id}"
+
+        with _engine(url, pool_size=1) as engine, engine.connect() as conn:
+            if output_format == "geojson":
+                report, collection = zone_checks.run_geojson(conn, options)
+                collection["parameters"] = options.stated()
+                return report, json.dumps(collection, ensure_ascii=False, indent=1)
+            report = zone_checks.run(conn, options)
+        if output_format == "json":
+            return report, json.dumps(report.as_json(), ensure_ascii=False, indent=1)
+        if output_format == "csv":
+            return report, zone_checks.csv_text(report, zone_url)
+        return report, _zone_checks_table(report, language(lang))
+
+    report, text = _with_url(run)
+    if out is not None:
+        with readable_errors():
+            try:
+                out.write_text(text, encoding="utf-8")
+            except OSError as exc:
+                raise GeoError(f"cannot write {out}: {exc.strerror}") from None
+        typer.echo(f"Wrote {len(report.findings)} findings to {out}.", err=True)
+    else:
+        typer.echo(text.removeprefix("\ufeff"), nl=not text.endswith("\n"))
+    if fail_on == "error" and report.has_errors():
+        raise typer.Exit(1)
+
+
+def _zone_checks_table(report: Any, lang: str) -> str:
+    """The findings as a plain-text table: a summary, the rules, one line per reason."""
+    from geo.kernel.text import date_format, number
+    from geo.workflows import zone_checks
+
+    options = report.options
+    severities = report.severity_counts()
+    lines = [
+        f"Zone checks as of {options.as_of.strftime(date_format(lang))}: "
+        f"{report.zones_checked} zones checked, {len(report.findings)} findings "
+        f"({', '.join(f'{n} {s}' for s, n in severities.items())})",
+        "  " + " · ".join(f"{check} {n}" for check, n in report.counts().items()),
+        f"  tolerances: overlap > {number(options.overlap_min_m2, lang, 0)} m², certificates "
+        f"within {options.expiring_days} days, declared area ±"
+        f"{number(options.area_tolerance_pct, lang)}% and ±"
+        f"{number(zone_checks.AREA_FLOOR_HA, lang)} ha, haul "
+        f"{number(options.haul_km, lang, 0)} km (straight line); statuses: "
+        f"{', '.join(options.statuses) or 'all, proposed included'}",
+    ]
+    if report.findings:
+        code_width = max(len(_printable(f.code)) for f in report.findings)
+        lines.append("")
+        lines.append(
+            f"{'SEVERITY':<8}  {'ZONE':<{code_width}}  {'NAME':<28}  {'CHECK':<16}  REASON"
+        )
+        for f in report.findings:
+            name = _printable(f.name)
+            name = name if len(name) <= 28 else name[:27] + "…"
+            lines.append(
+                f"{f.severity:<8}  {_printable(f.code):<{code_width}}  {name:<28}  "
+                f"{f.check:<16}  {_printable(f.reason(lang))}"
+            )
+    return "\n".join(lines) + "\n"
+
+
+def _printable(value: str) -> str:
+    """Typed text made safe for a terminal: control characters (escape sequences) as ?."""
+    import unicodedata
+
+    return "".join("?" if unicodedata.category(c) in {"Cc", "Cf"} else c for c in value)
+
+
 # -- backup and restore (issue 9, ops) -------------------------------------------------------
 CONFIRM_WORD = "replace"
 

@@ -5,9 +5,7 @@ HTTP only: the checks are geo.workflows.zone_checks.
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import io
 import json
 from typing import Annotated, Any
 
@@ -17,7 +15,7 @@ from fastapi.responses import Response
 from api.deps import RootUrl, read_connection
 from api.documents import link
 from api.i18n import request_language
-from api.negotiation import GEOJSON, HTML, JSON, reject_unknown_params, vary, wants_html
+from api.negotiation import GEOJSON, HTML, JSON, reject_unknown_params, wants_html
 from api.openapi import bilingual
 from api.routers.ogc import render
 from geo.kernel import collections as ids
@@ -257,14 +255,8 @@ def zone_checks_route(
     with read_connection(request) as conn:
         report = zone_checks.run(conn, options)
     if f == "csv":
-        vary(request, "Accept-Language")
-        buffer = io.StringIO()
-        writer = csv.DictWriter(buffer, fieldnames=zone_checks.CSV_COLUMNS)
-        writer.writeheader()
-        writer.writerows(zone_checks.csv_rows(report, zone_url))
         return Response(
-            # The BOM tells Excel the file is UTF-8 (the export's CSV does the same).
-            "\ufeff" + buffer.getvalue(),
+            zone_checks.csv_text(report, zone_url),
             media_type=CSV,
             headers={
                 "Content-Disposition": (
@@ -275,29 +267,19 @@ def zone_checks_route(
     if f != "json" and wants_html(request):
         return _page(request, report)
     here = str(request.url.remove_query_params("f"))
-    body = {
-        "parameters": options.stated(),
-        "zones_checked": report.zones_checked,
-        "counts": report.counts(),
-        "severity_counts": report.severity_counts(),
-        "number_of_findings": len(report.findings),
-        "findings": [
-            {
-                **finding.as_json(),
-                "links": [
-                    link(zone_url(finding.zone_id), "item", GEOJSON, finding.code),
-                    link(f"{zone_url(finding.zone_id)}?f=html", "alternate", HTML, finding.code),
-                ],
-            }
-            for finding in report.findings
-        ],
-        "links": [
-            link(_with(here, f="json"), "self", JSON, "JSON"),
-            link(_with(here, f="html"), "alternate", HTML, "HTML"),
-            link(_with(here, f="csv"), "alternate", "text/csv", "CSV"),
-            link(_with(here, f="geojson"), "alternate", GEOJSON, "GeoJSON"),
-        ],
-    }
+    body = report.as_json()
+    for finding in body["findings"]:
+        url = zone_url(finding["zone_id"])
+        finding["links"] = [
+            link(url, "item", GEOJSON, finding["code"]),
+            link(f"{url}?f=html", "alternate", HTML, finding["code"]),
+        ]
+    body["links"] = [
+        link(_with(here, f="json"), "self", JSON, "JSON"),
+        link(_with(here, f="html"), "alternate", HTML, "HTML"),
+        link(_with(here, f="csv"), "alternate", "text/csv", "CSV"),
+        link(_with(here, f="geojson"), "alternate", GEOJSON, "GeoJSON"),
+    ]
     return Response(json.dumps(body, ensure_ascii=False), media_type=JSON)
 
 
@@ -311,6 +293,9 @@ def _page(request: Request, report: zone_checks.ZoneChecks) -> Response:
     options = report.options
 
     def num(value: float, digits: int | None = None) -> str:
+        # Tolerances typed as whole numbers read as such (10%, not 10,0%).
+        if digits is None and float(value).is_integer():
+            digits = 0
         return texts.number(value, lang, digits)
 
     page = texts.in_(PAGE, lang)

@@ -30,7 +30,9 @@ compared with every zone and every exclusion area. All statuses are included by 
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
+import io
 import json
 import math
 from collections.abc import Iterable, Mapping, Sequence
@@ -216,6 +218,17 @@ class ZoneChecks:
         for finding in self.findings:
             counts[finding.severity] += 1
         return counts
+
+    def as_json(self) -> dict[str, Any]:
+        """The JSON document of the API and the CLI (the API adds links)."""
+        return {
+            "parameters": self.options.stated(),
+            "zones_checked": self.zones_checked,
+            "counts": self.counts(),
+            "severity_counts": self.severity_counts(),
+            "number_of_findings": len(self.findings),
+            "findings": [finding.as_json() for finding in self.findings],
+        }
 
     def has_errors(self) -> bool:
         """Whether any finding is of severity error (the CLI's ``--fail-on error``)."""
@@ -467,7 +480,7 @@ def _run(
         for row in conn.execute(_statement(_OVERLAPS), bound):
             smaller_m2 = min(row.area_ha, row.other_area_ha) * 10_000.0
             share = row.m2 / smaller_m2 * 100.0 if smaller_m2 > 0 else 100.0
-            m2, other = row.m2, f"{row.other_code} ({row.other_name})"
+            m2, other = row.m2, f"{row.other_name} ({row.other_code})"
             add(
                 row.id,
                 "overlap",
@@ -475,11 +488,11 @@ def _run(
                 "error",
                 _both(
                     lambda lang, m2=m2, other=other, share=share: (
-                        f"Chồng lấn vùng {other}: {_ha(m2 / 10_000, lang)} "
-                        f"({number(share, lang, 1)}% diện tích vùng nhỏ hơn)"
+                        f"Chồng lấn {other}: {_ha(m2 / 10_000, lang)}, bằng "
+                        f"{number(share, lang, 1)}% diện tích vùng nhỏ hơn"
                         if lang == "vi"
-                        else f"Overlaps zone {other}: {_ha(m2 / 10_000, lang)} "
-                        f"({number(share, lang, 1)}% of the smaller zone)"
+                        else f"Overlaps {other} by {_ha(m2 / 10_000, lang)}, "
+                        f"{number(share, lang, 1)}% of the smaller zone"
                     )
                 ),
                 other_zone_id=row.other_id,
@@ -632,10 +645,10 @@ def _run(
         haul = options.haul_km
         for row in conn.execute(_statement(_NO_VILLAGE), bound):
             nearest = (
-                None if row.km is None else f"{row.village_name} ({number(row.km, 'vi', 1)} km)"
+                None if row.km is None else f"{row.village_name}, cách {number(row.km, 'vi', 1)} km"
             )
             nearest_en = (
-                None if row.km is None else f"{row.village_name} ({number(row.km, 'en', 1)} km)"
+                None if row.km is None else f"{row.village_name}, {number(row.km, 'en', 1)} km away"
             )
             add(
                 row.id,
@@ -723,3 +736,13 @@ def csv_rows(report: ZoneChecks, zone_url: Any) -> Sequence[Mapping[str, Any]]:
         }
         for f in report.findings
     ]
+
+
+def csv_text(report: ZoneChecks, zone_url: Any) -> str:
+    """The findings as CSV for a spreadsheet: UTF-8 with a BOM, so Excel reads the
+    Vietnamese letters right (the export's CSV does the same)."""
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=CSV_COLUMNS)
+    writer.writeheader()
+    writer.writerows(csv_rows(report, zone_url))
+    return "\ufeff" + buffer.getvalue()

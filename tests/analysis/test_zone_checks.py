@@ -73,7 +73,9 @@ def test_overlapping_zones_reported_with_their_area_and_share(connection: Connec
         )
         assert 49 < finding.figures["share_of_smaller_pct"] < 51
     reason = next(f for f in found if f.zone_id == a).reason
-    assert "Vùng B" in reason.vi and "Chồng lấn" in reason.vi and "Overlaps zone" in reason.en
+    assert reason.vi.startswith("Chồng lấn Vùng B (T-Z-") and reason.en.startswith(
+        "Overlaps Vùng B"
+    )
     # Vietnamese number format: 60,7 ha and 50,0%.
     assert "60,7 ha" in reason.vi and "60.7 ha" in reason.en and "50,0%" in reason.vi
 
@@ -202,7 +204,8 @@ def test_zone_60_km_from_every_village(connection: Connection) -> None:
     assert (finding.kind, finding.severity) == ("no_demand_nearby", "warning")
     assert finding.figures["nearest_village_id"] == village
     assert finding.figures["nearest_village_km"] == pytest.approx(60.0, abs=0.1)
-    assert "Làng chiếu xa (60,0 km)" in finding.reason.vi
+    assert finding.reason.vi.endswith("gần nhất: Làng chiếu xa, cách 60,0 km")
+    assert finding.reason.en.endswith("nearest: Làng chiếu xa, 60.0 km away")
     assert "No village needing this material within 50 km" in finding.reason.en
     assert not _findings(connection, {far}, checks=("no_village",), haul_km=70)
 
