@@ -155,7 +155,7 @@ _FINDING_SCHEMA = {
         "severity": {"type": "string", "enum": list(zone_checks.SEVERITIES)},
         "reason": {
             "type": "object",
-            "properties": {"vi": {"type": "string"}, "en": {"type": "string"}},
+            "properties": {lang: {"type": "string"} for lang in texts.LANGS},
         },
         "figures": {"type": "object"},
         "links": {"type": "array", "items": {"type": "object"}},

@@ -44,7 +44,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 
 from geo.kernel import vocab
 from geo.kernel.errors import InvalidInput
-from geo.kernel.text import Text, date_format, number
+from geo.kernel.text import LANGS, Text, date_format, number
 from geo.store.db import Connection
 
 CHECKS = (
@@ -192,7 +192,7 @@ class Finding:
             "check": self.check,
             "kind": self.kind,
             "severity": self.severity,
-            "reason": {"vi": self.reason.vi, "en": self.reason.en},
+            "reason": {lang: self.reason(lang) for lang in LANGS},
             "figures": self.figures,
         }
 
@@ -387,13 +387,78 @@ def _ha(value: float, lang: str) -> str:
     return f"{number(value, lang, 2 if abs(value) < 10 else 1)} ha"
 
 
-def _both(build: Any) -> Text:
-    """A reason in both languages: ``build(lang)`` writes it, numbers in that language."""
-    return Text(build("vi"), build("en"))
+# The reasons, as templates: ``{fields}`` are filled in each language by `_reason`.
+REASONS: dict[str, Text] = {
+    "overlap": Text(
+        "Chồng lấn {other}: {area}, bằng {share}% diện tích vùng nhỏ hơn",
+        "Overlaps {other} by {area}, {share}% of the smaller zone",
+    ),
+    "exclusion_touch": Text(
+        "Chạm vùng cấm {where} (chung ranh giới, không chồng lấn)",
+        "Touches exclusion area {where} (shared edge, no overlap)",
+    ),
+    "exclusion_overlap": Text(
+        "Chồng lấn vùng cấm {where}: {area}", "Overlaps exclusion area {where}: {area}"
+    ),
+    "expiry_unknown": Text(
+        "Chứng chỉ số {number} chưa ghi ngày hết hạn",
+        "Certificate {number} has no expiry date recorded",
+    ),
+    "expired": Text(
+        "Chứng chỉ đã hết hạn ngày {day} ({days} ngày trước)",
+        "Certificate expired on {day} ({days} days ago)",
+    ),
+    "expired_yesterday": Text(
+        "Chứng chỉ đã hết hạn ngày {day} (1 ngày trước)", "Certificate expired on {day} (1 day ago)"
+    ),
+    "expiring": Text(
+        "Chứng chỉ hết hạn ngày {day} (còn {days} ngày)",
+        "Certificate expires on {day} ({days} days left)",
+    ),
+    "area_mismatch": Text(
+        "Diện tích công bố {declared}, theo ranh giới {area}: chênh {diff} ({pct}%)",
+        "Declared area {declared}, boundary {area}: off by {diff} ({pct}%)",
+    ),
+    "no_demand_nearby": Text(
+        "Không có làng nghề cần nguyên liệu này trong {km} km",
+        "No village needing this material within {km} km",
+    ),
+    "no_village_nearby": Text(
+        "Không có làng nghề nào trong {km} km (chưa làng nào ghi nhu cầu nguyên liệu này)",
+        "No village at all within {km} km (no village records a demand for this material yet)",
+    ),
+    "nearest": Text(
+        "{reason}; gần nhất: {village}, cách {km} km", "{reason}; nearest: {village}, {km} km away"
+    ),
+    "capacity_unknown": Text(
+        "Chưa ghi sản lượng hằng năm: phân tích cung ứng chưa tính được vùng này",
+        "No annual output recorded: the supply analysis cannot count this zone",
+    ),
+}
 
 
-def _day(value: dt.date, lang: str) -> str:
-    return value.strftime(date_format(lang))
+def _reason(key: str, **values: Any) -> Text:
+    """``REASONS[key]`` filled in each language; a callable value is asked for its text in
+    that language (numbers, dates, areas), any other value is used as it is."""
+
+    def said(lang: str) -> str:
+        return REASONS[key](lang).format(
+            **{name: value(lang) if callable(value) else value for name, value in values.items()}
+        )
+
+    return Text(*(said(lang) for lang in LANGS))
+
+
+def _area(m2: float) -> Any:
+    return lambda lang: _ha(m2 / 10_000.0, lang)
+
+
+def _num(value: float, digits: int) -> Any:
+    return lambda lang: number(value, lang, digits)
+
+
+def _day(value: dt.date) -> Any:
+    return lambda lang: value.strftime(date_format(lang))
 
 
 def run(conn: Connection, options: ZoneCheckOptions) -> ZoneChecks:
@@ -436,7 +501,7 @@ def run_geojson(conn: Connection, options: ZoneCheckOptions) -> tuple[ZoneChecks
                             "check": f.check,
                             "kind": f.kind,
                             "severity": f.severity,
-                            "reason": {"vi": f.reason.vi, "en": f.reason.en},
+                            "reason": {lang: f.reason(lang) for lang in LANGS},
                         }
                         for f in found
                     ],
@@ -486,15 +551,7 @@ def _run(
                 "overlap",
                 "zone",
                 "error",
-                _both(
-                    lambda lang, m2=m2, other=other, share=share: (
-                        f"Chồng lấn {other}: {_ha(m2 / 10_000, lang)}, bằng "
-                        f"{number(share, lang, 1)}% diện tích vùng nhỏ hơn"
-                        if lang == "vi"
-                        else f"Overlaps {other} by {_ha(m2 / 10_000, lang)}, "
-                        f"{number(share, lang, 1)}% of the smaller zone"
-                    )
-                ),
+                _reason("overlap", other=other, area=_area(m2), share=_num(share, 1)),
                 other_zone_id=row.other_id,
                 other_zone_code=row.other_code,
                 other_zone_name=row.other_name,
@@ -524,22 +581,11 @@ def _run(
             feature = row.feature_name or f"#{row.feature_id}"
             where = f"{row.layer_title} ({row.layer}), {feature}"
             m2 = row.m2
-            if row.touches:
-                reason = _both(
-                    lambda lang, where=where: (
-                        f"Chạm vùng cấm {where} (chung ranh giới, không chồng lấn)"
-                        if lang == "vi"
-                        else f"Touches exclusion area {where} (shared edge, no overlap)"
-                    )
-                )
-            else:
-                reason = _both(
-                    lambda lang, where=where, m2=m2: (
-                        f"Chồng lấn vùng cấm {where}: {_ha(m2 / 10_000, lang)}"
-                        if lang == "vi"
-                        else f"Overlaps exclusion area {where}: {_ha(m2 / 10_000, lang)}"
-                    )
-                )
+            reason = (
+                _reason("exclusion_touch", where=where)
+                if row.touches
+                else _reason("exclusion_overlap", where=where, area=_area(m2))
+            )
             add(
                 row.id,
                 "exclusion",
@@ -578,13 +624,7 @@ def _run(
                     "certificate",
                     "expiry_unknown",
                     "warning",
-                    _both(
-                        lambda lang, n=number_text: (
-                            f"Chứng chỉ số {n} chưa ghi ngày hết hạn"
-                            if lang == "vi"
-                            else f"Certificate {n} has no expiry date recorded"
-                        )
-                    ),
+                    _reason("expiry_unknown", number=number_text),
                     certificate_no=row.certificate_no,
                     certification_scheme=row.certification_scheme,
                     certificate_expiry=None,
@@ -598,20 +638,10 @@ def _run(
                 "certificate",
                 "expired" if expired else "expiring",
                 "error" if expired else "warning",
-                _both(
-                    lambda lang, expiry=expiry, days=days, expired=expired: (
-                        (
-                            f"Chứng chỉ đã hết hạn ngày {_day(expiry, lang)} ({-days} ngày trước)"
-                            if expired
-                            else f"Chứng chỉ hết hạn ngày {_day(expiry, lang)} (còn {days} ngày)"
-                        )
-                        if lang == "vi"
-                        else (
-                            f"Certificate expired on {_day(expiry, lang)} ({-days} days ago)"
-                            if expired
-                            else f"Certificate expires on {_day(expiry, lang)} ({days} days left)"
-                        )
-                    )
+                _reason(
+                    ("expired_yesterday" if days == -1 else "expired") if expired else "expiring",
+                    day=_day(expiry),
+                    days=abs(days),
                 ),
                 certificate_no=row.certificate_no,
                 certification_scheme=row.certification_scheme,
@@ -627,14 +657,12 @@ def _run(
                 "area_mismatch",
                 "larger" if diff > 0 else "smaller",
                 "warning",
-                _both(
-                    lambda lang, declared=declared, area=area, diff=diff, pct=pct: (
-                        f"Diện tích công bố {_ha(declared, lang)}, theo ranh giới "
-                        f"{_ha(area, lang)}: chênh {_ha(diff, lang)} ({number(pct, lang, 1)}%)"
-                        if lang == "vi"
-                        else f"Declared area {_ha(declared, lang)}, boundary "
-                        f"{_ha(area, lang)}: off by {_ha(diff, lang)} ({number(pct, lang, 1)}%)"
-                    )
+                _reason(
+                    "area_mismatch",
+                    declared=_area(declared * 10_000.0),
+                    area=_area(area * 10_000.0),
+                    diff=_area(diff * 10_000.0),
+                    pct=_num(pct, 1),
                 ),
                 declared_area_ha=round(declared, 4),
                 area_ha=round(area, 4),
@@ -644,33 +672,18 @@ def _run(
     if "no_village" in asked:
         haul = options.haul_km
         for row in conn.execute(_statement(_NO_VILLAGE), bound):
-            nearest = (
-                None if row.km is None else f"{row.village_name}, cách {number(row.km, 'vi', 1)} km"
-            )
-            nearest_en = (
-                None if row.km is None else f"{row.village_name}, {number(row.km, 'en', 1)} km away"
-            )
+            kind = "no_demand_nearby" if row.by_demand else "no_village_nearby"
+            reason = _reason(kind, km=_num(haul, 0))
+            if row.km is not None:
+                reason = _reason(
+                    "nearest", reason=reason, village=row.village_name, km=_num(row.km, 1)
+                )
             add(
                 row.id,
                 "no_village",
-                "no_demand_nearby" if row.by_demand else "no_village_nearby",
+                kind,
                 "warning",
-                Text(
-                    (
-                        f"Không có làng nghề cần nguyên liệu này trong {number(haul, 'vi', 0)} km"
-                        if row.by_demand
-                        else f"Không có làng nghề nào trong {number(haul, 'vi', 0)} km "
-                        "(chưa làng nào ghi nhu cầu nguyên liệu này)"
-                    )
-                    + (f"; gần nhất: {nearest}" if nearest else ""),
-                    (
-                        f"No village needing this material within {number(haul, 'en', 0)} km"
-                        if row.by_demand
-                        else f"No village at all within {number(haul, 'en', 0)} km "
-                        "(no village records a demand for this material yet)"
-                    )
-                    + (f"; nearest: {nearest_en}" if nearest_en else ""),
-                ),
+                reason,
                 haul_km=haul,
                 by_demand=row.by_demand,
                 nearest_village_id=row.village_id,
@@ -684,10 +697,7 @@ def _run(
                 "capacity_unknown",
                 "capacity_unknown",
                 "info",
-                Text(
-                    "Chưa ghi sản lượng hằng năm: phân tích cung ứng chưa tính được vùng này",
-                    "No annual output recorded: the supply analysis cannot count this zone",
-                ),
+                _reason("capacity_unknown"),
                 annual_capacity_t=None,
             )
     findings.sort(

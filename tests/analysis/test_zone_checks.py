@@ -158,7 +158,7 @@ def test_certificates_expired_expiring_and_without_expiry(connection: Connection
     assert (found[expired].kind, found[expired].severity) == ("expired", "error")
     assert found[expired].figures["days_left"] == -1
     assert found[expired].reason.vi == "Chứng chỉ đã hết hạn ngày 14/06/2026 (1 ngày trước)"
-    assert found[expired].reason.en == "Certificate expired on 2026-06-14 (1 days ago)"
+    assert found[expired].reason.en == "Certificate expired on 2026-06-14 (1 day ago)"
     assert (found[in_30].kind, found[in_30].severity) == ("expiring", "warning")
     assert found[in_30].figures == {
         "certificate_no": "VG-1",
