@@ -14,7 +14,7 @@ from fastapi.responses import Response
 
 from api.deps import RootUrl, read_connection
 from api.documents import link
-from api.i18n import request_language
+from api.i18n import OPERATION_SUMMARIES, request_language
 from api.negotiation import GEOJSON, HTML, JSON, reject_unknown_params, wants_html
 from api.openapi import bilingual
 from api.routers.ogc import render
@@ -27,6 +27,14 @@ from geo.workflows import zone_checks
 from geo.workflows.zone_checks import CHECK_TITLES, SEVERITY_TITLES, ZoneCheckOptions
 
 router = APIRouter(tags=["analysis"])
+
+# The operation's summary on the /api page in both languages (registered as bilingual()
+# registers parameter texts, so the shared table in api/i18n.py needs no edit to merge).
+SUMMARY = Text(
+    "Các vùng nguyên liệu cần kiểm tra, kèm lý do của từng vùng",
+    "Material zones that need attention, with the reason for each",
+)
+OPERATION_SUMMARIES.setdefault(SUMMARY.en, SUMMARY)
 
 CSV = "text/csv; charset=utf-8"
 FORMATS = ("json", "html", "csv", "geojson")
@@ -166,7 +174,7 @@ _FINDING_SCHEMA = {
 @router.get(
     "/analysis/zone-checks",
     response_model=None,
-    summary="Material zones that need attention, with the reason for each",
+    summary=SUMMARY.en,
     responses={
         200: {
             "description": "The findings, sorted by severity then zone code",

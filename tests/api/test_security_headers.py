@@ -42,6 +42,7 @@ HTML_PAGES = {
     "/maps",
     "/maps/edit",
     "/maps/routes/{routeId}",
+    "/analysis/zone-checks",
 }
 _NONCE = re.compile(r"script-src 'self' 'nonce-([A-Za-z0-9_-]{16,})'")
 
