@@ -37,6 +37,9 @@ SUMMARY = Text(
 OPERATION_SUMMARIES.setdefault(SUMMARY.en, SUMMARY)
 
 CSV = "text/csv; charset=utf-8"
+# The page lists this many zones per check (a national dataset has thousands without a
+# recorded output); the JSON, CSV and GeoJSON hold them all.
+ROWS_PER_CHECK = 500
 FORMATS = ("json", "html", "csv", "geojson")
 
 # The words of the zone-checks page.
@@ -100,6 +103,10 @@ PAGE: dict[str, Text] = {
     "overlap_min_m2": Text("Chồng lấn tối thiểu (m²)", "Smallest overlap (m²)"),
     "run": Text("Kiểm tra lại", "Check again"),
     "needs_attention": Text("Cần kiểm tra", "Needs attention"),
+    "more": Text(
+        "… và {n} vùng nữa: tải tệp CSV hoặc JSON để xem đủ danh sách.",
+        "… and {n} more zones: download the CSV or JSON for the whole list.",
+    ),
     "all_checks": Text("Xem mọi vùng cần kiểm tra", "See every zone that needs attention"),
 }
 
@@ -342,6 +349,7 @@ def _page(request: Request, report: zone_checks.ZoneChecks) -> Response:
         num=num,
         downloads=downloads,
         zone_path=f"/collections/{ids.MATERIAL_ZONES}/items/",
+        rows_per_check=ROWS_PER_CHECK,
     )
 
 

@@ -114,6 +114,20 @@ def test_html_page_groups_by_check_in_the_page_language(
     assert client.get(URL, headers={"Accept": "text/html"}).text.startswith("<!doctype html>")
 
 
+def test_html_page_lists_a_bounded_number_of_zones_per_check(
+    client: TestClient, session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from api.routers import analysis_checks
+
+    monkeypatch.setattr(analysis_checks, "ROWS_PER_CHECK", 3)
+    _pair(session)
+    params = {"as_of": AS_OF, "checks": "capacity_unknown", "lang": "en"}
+    total = client.get(URL, params=params).json()["counts"]["capacity_unknown"]
+    page = client.get(URL, params={**params, "f": "html"}).text
+    assert total > 3 and page.count("<tr data-zone=") == 3
+    assert f"… and {total - 3} more zones: download the CSV or JSON" in page
+
+
 def test_csv_has_a_bom_and_opens_with_the_csv_module(client: TestClient, session: Session) -> None:
     a, b = _pair(session)
     answer = client.get(URL, params={"as_of": AS_OF, "f": "csv"})
