@@ -22,7 +22,7 @@ from api import documents, etags, params, present
 from api.auth import optional_reader
 from api.deps import RootUrl, SessionDep, read_connection
 from api.documents import link
-from api.i18n import FEATURE_PAGE, request_language
+from api.i18n import FEATURE_PAGE, FIGURES_PAGE, request_language
 from api.negotiation import (
     GEOJSON,
     JSON,
@@ -36,6 +36,7 @@ from api.openapi import ITEMS_PARAMS, items_parameters
 from api.routers.ogc import render
 from api.settings import ApiSettings
 from geo.io import export
+from geo.kernel import collections as ids
 from geo.kernel import text as texts
 from geo.kernel import vocab
 from geo.kernel.crs import CRS84, SERVED_CRS, ServedCrs, served_crs
@@ -45,6 +46,7 @@ from geo.query import features, related
 from geo.store import catalog
 from geo.store import writes as repository
 from geo.store.db import Connection, longer_statements, request_given_up
+from geo.workflows import figures as supply
 
 router = APIRouter(tags=["OGC API – Features"])
 log = logging.getLogger("craftmap.items")
@@ -325,10 +327,17 @@ def feature_response(
     text, version = features.read_item(conn, collection, feature_id, crs)
     as_html = wants_html(request)
     linked = related.related(conn, collection.id, feature_id) if as_html else None
+    # A figure of an older year changes the page but not the feature's version.
+    yearly = (
+        supply.figures_of_feature(conn, collection.id, feature_id)
+        if as_html and collection.id in (ids.VILLAGES, ids.MATERIAL_ZONES)
+        else []
+    )
     # The page shows its related features too (a route added through a village changes
     # the village's page, not its version): their digest is part of the page's tag.
     html_tag = (
-        f"{request_language(request)}-{hashlib.sha256(repr(linked).encode()).hexdigest()[:12]}"
+        f"{request_language(request)}-"
+        f"{hashlib.sha256(repr((linked, yearly)).encode()).hexdigest()[:12]}"
         if as_html
         else None
     )
@@ -362,6 +371,15 @@ def feature_response(
             shapes=shapes,
             box=box,
             history_url=f"{here}/history",
+            figures=[
+                {
+                    **f,
+                    "material_text": label("material", f["material"], lang),
+                    "tonnes_text": texts.number(f["tonnes"], lang, 0 if f["tonnes"] >= 10 else 1),
+                }
+                for f in yearly
+            ],
+            fig=texts.in_(FIGURES_PAGE, lang),
         )
         html.headers.update(headers)
         return html
