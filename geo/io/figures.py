@@ -35,6 +35,8 @@ COLUMNS = (
     "sources",
 )
 YEAR_MIN, YEAR_MAX = 1990, 2100
+MAX_BASIS_CHARS = 4000
+MAX_SOURCES, MAX_SOURCE_CHARS = 50, 1000
 _TRUE = {"true", "1", "yes", "x", "có", "co"}
 _FALSE = {"false", "0", "no", "", "không", "khong"}
 
@@ -95,7 +97,26 @@ def check_figure(
     if not isinstance(sources, list | tuple) or not all(isinstance(s, str) for s in sources):
         raise InvalidInput("sources must be a list of texts")
     kept = tuple(s.strip() for s in sources if s.strip())
+    if basis is not None and len(basis) > MAX_BASIS_CHARS:
+        raise InvalidInput(f"basis is longer than {MAX_BASIS_CHARS} characters")
+    if len(kept) > MAX_SOURCES or any(len(s) > MAX_SOURCE_CHARS for s in kept):
+        raise InvalidInput(
+            f"at most {MAX_SOURCES} sources of at most {MAX_SOURCE_CHARS} characters each"
+        )
+    for text in (basis or "", *kept):
+        _check_storable(text)
     return float(tonnes), estimate, basis, kept
+
+
+def _check_storable(text: str) -> None:
+    # PostgreSQL text holds neither NUL nor a lone surrogate: refuse them here (400), not
+    # as an encoding error from the database.
+    if "\x00" in text:
+        raise InvalidInput("texts may not contain the NUL character")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InvalidInput("texts may not contain lone surrogate characters") from None
 
 
 def _cell(row: Mapping[str, Any], name: str) -> str:
