@@ -70,7 +70,52 @@ MaterialPath = Annotated[
 YearPath = Annotated[
     int, PathParam(description=bilingual(Text("năm của số liệu", "the figure's year")))
 ]
-IfMatch = Annotated[str | None, Header(alias="If-Match")]
+IfMatch = Annotated[
+    str | None,
+    Header(
+        alias="If-Match",
+        description=bilingual(
+            Text(
+                "ETag của số liệu mà thay đổi dựa vào; ETag đã cũ được trả lời 412",
+                "the figure's ETag the change is based on; a stale one is answered with 412",
+            )
+        ),
+    ),
+]
+# The body is read after the key check, so FastAPI does not see it: /api documents it.
+_FIGURE_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["tonnes"],
+    "additionalProperties": False,
+    "properties": {
+        "tonnes": {"type": "number", "minimum": 0, "description": "tonnes a year"},
+        "estimate": {"type": "boolean", "default": False},
+        "basis": {"type": "string", "description": "how it was estimated (required if estimate)"},
+        "sources": {"type": "array", "items": {"type": "string"}},
+    },
+}
+_ZONE_SCHEMA: dict[str, Any] = {
+    **_FIGURE_SCHEMA,
+    "properties": {
+        **_FIGURE_SCHEMA["properties"],
+        "material": {"type": "string", "enum": [m.value for m in vocab.Material]},
+    },
+}
+
+
+def _body_doc(schema: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": schema}},
+        }
+    }
+
+
+_WRITTEN: dict[int | str, dict[str, Any]] = {
+    200: {"description": "the year's figure was replaced"},
+    201: {"description": "the year's figure was recorded"},
+}
 _TAG = re.compile(r'^"figure-(\d+)"$')
 
 
@@ -200,6 +245,8 @@ def list_figures(
     "/figures/villages/{code}/{material}/{year}",
     response_model=None,
     summary="Record a village's yearly demand",
+    responses=_WRITTEN,
+    openapi_extra=_body_doc(_FIGURE_SCHEMA),
 )
 def put_village_figure(
     key: PlannerKey,
@@ -226,7 +273,11 @@ def put_village_figure(
 
 
 @router.put(
-    "/figures/zones/{code}/{year}", response_model=None, summary="Record a zone's yearly capacity"
+    "/figures/zones/{code}/{year}",
+    response_model=None,
+    summary="Record a zone's yearly capacity",
+    responses=_WRITTEN,
+    openapi_extra=_body_doc(_ZONE_SCHEMA),
 )
 def put_zone_figure(
     key: PlannerKey,
