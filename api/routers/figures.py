@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi import Path as PathParam
 from fastapi.responses import JSONResponse, Response
 
+from api import present
 from api.auth import require_planner
 from api.deps import SessionDep
 from api.i18n import FIGURES_PAGE, request_language
@@ -180,24 +181,6 @@ def _written(recorded: workflow.Recorded) -> Response:
     )
 
 
-def _rows(found: list[dict[str, Any]], lang: str) -> list[dict[str, Any]]:
-    page = texts.in_(FIGURES_PAGE, lang)
-    return [
-        {
-            **f,
-            "kind_text": page["demand"] if f["kind"] == "village" else page["capacity"],
-            "material_text": label("material", f["material"], lang),
-            "tonnes_text": texts.number(f["tonnes"], lang, 0 if f["tonnes"] >= 10 else 1),
-            "status_text": page["estimate"] if f["estimate"] else page["measured"],
-            "href": (
-                f"/collections/{'villages' if f['kind'] == 'village' else 'material-zones'}"
-                f"/items/{f['village_id'] or f['zone_id']}?f=html&lang={lang}"
-            ),
-        }
-        for f in found
-    ]
-
-
 @router.get("/figures", response_model=None, summary="Yearly supply figures")
 def list_figures(
     request: Request,
@@ -228,7 +211,7 @@ def list_figures(
         return render(
             request,
             "figures.html",
-            figures=_rows(found, chosen),
+            figures=present.figure_rows(found, chosen),
             fig=texts.in_(FIGURES_PAGE, chosen),
             materials={m: label("material", m, chosen) for m in _MATERIALS},
             asked={

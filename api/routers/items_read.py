@@ -371,14 +371,7 @@ def feature_response(
             shapes=shapes,
             box=box,
             history_url=f"{here}/history",
-            figures=[
-                {
-                    **f,
-                    "material_text": label("material", f["material"], lang),
-                    "tonnes_text": texts.number(f["tonnes"], lang, 0 if f["tonnes"] >= 10 else 1),
-                }
-                for f in yearly
-            ],
+            figures=present.figure_rows(yearly, lang),
             fig=texts.in_(FIGURES_PAGE, lang),
         )
         html.headers.update(headers)
