@@ -29,7 +29,9 @@ def pages(live: LiveServer) -> dict[str, str]:
     return {
         "figures": "/figures?f=html",
         "village": f"/collections/villages/items/{_id(live, 'villages', 'TH-V-003')}?f=html",
-        "zone": f"/collections/material-zones/items/{_id(live, 'material-zones', 'TH-Z-009')}?f=html",
+        "zone": (
+            f"/collections/material-zones/items/{_id(live, 'material-zones', 'TH-Z-009')}?f=html"
+        ),
     }
 
 
