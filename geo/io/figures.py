@@ -119,9 +119,30 @@ def _check_storable(text: str) -> None:
         raise InvalidInput("texts may not contain lone surrogate characters") from None
 
 
+_FORMULA_STARTS = ("=", "+", "-", "@")
+
+
 def _cell(row: Mapping[str, Any], name: str) -> str:
     value = row.get(name)
-    return "" if value is None else str(value).strip()
+    text = "" if value is None else str(value).strip()
+    # What to_csv wrote as '=… is the text =…: the apostrophe only kept a spreadsheet
+    # from running it as a formula.
+    return text[1:] if text[:1] == "'" and _formula_like(text) else text
+
+
+def _formula_like(text: str) -> bool:
+    # Leading apostrophes aside, so that adding one (to_csv) and taking one (reading) undo
+    # each other whatever the text.
+    return text.lstrip("'")[:1] in _FORMULA_STARTS
+
+
+def _inert(text: str) -> str:
+    """A cell a spreadsheet shows as text (``=…`` becomes ``'=…``); reading undoes it.
+
+    >>> _inert("=1+1"), _cell({"c": _inert("=1+1")}, "c")
+    ("'=1+1", '=1+1')
+    """
+    return f"'{text}" if _formula_like(text) else text
 
 
 def _number(text: str, what: str) -> float:
@@ -197,10 +218,11 @@ def to_csv(records: Iterable[Mapping[str, Any]]) -> str:
     for record in records:
         writer.writerow(
             {
-                **{name: record.get(name) or "" for name in COLUMNS},
+                **{name: _inert(str(record.get(name) or "")) for name in COLUMNS},
+                "year": str(record["year"]),
                 "tonnes": _plain_number(record["tonnes"]),
                 "estimate": "true" if record.get("estimate") else "false",
-                "sources": ";".join(record.get("sources") or ()),
+                "sources": _inert(";".join(record.get("sources") or ())),
             }
         )
     return out.getvalue()

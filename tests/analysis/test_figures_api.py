@@ -216,3 +216,32 @@ def test_item_pages_show_the_figures(client: TestClient, session: Session) -> No
         f"/collections/material-zones/items/{zone.id}", params={"f": "html", "lang": "en"}
     )
     assert 'id="figures"' in english.text and "12,800" in english.text
+
+
+def test_deleting_a_village_figure(
+    client: TestClient, session: Session, keys: dict[str, str]
+) -> None:
+    planner = _auth(keys["planner"])
+    client.put(f"/figures/villages/{VILLAGE}/sedge/2019", json={"tonnes": 60}, headers=planner)
+    client.put(f"/figures/villages/{VILLAGE}/sedge/2027", json={"tonnes": 99}, headers=planner)
+    assert _village(session).material_demand_t == {"sedge": 99}
+    version = _village(session).version
+    # An older year goes without touching the feature.
+    assert (
+        client.delete(f"/figures/villages/{VILLAGE}/sedge/2019", headers=planner).status_code == 204
+    )
+    assert _village(session).version == version
+    # The newest goes: the feature carries the newest left (the demo's 2025 figure).
+    assert (
+        client.delete(f"/figures/villages/{VILLAGE}/sedge/2027", headers=planner).status_code == 204
+    )
+    assert _village(session).material_demand_t == {"sedge": 85}
+    assert _village(session).version == version + 1
+    assert (
+        client.delete(f"/figures/villages/{VILLAGE}/sedge/2027", headers=planner).status_code == 404
+    )
+    # The last figure of a material goes: the material leaves the village's demand.
+    assert (
+        client.delete(f"/figures/villages/{VILLAGE}/sedge/2025", headers=planner).status_code == 204
+    )
+    assert _village(session).material_demand_t is None

@@ -163,3 +163,25 @@ def test_record_a_village_and_a_zone(import_urls: dict[str, str], import_engine:
     assert {(r["village_code"], r["year"], r["sources"]) for r in rows} >= {
         ("TH-V-040", "2024", "F2;F3")
     }
+
+
+def test_csv_cells_a_spreadsheet_would_run_are_inert_and_read_back_equal() -> None:
+    rows = [
+        {
+            "village_code": "TH-V-035",
+            "zone_code": None,
+            "material": "sedge",
+            "year": 2026,
+            "tonnes": 12.25,
+            "estimate": True,
+            "basis": '=HYPERLINK("http://evil.example","bấm vào đây")',
+            "sources": ["+cmd|' /C calc'!A0", "@SUM(1)", "'=already quoted", "-2"],
+        }
+    ]
+    text = figures.to_csv(rows)
+    cells = next(csv.DictReader(io.StringIO(text)))
+    assert cells["basis"].startswith("'=") and cells["sources"].startswith("'+")
+    (back,) = figures.read_csv_text(text)
+    assert back.basis == rows[0]["basis"]
+    assert list(back.sources) == rows[0]["sources"]
+    assert back.tonnes == 12.25 and back.year == 2026 and back.estimate is True
