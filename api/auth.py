@@ -96,6 +96,18 @@ def require_writer(request: Request, conn: Connection, collection: Collection) -
     )
 
 
+def require_planner(request: Request, conn: Connection) -> KeyInfo:
+    """The key of the request, which must be a planner's or an admin's (counted as a write)."""
+    return _authorised(
+        request,
+        conn,
+        why="recording figures needs a planner or admin API key",
+        allowed=lambda key: key.role in {Role.PLANNER, Role.ADMIN},
+        refusal=lambda key: f"the role {key.role.value} may not record figures (needs planner)",
+        writes=True,
+    )
+
+
 def require_admin(request: Request, conn: Connection) -> KeyInfo:
     """The key of the request, which must have the admin role (counted as a write)."""
     return _authorised(

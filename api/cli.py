@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import getpass
+import json
 import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -1043,3 +1044,98 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
+
+
+# -- figures -----------------------------------------------------------------------------------
+@figures_app.command("record")
+def figures_record(
+    year: Annotated[int, typer.Option(help="The figure's year.")],
+    tonnes: Annotated[float, typer.Option(help="Tonnes a year (≥ 0).")],
+    village: Annotated[str | None, typer.Option(help="A village's code (demand).")] = None,
+    zone: Annotated[str | None, typer.Option(help="A zone's code (capacity).")] = None,
+    material: Annotated[
+        str | None, typer.Option(help="Material code (a village's; a zone's must match).")
+    ] = None,
+    estimate: Annotated[bool, typer.Option(help="An estimate (needs --basis).")] = False,
+    basis: Annotated[str | None, typer.Option(help="How the estimate was made.")] = None,
+    source: Annotated[list[str] | None, typer.Option(help="A source (repeat for several).")] = None,
+) -> None:
+    """Record a village's demand or a zone's capacity for a year (history keeps it)."""
+    from geo.workflows import figures as workflow
+
+    if (village is None) == (zone is None):
+        raise typer.BadParameter("give either --village or --zone")
+    if village is not None and material is None:
+        raise typer.BadParameter("a village's figure needs --material")
+
+    def run(url: str) -> Any:
+        data = workflow.FigureInput.checked(tonnes, estimate, basis, source or [])
+        actor = f"cli:{getpass.getuser()}"
+        with _engine(url, pool_size=1) as engine, engine.begin() as conn:
+            if village is not None:
+                assert material is not None
+                return workflow.record_village(conn, village, material, year, data, actor=actor)
+            assert zone is not None
+            return workflow.record_zone(conn, zone, year, data, actor=actor, material=material)
+
+    done = _with_url(run)
+    what = "recorded" if done.created else ("changed" if done.changed else "unchanged")
+    feature = "; the feature's current figure follows" if done.feature_updated else ""
+    typer.echo(
+        f"{done.figure['code']} {done.figure['material']} {done.figure['year']}: "
+        f"{done.figure['tonnes']:g} t ({what}){feature}"
+    )
+
+
+@figures_app.command("list")
+def figures_list(
+    material: Annotated[str | None, typer.Option(help="Only this material.")] = None,
+    year: Annotated[int | None, typer.Option(help="Only this year.")] = None,
+    format_: Annotated[str, typer.Option("--format", help="table, csv or json.")] = "table",
+) -> None:
+    """List the recorded yearly figures."""
+    from geo.io import figures as files
+    from geo.workflows import figures as workflow
+
+    if format_ not in ("table", "csv", "json"):
+        raise typer.BadParameter("--format must be table, csv or json")
+
+    def run(url: str) -> list[dict[str, Any]]:
+        with _engine(url, pool_size=1) as engine, engine.connect() as conn:
+            return workflow.list_figures(conn, material=material, year=year)
+
+    found = _with_url(run)
+    if format_ == "csv":
+        typer.echo(files.to_csv(found), nl=False)
+    elif format_ == "json":
+        typer.echo(json.dumps(found, ensure_ascii=False, indent=2))
+    else:
+        for f in found:
+            kind = "E" if f["estimate"] else "M"
+            typer.echo(
+                f"{f['code']:<10} {f['material']:<10} {f['year']} {f['tonnes']:>12,.1f} t {kind}"
+                f"  {f['name']}"
+            )
+        typer.echo(f"{len(found)} figures (E = estimate, M = measured)")
+
+
+@figures_app.command("import")
+def figures_import(
+    path: Annotated[Path, typer.Argument(help="A CSV with the demo's columns.")],
+    dry_run: Annotated[bool, typer.Option(help="Check and count, write nothing.")] = False,
+) -> None:
+    """Import figures from a CSV: every row or none (a bad row names its line)."""
+    from geo.workflows import figures as workflow
+
+    def run(url: str) -> Any:
+        with _engine(url, pool_size=1) as engine:
+            return workflow.import_csv(
+                engine, path, actor=f"cli:{getpass.getuser()}", dry_run=dry_run
+            )
+
+    summary = _with_url(run)
+    typer.echo(
+        f"{summary.rows} rows: {summary.inserted} new, {summary.updated} changed, "
+        f"{summary.unchanged} unchanged; {summary.features_updated} features' current "
+        f"figures updated{' (dry run: nothing written)' if summary.dry_run else ''}"
+    )

@@ -335,8 +335,55 @@ PROBLEM_NOUNS: dict[str, Text] = {
     "API key": Text("khóa API", "API key"),
 }
 
+# (figures, issue 14) The yearly supply figures page and the item pages' figure table.
+FIGURES_PAGE: dict[str, Text] = {
+    "title": Text("Số liệu cung – cầu nguyên liệu theo năm", "Yearly supply figures"),
+    "intro": Text(
+        "Nhu cầu nguyên liệu của làng nghề và sản lượng của vùng nguyên liệu, từng năm; "
+        "số ước tính ghi rõ cách ước tính và nguồn.",
+        "Villages' raw-material demand and zones' output, year by year; every estimate "
+        "says how it was made and where its figures come from.",
+    ),
+    "figures": Text("Số liệu theo năm", "Yearly figures"),
+    "kind": Text("Loại", "Kind"),
+    "village": Text("Làng nghề", "Village"),
+    "zone": Text("Vùng nguyên liệu", "Zone"),
+    "demand": Text("Nhu cầu", "Demand"),
+    "capacity": Text("Sản lượng", "Capacity"),
+    "name": Text("Tên", "Name"),
+    "material": Text("Nguyên liệu", "Material"),
+    "year": Text("Năm", "Year"),
+    "tonnes": Text("Tấn/năm", "Tonnes/year"),
+    "status": Text("Số liệu", "Figure"),
+    "estimate": Text("Ước tính", "Estimate"),
+    "measured": Text("Đo đếm", "Measured"),
+    "basis": Text("Cơ sở ước tính", "Basis"),
+    "sources": Text("Nguồn", "Sources"),
+    "none": Text("Chưa có số liệu nào.", "No figures yet."),
+    "filter": Text("Lọc", "Filter"),
+    "all": Text("Tất cả", "All"),
+    "csv": Text("Tải CSV", "Download CSV"),
+    "sources_file": Text(
+        "Mã nguồn [Sn], [Fn]: xem data/demo/SOURCES.md.",
+        "Source tags [Sn], [Fn]: see data/demo/SOURCES.md.",
+    ),
+}
+
 # (pages, issue 12) What each operation does, on /api?f=html (the JSON keeps English).
 OPERATION_SUMMARIES: dict[str, Text] = {
+    "Yearly supply figures": Text("Số liệu cung – cầu theo năm", "Yearly supply figures"),
+    "Record a village's yearly demand": Text(
+        "Ghi nhu cầu nguyên liệu hằng năm của một làng nghề", "Record a village's yearly demand"
+    ),
+    "Record a zone's yearly capacity": Text(
+        "Ghi sản lượng hằng năm của một vùng nguyên liệu", "Record a zone's yearly capacity"
+    ),
+    "Delete a village's yearly demand": Text(
+        "Xóa nhu cầu nguyên liệu một năm của làng nghề", "Delete a village's yearly demand"
+    ),
+    "Delete a zone's yearly capacity": Text(
+        "Xóa sản lượng một năm của vùng nguyên liệu", "Delete a zone's yearly capacity"
+    ),
     "A collection": Text("Một bộ dữ liệu", "A collection"),
     "A feature": Text("Một đối tượng", "A feature"),
     "A route's map": Text("Bản đồ của một tuyến", "A route's map"),

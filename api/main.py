@@ -21,6 +21,7 @@ from api.logs import RequestLogMiddleware
 from api.routers import (
     analysis_checks,
     apidoc,
+    figures,
     imports,
     items_read,
     items_write,
@@ -138,6 +139,7 @@ def create_app(
     app.include_router(package.router)
     app.include_router(imports.router)
     app.include_router(analysis_checks.router)
+    app.include_router(figures.router)
     # Leaflet and its plugins, fetched from npm by `craftmap map assets` (maps/assets.py).
     assets_dir = settings.map_assets_dir
     assets_dir.mkdir(parents=True, exist_ok=True)

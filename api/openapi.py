@@ -1334,6 +1334,10 @@ _EXTRA_STATUSES: dict[tuple[str, str], tuple[int, ...]] = {
     ("post", "/imports"): (401, 403, 413),
     ("get", "/imports/{jobId}"): (401, 403, 404),
     ("get", "/imports/{jobId}/report"): (401, 403, 404),
+    ("put", "/figures/villages/{code}/{material}/{year}"): (401, 403, 404, 412, 413),
+    ("put", "/figures/zones/{code}/{year}"): (401, 403, 404, 412, 413),
+    ("delete", "/figures/villages/{code}/{material}/{year}"): (401, 403, 404, 412),
+    ("delete", "/figures/zones/{code}/{year}"): (401, 403, 404, 412),
 }
 
 

@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from api.i18n import FEATURE_PAGE, PROPERTY_LABELS, UNITS
+from api.i18n import FEATURE_PAGE, FIGURES_PAGE, PROPERTY_LABELS, UNITS
 from geo.kernel import collections as ids
 from geo.kernel.text import date_format, number
 from geo.kernel.vocab import label
@@ -218,3 +218,28 @@ def list_cells(
     kept = [i for i, _ in enumerate(columns) if any(row[i] for row in cells)]
     header = [(columns[i], property_label(columns[i], lang)) for i in kept]
     return header, [[row[i] for i in kept] for row in cells]
+
+
+def figure_rows(found: Sequence[Mapping[str, Any]], lang: str) -> list[dict[str, Any]]:
+    """Yearly supply figures with the texts a page shows (labels, tonnes in the page's format).
+
+    ``extra_sources`` are the source tags the basis does not already cite in brackets.
+    """
+    rows = []
+    for f in found:
+        basis = f.get("basis") or ""
+        rows.append(
+            {
+                **f,
+                "kind_text": FIGURES_PAGE["demand" if f["kind"] == "village" else "capacity"](lang),
+                "material_text": label("material", f["material"], lang),
+                "tonnes_text": number(f["tonnes"], lang, 0 if f["tonnes"] >= 10 else 1),
+                "status_text": FIGURES_PAGE["estimate" if f["estimate"] else "measured"](lang),
+                "extra_sources": [s for s in f.get("sources") or () if f"[{s}]" not in basis],
+                "href": (
+                    f"/collections/{ids.VILLAGES if f['kind'] == 'village' else ids.MATERIAL_ZONES}"
+                    f"/items/{f['village_id'] or f['zone_id']}?f=html&lang={lang}"
+                ),
+            }
+        )
+    return rows

@@ -18,6 +18,9 @@ PATH_VALUES = {
     "tileRow": "113",
     "tileCol": "203",
     "jobId": "1",
+    "code": "TH-V-005",  # figures: a demo village (a zone code answers 404 on village routes)
+    "material": "sedge",
+    "year": "2025",
 }
 
 

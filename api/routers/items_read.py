@@ -23,7 +23,7 @@ from api import documents, etags, params, present
 from api.auth import optional_reader
 from api.deps import RootUrl, SessionDep, read_connection
 from api.documents import link
-from api.i18n import FEATURE_PAGE, request_language
+from api.i18n import FEATURE_PAGE, FIGURES_PAGE, request_language
 from api.negotiation import (
     GEOJSON,
     JSON,
@@ -48,6 +48,7 @@ from geo.query import features, related
 from geo.store import catalog
 from geo.store import writes as repository
 from geo.store.db import Connection, longer_statements, request_given_up
+from geo.workflows import figures as supply
 from geo.workflows import zone_checks
 
 router = APIRouter(tags=["OGC API – Features"])
@@ -336,11 +337,17 @@ def feature_response(
         if as_html and collection.id == ids.MATERIAL_ZONES
         else []
     )
+    # A figure of an older year changes the page but not the feature's version.
+    yearly = (
+        supply.figures_of_feature(conn, collection.id, feature_id)
+        if as_html and collection.id in (ids.VILLAGES, ids.MATERIAL_ZONES)
+        else []
+    )
     # The page shows its related features too (a route added through a village changes
     # the village's page, not its version): their digest is part of the page's tag.
     html_tag = (
         f"{request_language(request)}-"
-        f"{hashlib.sha256(repr((linked, attention)).encode()).hexdigest()[:12]}"
+        f"{hashlib.sha256(repr((linked, attention, yearly)).encode()).hexdigest()[:12]}"
         if as_html
         else None
     )
@@ -375,6 +382,8 @@ def feature_response(
             box=box,
             history_url=f"{here}/history",
             attention=analysis_checks.attention_context(attention, lang) if attention else None,
+            figures=present.figure_rows(yearly, lang),
+            fig=texts.in_(FIGURES_PAGE, lang),
         )
         html.headers.update(headers)
         return html

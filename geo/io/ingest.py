@@ -26,13 +26,14 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.sql.dml import ReturningInsert
 
-from geo.io import network
+from geo.io import figures, network
 from geo.kernel.crs import SRID_STORAGE
 from geo.kernel.errors import InvalidInput
 from geo.store import models
 from geo.store.db import set_actor, translate_errors
 
 LIST_SEPARATOR = ";"
+FIGURES_FILE = "supply_figures.csv"
 
 
 @dataclass
@@ -210,13 +211,18 @@ def upsert(
     records: Sequence[Mapping[str, Any]],
     *,
     key: Sequence[str],
+    insert_only: Sequence[str] = (),
 ) -> UpsertCounts:
-    """Insert ``records`` or update the rows with the same ``key``; skip unchanged rows."""
+    """Insert ``records`` or update the rows with the same ``key``; skip unchanged rows.
+
+    ``insert_only`` columns are written with a new row and neither compared nor changed
+    later (who first recorded a figure stays its actor when a second load finds it equal).
+    """
     counts = UpsertCounts()
     if not records:
         return counts
     columns = list(records[0].keys())
-    updatable = [c for c in columns if c not in key]
+    updatable = [c for c in columns if c not in key and c not in insert_only]
     base = insert(table)
     stmt: ReturningInsert[tuple[bool]] = base.on_conflict_do_update(
         index_elements=[table.c[k] for k in key],
@@ -263,19 +269,51 @@ def read_villages(path: Path) -> gpd.GeoDataFrame:
     return gpd.read_file(path, engine="pyogrio")
 
 
-def load_villages(conn: Connection, path: Path) -> UpsertCounts:
-    """Upsert villages by ``code``."""
+def load_villages(
+    conn: Connection, path: Path, *, demand: Mapping[str, Mapping[str, float]] | None = None
+) -> UpsertCounts:
+    """Upsert villages by ``code``; ``demand`` (code → material → t/yr) sets material_demand_t."""
     frame = read_villages(path)
     records = frame_to_records(frame, models.table_of(models.Village), geometry_kind="POINT")
+    if demand is not None:
+        for record in records:
+            record["material_demand_t"] = (
+                dict(demand[record["code"]]) if record["code"] in demand else None
+            )
     return upsert(conn, models.table_of(models.Village), records, key=["code"])
 
 
-def load_material_zones(conn: Connection, path: Path) -> UpsertCounts:
-    """Upsert material zones by ``code`` from any OGR vector file (GeoJSON, GPKG, SHP…)."""
+def load_material_zones(
+    conn: Connection, path: Path, *, capacity: Mapping[str, float] | None = None
+) -> UpsertCounts:
+    """Upsert material zones by ``code`` from any OGR vector file (GeoJSON, GPKG, SHP…).
+
+    ``capacity`` (code → t/yr), when given, is each zone's annual_capacity_t.
+    """
     frame = gpd.read_file(path, engine="pyogrio")
     table = models.table_of(models.MaterialZone)
     records = frame_to_records(frame, table, geometry_kind="MULTIPOLYGON")
+    if capacity is not None:
+        for record in records:
+            record["annual_capacity_t"] = capacity.get(record["code"])
     return upsert(conn, table, records, key=["code"])
+
+
+def load_supply_figures(
+    conn: Connection, rows: Sequence[figures.FigureRow], actor: str
+) -> UpsertCounts:
+    """Upsert the yearly figures: villages' by (village, material, year), zones' by (zone, year)."""
+    table = models.table_of(models.SupplyFigure)
+    village_records, zone_records = figures.figure_records(conn, rows, actor)
+    counts = upsert(
+        conn, table, village_records, key=["village_id", "material", "year"], insert_only=["actor"]
+    )
+    zone_counts = upsert(conn, table, zone_records, key=["zone_id", "year"], insert_only=["actor"])
+    return UpsertCounts(
+        counts.inserted + zone_counts.inserted,
+        counts.updated + zone_counts.updated,
+        counts.unchanged + zone_counts.unchanged,
+    )
 
 
 def load_admin_units(conn: Connection, path: Path) -> UpsertCounts:
@@ -391,12 +429,21 @@ def load_demo(
     or an installed app keeps ``data/demo`` is a question for the composition root.
     """
     report = ImportReport(dry_run=dry_run)
+    figures_path = demo_dir / FIGURES_FILE
+    # The yearly figures are the one source of the features' current figures: the newest
+    # of each goes into the same upsert as the rest of the row, so a second load is a no-op.
+    figure_rows = figures.read_csv(figures_path) if figures_path.exists() else None
+    demand, capacity = figures.newest(figure_rows) if figure_rows is not None else (None, None)
     with _all_or_nothing(engine, actor, dry_run=dry_run) as conn:
         report.tables["admin_unit"] = load_admin_units(conn, demo_dir / "admin_units.csv")
-        report.tables["craft_village"] = load_villages(conn, demo_dir / "villages.csv")
-        report.tables["material_zone"] = load_material_zones(
-            conn, demo_dir / "material_zones.geojson"
+        report.tables["craft_village"] = load_villages(
+            conn, demo_dir / "villages.csv", demand=demand
         )
+        report.tables["material_zone"] = load_material_zones(
+            conn, demo_dir / "material_zones.geojson", capacity=capacity
+        )
+        if figure_rows is not None:
+            report.tables["supply_figure"] = load_supply_figures(conn, figure_rows, actor)
         routes, stops = load_routes(
             conn, demo_dir / "tourism_routes.csv", demo_dir / "route_stops.csv"
         )

@@ -26,6 +26,9 @@ PATH_VALUES = {
     "tileRow": "450",
     "tileCol": "811",
     "jobId": "1",  # no such import: its routes answer 401/404, headers included
+    "code": "TH-V-005",  # figures: a demo village (a zone code answers 404 on village routes)
+    "material": "sedge",
+    "year": "2025",
 }
 # Pages that must be HTML when asked for HTML.
 HTML_PAGES = {

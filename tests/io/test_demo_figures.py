@@ -1,0 +1,93 @@
+"""The demo's yearly supply figures: loaded, cited, and agreeing with the features."""
+
+from __future__ import annotations
+
+import csv
+import re
+from pathlib import Path
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from geo.io import figures
+
+DEMO = Path(__file__).resolve().parents[2] / "data" / "demo"
+
+
+def test_every_estimate_has_a_basis_and_sources_that_sources_md_lists() -> None:
+    listed = set(
+        re.findall(r"^- \*\*([SF]\d+[a-z]?)\*\*", (DEMO / "SOURCES.md").read_text("utf-8"), re.M)
+    )
+    with (DEMO / "supply_figures.csv").open(encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    assert len(rows) == 28
+    for row in rows:
+        assert row["estimate"] == "true" and row["basis"].startswith("Ước tính"), row
+        tags = row["sources"].split(";")
+        assert tags and set(tags) <= listed, (row["village_code"] or row["zone_code"], tags)
+        # Every tag the basis cites in brackets is one of the row's sources.
+        assert set(re.findall(r"\[([SF]\d+[a-z]?)\]", row["basis"])) <= set(tags), row
+    zones = {r["zone_code"] for r in rows if r["zone_code"]}
+    assert len(zones) == 15
+
+
+def test_the_demo_load_wrote_the_figures_and_the_features_carry_the_newest(engine: Engine) -> None:
+    rows = figures.read_csv(DEMO / "supply_figures.csv")
+    demand, capacity = figures.newest(rows)
+    with engine.connect() as conn:
+        stored = conn.execute(
+            sa.text("SELECT count(*) FROM supply_figure WHERE actor = 'test-setup'")
+        ).scalar_one()
+        villages = dict(
+            conn.execute(sa.text("SELECT code, material_demand_t FROM craft_village")).all()
+        )
+        zones = dict(
+            conn.execute(sa.text("SELECT code, annual_capacity_t FROM material_zone")).all()
+        )
+        unbased = conn.execute(
+            sa.text("SELECT count(*) FROM supply_figure WHERE estimate AND basis IS NULL")
+        ).scalar_one()
+    assert stored >= len(rows)
+    assert unbased == 0
+    for code, by_material in demand.items():
+        assert villages[code] == by_material, code
+    for code, tonnes in capacity.items():
+        assert zones[code] == tonnes, code
+    assert len(capacity) == 15 and all(zones[c] is not None for c in capacity)
+
+
+def test_the_demo_gives_the_coverage_analysis_something_to_say(engine: Engine) -> None:
+    """Sedge has spare capacity; the bamboo, rattan, vầu and nứa villages have no zone in 50 km."""
+    with engine.connect() as conn:
+        totals = dict(
+            conn.execute(
+                sa.text(
+                    "SELECT 'demand', sum((v.material_demand_t->>'sedge')::float)"
+                    " FROM craft_village v"
+                    " UNION ALL SELECT 'capacity', sum(annual_capacity_t) FROM material_zone"
+                    " WHERE material = 'sedge'"
+                )
+            ).all()
+        )
+        short = (
+            conn.execute(
+                sa.text(
+                    "SELECT v.code FROM craft_village v, jsonb_object_keys(v.material_demand_t) m"
+                    " WHERE NOT EXISTS (SELECT 1 FROM material_zone z WHERE z.material = m"
+                    " AND z.status = 'existing'"
+                    " AND ST_DWithin(z.geom::geography, v.geom::geography, 50000))"
+                    " ORDER BY 1"
+                )
+            )
+            .scalars()
+            .all()
+        )
+    assert totals["capacity"] > 10 * totals["demand"]
+    assert set(short) == {
+        "TH-V-003",  # luồng and rattan, 54–55 km away
+        "TH-V-017",
+        "TH-V-029",
+        "TH-V-030",
+        "TH-V-038",
+        "TH-V-040",
+    }
