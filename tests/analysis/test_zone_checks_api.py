@@ -121,6 +121,10 @@ def test_html_page_lists_a_bounded_number_of_zones_per_check(
 
     monkeypatch.setattr(analysis_checks, "ROWS_PER_CHECK", 3)
     _pair(session)
+    # The demo records every zone's capacity; these three more make five without one.
+    lon, lat = AT
+    for step in (1, 2, 3):
+        make_zone(session, at=(lon + step * SIZE * 2, lat + SIZE * 3), name=f"Vùng {step}")
     params = {"as_of": AS_OF, "checks": "capacity_unknown", "lang": "en"}
     total = client.get(URL, params=params).json()["counts"]["capacity_unknown"]
     page = client.get(URL, params={**params, "f": "html"}).text
