@@ -24,6 +24,7 @@ from api.routers import (
     items_read,
     items_write,
     maps,
+    maps_analysis,
     ogc,
     package,
     system,
@@ -134,6 +135,7 @@ def create_app(
     app.include_router(apidoc.router)
     app.include_router(system.router)
     app.include_router(maps.router)
+    app.include_router(maps_analysis.router)
     app.include_router(package.router)
     app.include_router(imports.router)
     # Leaflet and its plugins, fetched from npm by `craftmap map assets` (maps/assets.py).

@@ -13,12 +13,14 @@ from typing import Any
 
 import folium
 import geopandas as gpd
+import pandas as pd
 from branca.element import Element, MacroElement
 from folium import plugins
 from folium.template import Template
 
 from geo.kernel import vocab
 from geo.kernel.text import Text, number
+from geo.workflows import coverage as coverage_workflow
 from maps import build, layers, styles
 from maps.escape import html_text, script_json
 
@@ -148,6 +150,7 @@ class CoverageView:
     distance_mode: str
     network: str | None = None
     missing: Sequence[Missing] = ()
+    note: str | None = None
 
 
 @dataclass(frozen=True)
@@ -157,6 +160,56 @@ class Parameters:
     rows: Sequence[tuple[Text, str]]
     downloads: Sequence[tuple[str, str]] = ()
     extra_links: Sequence[tuple[str, str]] = field(default_factory=tuple)
+
+
+def coverage_view_of(
+    result: coverage_workflow.CoverageResult, places: gpd.GeoDataFrame | None = None
+) -> CoverageView:
+    """The coverage map's view of a workflow result.
+
+    ``places`` (id, code, name, point) locates the villages the result lists as missing a
+    demand figure, so that the map shows them in the "no demand figure" class.
+    """
+    villages = result.villages.copy()
+    if places is not None and len(places):
+        known = set(villages["id"])
+        extra = places[~places["id"].isin(known)].copy()
+        for column in ("demand_t", "supplied_t", "covered_share", "unmet_t"):
+            extra[column] = float("nan")
+        villages = gpd.GeoDataFrame(
+            pd.concat([villages, extra], ignore_index=True), geometry="geometry", crs=4326
+        )
+    zones = result.zones.copy()
+    zones["material"] = result.request.material
+    estimates = sum(
+        int(frame["figure_estimate"].fillna(False).astype(bool).sum())
+        for frame in (result.villages, result.zones)
+        if "figure_estimate" in frame
+    )
+    t = result.totals
+    totals = CoverageTotals(
+        demand_t=t.demand_t,
+        supplied_t=t.supplied_t,
+        unmet_t=t.unmet_t,
+        covered_share=t.supplied_t / t.demand_t if t.demand_t > 0 else None,
+        tonne_km=t.tonne_km,
+        villages_short=t.villages_short,
+        villages=t.villages,
+        zones=t.zones,
+        estimates=estimates,
+        figures=len(result.villages) + len(result.zones),
+    )
+    missing = [Missing(m.kind, m.code or "", m.name or "", m.reason) for m in result.missing]
+    return CoverageView(
+        villages=villages,
+        zones=zones,
+        flows=result.flows,
+        totals=totals,
+        distance_mode=result.distance_mode,
+        network=result.network,
+        missing=missing,
+        note=result.note,
+    )
 
 
 def coverage_class(demand: Any, share: Any, unmet: Any) -> str:
@@ -639,7 +692,11 @@ def build_coverage_map(
     _folded_layers(lang).add_to(m)
 
     sections = [
-        (TEXT["totals"](lang), _table(coverage_totals_rows(view, lang))),
+        (
+            TEXT["totals"](lang),
+            _table(coverage_totals_rows(view, lang))
+            + (f"<p><small>{html_text(view.note)}</small></p>" if view.note else ""),
+        ),
         (TEXT["parameters"](lang), _table(_param_rows(parameters, lang), css=' class="cm-wrap"')),
         (TEXT["missing"](lang), _missing_html(view.missing, lang)),
     ]

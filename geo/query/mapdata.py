@@ -91,3 +91,14 @@ def route(conn: Connection, route_id: int) -> tuple[gpd.GeoDataFrame, gpd.GeoDat
     routes = _frame(conn, _ROUTES.format(where="AND r.id = :rid"), rid=route_id)
     stops = _frame(conn, _STOPS.format(where="WHERE s.route_id = :rid"), rid=route_id)
     return routes, stops
+
+
+_VILLAGE_PLACES = """
+SELECT id, code, name, geom FROM craft_village WHERE id = ANY(:ids) ORDER BY id
+"""
+
+
+def village_places(conn: Connection, ids: list[int]) -> gpd.GeoDataFrame:
+    """Where villages are (id, code, name, point): the analysis maps draw the villages an
+    analysis left out for want of a figure, which its result lists without a place."""
+    return _frame(conn, _VILLAGE_PLACES, ids=list(ids))
