@@ -358,10 +358,14 @@ _PAIRS = sa.text(
     )
     SELECT zz.key AS zone, v.id AS village,
            ST_Distance(zz.geom::geography, v.geom::geography) AS m
-    FROM zz JOIN craft_village v
-      ON v.geom && ST_Expand(zz.geom, zz.dlon, zz.dlat)
-     AND ST_DWithin(zz.geom::geography, v.geom::geography, CAST(:haul_m AS float8))
+    FROM zz CROSS JOIN LATERAL (
+        -- OFFSET 0 keeps the box test the scan of the index, per zone: else the planner
+        -- may fetch the villages by id and test every zone against each.
+        SELECT id, geom FROM craft_village
+        WHERE geom && ST_Expand(zz.geom, zz.dlon, zz.dlat) OFFSET 0
+    ) AS v
     WHERE v.id = ANY(CAST(:village_ids AS integer[]))
+      AND ST_DWithin(zz.geom::geography, v.geom::geography, CAST(:haul_m AS float8))
     """
 )
 
@@ -652,6 +656,60 @@ def _geodesic_access(
     return pd.DataFrame(rows, columns=["zone", "village", "lon", "lat"])
 
 
+# Each zone's and village's nearest road vertex: the few nearest by the index (KNN on
+# degrees), then the least spheroidal distance among them.
+_SNAP_ZONES = sa.text(
+    """
+    WITH z AS (
+        SELECT id AS key, geom FROM material_zone WHERE id = ANY(CAST(:zone_ids AS integer[]))
+        UNION ALL
+        SELECT -CAST(e.n AS integer), ST_SetSRID(ST_GeomFromGeoJSON(e.g), :srid)
+        FROM unnest(CAST(:extra AS text[])) WITH ORDINALITY AS e(g, n)
+    )
+    SELECT z.key, s.id AS vertex, s.m, ST_X(s.geom) AS lon, ST_Y(s.geom) AS lat
+    FROM z CROSS JOIN LATERAL (
+        SELECT c.id, c.geom, ST_Distance(z.geom::geography, c.geom::geography) AS m
+        FROM (SELECT id, geom FROM road_vertex WHERE network_id = :network_id
+              ORDER BY geom <-> z.geom LIMIT 8) AS c
+        ORDER BY m, c.id LIMIT 1
+    ) AS s
+    """
+)
+_SNAP_VILLAGES = sa.text(
+    """
+    SELECT v.id AS key, s.id AS vertex, s.m, ST_X(s.geom) AS lon, ST_Y(s.geom) AS lat
+    FROM craft_village v CROSS JOIN LATERAL (
+        SELECT c.id, c.geom, ST_Distance(v.geom::geography, c.geom::geography) AS m
+        FROM (SELECT id, geom FROM road_vertex WHERE network_id = :network_id
+              ORDER BY geom <-> v.geom LIMIT 8) AS c
+        ORDER BY m, c.id LIMIT 1
+    ) AS s
+    WHERE v.id = ANY(CAST(:village_ids AS integer[]))
+    """
+)
+# Shortest road lengths in metres (not the time costs): the edge's spheroidal length, on
+# the edges and in the directions a car (a truck's stand-in) may use.
+_ROAD_EDGES = (
+    "SELECT id, source, target, "
+    "CASE WHEN cost_car >= 0 THEN length_m ELSE -1 END AS cost, "
+    "CASE WHEN reverse_cost_car >= 0 THEN length_m ELSE -1 END AS reverse_cost "
+    "FROM road_edge WHERE network_id = {network_id:d} "
+    "AND geom && ST_MakeEnvelope({west!r}, {south!r}, {east!r}, {north!r}, {srid:d})"
+)
+_ROAD_COSTS = sa.text(
+    """
+    SELECT start_vid, end_vid, agg_cost FROM pgr_dijkstraCost(
+        CAST(:edges AS text), CAST(:sources AS bigint[]), CAST(:targets AS bigint[]),
+        directed => true)
+    """
+)
+
+
+def _snaps(conn: Connection, statement: sa.TextClause, params: dict[str, Any]) -> pd.DataFrame:
+    rows = conn.execute(statement, params).all()
+    return pd.DataFrame(rows, columns=["key", "vertex", "m", "lon", "lat"]).set_index("key")
+
+
 def _road_pairs(
     conn: Connection,
     network: str,
@@ -662,7 +720,114 @@ def _road_pairs(
     extra: list[str],
     missing: list[MissingFigure],
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    raise InvalidInput("road distances are not available yet; use mode=geodesic")
+    """The geodesic candidate pairs re-measured along the roads; those beyond the haul go."""
+    network_id = conn.execute(
+        sa.text("SELECT id FROM road_network WHERE name = :name"), {"name": network}
+    ).scalar_one()
+    zone_snap = _snaps(
+        conn,
+        _SNAP_ZONES,
+        {
+            "zone_ids": [int(k) for k in zones["key"] if k > 0],
+            "extra": extra,
+            "srid": SRID_STORAGE,
+            "network_id": network_id,
+        },
+    )
+    village_snap = _snaps(
+        conn,
+        _SNAP_VILLAGES,
+        {"village_ids": [int(i) for i in villages["id"]], "network_id": network_id},
+    )
+    # An access leg longer than the haul can never be part of a pair within it.
+    kinds: tuple[tuple[Literal["zone", "village"], pd.DataFrame, pd.DataFrame, str], ...] = (
+        ("zone", zones, zone_snap, "key"),
+        ("village", villages, village_snap, "id"),
+    )
+    for kind, frame, snap, key_column in kinds:
+        near = set(snap.index[snap["m"] <= haul_m])
+        for row in frame.to_dict("records"):
+            key = row[key_column]
+            if key not in near:
+                missing.append(
+                    MissingFigure(
+                        kind,
+                        None if key < 0 else int(key),
+                        row["code"],
+                        row["name"],
+                        f"no road of network {network} within the haul of the {kind}",
+                    )
+                )
+    zone_snap = zone_snap[zone_snap["m"] <= haul_m]
+    village_snap = village_snap[village_snap["m"] <= haul_m]
+    candidates = pairs[
+        pairs["zone"].isin(zone_snap.index) & pairs["village"].isin(village_snap.index)
+    ]
+    measured = candidates.assign(
+        zone_vertex=zone_snap["vertex"].reindex(candidates["zone"]).to_numpy(),
+        zone_m=zone_snap["m"].reindex(candidates["zone"]).to_numpy(),
+        village_vertex=village_snap["vertex"].reindex(candidates["village"]).to_numpy(),
+        village_m=village_snap["m"].reindex(candidates["village"]).to_numpy(),
+    )
+    costs = _road_costs(conn, network_id, measured, zone_snap, haul_m)
+    measured = measured.merge(costs, on=["zone_vertex", "village_vertex"], how="left")
+    measured.loc[measured["zone_vertex"] == measured["village_vertex"], "road_m"] = 0.0
+    measured = measured.dropna(subset=["road_m"])
+    total_m = measured["zone_m"] + measured["road_m"] + measured["village_m"]
+    measured = measured.assign(km=total_m / 1000.0)[total_m <= haul_m]
+    straight = set(candidates["village"])
+    by_road = set(measured["village"])
+    for row in villages.to_dict("records"):
+        if row["id"] in straight and row["id"] not in by_road:
+            missing.append(
+                MissingFigure(
+                    "village",
+                    int(row["id"]),
+                    row["code"],
+                    row["name"],
+                    "a zone lies within the haul in a straight line, but none along the roads",
+                )
+            )
+    access = pd.DataFrame(
+        {
+            "zone": measured["zone"].to_numpy(),
+            "village": measured["village"].to_numpy(),
+            "lon": zone_snap["lon"].reindex(measured["zone"]).to_numpy(),
+            "lat": zone_snap["lat"].reindex(measured["zone"]).to_numpy(),
+        }
+    )
+    return measured.loc[:, ["zone", "village", "km"]].reset_index(drop=True), access
+
+
+def _road_costs(
+    conn: Connection,
+    network_id: int,
+    measured: pd.DataFrame,
+    zone_snap: pd.DataFrame,
+    haul_m: float,
+) -> pd.DataFrame:
+    """Road metres between the pairs' vertices (pairs with no path are absent)."""
+    columns = ["zone_vertex", "village_vertex", "road_m"]
+    sources = sorted({int(v) for v in measured["zone_vertex"]})
+    targets = sorted({int(v) for v in measured["village_vertex"]})
+    if not sources or not targets:
+        return pd.DataFrame(columns=columns).astype(dict.fromkeys(columns, float))
+    # A path within the haul never leaves the access vertices' box grown by the haul.
+    used = zone_snap[zone_snap["vertex"].isin(sources)]
+    dlat = haul_m / 110_574.0
+    top = min(89.0, float(np.abs(used["lat"]).max()) + dlat)
+    dlon = haul_m / (111_320.0 * math.cos(math.radians(top)))
+    edges = _ROAD_EDGES.format(
+        network_id=int(network_id),
+        west=float(used["lon"].min()) - dlon,
+        south=float(used["lat"].min()) - dlat,
+        east=float(used["lon"].max()) + dlon,
+        north=float(used["lat"].max()) + dlat,
+        srid=SRID_STORAGE,
+    )
+    rows = conn.execute(_ROAD_COSTS, {"edges": edges, "sources": sources, "targets": targets}).all()
+    frame = pd.DataFrame(rows, columns=columns)
+    return frame.astype({"zone_vertex": "int64", "village_vertex": "int64", "road_m": float})
 
 
 def _result(
