@@ -21,6 +21,7 @@ from folium.template import Template
 from geo.kernel import vocab
 from geo.kernel.text import Text, number
 from geo.workflows import coverage as coverage_workflow
+from geo.workflows import siting as siting_workflow
 from maps import build, layers, styles
 from maps.escape import html_text, script_json
 
@@ -310,6 +311,9 @@ def _circles_legend(values: list[float], largest: float, lang: str) -> str:
 
 
 def _legend_block(title: str, rows: list[str], note: str = "") -> str:
+    # A layer with nothing drawn (no flows, nobody short, no zones) gets no block.
+    if not any(rows):
+        return ""
     noted = f'<p class="cm-note">{html_text(note)}</p>' if note else ""
     return f"<h5>{html_text(title)}</h5>{''.join(rows)}{noted}"
 
@@ -390,7 +394,7 @@ _PANEL_CSS = """
 .cm-panel ol.cm-ranking{list-style:none;padding-left:0}
 .cm-panel ol.cm-ranking li{display:flex;gap:8px;align-items:flex-start;margin:0 0 6px}
 .cm-panel .cm-no{flex:none;width:20px;height:20px;border-radius:50%;
-  border:2px solid #d7301f;font:bold 11px/20px sans-serif;text-align:center;background:#fff}
+  border:2px solid #7a0177;font:bold 11px/20px sans-serif;text-align:center;background:#fff}
 .cm-panel small{color:#555}
 .cm-panel .cm-print-button{margin-top:8px;padding:4px 10px;font-size:13px}
 .cm-legend .cm-note{margin:2px 0 4px;max-width:220px;color:#555;font-size:11px}
@@ -741,6 +745,93 @@ class SitesView:
     totals: SitesTotals
 
 
+def sites_view_of(
+    result: siting_workflow.SitingResult,
+    villages: gpd.GeoDataFrame,
+    zones: gpd.GeoDataFrame,
+    exclusions: gpd.GeoDataFrame,
+) -> SitesView:
+    """The sites map's view of a siting result.
+
+    ``villages``: the coverage's villages (id, code, name, unmet_t, point), of which those
+    short are drawn; ``zones`` and ``exclusions``: what lies around (``mapdata.around``).
+    """
+    sites = gpd.GeoDataFrame.from_features(
+        [
+            {
+                "type": "Feature",
+                "geometry": site.geometry,
+                "properties": {
+                    "rank": site.rank,
+                    "cell": site.cell,
+                    "score_t": site.score_t,
+                    "villages": [v.name for v in site.villages],
+                    "reasons": _reasons_of(site.excluded_nearby),
+                },
+            }
+            for site in result.sites
+        ],
+        columns=["rank", "cell", "score_t", "villages", "reasons", "geometry"],
+        crs=4326,
+    )
+    excluded = gpd.GeoDataFrame.from_features(
+        [
+            {
+                "type": "Feature",
+                "geometry": cell.geometry,
+                "properties": {
+                    "cell": cell.cell,
+                    "reason": "; ".join(r.detail for r in cell.reasons),
+                },
+            }
+            for cell in result.excluded
+        ],
+        columns=["cell", "reason", "geometry"],
+        crs=4326,
+    )
+    short = villages[villages["unmet_t"].fillna(0) > 0][
+        ["id", "code", "name", "unmet_t", "geometry"]
+    ]
+    t = result.totals
+    return SitesView(
+        sites=sites,
+        excluded=excluded,
+        short=short,
+        zones=zones,
+        exclusions=exclusions,
+        totals=SitesTotals(unmet_t=t.unmet_before_t, served_t=t.served_t, sites=t.sites_found),
+    )
+
+
+def _reasons_of(cells: Sequence[siting_workflow.ExcludedCell]) -> list[str]:
+    reasons: list[str] = []
+    for cell in cells:
+        for reason in cell.reasons:
+            if reason.detail not in reasons:
+                reasons.append(reason.detail)
+    return reasons
+
+
+def sites_extent(
+    result: siting_workflow.SitingResult, villages: gpd.GeoDataFrame, margin: float = 0.1
+) -> tuple[float, float, float, float]:
+    """The box (minx, miny, maxx, maxy) around the sites and the villages short, with a
+    margin in degrees: what ``mapdata.around`` reads the zones and exclusion areas of."""
+    xs: list[float] = []
+    ys: list[float] = []
+    for site in result.sites:
+        xs.append(site.centre[0])
+        ys.append(site.centre[1])
+    short = villages[villages["unmet_t"].fillna(0) > 0]
+    if len(short):
+        minx, miny, maxx, maxy = short.total_bounds
+        xs += [float(minx), float(maxx)]
+        ys += [float(miny), float(maxy)]
+    if not xs:
+        return (0.0, 0.0, 0.0, 0.0)
+    return (min(xs) - margin, min(ys) - margin, max(xs) + margin, max(ys) + margin)
+
+
 def _listed(value: Any) -> list[str]:
     if isinstance(value, str):
         return [value] if value else []
@@ -819,7 +910,7 @@ def build_sites_map(
     excluded_group.add_to(m)
 
     def site_card(row: Any) -> str:
-        reasons = nearby_reasons(row.geometry, view.excluded)
+        reasons = _listed(row.get("reasons")) or nearby_reasons(row.geometry, view.excluded)
         return _card(
             TEXT["site"].format(rank=int(row["rank"]))(lang),
             [

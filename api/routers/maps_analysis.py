@@ -13,9 +13,11 @@ from api.negotiation import reject_unknown_params
 from api.openapi import bilingual
 from api.routers.maps import _page, map_settings
 from geo.kernel import vocab
+from geo.kernel.errors import InvalidInput
 from geo.kernel.text import Text, number
 from geo.query import mapdata
 from geo.workflows.coverage import CoverageRequest, Scenario, run_coverage
+from geo.workflows.siting import DEFAULT_RESOLUTION, SitingRequest, suggest_sites
 from maps import analysis
 
 router = APIRouter(tags=["maps"])
@@ -130,4 +132,69 @@ def coverage_map(
     ]
     view = analysis.coverage_view_of(result, places)
     m = analysis.build_coverage_map(view, analysis.Parameters(rows, downloads), settings)
+    return _page(request, m)
+
+
+KParam = Annotated[
+    int,
+    Query(description=bilingual(Text("số vùng mới cần đề xuất", "how many new zones to suggest"))),
+]
+ResolutionParam = Annotated[
+    int,
+    Query(
+        description=bilingual(
+            Text(
+                "độ phân giải lưới H3, 5–9 (7: ô khoảng 5,2 km²)",
+                "the H3 grid resolution, 5–9 (7: cells of about 5.2 km²)",
+            )
+        )
+    ),
+]
+
+
+@router.get(
+    "/maps/analysis/sites", response_class=HTMLResponse, summary="Suggested sites for new zones"
+)
+def sites_map(
+    request: Request,
+    root: RootUrl,
+    material: MaterialParam = "luong",
+    k: KParam = 3,
+    haul_km: HaulParam = 50.0,
+    resolution: ResolutionParam = DEFAULT_RESOLUTION,
+    mode: ModeParam = "auto",
+) -> HTMLResponse:
+    """Where k new zones of a material would serve the most unmet demand, ranked."""
+    reject_unknown_params(request, ("lang", "material", "k", "haul_km", "resolution", "mode"))
+    if mode not in _MODE_WORDS:
+        raise InvalidInput(f"mode must be one of {', '.join(_MODE_WORDS)}, got {mode[:40]!r}")
+    siting_request = SitingRequest(
+        material=material,
+        k=k,
+        haul_km=haul_km,
+        resolution=resolution,
+        mode=mode,  # type: ignore[arg-type]  # checked above
+    )
+    with read_connection(request) as conn:
+        covered = run_coverage(conn, CoverageRequest(material=material, haul_km=haul_km, mode=mode))
+        villages = covered.villages
+        result = suggest_sites(
+            conn, siting_request, unmet=villages[["id", "code", "name", "unmet_t"]]
+        )
+        zones, exclusions = mapdata.around(conn, analysis.sites_extent(result, villages))
+    settings = map_settings(request, root)
+    lang = settings.lang
+    query = {"material": material, "k": str(k), "haul_km": f"{haul_km:g}"}
+    query.update(resolution=str(resolution), mode=mode)
+    rows = [
+        (analysis.TEXT["material"], vocab.label("material", material, lang)),
+        (analysis.TEXT["k"], str(k)),
+        (analysis.TEXT["haul_km"], f"{number(float(haul_km), lang, 1)} km"),
+        (analysis.TEXT["resolution"], str(resolution)),
+        (analysis.TEXT["mode"], _MODE_WORDS[mode](lang)),
+    ]
+    base = f"{root}/analysis/sites?{urlencode(query)}"
+    downloads = [("HTML", f"{base}&f=html&lang={lang}"), ("JSON", f"{base}&f=json")]
+    view = analysis.sites_view_of(result, villages, zones, exclusions)
+    m = analysis.build_sites_map(view, analysis.Parameters(rows, downloads), settings)
     return _page(request, m)

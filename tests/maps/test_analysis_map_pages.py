@@ -10,17 +10,20 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 
 import pytest
+import sqlalchemy as sa
 from fastapi.testclient import TestClient
 from playwright.sync_api import Browser, Page, Route
 from sqlalchemy.engine import Connection
 
 from geo.kernel.text import number
 from geo.workflows.coverage import CoverageRequest, run_coverage
+from geo.workflows.siting import SitingRequest, suggest_sites
 from maps import styles
-from tests.browser import needs_chromium
+from tests.browser import ARTIFACTS, needs_chromium
 from tests.factories import make_village, make_zone, square
 
 ORIGIN = "http://craftmap.test"
+SHOTS = ARTIFACTS / "issue14" / "maps"
 MATERIAL = "other"
 LON, LAT = 105.0, 9.0
 NAME = "Làng <script>window.__pwn='name'</script> \"Đông\" {{ 7*7 }}"
@@ -155,3 +158,76 @@ def test_bad_parameters_are_problem_details(client: TestClient, query: str) -> N
     body = client.get(f"/maps/analysis/coverage?{query}", headers={"Accept": "application/json"})
     assert body.headers["content-type"].startswith("application/problem+json")
     assert body.json()["status"] == 400 and body.json()["detail"]
+
+
+# Đắk Lắk, far from the demo's Thanh Hóa data: kilometres in degrees at this latitude.
+LON0, LAT0 = 108.05, 12.68
+KM_LON, KM_LAT = 1 / 108.63, 1 / 110.58
+
+
+def _at(x_km: float, y_km: float) -> tuple[float, float]:
+    return (LON0 + x_km * KM_LON, LAT0 + y_km * KM_LAT)
+
+
+@pytest.fixture
+def short_villages(connection: Connection) -> str:
+    """Two clusters 30 km apart and an exclusion area over the best cells of the first."""
+    for code, (x, y), tonnes, name in (
+        ("T-SITE-A", (0, 0), 100.0, NAME),
+        ("T-SITE-B", (3, 0), 50.0, "Làng Bê"),
+        ("T-SITE-C", (30, 0), 20.0, "Làng Xê"),
+    ):
+        make_village(
+            connection, at=_at(x, y), code=code, name=name, material_demand_t={MATERIAL: tonnes}
+        )
+    layer_id = connection.execute(
+        sa.text("INSERT INTO reference_layer (name, title, kind) VALUES (:n, :t, :k) RETURNING id"),
+        {"n": "t-map-exclusion", "t": "Lớp cấm thử", "k": "exclusion"},
+    ).scalar()
+    (a, b), (c, d) = _at(-1.5, -4.2), _at(4.5, 4.2)
+    connection.execute(
+        sa.text(
+            "INSERT INTO reference_feature (layer_id, properties, geom) "
+            "VALUES (:l, CAST(:p AS jsonb), ST_GeomFromText(:g, 4326))"
+        ),
+        {
+            "l": layer_id,
+            "p": '{"name": "Vườn quốc gia thử"}',
+            "g": f"POLYGON(({a} {b},{c} {b},{c} {d},{a} {d},{a} {b}))",
+        },
+    )
+    return "Vườn quốc gia thử"
+
+
+@needs_chromium
+def test_sites_page_draws_the_ranked_sites_and_the_exclusion(
+    short_villages: str, connection: Connection, open_page: Callable[..., Page]
+) -> None:
+    # Straight lines: the test's villages lie far from any road network.
+    asked = SitingRequest(material=MATERIAL, k=2, haul_km=4.0, mode="geodesic")
+    result = suggest_sites(connection, asked)
+    assert [s.rank for s in result.sites] == [1, 2]
+    page = open_page(
+        f"/maps/analysis/sites?material={MATERIAL}&k=2&haul_km=4&mode=geodesic&lang=vi"
+    )
+    ranks = page.locator(".leaflet-marker-icon .cm-rank").all_inner_texts()
+    assert sorted(ranks) == ["1", "2"]
+    cells = page.locator(f'path.leaflet-interactive[fill="{styles.SITE_COLOUR}"]')
+    assert cells.count() == 2
+    exclusion = page.locator(f'path.leaflet-interactive[stroke="{styles.EXCLUSION_COLOUR}"]')
+    assert exclusion.count() == 1
+    panel = page.locator("#cm-sites-panel")
+    items = panel.locator("ol.cm-ranking li")
+    assert items.count() == 2
+    for item, site in zip(items.all(), result.sites, strict=True):
+        assert f"{number(site.score_t, 'vi', 1)} t" in item.inner_text()
+    assert NAME in panel.inner_text()
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / "sites-db-vi.png"))
+    # The cell may lie under a village's circle: the click goes to the cell itself.
+    cells.first.dispatch_event("click")
+    popup = page.locator(".leaflet-popup-content")
+    popup.wait_for()
+    card = popup.inner_text()
+    assert "Vị trí" in card and short_villages in card, card
+    assert page.evaluate("window.__pwn") is None
