@@ -36,6 +36,9 @@ TEXT: dict[str, Text] = {
     "downloads": Text("Cùng phân tích dạng", "The same analysis as"),
     "missing": Text("Thiếu số liệu (không tính)", "Missing figures (left out)"),
     "no_missing": Text("Không có", "None"),
+    "more_missing": Text(
+        "… và {count} mục khác (xem bản JSON, CSV)", "… and {count} more (see the JSON, CSV)"
+    ),
     "demand": Text("Nhu cầu", "Demand"),
     "supplied": Text("Được cung ứng", "Supplied"),
     "unmet": Text("Thiếu hụt", "Unmet demand"),
@@ -58,6 +61,7 @@ TEXT: dict[str, Text] = {
     "year": Text("Năm số liệu", "Figures of year"),
     "include": Text("Tính cả vùng", "Zones included"),
     "latest": Text("mới nhất", "latest"),
+    "produced": Text("Ngày lập", "Produced on"),
     "code": Text("Mã", "Code"),
     "capacity": Text("Sản lượng/năm", "Yearly capacity"),
     "used": Text("Đã phân bổ", "Allocated"),
@@ -315,7 +319,9 @@ def _legend_block(title: str, rows: list[str], note: str = "") -> str:
     if not any(rows):
         return ""
     noted = f'<p class="cm-note">{html_text(note)}</p>' if note else ""
-    return f"<h5>{html_text(title)}</h5>{''.join(rows)}{noted}"
+    # One block, kept whole when the printed legend runs in two columns.
+    body = "".join(rows)
+    return f'<section class="cm-legend-block"><h5>{html_text(title)}</h5>{body}{noted}</section>'
 
 
 def _class_rows(lang: str) -> list[str]:
@@ -352,8 +358,12 @@ def _panel(
     lang, root = settings.lang, settings.api_root
     overview = html_text(f"{root}/maps?lang={lang}")
     analysis = html_text(f"{root}/analysis?lang={lang}")
+    # The links to the other faces matter on screen only (hidden on paper).
+    downloads = TEXT["downloads"](lang)
+    marked = ' class="cm-downloads"'
     body = "".join(
-        f"<section><h2>{html_text(heading)}</h2>{content}</section>"
+        f"<section{marked if heading == downloads else ''}>"
+        f"<h2>{html_text(heading)}</h2>{content}</section>"
         for heading, content in sections
     )
     return f"""
@@ -419,6 +429,16 @@ html.cm-print .folium-map{position:relative !important;width:190mm !important;
   .leaflet-control-fullscreen{display:none}
   .cm-legend.cm-collapsed .cm-legend-body{display:block}
   .cm-legend-toggle{display:none}
+  .cm-panel{font-size:8pt}
+  .cm-panel h1{font-size:12pt}
+  .cm-panel h2{margin:6px 0 2px}
+  .cm-panel section.cm-downloads{display:none}
+  .cm-panel .cm-legend{box-shadow:none;padding:0;margin-top:4px;max-height:none;
+    background:none;font-size:7pt}
+  .cm-panel .cm-legend-body{columns:2;column-gap:4mm}
+  .cm-panel .cm-legend-block{break-inside:avoid}
+  .cm-panel .cm-legend h5{margin:3px 0 1px;font-size:7pt;break-after:avoid}
+  .cm-panel .cm-legend .cm-note{font-size:6.5pt}
   .folium-map{position:relative !important;width:190mm !important;height:185mm !important;
     margin-left:87mm;page-break-inside:avoid;print-color-adjust:exact;
     -webkit-print-color-adjust:exact}
@@ -451,7 +471,8 @@ class _PanelBehaviour(MacroElement):
           // of the layer list and the legend (on paper too, where the legend stays).
           function padding(printed) {
             var c = map.getContainer(), m = c.getBoundingClientRect();
-            var tl = [24, 24], br = [24, 24];
+            // The largest circle's radius plus some air: no symbol is cut by the edge.
+            var tl = [36, 36], br = [36, 36];
             c.querySelectorAll('.leaflet-control-layers, .cm-legend').forEach(function(el) {
               var r = el.getBoundingClientRect();
               if (r.width) br[0] = Math.max(br[0], m.right - r.left + 16);
@@ -476,8 +497,22 @@ class _PanelBehaviour(MacroElement):
           });
           L.DomEvent.disableClickPropagation(panel);
           L.DomEvent.disableScrollPropagation(panel);
-          function toPrint() { html.classList.add('cm-print'); fit(true); }
-          function toScreen() { html.classList.remove('cm-print'); fit(false); }
+          // On paper the legend goes into the panel's column, off the map: it would cover
+          // data in the corner it holds on screen.
+          var legendHome = null;
+          function legendToPanel(yes) {
+            var legend = document.querySelector('.cm-legend');
+            if (!legend) return;
+            if (yes && !legendHome) {
+              legendHome = legend.parentNode; panel.appendChild(legend);
+            } else if (!yes && legendHome) {
+              legendHome.appendChild(legend); legendHome = null;
+            }
+          }
+          function toPrint() { html.classList.add('cm-print'); legendToPanel(true); fit(true); }
+          function toScreen() {
+            html.classList.remove('cm-print'); legendToPanel(false); fit(false);
+          }
           window.addEventListener('beforeprint', toPrint);
           window.addEventListener('afterprint', toScreen);
           printing.addEventListener('change', function(e) {
@@ -552,16 +587,27 @@ def coverage_totals_rows(view: CoverageView, lang: str) -> list[tuple[str, str]]
     return rows
 
 
+# The panel lists this many missing figures; the JSON and CSV list them all.
+MISSING_SHOWN = 20
+
+
 def _missing_html(missing: Sequence[Missing], lang: str) -> str:
     if not missing:
         return f"<p>{html_text(TEXT['no_missing'](lang))}</p>"
+    more = len(missing) - MISSING_SHOWN
+    missing = missing[:MISSING_SHOWN]
+    rest = (
+        f"<li>{html_text(TEXT['more_missing'].format(count=number(more, lang))(lang))}</li>"
+        if more > 0
+        else ""
+    )
     items = "".join(
         f"<li><strong>{html_text(TEXT[m.kind](lang) if m.kind in TEXT else m.kind)} "
         f"{html_text(m.code)}</strong> {html_text(m.name)}<br><small>{html_text(m.reason)}"
         "</small></li>"
         for m in missing
     )
-    return f'<ul class="cm-missing">{items}</ul>'
+    return f'<ul class="cm-missing">{items}{rest}</ul>'
 
 
 def build_coverage_map(

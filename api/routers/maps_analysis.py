@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Annotated
 from urllib.parse import urlencode
 
@@ -14,7 +15,7 @@ from api.openapi import bilingual
 from api.routers.maps import _page, map_settings
 from geo.kernel import vocab
 from geo.kernel.errors import InvalidInput
-from geo.kernel.text import Text, number
+from geo.kernel.text import Text, date_format, number
 from geo.query import mapdata
 from geo.workflows.coverage import CoverageRequest, Scenario, run_coverage
 from geo.workflows.siting import DEFAULT_RESOLUTION, SitingRequest, suggest_sites
@@ -123,6 +124,7 @@ def coverage_map(
                 for s in [vocab.ZoneStatus.EXISTING.value, *statuses]
             ),
         ),
+        (analysis.TEXT["produced"], date.today().strftime(date_format(lang))),
     ]
     base = f"{root}/analysis/coverage?{urlencode(query)}"
     downloads = [
@@ -192,6 +194,7 @@ def sites_map(
         (analysis.TEXT["haul_km"], f"{number(float(haul_km), lang, 1)} km"),
         (analysis.TEXT["resolution"], str(resolution)),
         (analysis.TEXT["mode"], _MODE_WORDS[mode](lang)),
+        (analysis.TEXT["produced"], date.today().strftime(date_format(lang))),
     ]
     base = f"{root}/analysis/sites?{urlencode(query)}"
     downloads = [("HTML", f"{base}&f=html&lang={lang}"), ("JSON", f"{base}&f=json")]

@@ -6,6 +6,7 @@ scripts; every other request is aborted (no basemap, no internet).
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
 import shutil
@@ -252,6 +253,17 @@ def test_coverage_prints_a4_landscape_with_legend_and_totals(
     page.wait_for_timeout(300)
     assert "cm-print" in (page.locator("html").get_attribute("class") or "")
     assert page.locator(".cm-legend .cm-legend-body").is_visible()
+    # The legend leaves the map for the panel's column: it covers no data on paper.
+    assert page.locator("#cm-coverage-panel .cm-legend").count() == 1
+    map_box = page.locator(".folium-map").bounding_box()
+    assert map_box is not None
+    for pin in page.locator(".cm-pin").all():
+        at = pin.bounding_box()
+        assert at is not None
+        assert map_box["x"] <= at["x"] and at["x"] + at["width"] <= map_box["x"] + map_box["width"]
+        assert (
+            map_box["y"] <= at["y"] and at["y"] + at["height"] <= map_box["y"] + map_box["height"]
+        )
     assert page.locator("#cm-coverage-panel table").first.is_visible()
     assert page.locator("#cm-coverage-panel .cm-print-button").is_hidden()
     page.screenshot(path=str(_shot("coverage-print-emulated.png")))
@@ -301,3 +313,17 @@ def test_sites_map_draws_k_ranked_cells_with_reasons(show: Callable[..., Opened]
             shot.page.screenshot(path=str(_shot(f"sites-{device}-{lang}.png")))
             assert shot.errors == []
     assert opened.errors == []
+
+
+def test_a_long_missing_list_is_cut_with_a_pointer_to_the_full_one(
+    show: Callable[..., Opened],
+) -> None:
+    view = cases.coverage_view()
+    many = [analysis.Missing("village", f"V{i}", f"Làng {i}", "no figure") for i in range(25)]
+    view = dataclasses.replace(view, missing=many)
+    page = show(
+        analysis.build_coverage_map(view, cases.coverage_parameters(), _settings("vi"))
+    ).page
+    items = page.locator("#cm-coverage-panel .cm-missing li")
+    assert items.count() == analysis.MISSING_SHOWN + 1
+    assert items.last.inner_text() == "… và 5 mục khác (xem bản JSON, CSV)"
