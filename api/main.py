@@ -19,6 +19,8 @@ from api.etags import ConditionalMiddleware
 from api.limits import BodyLimitMiddleware, CancelOnDisconnect
 from api.logs import RequestLogMiddleware
 from api.routers import (
+    analysis,
+    analysis_coverage,
     apidoc,
     imports,
     items_read,
@@ -138,6 +140,8 @@ def create_app(
     app.include_router(maps_analysis.router)
     app.include_router(package.router)
     app.include_router(imports.router)
+    app.include_router(analysis.router)
+    app.include_router(analysis_coverage.router)
     # Leaflet and its plugins, fetched from npm by `craftmap map assets` (maps/assets.py).
     assets_dir = settings.map_assets_dir
     assets_dir.mkdir(parents=True, exist_ok=True)

@@ -24,15 +24,18 @@ geodesic one, road distances are computed only for the pairs the geodesic test k
 
 from __future__ import annotations
 
+import csv
+import io
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
+import shapely.geometry
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
@@ -707,7 +710,9 @@ _ROAD_COSTS = sa.text(
 
 def _snaps(conn: Connection, statement: sa.TextClause, params: dict[str, Any]) -> pd.DataFrame:
     rows = conn.execute(statement, params).all()
-    return pd.DataFrame(rows, columns=["key", "vertex", "m", "lon", "lat"]).set_index("key")
+    frame = pd.DataFrame(rows, columns=["key", "vertex", "m", "lon", "lat"])
+    types = {"key": "int64", "vertex": "int64", "m": "float64", "lon": "float64", "lat": "float64"}
+    return frame.astype(types).set_index("key")
 
 
 def _road_pairs(
@@ -811,7 +816,8 @@ def _road_costs(
     sources = sorted({int(v) for v in measured["zone_vertex"]})
     targets = sorted({int(v) for v in measured["village_vertex"]})
     if not sources or not targets:
-        return pd.DataFrame(columns=columns).astype(dict.fromkeys(columns, float))
+        empty = pd.DataFrame(columns=columns)
+        return empty.astype({"zone_vertex": "int64", "village_vertex": "int64", "road_m": float})
     # A path within the haul never leaves the access vertices' box grown by the haul.
     used = zone_snap[zone_snap["vertex"].isin(sources)]
     dlat = haul_m / 110_574.0
@@ -1017,6 +1023,9 @@ def what_if(
     conn: Connection, request: CoverageRequest
 ) -> tuple[CoverageResult, CoverageResult, CoverageDiff]:
     """The current state, the scenario's result and their difference (nothing written)."""
+    # The scenario is checked before anything runs: a bad one costs no analysis.
+    _check_request(request)
+    _extra_shapes(request)
     current = run_coverage(
         conn,
         CoverageRequest(
@@ -1046,20 +1055,153 @@ def to_json_value(value: Any) -> Any:
     return value
 
 
-__all__ = [
-    "MODES",
-    "MAX_HAUL_KM",
-    "CoverageDiff",
-    "CoverageRequest",
-    "CoverageResult",
-    "CoverageTotals",
-    "ExtraZone",
-    "MissingFigure",
-    "Scenario",
-    "VillageChange",
-    "compare",
-    "latest_network",
-    "run_coverage",
-    "to_json_value",
-    "what_if",
-]
+# -- plain documents (JSON, GeoJSON, CSV) ------------------------------------------------------
+VILLAGE_COLUMNS = (
+    "id",
+    "code",
+    "name",
+    "demand_t",
+    "supplied_t",
+    "covered_share",
+    "unmet_t",
+    "reachable",
+    "figure_source",
+    "figure_year",
+    "figure_estimate",
+    "figure_basis",
+)
+ZONE_COLUMNS = (
+    "id",
+    "code",
+    "name",
+    "status",
+    "capacity_t",
+    "used_t",
+    "use_share",
+    "serves",
+    "figure_source",
+    "figure_year",
+    "figure_estimate",
+    "figure_basis",
+)
+FLOW_COLUMNS = ("zone_id", "zone_code", "village_id", "village_code", "tonnes", "km")
+
+
+def _records(frame: pd.DataFrame, columns: Sequence[str]) -> list[dict[str, Any]]:
+    return (
+        [
+            {c: to_json_value(v) for c, v in zip(columns, values, strict=True)}
+            for values in zip(*(frame[c].tolist() for c in columns), strict=True)
+        ]
+        if len(frame)
+        else []
+    )
+
+
+def village_rows(result: CoverageResult) -> list[dict[str, Any]]:
+    """The per-village table as plain values, with ``lon``/``lat``."""
+    rows = _records(result.villages, VILLAGE_COLUMNS)
+    xy = shapely.get_coordinates(np.asarray(result.villages.geometry.values))
+    for row, (lon, lat) in zip(rows, xy.tolist(), strict=True):
+        row["lon"], row["lat"] = lon, lat
+    return rows
+
+
+def zone_rows(result: CoverageResult) -> list[dict[str, Any]]:
+    """The per-zone table as plain values (geometry left to the GeoJSON form)."""
+    return _records(result.zones, ZONE_COLUMNS)
+
+
+def flow_rows(result: CoverageResult) -> list[dict[str, Any]]:
+    """The flows as plain values (lines left to the GeoJSON form)."""
+    return _records(result.flows, FLOW_COLUMNS)
+
+
+def request_document(request: CoverageRequest) -> dict[str, Any]:
+    """The request as JSON (unsaved zones by code and capacity only)."""
+    scenario = request.scenario
+    return {
+        "material": request.material,
+        "haul_km": request.haul_km,
+        "mode": request.mode,
+        "year": request.year,
+        "network": request.network,
+        "scenario": {
+            "include": list(scenario.include_statuses),
+            "capacity": {str(k): v for k, v in scenario.capacity_overrides.items()},
+            "exclude": [str(k) for k in scenario.exclude_zones],
+            "zones": [
+                {"code": z.code or f"new-{n}", "name": z.name, "capacity_t": z.capacity_t}
+                for n, z in enumerate(scenario.extra_zones, start=1)
+            ],
+        },
+    }
+
+
+def result_document(result: CoverageResult) -> dict[str, Any]:
+    """The whole result as JSON: request, mode, totals, villages, zones, flows, missing."""
+    return {
+        "request": request_document(result.request),
+        "distance_mode": result.distance_mode,
+        "network": result.network,
+        "note": result.note,
+        "totals": {k: to_json_value(v) for k, v in asdict(result.totals).items()},
+        "villages": village_rows(result),
+        "zones": zone_rows(result),
+        "flows": flow_rows(result),
+        "missing": [asdict(m) for m in result.missing],
+    }
+
+
+def diff_document(diff: CoverageDiff) -> dict[str, Any]:
+    """A diff as JSON."""
+    return {k: to_json_value(v) if k != "changed" else v for k, v in asdict(diff).items()}
+
+
+def result_geojson(result: CoverageResult) -> dict[str, Any]:
+    """One FeatureCollection: villages, zones and flows, told apart by ``kind``.
+
+    Zones first, then flows, then villages, so a map drawing them in order puts the points
+    on top. The collection's ``distance_mode``, ``network`` and ``totals`` say how it was
+    computed.
+    """
+    features: list[dict[str, Any]] = []
+    parts = (
+        ("zone", result.zones, zone_rows(result)),
+        ("flow", result.flows, flow_rows(result)),
+        ("village", result.villages, _records(result.villages, VILLAGE_COLUMNS)),
+    )
+    for kind, frame, rows in parts:
+        for geometry, row in zip(frame.geometry.values, rows, strict=True):
+            features.append(
+                {
+                    "type": "Feature",
+                    "geometry": shapely.geometry.mapping(geometry),
+                    "properties": {"kind": kind, **row},
+                }
+            )
+    return {
+        "type": "FeatureCollection",
+        "distance_mode": result.distance_mode,
+        "network": result.network,
+        "totals": {k: to_json_value(v) for k, v in asdict(result.totals).items()},
+        "features": features,
+    }
+
+
+def villages_csv(result: CoverageResult) -> str:
+    """The per-village table as CSV (UTF-8, comma-separated, header of column names)."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    header = [*VILLAGE_COLUMNS, "lon", "lat"]
+    writer.writerow(header)
+    for row in village_rows(result):
+        writer.writerow(["" if row[c] is None else _csv_cell(row[c]) for c in header])
+    return buffer.getvalue()
+
+
+def _csv_cell(value: Any) -> Any:
+    # A cell starting like a formula would run in a spreadsheet: quote it as text.
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value

@@ -394,3 +394,13 @@ def test_figures_follow_the_year_rule(connection: Connection) -> None:
 
 def _int(value: Any) -> int | None:
     return None if value is None or str(value) == "<NA>" else int(value)
+
+
+def test_road_mode_with_nothing_to_allocate(connection: Connection) -> None:
+    # No village and no zone of the material near the network: an empty answer, not a crash.
+    name = river_with_one_bridge(connection)
+    connection.execute(sa.text("DELETE FROM craft_village WHERE code LIKE 'T-CV-%'"))
+    connection.execute(sa.text("DELETE FROM material_zone WHERE code LIKE 'T-CV-%'"))
+    result = run_coverage(connection, CoverageRequest(MATERIAL, 5, mode="road", network=name))
+    assert len(result.villages) == 0 and len(result.flows) == 0
+    assert result.totals.demand_t == 0.0
