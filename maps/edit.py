@@ -772,12 +772,21 @@ class EditorPanel(MacroElement):
               if (!v || v.lat === undefined) return;
               var share = largest > 0 ? Math.sqrt((Number(f.tonnes) || 0) / largest) : 0;
               L.polyline([from, [v.lat, v.lon]], {color: {{ this.flow_colour_json }},
-                dashArray: '6 4', weight: Math.max(1.5, 12 * share), opacity: 0.9,
+                dashArray: '6 4', weight: Math.max(1.5, 8 * share), opacity: 0.9,
                 className: 'cm-whatif-flow'})
                 .bindTooltip(esc(text.whatif_flows + ': ' + (v.name || f.village_code)
                   + ', ' + t(f.tonnes)))
                 .addTo(whatifFlows);
             });
+            // The zone and the villages it would supply in view, beside the form; the
+            // answer in view in the form.
+            var seen = drawn.getBounds();
+            whatifFlows.eachLayer(function(l) { seen.extend(l.getBounds()); });
+            var panel = form.getBoundingClientRect(), size = map.getSize();
+            var beside = panel.width < size.x * 0.6;
+            map.fitBounds(seen, {maxZoom: 13, paddingTopLeft: [60, 30], paddingBottomRight:
+              beside ? [panel.width + 30, 30] : [30, panel.height + 30]});
+            whatifBox.scrollIntoView({block: 'nearest'});
           }
           if (whatifButton) whatifButton.addEventListener('click', runWhatif);
           // A duplicate code names the feature that holds it, with a link to its page.
