@@ -96,7 +96,7 @@ TEXTS: dict[str, Text] = {
     "from_zone": Text("Từ vùng", "From zone"),
     "to_village": Text("Đến làng", "To village"),
     "tonnes": Text("Tấn/năm", "t/yr"),
-    "km": Text("Km", "Km"),
+    "km": Text("Quãng đường (km)", "Distance (km)"),
     "kind": Text("Loại", "Kind"),
     "reason": Text("Lý do", "Reason"),
     "kind_village": Text("làng", "village"),
