@@ -19,6 +19,7 @@ from api.etags import ConditionalMiddleware
 from api.limits import BodyLimitMiddleware, CancelOnDisconnect
 from api.logs import RequestLogMiddleware
 from api.routers import (
+    analysis_siting,
     apidoc,
     imports,
     items_read,
@@ -136,6 +137,7 @@ def create_app(
     app.include_router(maps.router)
     app.include_router(package.router)
     app.include_router(imports.router)
+    app.include_router(analysis_siting.router)
     # Leaflet and its plugins, fetched from npm by `craftmap map assets` (maps/assets.py).
     assets_dir = settings.map_assets_dir
     assets_dir.mkdir(parents=True, exist_ok=True)

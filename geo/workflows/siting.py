@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import time
 from collections import Counter
 from collections.abc import Iterable
@@ -140,10 +141,12 @@ class SitingRequest:
 @dataclass(frozen=True)
 class Reason:
     """Why a cell was excluded: ``kind`` (exclusion, zone, zone_distance, land_use,
-    outside) and ``detail`` (the area's name and layer, the zone codes, the land use)."""
+    outside), ``subject`` (what it names: the areas with their layer, the zone codes, the
+    land-use classes; empty when nothing) and ``detail`` (an English sentence)."""
 
     kind: ReasonKind
     detail: str
+    subject: str = ""
 
 
 @dataclass(frozen=True)
@@ -627,12 +630,17 @@ class SaveSite:
     parameters: dict[str, Any] | None = None
 
 
+_H3_ID = re.compile(r"[0-9a-f]{15}")
+
+
 def site_geometry(save: SaveSite) -> dict[str, Any]:
     """The zone's MultiPolygon from the cell (validated) or the given geometry."""
     if (save.cell is None) == (save.geometry is None):
         raise InvalidInput("give either the cell id or a geometry of the site, not both")
     if save.cell is not None:
-        if not (isinstance(save.cell, str) and h3.is_valid_cell(save.cell)):
+        # A well-formed id first: h3 overflows on a long string instead of saying no.
+        well_formed = isinstance(save.cell, str) and _H3_ID.fullmatch(save.cell) is not None
+        if not (well_formed and h3.is_valid_cell(save.cell)):
             raise InvalidInput(f"{str(save.cell)[:40]!r} is not an H3 cell id")
         polygon = cell_polygon(save.cell)
         return {"type": "MultiPolygon", "coordinates": [polygon["coordinates"]]}
