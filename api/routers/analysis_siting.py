@@ -53,7 +53,7 @@ PAGE = {
     "greedy": Text("Cách chọn tham lam (để so sánh)", "Greedy choice (for comparison)"),
     "villages_short": Text("Làng nghề thiếu nguyên liệu", "Villages short of material"),
     "candidates": Text("Ô ứng viên / bị loại", "Candidate / excluded cells"),
-    "distance": Text("Khoảng cách", "Distance"),
+    "distance": Text("Khoảng cách từ ô tới làng", "Distance from a cell to a village"),
     "geodesic": Text("theo đường chim bay trên elipxoit", "geodesic on the spheroid"),
     "coverage_mode": Text("Nhu cầu thiếu tính theo", "Unmet demand computed by"),
     "road": Text("đường bộ", "road"),
@@ -308,14 +308,11 @@ def _page(
             (t["greedy"], tonnes(tot.greedy_t)),
             (t["villages_short"], number(tot.villages_short, lang)),
             (t["candidates"], f"{number(tot.candidates, lang)} / {number(tot.excluded, lang)}"),
-            (
-                t["distance"],
-                t["geodesic"]
-                + (
-                    f"; {t['coverage_mode']}: {t.get(result.coverage_mode, result.coverage_mode)}"
-                    if result.coverage_mode
-                    else ""
-                ),
+            (t["distance"], t["geodesic"]),
+            *(
+                [(t["coverage_mode"], t.get(result.coverage_mode, result.coverage_mode))]
+                if result.coverage_mode
+                else []
             ),
             (
                 t["resolution"],
@@ -337,7 +334,12 @@ def _page(
                 {
                     "rank": site.rank,
                     "cell": site.cell,
-                    "centre": f"{site.centre[1]:.4f}, {site.centre[0]:.4f}",
+                    # Latitude, longitude in the page's number format.
+                    "centre": (
+                        f"{number(site.centre[1], lang, 4)}; {number(site.centre[0], lang, 4)}"
+                        if lang == "vi"
+                        else f"{site.centre[1]:.4f}, {site.centre[0]:.4f}"
+                    ),
                     "score": number(site.score_t, lang, 1),
                     "villages": [
                         f"{v.name} ({v.code}): {number(v.served_t, lang, 1)} {t['tonnes']}, "

@@ -413,18 +413,15 @@ WHERE id = ANY(CAST(:ids AS int[]))
 def _reasons(row: Any, min_zone_km: float | None) -> list[Reason]:
     found: list[Reason] = []
     if row.exclusion is not None:
-        found.append(Reason("exclusion", f"exclusion area {row.exclusion}"))
+        found.append(Reason("exclusion", f"exclusion area {row.exclusion}", row.exclusion))
     if row.zones is not None:
-        found.append(Reason("zone", f"overlaps zone {row.zones}"))
+        found.append(Reason("zone", f"overlaps zone {row.zones}", row.zones))
     if row.near_zones is not None:
-        found.append(Reason("zone_distance", f"within {min_zone_km:g} km of zone {row.near_zones}"))
+        detail = f"within {min_zone_km:g} km of zone {row.near_zones}"
+        found.append(Reason("zone_distance", detail, row.near_zones))
     if row.land_use is not None:
-        found.append(
-            Reason(
-                "land_use",
-                f"land use not allowed ({row.land_use})" if row.land_use else "no allowed land use",
-            )
-        )
+        detail = f"land use not allowed ({row.land_use})" if row.land_use else "no allowed land use"
+        found.append(Reason("land_use", detail, row.land_use))
     if row.outside == "box":
         found.append(Reason("outside", "outside Vietnam"))
     elif row.outside == "provinces":
