@@ -19,6 +19,8 @@ from api.etags import ConditionalMiddleware
 from api.limits import BodyLimitMiddleware, CancelOnDisconnect
 from api.logs import RequestLogMiddleware
 from api.routers import (
+    analysis,
+    analysis_coverage,
     analysis_siting,
     apidoc,
     imports,
@@ -137,6 +139,8 @@ def create_app(
     app.include_router(maps.router)
     app.include_router(package.router)
     app.include_router(imports.router)
+    app.include_router(analysis.router)
+    app.include_router(analysis_coverage.router)
     app.include_router(analysis_siting.router)
     # Leaflet and its plugins, fetched from npm by `craftmap map assets` (maps/assets.py).
     assets_dir = settings.map_assets_dir

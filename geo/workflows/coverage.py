@@ -24,15 +24,18 @@ geodesic one, road distances are computed only for the pairs the geodesic test k
 
 from __future__ import annotations
 
+import csv
+import io
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
+import shapely.geometry
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
@@ -358,10 +361,14 @@ _PAIRS = sa.text(
     )
     SELECT zz.key AS zone, v.id AS village,
            ST_Distance(zz.geom::geography, v.geom::geography) AS m
-    FROM zz JOIN craft_village v
-      ON v.geom && ST_Expand(zz.geom, zz.dlon, zz.dlat)
-     AND ST_DWithin(zz.geom::geography, v.geom::geography, CAST(:haul_m AS float8))
+    FROM zz CROSS JOIN LATERAL (
+        -- OFFSET 0 keeps the box test the scan of the index, per zone: else the planner
+        -- may fetch the villages by id and test every zone against each.
+        SELECT id, geom FROM craft_village
+        WHERE geom && ST_Expand(zz.geom, zz.dlon, zz.dlat) OFFSET 0
+    ) AS v
     WHERE v.id = ANY(CAST(:village_ids AS integer[]))
+      AND ST_DWithin(zz.geom::geography, v.geom::geography, CAST(:haul_m AS float8))
     """
 )
 
@@ -652,6 +659,62 @@ def _geodesic_access(
     return pd.DataFrame(rows, columns=["zone", "village", "lon", "lat"])
 
 
+# Each zone's and village's nearest road vertex: the few nearest by the index (KNN on
+# degrees), then the least spheroidal distance among them.
+_SNAP_ZONES = sa.text(
+    """
+    WITH z AS (
+        SELECT id AS key, geom FROM material_zone WHERE id = ANY(CAST(:zone_ids AS integer[]))
+        UNION ALL
+        SELECT -CAST(e.n AS integer), ST_SetSRID(ST_GeomFromGeoJSON(e.g), :srid)
+        FROM unnest(CAST(:extra AS text[])) WITH ORDINALITY AS e(g, n)
+    )
+    SELECT z.key, s.id AS vertex, s.m, ST_X(s.geom) AS lon, ST_Y(s.geom) AS lat
+    FROM z CROSS JOIN LATERAL (
+        SELECT c.id, c.geom, ST_Distance(z.geom::geography, c.geom::geography) AS m
+        FROM (SELECT id, geom FROM road_vertex WHERE network_id = :network_id
+              ORDER BY geom <-> z.geom LIMIT 8) AS c
+        ORDER BY m, c.id LIMIT 1
+    ) AS s
+    """
+)
+_SNAP_VILLAGES = sa.text(
+    """
+    SELECT v.id AS key, s.id AS vertex, s.m, ST_X(s.geom) AS lon, ST_Y(s.geom) AS lat
+    FROM craft_village v CROSS JOIN LATERAL (
+        SELECT c.id, c.geom, ST_Distance(v.geom::geography, c.geom::geography) AS m
+        FROM (SELECT id, geom FROM road_vertex WHERE network_id = :network_id
+              ORDER BY geom <-> v.geom LIMIT 8) AS c
+        ORDER BY m, c.id LIMIT 1
+    ) AS s
+    WHERE v.id = ANY(CAST(:village_ids AS integer[]))
+    """
+)
+# Shortest road lengths in metres (not the time costs): the edge's spheroidal length, on
+# the edges and in the directions a car (a truck's stand-in) may use.
+_ROAD_EDGES = (
+    "SELECT id, source, target, "
+    "CASE WHEN cost_car >= 0 THEN length_m ELSE -1 END AS cost, "
+    "CASE WHEN reverse_cost_car >= 0 THEN length_m ELSE -1 END AS reverse_cost "
+    "FROM road_edge WHERE network_id = {network_id:d} "
+    "AND geom && ST_MakeEnvelope({west!r}, {south!r}, {east!r}, {north!r}, {srid:d})"
+)
+_ROAD_COSTS = sa.text(
+    """
+    SELECT start_vid, end_vid, agg_cost FROM pgr_dijkstraCost(
+        CAST(:edges AS text), CAST(:sources AS bigint[]), CAST(:targets AS bigint[]),
+        directed => true)
+    """
+)
+
+
+def _snaps(conn: Connection, statement: sa.TextClause, params: dict[str, Any]) -> pd.DataFrame:
+    rows = conn.execute(statement, params).all()
+    frame = pd.DataFrame(rows, columns=["key", "vertex", "m", "lon", "lat"])
+    types = {"key": "int64", "vertex": "int64", "m": "float64", "lon": "float64", "lat": "float64"}
+    return frame.astype(types).set_index("key")
+
+
 def _road_pairs(
     conn: Connection,
     network: str,
@@ -662,7 +725,115 @@ def _road_pairs(
     extra: list[str],
     missing: list[MissingFigure],
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    raise InvalidInput("road distances are not available yet; use mode=geodesic")
+    """The geodesic candidate pairs re-measured along the roads; those beyond the haul go."""
+    network_id = conn.execute(
+        sa.text("SELECT id FROM road_network WHERE name = :name"), {"name": network}
+    ).scalar_one()
+    zone_snap = _snaps(
+        conn,
+        _SNAP_ZONES,
+        {
+            "zone_ids": [int(k) for k in zones["key"] if k > 0],
+            "extra": extra,
+            "srid": SRID_STORAGE,
+            "network_id": network_id,
+        },
+    )
+    village_snap = _snaps(
+        conn,
+        _SNAP_VILLAGES,
+        {"village_ids": [int(i) for i in villages["id"]], "network_id": network_id},
+    )
+    # An access leg longer than the haul can never be part of a pair within it.
+    kinds: tuple[tuple[Literal["zone", "village"], pd.DataFrame, pd.DataFrame, str], ...] = (
+        ("zone", zones, zone_snap, "key"),
+        ("village", villages, village_snap, "id"),
+    )
+    for kind, frame, snap, key_column in kinds:
+        near = set(snap.index[snap["m"] <= haul_m])
+        for row in frame.to_dict("records"):
+            key = row[key_column]
+            if key not in near:
+                missing.append(
+                    MissingFigure(
+                        kind,
+                        None if key < 0 else int(key),
+                        row["code"],
+                        row["name"],
+                        f"no road of network {network} within the haul of the {kind}",
+                    )
+                )
+    zone_snap = zone_snap[zone_snap["m"] <= haul_m]
+    village_snap = village_snap[village_snap["m"] <= haul_m]
+    candidates = pairs[
+        pairs["zone"].isin(zone_snap.index) & pairs["village"].isin(village_snap.index)
+    ]
+    measured = candidates.assign(
+        zone_vertex=zone_snap["vertex"].reindex(candidates["zone"]).to_numpy(),
+        zone_m=zone_snap["m"].reindex(candidates["zone"]).to_numpy(),
+        village_vertex=village_snap["vertex"].reindex(candidates["village"]).to_numpy(),
+        village_m=village_snap["m"].reindex(candidates["village"]).to_numpy(),
+    )
+    costs = _road_costs(conn, network_id, measured, zone_snap, haul_m)
+    measured = measured.merge(costs, on=["zone_vertex", "village_vertex"], how="left")
+    measured.loc[measured["zone_vertex"] == measured["village_vertex"], "road_m"] = 0.0
+    measured = measured.dropna(subset=["road_m"])
+    total_m = measured["zone_m"] + measured["road_m"] + measured["village_m"]
+    measured = measured.assign(km=total_m / 1000.0)[total_m <= haul_m]
+    straight = set(candidates["village"])
+    by_road = set(measured["village"])
+    for row in villages.to_dict("records"):
+        if row["id"] in straight and row["id"] not in by_road:
+            missing.append(
+                MissingFigure(
+                    "village",
+                    int(row["id"]),
+                    row["code"],
+                    row["name"],
+                    "a zone lies within the haul in a straight line, but none along the roads",
+                )
+            )
+    access = pd.DataFrame(
+        {
+            "zone": measured["zone"].to_numpy(),
+            "village": measured["village"].to_numpy(),
+            "lon": zone_snap["lon"].reindex(measured["zone"]).to_numpy(),
+            "lat": zone_snap["lat"].reindex(measured["zone"]).to_numpy(),
+        }
+    )
+    return measured.loc[:, ["zone", "village", "km"]].reset_index(drop=True), access
+
+
+def _road_costs(
+    conn: Connection,
+    network_id: int,
+    measured: pd.DataFrame,
+    zone_snap: pd.DataFrame,
+    haul_m: float,
+) -> pd.DataFrame:
+    """Road metres between the pairs' vertices (pairs with no path are absent)."""
+    columns = ["zone_vertex", "village_vertex", "road_m"]
+    sources = sorted({int(v) for v in measured["zone_vertex"]})
+    targets = sorted({int(v) for v in measured["village_vertex"]})
+    if not sources or not targets:
+        empty = pd.DataFrame(columns=columns)
+        return empty.astype({"zone_vertex": "int64", "village_vertex": "int64", "road_m": float})
+    # A path within the haul never leaves the access vertices' box grown by the haul.
+    used = zone_snap[zone_snap["vertex"].isin(sources)]
+    dlat = haul_m / 110_574.0
+    top = min(89.0, float(np.abs(used["lat"]).max()) + dlat)
+    dlon = haul_m / (111_320.0 * math.cos(math.radians(top)))
+    edges = _ROAD_EDGES.format(
+        network_id=int(network_id),
+        west=float(used["lon"].min()) - dlon,
+        south=float(used["lat"].min()) - dlat,
+        east=float(used["lon"].max()) + dlon,
+        north=float(used["lat"].max()) + dlat,
+        srid=SRID_STORAGE,
+    )
+    rows = conn.execute(_ROAD_COSTS, {"edges": edges, "sources": sources, "targets": targets}).all()
+    frame = pd.DataFrame(rows, columns=columns)
+    return frame.astype({"zone_vertex": "int64", "village_vertex": "int64", "road_m": float})
 
 
 def _result(
@@ -852,6 +1023,9 @@ def what_if(
     conn: Connection, request: CoverageRequest
 ) -> tuple[CoverageResult, CoverageResult, CoverageDiff]:
     """The current state, the scenario's result and their difference (nothing written)."""
+    # The scenario is checked before anything runs: a bad one costs no analysis.
+    _check_request(request)
+    _extra_shapes(request)
     current = run_coverage(
         conn,
         CoverageRequest(
@@ -881,20 +1055,153 @@ def to_json_value(value: Any) -> Any:
     return value
 
 
-__all__ = [
-    "MODES",
-    "MAX_HAUL_KM",
-    "CoverageDiff",
-    "CoverageRequest",
-    "CoverageResult",
-    "CoverageTotals",
-    "ExtraZone",
-    "MissingFigure",
-    "Scenario",
-    "VillageChange",
-    "compare",
-    "latest_network",
-    "run_coverage",
-    "to_json_value",
-    "what_if",
-]
+# -- plain documents (JSON, GeoJSON, CSV) ------------------------------------------------------
+VILLAGE_COLUMNS = (
+    "id",
+    "code",
+    "name",
+    "demand_t",
+    "supplied_t",
+    "covered_share",
+    "unmet_t",
+    "reachable",
+    "figure_source",
+    "figure_year",
+    "figure_estimate",
+    "figure_basis",
+)
+ZONE_COLUMNS = (
+    "id",
+    "code",
+    "name",
+    "status",
+    "capacity_t",
+    "used_t",
+    "use_share",
+    "serves",
+    "figure_source",
+    "figure_year",
+    "figure_estimate",
+    "figure_basis",
+)
+FLOW_COLUMNS = ("zone_id", "zone_code", "village_id", "village_code", "tonnes", "km")
+
+
+def _records(frame: pd.DataFrame, columns: Sequence[str]) -> list[dict[str, Any]]:
+    return (
+        [
+            {c: to_json_value(v) for c, v in zip(columns, values, strict=True)}
+            for values in zip(*(frame[c].tolist() for c in columns), strict=True)
+        ]
+        if len(frame)
+        else []
+    )
+
+
+def village_rows(result: CoverageResult) -> list[dict[str, Any]]:
+    """The per-village table as plain values, with ``lon``/``lat``."""
+    rows = _records(result.villages, VILLAGE_COLUMNS)
+    xy = shapely.get_coordinates(np.asarray(result.villages.geometry.values))
+    for row, (lon, lat) in zip(rows, xy.tolist(), strict=True):
+        row["lon"], row["lat"] = lon, lat
+    return rows
+
+
+def zone_rows(result: CoverageResult) -> list[dict[str, Any]]:
+    """The per-zone table as plain values (geometry left to the GeoJSON form)."""
+    return _records(result.zones, ZONE_COLUMNS)
+
+
+def flow_rows(result: CoverageResult) -> list[dict[str, Any]]:
+    """The flows as plain values (lines left to the GeoJSON form)."""
+    return _records(result.flows, FLOW_COLUMNS)
+
+
+def request_document(request: CoverageRequest) -> dict[str, Any]:
+    """The request as JSON (unsaved zones by code and capacity only)."""
+    scenario = request.scenario
+    return {
+        "material": request.material,
+        "haul_km": request.haul_km,
+        "mode": request.mode,
+        "year": request.year,
+        "network": request.network,
+        "scenario": {
+            "include": list(scenario.include_statuses),
+            "capacity": {str(k): v for k, v in scenario.capacity_overrides.items()},
+            "exclude": [str(k) for k in scenario.exclude_zones],
+            "zones": [
+                {"code": z.code or f"new-{n}", "name": z.name, "capacity_t": z.capacity_t}
+                for n, z in enumerate(scenario.extra_zones, start=1)
+            ],
+        },
+    }
+
+
+def result_document(result: CoverageResult) -> dict[str, Any]:
+    """The whole result as JSON: request, mode, totals, villages, zones, flows, missing."""
+    return {
+        "request": request_document(result.request),
+        "distance_mode": result.distance_mode,
+        "network": result.network,
+        "note": result.note,
+        "totals": {k: to_json_value(v) for k, v in asdict(result.totals).items()},
+        "villages": village_rows(result),
+        "zones": zone_rows(result),
+        "flows": flow_rows(result),
+        "missing": [asdict(m) for m in result.missing],
+    }
+
+
+def diff_document(diff: CoverageDiff) -> dict[str, Any]:
+    """A diff as JSON."""
+    return {k: to_json_value(v) if k != "changed" else v for k, v in asdict(diff).items()}
+
+
+def result_geojson(result: CoverageResult) -> dict[str, Any]:
+    """One FeatureCollection: villages, zones and flows, told apart by ``kind``.
+
+    Zones first, then flows, then villages, so a map drawing them in order puts the points
+    on top. The collection's ``distance_mode``, ``network`` and ``totals`` say how it was
+    computed.
+    """
+    features: list[dict[str, Any]] = []
+    parts = (
+        ("zone", result.zones, zone_rows(result)),
+        ("flow", result.flows, flow_rows(result)),
+        ("village", result.villages, _records(result.villages, VILLAGE_COLUMNS)),
+    )
+    for kind, frame, rows in parts:
+        for geometry, row in zip(frame.geometry.values, rows, strict=True):
+            features.append(
+                {
+                    "type": "Feature",
+                    "geometry": shapely.geometry.mapping(geometry),
+                    "properties": {"kind": kind, **row},
+                }
+            )
+    return {
+        "type": "FeatureCollection",
+        "distance_mode": result.distance_mode,
+        "network": result.network,
+        "totals": {k: to_json_value(v) for k, v in asdict(result.totals).items()},
+        "features": features,
+    }
+
+
+def villages_csv(result: CoverageResult) -> str:
+    """The per-village table as CSV (UTF-8, comma-separated, header of column names)."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    header = [*VILLAGE_COLUMNS, "lon", "lat"]
+    writer.writerow(header)
+    for row in village_rows(result):
+        writer.writerow(["" if row[c] is None else _csv_cell(row[c]) for c in header])
+    return buffer.getvalue()
+
+
+def _csv_cell(value: Any) -> Any:
+    # A cell starting like a formula would run in a spreadsheet: quote it as text.
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value
