@@ -259,3 +259,15 @@ def test_hostile_parameters_against_a_live_server(own_live: LiveServer, planner_
     still = own_live.request(f"{SITES}?material=luong&k=2&haul_km=30&mode=geodesic")
     assert still.status == 200, still.body[:300]
     assert "sites" in json.loads(still.body)
+
+
+def test_a_typical_capacity_runs_the_capacitated_model(
+    client: TestClient, session: Session
+) -> None:
+    # One village short of 1 500 t; a new zone of 400 t/yr serves 400 t of it, not 1 500.
+    short_village(session)
+    body = client.get(SITES, params={**QUERY, "capacity_t": "400"}).json()
+    assert body["model"] == "capacitated"
+    assert body["totals"]["served_t"] == pytest.approx(400.0)
+    assert body["sites"][0]["villages"][0]["served_t"] == pytest.approx(400.0)
+    assert body["sites"][0]["villages"][0]["unmet_t"] == pytest.approx(1500.0)
