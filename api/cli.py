@@ -11,7 +11,7 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 
-from geo.kernel.errors import GeoError
+from geo.kernel.errors import GeoError, InvalidInput
 from geo.kernel.text import LANGS, language
 from geo.store import roles
 from geo.store.db import Connection, Engine, make_engine, set_actor
@@ -1129,6 +1129,143 @@ def serve(
         timeout_graceful_shutdown=10,
         log_config=log_config(),
     )
+
+
+# -- siting suggestions (issue 14) -----------------------------------------------------------
+@analysis_app.command("sites")
+def analysis_sites(
+    material: Annotated[str, typer.Option(help="Material code: luong, bamboo, rattan, …")],
+    k: Annotated[int, typer.Option("--k", help="How many new zones to site (1–50).")] = 3,
+    haul_km: Annotated[float, typer.Option(help="Maximum haul in km.")] = 50.0,
+    resolution: Annotated[int, typer.Option(help="H3 resolution 5–9 (7: ~5.2 km² cells).")] = 7,
+    mode: Annotated[str, typer.Option(help="Coverage distance mode: auto, road, geodesic.")] = (
+        "auto"
+    ),
+    year: Annotated[int | None, typer.Option(help="The figures' year (default: latest).")] = None,
+    capacity_t: Annotated[
+        float | None, typer.Option(help="Typical new-zone capacity, t/yr (capacitated model).")
+    ] = None,
+    min_zone_km: Annotated[
+        float | None, typer.Option(help="Keep this many km from existing zones.")
+    ] = None,
+    land_use: Annotated[
+        str | None, typer.Option(help="Allowed land-use classes, comma-separated.")
+    ] = None,
+    output_format: Annotated[
+        str, typer.Option("--format", help="table, json or geojson.")
+    ] = "table",
+    out: Annotated[Path | None, typer.Option(help="Write to this file instead of stdout.")] = None,
+    save: Annotated[
+        int | None, typer.Option(help="Save the site of this rank as a proposed zone.")
+    ] = None,
+    name: Annotated[str | None, typer.Option(help="The saved zone's name (with --save).")] = None,
+) -> None:
+    """Suggest where k new zones of a material would serve the most unmet demand."""
+    import json
+
+    from geo.workflows import siting
+
+    if output_format not in ("table", "json", "geojson"):
+        typer.secho("craftmap: --format must be table, json or geojson", fg="red", err=True)
+        raise typer.Exit(2)
+    if save is not None and not name:
+        typer.secho("craftmap: --save needs --name for the new zone", fg="red", err=True)
+        raise typer.Exit(2)
+
+    def run(url: str) -> tuple[siting.SitingResult, str]:
+        classes = None
+        if land_use:
+            classes = tuple(c.strip() for c in land_use.split(",") if c.strip()) or None
+        request = siting.SitingRequest(
+            material=material,
+            k=k,
+            haul_km=haul_km,
+            resolution=resolution,
+            mode=mode,  # type: ignore[arg-type]  # checked by SitingRequest
+            year=year,
+            capacity_t=capacity_t,
+            min_zone_distance_km=min_zone_km,
+            land_use_classes=classes,
+        )
+        saved = ""
+        with _engine(url, pool_size=1) as engine, engine.begin() as conn:
+            result = siting.suggest_sites(conn, request)
+            if save is not None:
+                chosen = [s for s in result.sites if s.rank == save]
+                if not chosen:
+                    raise InvalidInput(
+                        f"there is no site of rank {save} (found {len(result.sites)})"
+                    )
+                written = siting.save_site(
+                    conn,
+                    siting.SaveSite(
+                        name=name or "",
+                        material=material,
+                        cell=chosen[0].cell,
+                        capacity_t=capacity_t,
+                        parameters=result.parameters,
+                    ),
+                    actor=f"cli:{getpass.getuser()}",
+                )
+                saved = f"saved site {save} as proposed zone DX-{chosen[0].cell} (id {written.id})"
+        return result, saved
+
+    result, saved = _with_url(run)
+    if output_format == "json":
+        text = json.dumps(result.to_dict(), ensure_ascii=False, indent=2)
+    elif output_format == "geojson":
+        text = json.dumps(result.to_geojson(), ensure_ascii=False)
+    else:
+        text = _sites_table(result)
+    if out is not None:
+        out.write_text(text + "\n", encoding="utf-8")
+    else:
+        typer.echo(text)
+    if saved:
+        typer.echo(saved, err=out is None and output_format != "table")
+
+
+def _sites_table(result: Any) -> str:
+    totals = result.totals
+    share = "-" if totals.share is None else f"{100 * totals.share:.1f} %"
+    lines = [
+        f"unmet demand {totals.unmet_before_t:,.1f} t; the {totals.sites_found} sites serve "
+        f"{totals.served_t:,.1f} t ({share}); greedy {totals.greedy_t:,.1f} t; "
+        f"{totals.candidates} candidate cells, {totals.excluded} excluded; model {result.model}",
+        *result.notes,
+        f"{'rank':>4}  {'cell':<16} {'score t':>10}  villages / excluded nearby",
+    ]
+    for site in result.sites:
+        villages = ", ".join(f"{v.code} {v.served_t:,.1f} t {v.km:.1f} km" for v in site.villages)
+        reasons = sorted(
+            {f"{r.kind}: {r.subject}" for c in site.excluded_nearby for r in c.reasons}
+        )
+        lines.append(f"{site.rank:>4}  {site.cell:<16} {site.score_t:>10,.1f}  {villages}")
+        if reasons:
+            lines.append(f"{'':>33}excluded nearby: {'; '.join(reasons)}")
+    return "\n".join(lines)
+
+
+@analysis_app.command("save-site")
+def analysis_save_site(
+    cell: Annotated[str, typer.Option(help="The H3 cell id of a suggested site.")],
+    name: Annotated[str, typer.Option(help="The new zone's name.")],
+    material: Annotated[str, typer.Option(help="The zone's material code.")],
+    capacity_t: Annotated[float | None, typer.Option(help="Yearly capacity, t.")] = None,
+    code: Annotated[str | None, typer.Option(help="Zone code (default DX-<cell>).")] = None,
+) -> None:
+    """Save a suggested site (an H3 cell) as a proposed material zone."""
+    from geo.workflows import siting
+
+    def run(url: str) -> int:
+        with _engine(url, pool_size=1) as engine, engine.begin() as conn:
+            save = siting.SaveSite(
+                name=name, material=material, cell=cell, capacity_t=capacity_t, code=code
+            )
+            return siting.save_site(conn, save, actor=f"cli:{getpass.getuser()}").id
+
+    zone_id = _with_url(run)
+    typer.echo(f"saved as proposed zone {code or 'DX-' + cell} (id {zone_id})")
 
 
 def main() -> None:

@@ -21,6 +21,7 @@ from api.logs import RequestLogMiddleware
 from api.routers import (
     analysis,
     analysis_coverage,
+    analysis_siting,
     apidoc,
     imports,
     items_read,
@@ -142,6 +143,7 @@ def create_app(
     app.include_router(imports.router)
     app.include_router(analysis.router)
     app.include_router(analysis_coverage.router)
+    app.include_router(analysis_siting.router)
     # Leaflet and its plugins, fetched from npm by `craftmap map assets` (maps/assets.py).
     assets_dir = settings.map_assets_dir
     assets_dir.mkdir(parents=True, exist_ok=True)

@@ -65,6 +65,16 @@ ANALYSES: list[Analysis] = [
         "/analysis/sites?f=html",
     ),
     Analysis(
+        "/analysis/sites/save",
+        "POST",
+        Text("Lưu vị trí thành vùng đề xuất", "Save a site as a proposed zone"),
+        Text(
+            "Lưu một vị trí gợi ý thành vùng nguyên liệu trạng thái đề xuất (khoá API quy hoạch)",
+            "Store a suggested site as a material zone with status proposed (planner API key)",
+        ),
+        None,
+    ),
+    Analysis(
         "/analysis/zone-checks",
         "GET",
         Text("Kiểm tra vùng nguyên liệu", "Zone checks"),

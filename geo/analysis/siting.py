@@ -64,6 +64,8 @@ class SitingProblem:
     k: int
     haul_km: float
     capacity_t: float | None = None
+    # Seconds HiGHS may take (None: until proven optimal); the solution says if it stopped.
+    time_limit_s: float | None = None
 
     def __post_init__(self) -> None:
         if self.k < 1:
@@ -88,7 +90,8 @@ class SitingSolution:
     ``served``: per chosen site, (village index, tonnes, km) sorted by village index;
     ``total_t``: tonnes of unmet demand served by all chosen sites together;
     ``model``: "mclp" or "capacitated"; ``variables``/``constraints``/``nonzeros``: the
-    MILP's size; ``status``: HiGHS's message.
+    MILP's size; ``status``: HiGHS's message; ``gap``: the relative MIP gap left (0 when
+    proven optimal).
     """
 
     sites: list[int]
@@ -100,6 +103,19 @@ class SitingSolution:
     constraints: int
     nonzeros: int
     status: str
+    gap: float = 0.0
+
+
+def _options(problem: SitingProblem) -> dict[str, float]:
+    options = {"mip_rel_gap": 0.0}
+    if problem.time_limit_s is not None:
+        options["time_limit"] = problem.time_limit_s
+    return options
+
+
+def _gap(result: object) -> float:
+    gap = getattr(result, "mip_gap", None)
+    return float(gap) if gap is not None else 0.0
 
 
 def _mean_km(problem: SitingProblem) -> FloatArray:
@@ -146,14 +162,14 @@ def _solve_mclp(problem: SitingProblem) -> SitingSolution:
         constraints=constraints,
         integrality=integrality,
         bounds=Bounds(0.0, 1.0),
-        options={"mip_rel_gap": 0.0},
+        options=_options(problem),
     )
     if result.x is None:
         raise RuntimeError(f"HiGHS found no solution: {result.message}")
     chosen = np.flatnonzero(result.x[:n_s] > 0.5)
     served = _credit_nearest(problem, chosen)
     size = (n_s + n_v, n_v + 1, cover.nnz + count.nnz)
-    return _solution(problem, served, "mclp", size, str(result.message))
+    return _solution(problem, served, "mclp", size, str(result.message), _gap(result))
 
 
 def _credit_nearest(
@@ -211,7 +227,7 @@ def _solve_capacitated(problem: SitingProblem) -> SitingSolution:
         constraints=constraints,
         integrality=np.concatenate([np.ones(n_s), np.zeros(n_p)]),
         bounds=Bounds(np.zeros(n_s + n_p), upper),
-        options={"mip_rel_gap": 0.0},
+        options=_options(problem),
     )
     if result.x is None:
         raise RuntimeError(f"HiGHS found no solution: {result.message}")
@@ -225,7 +241,7 @@ def _solve_capacitated(problem: SitingProblem) -> SitingSolution:
                 (int(problem.pair_village[p]), float(flows[p]), float(problem.pair_km[p]))
             )
     size = (n_s + n_p, n_v + n_s + 1, demand.nnz + supply.nnz + count.nnz)
-    return _solution(problem, served, "capacitated", size, str(result.message))
+    return _solution(problem, served, "capacitated", size, str(result.message), _gap(result))
 
 
 def _solution(
@@ -234,6 +250,7 @@ def _solution(
     model: str,
     size: tuple[int, int, int],
     status: str,
+    gap: float = 0.0,
 ) -> SitingSolution:
     scored = {s: sum(t for _, t, _ in rows) for s, rows in served.items()}
     # A chosen site that serves (next to) nothing only paid the tie-break: not a suggestion.
@@ -249,6 +266,7 @@ def _solution(
         constraints=size[1],
         nonzeros=size[2],
         status=status,
+        gap=gap,
     )
 
 
@@ -257,32 +275,35 @@ def greedy_sites(problem: SitingProblem) -> SitingSolution:
 
     With a capacity, a picked site serves its reachable villages nearest first up to the
     capacity. Used by the tests and the benchmark to show what the exact model gains.
+    Ties go to the site with the shorter mean distance, then the lower index.
     """
     remaining = problem.unmet_t.astype(np.float64).copy()
     cap = problem.capacity_t
-    order = np.lexsort((problem.pair_km, problem.pair_site))
-    by_site: dict[int, list[int]] = {}
-    for p in order:
-        by_site.setdefault(int(problem.pair_site[p]), []).append(int(p))
     tie = _mean_km(problem)
     served: dict[int, list[tuple[int, float, float]]] = {}
+    taken = np.zeros(problem.n_sites, dtype=bool)
     for _ in range(problem.k):
-        best, best_gain = -1, 1e-9
-        for s, pairs in by_site.items():
-            if s in served:
-                continue
-            gain = float(sum(remaining[problem.pair_village[p]] for p in pairs))
-            if cap is not None:
-                gain = min(gain, cap)
-            if gain > best_gain + 1e-9 or (
-                best >= 0 and abs(gain - best_gain) <= 1e-9 and tie[s] < tie[best]
-            ):
-                best, best_gain = s, gain
-        if best < 0:
+        if problem.n_sites == 0:
             break
+        gain = np.bincount(
+            problem.pair_site,
+            weights=remaining[problem.pair_village],
+            minlength=problem.n_sites,
+        )
+        if cap is not None:
+            gain = np.minimum(gain, cap)
+        gain[taken] = -1.0
+        best_gain = gain.max()
+        if best_gain <= 1e-9:
+            break
+        tied = np.flatnonzero(gain >= best_gain - 1e-9)
+        best = int(tied[np.lexsort((tied, tie[tied]))[0]])
+        taken[best] = True
+        pairs = np.flatnonzero(problem.pair_site == best)
+        pairs = pairs[np.argsort(problem.pair_km[pairs], kind="stable")]
         left = cap if cap is not None else np.inf
         rows: list[tuple[int, float, float]] = []
-        for p in by_site[best]:
+        for p in pairs:
             v = int(problem.pair_village[p])
             take = min(float(remaining[v]), left)
             if take > 1e-9:

@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import time
 from collections import Counter
 from collections.abc import Iterable
@@ -47,6 +48,7 @@ from typing import Any, Literal
 
 import h3  # type: ignore[import-untyped]
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -140,10 +142,12 @@ class SitingRequest:
 @dataclass(frozen=True)
 class Reason:
     """Why a cell was excluded: ``kind`` (exclusion, zone, zone_distance, land_use,
-    outside) and ``detail`` (the area's name and layer, the zone codes, the land use)."""
+    outside), ``subject`` (what it names: the areas with their layer, the zone codes, the
+    land-use classes; empty when nothing) and ``detail`` (an English sentence)."""
 
     kind: ReasonKind
     detail: str
+    subject: str = ""
 
 
 @dataclass(frozen=True)
@@ -410,23 +414,59 @@ WHERE id = ANY(CAST(:ids AS int[]))
 def _reasons(row: Any, min_zone_km: float | None) -> list[Reason]:
     found: list[Reason] = []
     if row.exclusion is not None:
-        found.append(Reason("exclusion", f"exclusion area {row.exclusion}"))
+        found.append(Reason("exclusion", f"exclusion area {row.exclusion}", row.exclusion))
     if row.zones is not None:
-        found.append(Reason("zone", f"overlaps zone {row.zones}"))
+        found.append(Reason("zone", f"overlaps zone {row.zones}", row.zones))
     if row.near_zones is not None:
-        found.append(Reason("zone_distance", f"within {min_zone_km:g} km of zone {row.near_zones}"))
+        detail = f"within {min_zone_km:g} km of zone {row.near_zones}"
+        found.append(Reason("zone_distance", detail, row.near_zones))
     if row.land_use is not None:
-        found.append(
-            Reason(
-                "land_use",
-                f"land use not allowed ({row.land_use})" if row.land_use else "no allowed land use",
-            )
-        )
+        detail = f"land use not allowed ({row.land_use})" if row.land_use else "no allowed land use"
+        found.append(Reason("land_use", detail, row.land_use))
     if row.outside == "box":
         found.append(Reason("outside", "outside Vietnam"))
     elif row.outside == "provinces":
         found.append(Reason("outside", "outside the loaded province boundaries"))
     return found
+
+
+# Cells per reach query: a national run has millions of pairs, read batch by batch into
+# arrays rather than as one list of rows.
+REACH_BATCH = 5_000
+
+
+def _reach(
+    conn: Connection,
+    request: SitingRequest,
+    kept: list[int],
+    centres: list[tuple[float, float]],
+    village_index: dict[int, int],
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.float64]]:
+    """(index into ``kept``, village index, km) of every cell centre–village pair in reach."""
+    cells: list[npt.NDArray[np.int64]] = []
+    villages: list[npt.NDArray[np.int64]] = []
+    kms: list[npt.NDArray[np.float64]] = []
+    ids = list(village_index)
+    for first in range(0, len(kept), REACH_BATCH):
+        batch = kept[first : first + REACH_BATCH]
+        rows = conn.execute(
+            sa.text(_REACH),
+            {
+                "lons": [centres[i][0] for i in batch],
+                "lats": [centres[i][1] for i in batch],
+                "village_ids": ids,
+                "dlat": request.haul_km / 110.5 * 1.01,
+                "haul_m": request.haul_km * 1000.0,
+            },
+        ).all()
+        if rows:
+            site, village, km = zip(*rows, strict=True)
+            cells.append(np.asarray(site, dtype=np.int64) + first)
+            villages.append(np.fromiter((village_index[v] for v in village), dtype=np.int64))
+            kms.append(np.asarray(km, dtype=np.float64))
+    if not cells:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.float64)
+    return np.concatenate(cells), np.concatenate(villages), np.concatenate(kms)
 
 
 # -- the workflow ------------------------------------------------------------------------------
@@ -446,12 +486,17 @@ def unmet_demand(conn: Connection, request: SitingRequest) -> tuple[pd.DataFrame
 
 
 def suggest_sites(
-    conn: Connection, request: SitingRequest, *, unmet: pd.DataFrame | None = None
+    conn: Connection,
+    request: SitingRequest,
+    *,
+    unmet: pd.DataFrame | None = None,
+    time_limit_s: float | None = None,
 ) -> SitingResult:
     """Propose up to k sites for new zones of the material (see the module docstring).
 
     ``unmet``: the villages' unmet demand (columns id, code, name, unmet_t); None runs the
-    coverage for it.
+    coverage for it. ``time_limit_s``: stop HiGHS after this long (the benchmark's guard;
+    ``milp["gap"]`` then says how far from proven optimal).
     """
     timings: dict[str, float] = {}
     started = time.perf_counter()
@@ -500,37 +545,28 @@ def suggest_sites(
     timings["exclusions_s"] = time.perf_counter() - step
 
     step = time.perf_counter()
-    pairs = conn.execute(
-        sa.text(_REACH),
-        {
-            "lons": [centres[i][0] for i in kept],
-            "lats": [centres[i][1] for i in kept],
-            "village_ids": short["id"].tolist(),
-            "dlat": request.haul_km / 110.5 * 1.01,
-            "haul_m": request.haul_km * 1000.0,
-        },
-    ).all()
-    timings["reach_s"] = time.perf_counter() - step
     village_index = {int(v): n for n, v in enumerate(short["id"])}
+    pair_cell, pair_village, pair_km = _reach(conn, request, kept, centres, village_index)
+    timings["reach_s"] = time.perf_counter() - step
     # Sites are the kept cells that reach somebody, numbered in cell order.
-    reaching = sorted({int(p.site) for p in pairs})
-    site_of = {k: n for n, k in enumerate(reaching)}
+    reaching, pair_site = np.unique(pair_cell, return_inverse=True)
     problem = model.SitingProblem(
         n_sites=len(reaching),
         unmet_t=short["unmet_t"].to_numpy(dtype=np.float64),
-        pair_site=np.array([site_of[int(p.site)] for p in pairs], dtype=np.int64),
-        pair_village=np.array([village_index[int(p.village)] for p in pairs], dtype=np.int64),
-        pair_km=np.array([float(p.km) for p in pairs], dtype=np.float64),
+        pair_site=pair_site.astype(np.int64),
+        pair_village=pair_village,
+        pair_km=pair_km,
         k=request.k,
         haul_km=request.haul_km,
         capacity_t=request.capacity_t,
+        time_limit_s=time_limit_s,
     )
     step = time.perf_counter()
     solution = model.solve(problem)
     timings["solve_s"] = time.perf_counter() - step
     greedy = model.greedy_sites(problem)
 
-    cell_of_site = [kept[k] for k in reaching]
+    cell_of_site = [kept[int(k)] for k in reaching]
     short_ids = [int(i) for i in short["id"]]
     short_codes = [str(c) for c in short["code"]]
     short_names = [str(n) for n in short["name"]]
@@ -599,10 +635,11 @@ def suggest_sites(
             "variables": solution.variables,
             "constraints": solution.constraints,
             "nonzeros": solution.nonzeros,
-            "pairs": len(pairs),
+            "pairs": len(pair_km),
             "sites": problem.n_sites,
             "solve_s": round(timings["solve_s"], 3),
             "status": solution.status,
+            "gap": solution.gap,
         },
         distance_mode="geodesic",
         coverage_mode=coverage_mode,
@@ -627,12 +664,17 @@ class SaveSite:
     parameters: dict[str, Any] | None = None
 
 
+_H3_ID = re.compile(r"[0-9a-f]{15}")
+
+
 def site_geometry(save: SaveSite) -> dict[str, Any]:
     """The zone's MultiPolygon from the cell (validated) or the given geometry."""
     if (save.cell is None) == (save.geometry is None):
         raise InvalidInput("give either the cell id or a geometry of the site, not both")
     if save.cell is not None:
-        if not (isinstance(save.cell, str) and h3.is_valid_cell(save.cell)):
+        # A well-formed id first: h3 overflows on a long string instead of saying no.
+        well_formed = isinstance(save.cell, str) and _H3_ID.fullmatch(save.cell) is not None
+        if not (well_formed and h3.is_valid_cell(save.cell)):
             raise InvalidInput(f"{str(save.cell)[:40]!r} is not an H3 cell id")
         polygon = cell_polygon(save.cell)
         return {"type": "MultiPolygon", "coordinates": [polygon["coordinates"]]}
