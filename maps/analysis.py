@@ -791,11 +791,31 @@ class SitesView:
     totals: SitesTotals
 
 
+# Why a cell was left out, by the siting's reason kinds; the reason's subject follows.
+REASON_WORDS: dict[str, Text] = {
+    "exclusion": Text("vùng cấm", "exclusion area"),
+    "zone": Text("chồng lấn vùng nguyên liệu", "overlaps zone"),
+    "zone_distance": Text("quá gần vùng nguyên liệu", "too close to zone"),
+    "land_use": Text("đất không được phép", "land use not allowed"),
+    "outside": Text("ngoài lãnh thổ hoặc ranh giới tỉnh", "outside Vietnam or the provinces"),
+}
+
+
+def reason_text(reason: siting_workflow.Reason, lang: str) -> str:
+    """A reason in the page's language: its kind's words, then what it names."""
+    words = REASON_WORDS.get(reason.kind)
+    if words is None:
+        return reason.detail
+    subject = getattr(reason, "subject", "")
+    return f"{words(lang)}: {subject}" if subject else words(lang)
+
+
 def sites_view_of(
     result: siting_workflow.SitingResult,
     villages: gpd.GeoDataFrame,
     zones: gpd.GeoDataFrame,
     exclusions: gpd.GeoDataFrame,
+    lang: str,
 ) -> SitesView:
     """The sites map's view of a siting result.
 
@@ -812,7 +832,7 @@ def sites_view_of(
                     "cell": site.cell,
                     "score_t": site.score_t,
                     "villages": [v.name for v in site.villages],
-                    "reasons": _reasons_of(site.excluded_nearby),
+                    "reasons": _reasons_of(site.excluded_nearby, lang),
                 },
             }
             for site in result.sites
@@ -827,7 +847,7 @@ def sites_view_of(
                 "geometry": cell.geometry,
                 "properties": {
                     "cell": cell.cell,
-                    "reason": "; ".join(r.detail for r in cell.reasons),
+                    "reason": "; ".join(reason_text(r, lang) for r in cell.reasons),
                 },
             }
             for cell in result.excluded
@@ -849,12 +869,13 @@ def sites_view_of(
     )
 
 
-def _reasons_of(cells: Sequence[siting_workflow.ExcludedCell]) -> list[str]:
+def _reasons_of(cells: Sequence[siting_workflow.ExcludedCell], lang: str) -> list[str]:
     reasons: list[str] = []
     for cell in cells:
         for reason in cell.reasons:
-            if reason.detail not in reasons:
-                reasons.append(reason.detail)
+            words = reason_text(reason, lang)
+            if words not in reasons:
+                reasons.append(words)
     return reasons
 
 

@@ -198,6 +198,6 @@ def sites_map(
     ]
     base = f"{root}/analysis/sites?{urlencode(query)}"
     downloads = [("HTML", f"{base}&f=html&lang={lang}"), ("JSON", f"{base}&f=json")]
-    view = analysis.sites_view_of(result, villages, zones, exclusions)
+    view = analysis.sites_view_of(result, villages, zones, exclusions, lang)
     m = analysis.build_sites_map(view, analysis.Parameters(rows, downloads), settings)
     return _page(request, m)

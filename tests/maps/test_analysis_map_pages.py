@@ -229,5 +229,5 @@ def test_sites_page_draws_the_ranked_sites_and_the_exclusion(
     popup = page.locator(".leaflet-popup-content")
     popup.wait_for()
     card = popup.inner_text()
-    assert "Vị trí" in card and short_villages in card, card
+    assert "Vị trí" in card and f"vùng cấm: {short_villages}" in card, card
     assert page.evaluate("window.__pwn") is None
