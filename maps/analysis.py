@@ -54,7 +54,7 @@ TEXT: dict[str, Text] = {
         "{estimates}/{figures} số liệu là ước tính",
         "{estimates} of {figures} figures are estimates",
     ),
-    "of": Text("{part}/{whole}", "{part} of {whole}"),
+    "of": Text("{part} trên {whole}", "{part} of {whole}"),
     "material": Text("Nguyên liệu", "Material"),
     "haul_km": Text("Cự ly vận chuyển tối đa", "Longest haul"),
     "mode": Text("Cách tính khoảng cách", "Distance mode"),

@@ -160,7 +160,7 @@ COVERAGE_CLASSES = Theme(
 COVERAGE_CLASS_LABELS: dict[str, Text] = {
     "none": Text("0 % (không được cung ứng)", "0 % (nothing supplied)"),
     "low": Text("dưới 50 %", "under 50 %"),
-    "most": Text("50–99 %", "50–99 %"),
+    "most": Text("từ 50 % đến dưới 100 %", "50 % to 99 %"),
     "full": Text("100 % (đủ)", "100 % (fully supplied)"),
     "unknown": Text("chưa có số liệu nhu cầu", "no demand figure"),
 }

@@ -124,7 +124,7 @@ def test_coverage_page_draws_the_workflows_answer(
     ):
         assert f"{label}\t{number(value, 'vi', 1)} t" in panel, (label, panel)
     assert f"Khối lượng vận chuyển\t{number(t.tonne_km, 'vi', 1)} t·km" in panel
-    assert f"Làng còn thiếu\t{t.villages_short}/{t.villages}" in panel
+    assert f"Làng còn thiếu\t{t.villages_short} trên {t.villages}" in panel
     assert "đường chim bay trên elipxoit" in panel
     assert "T-MAP-V4" in panel  # listed as missing a figure
     flows = page.evaluate(

@@ -165,7 +165,7 @@ def test_coverage_panel_shows_the_totals_in_the_page_language(
         "Thiếu hụt\t1.620,0 t",
         "Tỷ lệ đáp ứng\t29,6 %",
         "Khối lượng vận chuyển\t7.618,0 t·km",
-        "Làng còn thiếu\t3/4",
+        "Làng còn thiếu\t3 trên 4",
         "theo đường bộ (mạng demo roads)",
         "5/6 số liệu là ước tính",
         "V5",

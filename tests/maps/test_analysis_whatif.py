@@ -118,7 +118,7 @@ def _counts(database_url: str) -> tuple[int, int]:
     return int(zones), int(history)
 
 
-def _t(value: float, lang: str) -> str:
+def _tonnes(value: float, lang: str) -> str:
     return f"{number(float(value), lang, 1)} t"
 
 
@@ -206,10 +206,11 @@ def _what_if(page: Page, database_url_: str, lang: str, device: str, near: str, 
     assert diff["unmet_after_t"] == pytest.approx(30.0)
     assert near in diff["newly_covered"] and far not in diff["newly_covered"]
     text = result.inner_text()
-    assert f"{_t(diff['unmet_before_t'], lang)} → {_t(diff['unmet_after_t'], lang)}" in text, text
-    assert f"{_t(diff['supplied_before_t'], lang)} → {_t(diff['supplied_after_t'], lang)}" in text
+    for key in ("unmet", "supplied"):
+        was, now = diff[f"{key}_before_t"], diff[f"{key}_after_t"]
+        assert f"{_tonnes(was, lang)} → {_tonnes(now, lang)}" in text, text
     assert f"{diff['villages_short_before']} → {diff['villages_short_after']}" in text
-    assert _t(100.0, lang) in text
+    assert _tonnes(100.0, lang) in text
     assert f"{NAME} ({near})" in text
     new_flows = [f for f in answer["scenario"]["flows"] if f["zone_id"] is None]
     assert page.locator("path.cm-whatif-flow").count() == len(new_flows) == 1
