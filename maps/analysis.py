@@ -755,6 +755,15 @@ def build_coverage_map(
     panel_id = "cm-coverage-panel"
     root = build._root(m)
     root.header.add_child(Element(_PANEL_CSS), name="craftmap_analysis_css")
+    # Smaller pins than the overview's, centred in their box: a village's unmet-demand
+    # circle shows around its pin from a radius of 9 px.
+    root.header.add_child(
+        Element(
+            "<style>.cm-pin{width:16px;height:16px;margin:3.5px;font-size:8px;"
+            "border-width:1.5px}</style>"
+        ),
+        name="craftmap_coverage_pins",
+    )
     root.html.add_child(Element(_panel(panel_id, title, sections, settings)))
     _PanelBehaviour(panel_id, _fit_bounds([villages, zones])).add_to(m)
     build.serve_assets_locally(m)

@@ -327,3 +327,18 @@ def test_a_long_missing_list_is_cut_with_a_pointer_to_the_full_one(
     items = page.locator("#cm-coverage-panel .cm-missing li")
     assert items.count() == analysis.MISSING_SHOWN + 1
     assert items.last.inner_text() == "… và 5 mục khác (xem bản JSON, CSV)"
+
+
+def test_sites_map_prints_on_one_page(show: Callable[..., Opened]) -> None:
+    view = cases.sites_view()
+    page = show(analysis.build_sites_map(view, cases.coverage_parameters(), _settings("vi"))).page
+    page.set_viewport_size(A4_LANDSCAPE)
+    page.emulate_media(media="print")
+    page.wait_for_timeout(300)
+    assert page.locator("#cm-sites-panel .cm-legend").count() == 1
+    page.screenshot(path=str(_shot("sites-print-emulated.png")))
+    pdf = _shot("sites-print.pdf")
+    page.pdf(path=str(pdf), format="A4", landscape=True)
+    if shutil.which("pdfinfo"):
+        pages = subprocess.run(["pdfinfo", pdf], capture_output=True, text=True).stdout
+        assert re.search(r"Pages:\s+1\b", pages), pages
