@@ -475,7 +475,7 @@ class _PanelBehaviour(MacroElement):
             var tl = [36, 36], br = [36, 36];
             c.querySelectorAll('.leaflet-control-layers, .cm-legend').forEach(function(el) {
               var r = el.getBoundingClientRect();
-              if (r.width) br[0] = Math.max(br[0], m.right - r.left + 16);
+              if (r.width) br[0] = Math.max(br[0], m.right - r.left + 36);
             });
             var p = panel.getBoundingClientRect();
             if (!printed && p.width && p.right > m.left && p.left < m.right) {
@@ -756,10 +756,10 @@ def build_coverage_map(
     root = build._root(m)
     root.header.add_child(Element(_PANEL_CSS), name="craftmap_analysis_css")
     # Smaller pins than the overview's, centred in their box: a village's unmet-demand
-    # circle shows around its pin from a radius of 9 px.
+    # circle shows around its pin from a radius of 12 px.
     root.header.add_child(
         Element(
-            "<style>.cm-pin{width:16px;height:16px;margin:3.5px;font-size:8px;"
+            "<style>.cm-pin{width:20px;height:20px;margin:1.5px;font-size:10px;"
             "border-width:1.5px}</style>"
         ),
         name="craftmap_coverage_pins",
