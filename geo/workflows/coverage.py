@@ -27,8 +27,9 @@ from __future__ import annotations
 import csv
 import io
 import math
+import time
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Literal
 
 import geopandas as gpd
@@ -147,6 +148,8 @@ class CoverageTotals:
     lp_rows: int
     lp_nonzeros: int
     solve_s: float
+    # Seconds spent finding the candidate pairs (and road distances) in PostGIS.
+    pairs_s: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -625,11 +628,13 @@ def run_coverage(conn: Connection, request: CoverageRequest) -> CoverageResult:
     zone_ids = [int(k) for k in zones["key"] if k > 0]
     extra = [shapely.to_geojson(s) for s in shapes]
     village_ids = [int(i) for i in villages["id"]]
+    started = time.perf_counter()
     pairs = _geodesic_pairs(conn, zone_ids, extra, village_ids, haul_m)
     access: pd.DataFrame | None = None
     if distance_mode == "road":
         assert network is not None
         pairs, access = _road_pairs(conn, network, pairs, zones, villages, haul_m, extra, missing)
+    pairs_s = time.perf_counter() - started
     allocation = allocate(
         pd.Series(zones["tonnes"].to_numpy(float), index=zones["key"].to_numpy()),
         pd.Series(villages["tonnes"].to_numpy(float), index=villages["id"].to_numpy()),
@@ -637,9 +642,10 @@ def run_coverage(conn: Connection, request: CoverageRequest) -> CoverageResult:
     )
     if access is None:
         access = _geodesic_access(conn, allocation, zone_ids, extra)
-    return _result(
+    result = _result(
         request, distance_mode, network, note, villages, zones, pairs, allocation, access, missing
     )
+    return replace(result, totals=replace(result.totals, pairs_s=pairs_s))
 
 
 def _geodesic_access(
