@@ -320,6 +320,39 @@ PROBLEM_DETAILS: tuple[tuple[str, Text], ...] = (
             "the database cannot be reached; retry later",
         ),
     ),
+    # (coverage, issue 14) the supply analysis's parameters
+    (
+        r"unknown material (?P<value>'[^']*'); one of (?P<allowed>.+)",
+        Text(
+            "không có nguyên liệu {value}; chọn một trong: {allowed}",
+            "unknown material {value}; one of {allowed}",
+        ),
+    ),
+    (
+        r"haul_km must be more than 0 and at most (?P<most>\S+) km",
+        Text(
+            "haul_km phải lớn hơn 0 và không quá {most} km",
+            "haul_km must be more than 0 and at most {most} km",
+        ),
+    ),
+    (
+        r"capacity must be CODE:tonnes pairs separated by commas, got (?P<value>.+)",
+        Text(
+            "capacity phải là các cặp MÃ:tấn cách nhau bằng dấu phẩy, nhận được {value}",
+            "capacity must be CODE:tonnes pairs separated by commas, got {value}",
+        ),
+    ),
+    (
+        r"mode=road needs a road network, and none is loaded",
+        Text(
+            "mode=road cần một mạng đường, nhưng chưa nạp mạng đường nào",
+            "mode=road needs a road network, and none is loaded",
+        ),
+    ),
+    (
+        r"no material zone (?P<code>.+)",
+        Text("không có vùng nguyên liệu {code}", "no material zone {code}"),
+    ),
 )
 
 # The words of the data model that problem details name (constraint_messages.NOUNS).

@@ -54,7 +54,8 @@ TEXTS: dict[str, Text] = {
     "mode": Text("Cách đo khoảng cách", "Distance mode"),
     "mode_auto": Text("tự động (đường bộ nếu có)", "auto (roads when loaded)"),
     "mode_road": Text("theo đường bộ", "along the roads"),
-    "mode_geodesic": Text("đường chim bay (trên elipxoit)", "straight line (on the spheroid)"),
+    "mode_geodesic": Text("đường chim bay", "straight line"),
+    "unreached": Text("không có vùng nào trong cự ly", "no zone within the haul"),
     "year": Text("Năm số liệu", "Figures' year"),
     "year_latest": Text("mới nhất", "latest"),
     "include": Text("Tính thêm vùng", "Also count zones"),
@@ -73,7 +74,7 @@ TEXTS: dict[str, Text] = {
     "used_t": Text("Đã phân bổ (tấn/năm)", "Used (t/yr)"),
     "tonne_km": Text("Tấn × km", "Tonne × km"),
     "covered_share": Text("Tỷ lệ đáp ứng", "Covered"),
-    "use_share": Text("Tỷ lệ sử dụng", "Used"),
+    "use_share": Text("Tỷ lệ sử dụng", "Share used"),
     "villages_covered": Text("Làng được đáp ứng đủ", "Villages fully covered"),
     "villages_short": Text("Làng còn thiếu", "Villages short"),
     "villages_unreached": Text(
@@ -96,7 +97,7 @@ TEXTS: dict[str, Text] = {
     "from_zone": Text("Từ vùng", "From zone"),
     "to_village": Text("Đến làng", "To village"),
     "tonnes": Text("Tấn/năm", "t/yr"),
-    "km": Text("Km", "Km"),
+    "km": Text("Quãng đường (km)", "Distance (km)"),
     "kind": Text("Loại", "Kind"),
     "reason": Text("Lý do", "Reason"),
     "kind_village": Text("làng", "village"),
@@ -481,7 +482,8 @@ async def _run_in_thread(request: Request, analysis: CoverageRequest) -> Respons
 
 # -- HTML -----------------------------------------------------------------------------------------
 def _share(value: Any, lang: str) -> str:
-    return "—" if value is None else f"{number(100 * float(value), lang, 0)} %"
+    # A no-break space keeps the sign with its number.
+    return "—" if value is None else f"{number(100 * float(value), lang, 0)}\u00a0%"
 
 
 def _tonnes(value: Any, lang: str) -> str:
@@ -528,6 +530,8 @@ def _html(request: Request, root: str, result: coverage.CoverageResult | None) -
     if result is not None:
         doc = coverage.result_document(result)
         totals = doc["totals"]
+        zone_names = {z["code"]: z["name"] for z in doc["zones"]}
+        village_names = {v["code"]: v["name"] for v in doc["villages"]}
         query = request.url.remove_query_params(["f", "lang"]).query
         context["result"] = {
             "material": label("material", result.request.material, lang),
@@ -562,6 +566,7 @@ def _html(request: Request, root: str, result: coverage.CoverageResult | None) -
                     "share_value": float(v["covered_share"] or 0),
                     "unmet": _tonnes(v["unmet_t"], lang),
                     "short": float(v["unmet_t"] or 0) > 1e-6 * max(1.0, float(v["demand_t"])),
+                    "reachable": bool(v["reachable"]),
                     "figure": _figure_text(v, texts, lang),
                 }
                 for v in sorted(doc["villages"], key=lambda v: (-float(v["unmet_t"]), v["code"]))
@@ -585,8 +590,10 @@ def _html(request: Request, root: str, result: coverage.CoverageResult | None) -
             "flows": [
                 {
                     "zone": fl["zone_code"],
+                    "zone_name": zone_names.get(fl["zone_code"]) or "",
                     "zone_id": fl["zone_id"],
                     "village": fl["village_code"],
+                    "village_name": village_names.get(fl["village_code"]) or "",
                     "village_id": fl["village_id"],
                     "tonnes": _tonnes(fl["tonnes"], lang),
                     "km": number(float(fl["km"]), lang, 1),

@@ -27,8 +27,9 @@ from __future__ import annotations
 import csv
 import io
 import math
+import time
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Literal
 
 import geopandas as gpd
@@ -147,6 +148,8 @@ class CoverageTotals:
     lp_rows: int
     lp_nonzeros: int
     solve_s: float
+    # Seconds spent finding the candidate pairs (and road distances) in PostGIS.
+    pairs_s: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -179,8 +182,10 @@ class CoverageResult:
     flows
         GeoDataFrame (EPSG:4326), one row per pair carrying tonnes: ``zone_id`` (None for an
         unsaved zone), ``zone_code``, ``village_id``, ``village_code``, ``tonnes``, ``km``
-        and a straight LineString from the zone's access point (geodesic: the zone's point
-        nearest to the village; road: the access vertex) to the village.
+        and a LineString from the zone's access point to the village: geodesic, straight
+        from the zone's point nearest to the village; road, from the zone's access vertex
+        along the road path to the village's vertex, then straight to the village (straight
+        from the access vertex when the path's edges do not merge into one line).
     missing
         Villages that need the material with no usable demand figure, zones without a
         capacity, villages or zones a road network cannot reach: each with its reason.
@@ -625,21 +630,41 @@ def run_coverage(conn: Connection, request: CoverageRequest) -> CoverageResult:
     zone_ids = [int(k) for k in zones["key"] if k > 0]
     extra = [shapely.to_geojson(s) for s in shapes]
     village_ids = [int(i) for i in villages["id"]]
+    started = time.perf_counter()
     pairs = _geodesic_pairs(conn, zone_ids, extra, village_ids, haul_m)
     access: pd.DataFrame | None = None
     if distance_mode == "road":
         assert network is not None
         pairs, access = _road_pairs(conn, network, pairs, zones, villages, haul_m, extra, missing)
+    pairs_s = time.perf_counter() - started
     allocation = allocate(
         pd.Series(zones["tonnes"].to_numpy(float), index=zones["key"].to_numpy()),
         pd.Series(villages["tonnes"].to_numpy(float), index=villages["id"].to_numpy()),
         pairs,
     )
+    paths: dict[tuple[int, int], shapely.Geometry] = {}
     if access is None:
         access = _geodesic_access(conn, allocation, zone_ids, extra)
-    return _result(
+    else:
+        points = {
+            int(i): (float(x), float(y))
+            for i, x, y in zip(villages["id"], villages["lon"], villages["lat"], strict=True)
+        }
+        paths = _road_paths(conn, allocation, access, haul_m, points)
+    result = _result(
         request, distance_mode, network, note, villages, zones, pairs, allocation, access, missing
     )
+    if paths:
+        # The flows' rows follow the allocation's: keyed by its zone keys (unsaved < 0).
+        ends = zip(allocation.flows["zone"], allocation.flows["village"], strict=True)
+        lines = result.flows.geometry.values
+        geometry = [
+            paths.get((int(z), int(v)), line) for (z, v), line in zip(ends, lines, strict=True)
+        ]
+        result.flows.set_geometry(
+            gpd.GeoSeries(geometry, index=result.flows.index, crs="EPSG:4326"), inplace=True
+        )
+    return replace(result, totals=replace(result.totals, pairs_s=pairs_s))
 
 
 def _geodesic_access(
@@ -799,9 +824,91 @@ def _road_pairs(
             "village": measured["village"].to_numpy(),
             "lon": zone_snap["lon"].reindex(measured["zone"]).to_numpy(),
             "lat": zone_snap["lat"].reindex(measured["zone"]).to_numpy(),
+            "zone_vertex": measured["zone_vertex"].to_numpy(),
+            "village_vertex": measured["village_vertex"].to_numpy(),
+            "network_id": network_id,
         }
     )
     return measured.loc[:, ["zone", "village", "km"]].reset_index(drop=True), access
+
+
+def _edges_sql(network_id: int, lon: pd.Series, lat: pd.Series, haul_m: float) -> str:
+    """The edges query of pgRouting: lengths, on the access vertices' box grown by the haul
+    (a path within the haul never leaves it)."""
+    dlat = haul_m / 110_574.0
+    top = min(89.0, float(np.abs(lat).max()) + dlat)
+    dlon = haul_m / (111_320.0 * math.cos(math.radians(top)))
+    return _ROAD_EDGES.format(
+        network_id=int(network_id),
+        west=float(lon.min()) - dlon,
+        south=float(lat.min()) - dlat,
+        east=float(lon.max()) + dlon,
+        north=float(lat.max()) + dlat,
+        srid=SRID_STORAGE,
+    )
+
+
+# The road path of each flow: its edges in order, merged into one line.
+_ROAD_PATHS = sa.text(
+    """
+    SELECT p.start_vid, p.end_vid,
+           ST_AsBinary(ST_LineMerge(ST_Collect(e.geom ORDER BY p.path_seq))) AS wkb
+    FROM pgr_dijkstra(CAST(:edges AS text), CAST(:combinations AS text), directed => true) p
+    JOIN road_edge e ON e.id = p.edge
+    GROUP BY p.start_vid, p.end_vid
+    """
+)
+
+
+def _road_paths(
+    conn: Connection,
+    allocation: Allocation,
+    access: pd.DataFrame,
+    haul_m: float,
+    village_points: Mapping[int, tuple[float, float]],
+) -> dict[tuple[int, int], shapely.Geometry]:
+    """Each flow's line along the roads: access vertex, the road path, the village's vertex.
+
+    A path whose edges do not merge into one line keeps the straight line.
+    """
+    flows = allocation.flows
+    if len(flows) == 0:
+        return {}
+    keyed = access.set_index(["zone", "village"])
+    chosen = keyed.loc[list(zip(flows["zone"], flows["village"], strict=True))]
+    pairs = sorted(
+        {
+            (int(a), int(b))
+            for a, b in zip(chosen["zone_vertex"], chosen["village_vertex"], strict=True)
+            if int(a) != int(b)
+        }
+    )
+    lines: dict[tuple[int, int], shapely.Geometry] = {}
+    if pairs:
+        combinations = "SELECT * FROM (VALUES {}) AS c(source, target)".format(
+            ", ".join(f"({a:d}, {b:d})" for a, b in pairs)
+        )
+        edges = _edges_sql(int(chosen["network_id"].iloc[0]), chosen["lon"], chosen["lat"], haul_m)
+        for found in conn.execute(_ROAD_PATHS, {"edges": edges, "combinations": combinations}):
+            merged = shapely.from_wkb(found.wkb)
+            if isinstance(merged, shapely.LineString):
+                lines[(int(found.start_vid), int(found.end_vid))] = merged
+    paths: dict[tuple[int, int], shapely.Geometry] = {}
+    records = chosen.reset_index().to_dict("records")
+    for item in records:
+        path = lines.get((int(item["zone_vertex"]), int(item["village_vertex"])))
+        if path is None:
+            continue
+        coords = shapely.get_coordinates(path)
+        start = np.array([item["lon"], item["lat"]])
+        # Merged edges may run either way: the path starts at the zone's access vertex.
+        if np.abs(coords[-1] - start).sum() < np.abs(coords[0] - start).sum():
+            coords = coords[::-1]
+        village = int(item["village"])
+        paths[(int(item["zone"]), village)] = shapely.LineString(
+            [*coords.tolist(), village_points[village]]
+        )
+    return paths
 
 
 def _road_costs(
@@ -818,19 +925,8 @@ def _road_costs(
     if not sources or not targets:
         empty = pd.DataFrame(columns=columns)
         return empty.astype({"zone_vertex": "int64", "village_vertex": "int64", "road_m": float})
-    # A path within the haul never leaves the access vertices' box grown by the haul.
     used = zone_snap[zone_snap["vertex"].isin(sources)]
-    dlat = haul_m / 110_574.0
-    top = min(89.0, float(np.abs(used["lat"]).max()) + dlat)
-    dlon = haul_m / (111_320.0 * math.cos(math.radians(top)))
-    edges = _ROAD_EDGES.format(
-        network_id=int(network_id),
-        west=float(used["lon"].min()) - dlon,
-        south=float(used["lat"].min()) - dlat,
-        east=float(used["lon"].max()) + dlon,
-        north=float(used["lat"].max()) + dlat,
-        srid=SRID_STORAGE,
-    )
+    edges = _edges_sql(network_id, used["lon"], used["lat"], haul_m)
     rows = conn.execute(_ROAD_COSTS, {"edges": edges, "sources": sources, "targets": targets}).all()
     frame = pd.DataFrame(rows, columns=columns)
     return frame.astype({"zone_vertex": "int64", "village_vertex": "int64", "road_m": float})

@@ -372,3 +372,20 @@ def test_live_what_if_over_the_demo_writes_nothing(own_live: LiveServer, databas
             assert conn.execute(sa.text(count)).one() == before
     finally:
         engine.dispose()
+
+
+@pytest.mark.parametrize(
+    ("params", "vietnamese"),
+    [
+        ({"haul_km": 900}, "haul_km phải lớn hơn 0 và không quá 500 km"),
+        ({"material": "vàng"}, "không có nguyên liệu 'vàng'; chọn một trong: bamboo"),
+        ({"capacity": "X"}, "capacity phải là các cặp MÃ:tấn cách nhau bằng dấu phẩy"),
+        ({"capacity": "T-CA-KHÔNG:5"}, "không có vùng nguyên liệu 'T-CA-KHÔNG'"),
+    ],
+)
+def test_problems_speak_vietnamese_when_asked(
+    client: TestClient, params: dict[str, Any], vietnamese: str
+) -> None:
+    answer = ask(client, lang="vi", **params)
+    assert answer.status_code in {400, 404}
+    assert vietnamese in answer.json()["detail"]

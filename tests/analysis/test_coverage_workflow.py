@@ -201,6 +201,27 @@ def test_roads_across_a_river_change_the_allocation(connection: Connection) -> N
     assert flows_of(short) == flows_of(roads)
 
 
+def test_road_flows_follow_the_road_over_the_bridge(connection: Connection) -> None:
+    name = river_with_one_bridge(connection)
+    # Only A (north bank) left, for V (south bank): the flow goes 0.2° east, over the
+    # bridge and back: 22.0 + 2.2 + 22.0 = 46.2 km, and its line passes both bridge ends.
+    # (W, which A would rather serve at 11 km, is removed.)
+    connection.execute(sa.text("DELETE FROM craft_village WHERE code = 'T-CV-W'"))
+    result = run_coverage(
+        connection,
+        CoverageRequest(
+            MATERIAL, 60, mode="road", network=name, scenario=Scenario(exclude_zones=["T-CV-B"])
+        ),
+    )
+    flow = result.flows.set_index("village_code").loc["T-CV-V"]
+    assert flow["zone_code"] == "T-CV-A" and flow["tonnes"] == pytest.approx(10.0)
+    assert flow["km"] == pytest.approx(0.4 * KM_PER_DEG_LON + 0.02 * KM_PER_DEG_LAT, rel=3e-3)
+    coords = [tuple(round(c, 6) for c in xy) for xy in shapely.get_coordinates(flow.geometry)]
+    assert coords[0] == (LON, LAT + 0.06)  # A's access vertex
+    assert coords[-1] == (LON, LAT + 0.04)  # the village
+    assert (LON + 0.2, LAT + 0.06) in coords and (LON + 0.2, LAT + 0.04) in coords
+
+
 def test_road_mode_lists_what_the_roads_do_not_reach(connection: Connection) -> None:
     name = river_with_one_bridge(connection)
     # A village 0.3° (33 km) west of every road: beyond the 5 km haul from any vertex.
