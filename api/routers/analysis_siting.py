@@ -345,11 +345,10 @@ def _page(
                 {
                     "rank": site.rank,
                     "cell": site.cell,
-                    # Latitude, longitude in the page's number format.
+                    # Latitude; longitude in the page's number format (a Vietnamese
+                    # decimal comma cannot also separate them).
                     "centre": (
                         f"{number(site.centre[1], lang, 4)}; {number(site.centre[0], lang, 4)}"
-                        if lang == "vi"
-                        else f"{site.centre[1]:.4f}, {site.centre[0]:.4f}"
                     ),
                     "score": number(site.score_t, lang, 1),
                     "villages": [

@@ -104,9 +104,8 @@ class SitingRequest:
         if not 1 <= self.k <= K_MAX:
             raise InvalidInput(f"k must be between 1 and {K_MAX}, got {self.k}")
         if not (math.isfinite(self.haul_km) and 0 < self.haul_km <= HAUL_MAX_KM):
-            raise InvalidInput(
-                f"haul_km must be above 0 and at most {HAUL_MAX_KM:g} km, got {self.haul_km}"
-            )
+            # The coverage's words: one translation for both (api.i18n.PROBLEM_DETAILS).
+            raise InvalidInput(f"haul_km must be more than 0 and at most {HAUL_MAX_KM:g} km")
         if self.resolution not in RESOLUTIONS:
             raise InvalidInput(
                 f"resolution must be an H3 resolution from {RESOLUTIONS.start} to "

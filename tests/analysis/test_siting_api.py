@@ -281,3 +281,18 @@ def test_too_fine_a_grid_for_the_haul_is_refused_naming_the_limit(
         client.get(SITES, params={**QUERY, "resolution": "9", "haul_km": "100"})
     )
     assert refused["limit"] == "siting_max_cells" and "coarser resolution" in refused["detail"]
+
+
+@pytest.mark.parametrize(
+    ("params", "vietnamese"),
+    [
+        ({"material": "vàng"}, "không có nguyên liệu 'vàng'; chọn một trong: luong"),
+        ({"resolution": "9", "haul_km": "100"}, "chọn độ phân giải thô hơn hoặc cự ly ngắn hơn"),
+    ],
+)
+def test_problems_speak_vietnamese_when_asked(
+    client: TestClient, session: Session, params: dict[str, str], vietnamese: str
+) -> None:
+    short_village(session)
+    answer = client.get(SITES, params={**QUERY, **params, "lang": "vi"})
+    assert vietnamese in assert_problem(answer)["detail"]
