@@ -12,7 +12,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse, Response
 
 from api.auth import require_writer
-from api.deps import RootUrl, SessionDep
+from api.deps import RootUrl, SessionDep, SettingsDep
 from api.i18n import request_language
 from api.negotiation import GEOJSON, reject_unknown_params, wants_html
 from api.openapi import bilingual
@@ -244,18 +244,29 @@ def _request(
     ),
     responses={
         200: {
+            "description": (
+                "the ranked sites, the excluded cells near them with reasons, the totals and "
+                "the parameters (JSON); the same as a page (HTML); sites as polygons and "
+                "centre points and excluded cells with their reason, each with a kind "
+                "property (GeoJSON)"
+            ),
             "content": {
-                "application/json": {},
-                "text/html": {},
-                "application/geo+json": {},
-            }
+                "application/json": {"schema": {"type": "object"}},
+                "text/html": {"schema": {"type": "string"}},
+                "application/geo+json": {"schema": {"type": "object"}},
+            },
         },
-        400: {"description": "bad parameters (problem+json)"},
+        400: {
+            "description": "bad parameters: k outside 1–50, an unknown material, resolution "
+            "outside 5–9, haul_km not in (0, 500], too many candidate cells, or mode=road "
+            "with no road network loaded"
+        },
     },
 )
 def sites(
     request: Request,
     session: SessionDep,
+    settings: SettingsDep,
     material: MaterialParam = None,
     k: KParam = 3,
     haul_km: HaulParam = 50.0,
@@ -276,7 +287,7 @@ def sites(
     asked = _request(
         material, k, haul_km, resolution, mode, year, capacity_t, min_zone_km, land_use
     )
-    result = siting.suggest_sites(session.connection(), asked)
+    result = siting.suggest_sites(session.connection(), asked, max_cells=settings.siting_max_cells)
     if as_html:
         return _page(request, asked, result)
     if request.query_params.get("f") == "geojson":
@@ -334,11 +345,10 @@ def _page(
                 {
                     "rank": site.rank,
                     "cell": site.cell,
-                    # Latitude, longitude in the page's number format.
+                    # Latitude; longitude in the page's number format (a Vietnamese
+                    # decimal comma cannot also separate them).
                     "centre": (
                         f"{number(site.centre[1], lang, 4)}; {number(site.centre[0], lang, 4)}"
-                        if lang == "vi"
-                        else f"{site.centre[1]:.4f}, {site.centre[0]:.4f}"
                     ),
                     "score": number(site.score_t, lang, 1),
                     "villages": [
@@ -435,6 +445,18 @@ def _save_request(raw: bytes) -> siting.SaveSite:
         "path: the zone rules apply (an exclusion overlap is refused) and the history records "
         "the key's actor. Needs a planner or admin API key (401 without, 403 for another role)."
     ),
+    responses={
+        201: {
+            "description": "the zone was created; Location names it",
+            "content": {"application/json": {"schema": {"type": "object"}}},
+        },
+        400: {"description": "a bad body, or the zone breaks a rule (e.g. an exclusion area)"},
+        401: {"description": "no valid API key"},
+        403: {"description": "the key's role may not write material zones"},
+        409: {"description": "a zone with this code exists already (the site was saved)"},
+        413: {"description": "a body over the size limit"},
+        429: {"description": "too many writes or failed authentications"},
+    },
     openapi_extra={
         "requestBody": {
             "required": True,

@@ -104,9 +104,8 @@ class SitingRequest:
         if not 1 <= self.k <= K_MAX:
             raise InvalidInput(f"k must be between 1 and {K_MAX}, got {self.k}")
         if not (math.isfinite(self.haul_km) and 0 < self.haul_km <= HAUL_MAX_KM):
-            raise InvalidInput(
-                f"haul_km must be above 0 and at most {HAUL_MAX_KM:g} km, got {self.haul_km}"
-            )
+            # The coverage's words: one translation for both (api.i18n.PROBLEM_DETAILS).
+            raise InvalidInput(f"haul_km must be more than 0 and at most {HAUL_MAX_KM:g} km")
         if self.resolution not in RESOLUTIONS:
             raise InvalidInput(
                 f"resolution must be an H3 resolution from {RESOLUTIONS.start} to "
@@ -297,32 +296,35 @@ def _rings(resolution: int, haul_km: float) -> int:
 
 
 def candidate_cells(
-    points: Iterable[tuple[float, float]], resolution: int, haul_km: float
+    points: Iterable[tuple[float, float]],
+    resolution: int,
+    haul_km: float,
+    max_cells: int = MAX_CANDIDATES,
 ) -> list[str]:
     """The H3 cells within ``haul_km`` (by grid disk) of any of ``points`` (lon, lat), sorted.
 
-    Refused (`LimitExceeded`) when there would be more than ``MAX_CANDIDATES``.
+    Refused (`LimitExceeded`) when there would be more than ``max_cells``.
     """
     rings = _rings(resolution, haul_km)
     per_point = 3 * rings * (rings + 1) + 1
-    if per_point > MAX_CANDIDATES:
+    if per_point > max_cells:
         raise LimitExceeded(
             f"a {haul_km:g} km haul holds about {per_point} cells of resolution {resolution} "
-            f"per village, more than {MAX_CANDIDATES}: choose a coarser resolution or a "
+            f"per village, more than {max_cells}: choose a coarser resolution or a "
             "shorter haul",
-            limit="max_candidates",
-            value=MAX_CANDIDATES,
+            limit="siting_max_cells",
+            value=max_cells,
         )
     origins = {h3.latlng_to_cell(lat, lon, resolution) for lon, lat in points}
     cells: set[str] = set()
     for origin in sorted(origins):
         cells.update(h3.grid_disk(origin, rings))
-        if len(cells) > MAX_CANDIDATES:
+        if len(cells) > max_cells:
             raise LimitExceeded(
-                f"more than {MAX_CANDIDATES} candidate cells: choose a coarser resolution "
+                f"more than {max_cells} candidate cells: choose a coarser resolution "
                 "or a shorter haul",
-                limit="max_candidates",
-                value=MAX_CANDIDATES,
+                limit="siting_max_cells",
+                value=max_cells,
             )
     return sorted(cells)
 
@@ -491,12 +493,14 @@ def suggest_sites(
     *,
     unmet: pd.DataFrame | None = None,
     time_limit_s: float | None = None,
+    max_cells: int = MAX_CANDIDATES,
 ) -> SitingResult:
     """Propose up to k sites for new zones of the material (see the module docstring).
 
     ``unmet``: the villages' unmet demand (columns id, code, name, unmet_t); None runs the
     coverage for it. ``time_limit_s``: stop HiGHS after this long (the benchmark's guard;
-    ``milp["gap"]`` then says how far from proven optimal).
+    ``milp["gap"]`` then says how far from proven optimal). ``max_cells``: refuse
+    (`LimitExceeded`) a request with more candidate cells than this.
     """
     timings: dict[str, float] = {}
     started = time.perf_counter()
@@ -514,7 +518,10 @@ def suggest_sites(
     points = conn.execute(sa.text(_VILLAGE_POINTS), {"ids": short["id"].tolist()}).all()
     where = {row.id: (float(row.lon), float(row.lat)) for row in points}
     cells = candidate_cells(
-        (where[i] for i in short["id"] if i in where), request.resolution, request.haul_km
+        (where[i] for i in short["id"] if i in where),
+        request.resolution,
+        request.haul_km,
+        max_cells,
     )
     polygons = [cell_polygon(c) for c in cells]
     centres = [cell_centre(c) for c in cells]

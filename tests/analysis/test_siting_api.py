@@ -271,3 +271,28 @@ def test_a_typical_capacity_runs_the_capacitated_model(
     assert body["totals"]["served_t"] == pytest.approx(400.0)
     assert body["sites"][0]["villages"][0]["served_t"] == pytest.approx(400.0)
     assert body["sites"][0]["villages"][0]["unmet_t"] == pytest.approx(1500.0)
+
+
+def test_too_fine_a_grid_for_the_haul_is_refused_naming_the_limit(
+    client: TestClient, session: Session
+) -> None:
+    short_village(session)
+    refused = assert_problem(
+        client.get(SITES, params={**QUERY, "resolution": "9", "haul_km": "100"})
+    )
+    assert refused["limit"] == "siting_max_cells" and "coarser resolution" in refused["detail"]
+
+
+@pytest.mark.parametrize(
+    ("params", "vietnamese"),
+    [
+        ({"material": "vàng"}, "không có nguyên liệu 'vàng'; chọn một trong: luong"),
+        ({"resolution": "9", "haul_km": "100"}, "chọn độ phân giải thô hơn hoặc cự ly ngắn hơn"),
+    ],
+)
+def test_problems_speak_vietnamese_when_asked(
+    client: TestClient, session: Session, params: dict[str, str], vietnamese: str
+) -> None:
+    short_village(session)
+    answer = client.get(SITES, params={**QUERY, **params, "lang": "vi"})
+    assert vietnamese in assert_problem(answer)["detail"]
