@@ -12,7 +12,7 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 
-from geo.kernel.errors import GeoError
+from geo.kernel.errors import GeoError, InvalidInput
 from geo.kernel.text import LANGS, language
 from geo.store import roles
 from geo.store.db import Connection, Engine, make_engine, set_actor
@@ -790,6 +790,252 @@ def _printable(value: str) -> str:
     return "".join("?" if unicodedata.category(c) in {"Cc", "Cf"} else c for c in value)
 
 
+# -- planner analysis: supply coverage and what-if (issue 14) --------------------------------
+COVERAGE_FORMATS = ("table", "json", "csv", "geojson")
+
+
+def _capacities(values: list[str]) -> dict[int | str, float]:
+    """``CODE=t`` (or ``CODE:t``) options → {code: tonnes}."""
+    import math
+
+    from geo.kernel.errors import InvalidInput
+
+    found: dict[int | str, float] = {}
+    for value in values:
+        sep = "=" if "=" in value else ":"
+        code, _, tonnes = value.rpartition(sep)
+        try:
+            amount = float(tonnes)
+        except ValueError:
+            amount = math.nan
+        if not code.strip() or not math.isfinite(amount) or amount < 0:
+            raise InvalidInput(f"--capacity must be CODE=tonnes (tonnes ≥ 0), got {value[:60]!r}")
+        found[code.strip()] = amount
+    return found
+
+
+def _listed(values: list[str]) -> list[str]:
+    return [part.strip() for value in values for part in value.split(",") if part.strip()]
+
+
+def _extra_zones(path: Path | None, material: str) -> list[Any]:
+    """Unsaved zones from a GeoJSON FeatureCollection: polygons with ``capacity_t``."""
+    import json
+
+    from geo.kernel.errors import InvalidInput
+    from geo.workflows.coverage import ExtraZone
+
+    if path is None:
+        return []
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise InvalidInput(f"--zones {path}: not a readable GeoJSON file ({exc})") from exc
+    features = doc.get("features") if isinstance(doc, dict) else None
+    if not isinstance(features, list):
+        raise InvalidInput(f"--zones {path}: a GeoJSON FeatureCollection is needed")
+    zones = []
+    for number, feature in enumerate(features, start=1):
+        props = (feature.get("properties") if isinstance(feature, dict) else None) or {}
+        capacity = props.get("capacity_t")
+        if isinstance(capacity, bool) or not isinstance(capacity, int | float):
+            raise InvalidInput(f"--zones {path}: feature {number} needs a numeric capacity_t")
+        zones.append(
+            ExtraZone(
+                geometry=feature.get("geometry"),
+                capacity_t=float(capacity),
+                code=str(props["code"])[:32] if props.get("code") else None,
+                name=str(props["name"]) if props.get("name") else None,
+                material=props.get("material") or material,
+            )
+        )
+    return zones
+
+
+def _coverage_request(
+    material: str,
+    haul_km: float,
+    mode: str,
+    year: int | None,
+    include: list[str],
+    capacity: list[str],
+    exclude: list[str],
+    network: str | None,
+    zones: Path | None = None,
+) -> Any:
+    from geo.workflows.coverage import CoverageRequest, Scenario
+
+    return CoverageRequest(
+        material=material,
+        haul_km=haul_km,
+        mode=mode,
+        year=year,
+        network=network,
+        scenario=Scenario(
+            include_statuses=_listed(include),
+            capacity_overrides=_capacities(capacity),
+            exclude_zones=_listed(exclude),
+            extra_zones=_extra_zones(zones, material),
+        ),
+    )
+
+
+def _coverage_table(result: Any) -> str:
+    """The result as plain text: mode, totals, villages, zones, missing."""
+    totals = result.totals
+    mode = result.distance_mode + (f" (network {result.network})" if result.network else "")
+    lines = [
+        f"Material {result.request.material}, haul {result.request.haul_km:g} km, "
+        f"distances: {mode}" + (f" — {result.note}" if result.note else ""),
+        f"Demand {totals.demand_t:,.1f} t, supplied {totals.supplied_t:,.1f} t, "
+        f"unmet {totals.unmet_t:,.1f} t; capacity {totals.capacity_t:,.1f} t, used "
+        f"{totals.used_t:,.1f} t; {totals.tonne_km:,.0f} t·km",
+        f"Villages: {totals.villages} ({totals.villages_covered} covered, "
+        f"{totals.villages_short} short); zones: {totals.zones} ({totals.zones_used} used); "
+        f"{totals.pairs} pairs within the haul",
+        "",
+        f"{'village':<20} {'demand t':>10} {'supplied t':>11} {'covered':>8} {'unmet t':>10}",
+    ]
+    for row in result.villages.sort_values(
+        ["unmet_t", "code"], ascending=[False, True]
+    ).itertuples():
+        lines.append(
+            f"{str(row.code):<20} {row.demand_t:>10,.1f} {row.supplied_t:>11,.1f} "
+            f"{100 * row.covered_share:>7.0f}% {row.unmet_t:>10,.1f}"
+        )
+    lines += ["", f"{'zone':<20} {'status':<9} {'capacity t':>11} {'used t':>10}  serves"]
+    for row in result.zones.itertuples():
+        lines.append(
+            f"{str(row.code):<20} {str(row.status):<9} {row.capacity_t:>11,.1f} "
+            f"{row.used_t:>10,.1f}  {', '.join(row.serves) or '-'}"
+        )
+    if result.missing:
+        lines += ["", "Missing:"]
+        lines += [f"  {m.kind} {m.code}: {m.reason}" for m in result.missing]
+    return "\n".join(lines) + "\n"
+
+
+def _emit(text: str, out: Path | None) -> None:
+    if out is None:
+        typer.echo(text, nl=False)
+    else:
+        out.write_text(text, encoding="utf-8")
+        typer.echo(f"written {out}", err=True)
+
+
+_MATERIAL_OPTION = typer.Option(help="The material (luong, bamboo, rattan, sedge, medicinal…).")
+_HAUL_OPTION = typer.Option("--haul-km", help="The longest haul in km (0 < haul ≤ 500).")
+_MODE_OPTION = typer.Option(help="auto (roads when a network is loaded), road or geodesic.")
+_YEAR_OPTION = typer.Option(help="The figures' year (default: the latest).")
+_INCLUDE_OPTION = typer.Option(help="Zone statuses besides existing: planned, proposed.")
+_CAPACITY_OPTION = typer.Option(help="A zone's capacity instead of its figure: CODE=tonnes.")
+_EXCLUDE_OPTION = typer.Option(help="A zone code left out.")
+_NETWORK_OPTION = typer.Option(help="The road network (default: the latest built).")
+_OUT_OPTION = typer.Option(help="Write to this file instead of standard output.")
+
+
+@analysis_app.command("coverage")
+def analysis_coverage(
+    material: Annotated[str, _MATERIAL_OPTION],
+    haul_km: Annotated[float, _HAUL_OPTION] = 50.0,
+    mode: Annotated[str, _MODE_OPTION] = "auto",
+    year: Annotated[int | None, _YEAR_OPTION] = None,
+    include: Annotated[list[str] | None, _INCLUDE_OPTION] = None,
+    capacity: Annotated[list[str] | None, _CAPACITY_OPTION] = None,
+    exclude: Annotated[list[str] | None, _EXCLUDE_OPTION] = None,
+    network: Annotated[str | None, _NETWORK_OPTION] = None,
+    fmt: Annotated[
+        str, typer.Option("--format", help="table, json, csv (per village) or geojson.")
+    ] = "table",
+    out: Annotated[Path | None, _OUT_OPTION] = None,
+) -> None:
+    """Which villages each zone supplies and who goes short, at the least tonne-km."""
+    import json
+
+    from geo.kernel.errors import InvalidInput
+    from geo.workflows import coverage
+
+    def run(url: str) -> str:
+        if fmt not in COVERAGE_FORMATS:
+            raise InvalidInput(f"--format must be one of {', '.join(COVERAGE_FORMATS)}")
+        request = _coverage_request(
+            material, haul_km, mode, year, include or [], capacity or [], exclude or [], network
+        )
+        with _engine(url, pool_size=1) as engine, engine.connect() as conn:
+            result = coverage.run_coverage(conn, request)
+        if fmt == "json":
+            return json.dumps(coverage.result_document(result), ensure_ascii=False, indent=2)
+        if fmt == "geojson":
+            return json.dumps(coverage.result_geojson(result), ensure_ascii=False)
+        if fmt == "csv":
+            return coverage.villages_csv(result)
+        return _coverage_table(result)
+
+    _emit(_with_url(run), out)
+
+
+@analysis_app.command("what-if")
+def analysis_what_if(
+    material: Annotated[str, _MATERIAL_OPTION],
+    haul_km: Annotated[float, _HAUL_OPTION] = 50.0,
+    mode: Annotated[str, _MODE_OPTION] = "auto",
+    year: Annotated[int | None, _YEAR_OPTION] = None,
+    include: Annotated[list[str] | None, _INCLUDE_OPTION] = None,
+    capacity: Annotated[list[str] | None, _CAPACITY_OPTION] = None,
+    exclude: Annotated[list[str] | None, _EXCLUDE_OPTION] = None,
+    zones: Annotated[
+        Path | None,
+        typer.Option(help="Unsaved zones: a GeoJSON FeatureCollection with capacity_t."),
+    ] = None,
+    network: Annotated[str | None, _NETWORK_OPTION] = None,
+    fmt: Annotated[str, typer.Option("--format", help="table or json.")] = "table",
+    out: Annotated[Path | None, _OUT_OPTION] = None,
+) -> None:
+    """A scenario against the current state; nothing is written."""
+    import json
+
+    from geo.kernel.errors import InvalidInput
+    from geo.workflows import coverage
+
+    def run(url: str) -> str:
+        if fmt not in ("table", "json"):
+            raise InvalidInput("--format must be table or json")
+        request = _coverage_request(
+            material,
+            haul_km,
+            mode,
+            year,
+            include or [],
+            capacity or [],
+            exclude or [],
+            network,
+            zones,
+        )
+        with _engine(url, pool_size=1) as engine, engine.connect() as conn:
+            current, scenario, diff = coverage.what_if(conn, request)
+        if fmt == "json":
+            doc = {
+                "current": coverage.result_document(current),
+                "scenario": coverage.result_document(scenario),
+                "diff": coverage.diff_document(diff),
+            }
+            return json.dumps(doc, ensure_ascii=False, indent=2)
+        lines = [
+            f"Unmet {diff.unmet_before_t:,.1f} t → {diff.unmet_after_t:,.1f} t; supplied "
+            f"{diff.supplied_before_t:,.1f} t → {diff.supplied_after_t:,.1f} t; villages short "
+            f"{diff.villages_short_before} → {diff.villages_short_after}",
+            f"Newly covered: {', '.join(diff.newly_covered) or '-'}",
+            f"Newly short: {', '.join(diff.newly_short) or '-'}",
+        ]
+        lines += [
+            f"  {c.code}: {c.supplied_before_t:,.1f} t → {c.supplied_after_t:,.1f} t"
+            for c in diff.changed
+        ]
+        return "\n".join(lines) + "\n\nThe scenario:\n" + _coverage_table(scenario)
+
+    _emit(_with_url(run), out)
+
+
 # -- backup and restore (issue 9, ops) -------------------------------------------------------
 CONFIRM_WORD = "replace"
 
@@ -1035,6 +1281,143 @@ def serve(
         timeout_graceful_shutdown=10,
         log_config=log_config(),
     )
+
+
+# -- siting suggestions (issue 14) -----------------------------------------------------------
+@analysis_app.command("sites")
+def analysis_sites(
+    material: Annotated[str, typer.Option(help="Material code: luong, bamboo, rattan, …")],
+    k: Annotated[int, typer.Option("--k", help="How many new zones to site (1–50).")] = 3,
+    haul_km: Annotated[float, typer.Option(help="Maximum haul in km.")] = 50.0,
+    resolution: Annotated[int, typer.Option(help="H3 resolution 5–9 (7: ~5.2 km² cells).")] = 7,
+    mode: Annotated[str, typer.Option(help="Coverage distance mode: auto, road, geodesic.")] = (
+        "auto"
+    ),
+    year: Annotated[int | None, typer.Option(help="The figures' year (default: latest).")] = None,
+    capacity_t: Annotated[
+        float | None, typer.Option(help="Typical new-zone capacity, t/yr (capacitated model).")
+    ] = None,
+    min_zone_km: Annotated[
+        float | None, typer.Option(help="Keep this many km from existing zones.")
+    ] = None,
+    land_use: Annotated[
+        str | None, typer.Option(help="Allowed land-use classes, comma-separated.")
+    ] = None,
+    output_format: Annotated[
+        str, typer.Option("--format", help="table, json or geojson.")
+    ] = "table",
+    out: Annotated[Path | None, typer.Option(help="Write to this file instead of stdout.")] = None,
+    save: Annotated[
+        int | None, typer.Option(help="Save the site of this rank as a proposed zone.")
+    ] = None,
+    name: Annotated[str | None, typer.Option(help="The saved zone's name (with --save).")] = None,
+) -> None:
+    """Suggest where k new zones of a material would serve the most unmet demand."""
+    import json
+
+    from geo.workflows import siting
+
+    if output_format not in ("table", "json", "geojson"):
+        typer.secho("craftmap: --format must be table, json or geojson", fg="red", err=True)
+        raise typer.Exit(2)
+    if save is not None and not name:
+        typer.secho("craftmap: --save needs --name for the new zone", fg="red", err=True)
+        raise typer.Exit(2)
+
+    def run(url: str) -> tuple[siting.SitingResult, str]:
+        classes = None
+        if land_use:
+            classes = tuple(c.strip() for c in land_use.split(",") if c.strip()) or None
+        request = siting.SitingRequest(
+            material=material,
+            k=k,
+            haul_km=haul_km,
+            resolution=resolution,
+            mode=mode,  # type: ignore[arg-type]  # checked by SitingRequest
+            year=year,
+            capacity_t=capacity_t,
+            min_zone_distance_km=min_zone_km,
+            land_use_classes=classes,
+        )
+        saved = ""
+        with _engine(url, pool_size=1) as engine, engine.begin() as conn:
+            result = siting.suggest_sites(conn, request)
+            if save is not None:
+                chosen = [s for s in result.sites if s.rank == save]
+                if not chosen:
+                    raise InvalidInput(
+                        f"there is no site of rank {save} (found {len(result.sites)})"
+                    )
+                written = siting.save_site(
+                    conn,
+                    siting.SaveSite(
+                        name=name or "",
+                        material=material,
+                        cell=chosen[0].cell,
+                        capacity_t=capacity_t,
+                        parameters=result.parameters,
+                    ),
+                    actor=f"cli:{getpass.getuser()}",
+                )
+                saved = f"saved site {save} as proposed zone DX-{chosen[0].cell} (id {written.id})"
+        return result, saved
+
+    result, saved = _with_url(run)
+    if output_format == "json":
+        text = json.dumps(result.to_dict(), ensure_ascii=False, indent=2)
+    elif output_format == "geojson":
+        text = json.dumps(result.to_geojson(), ensure_ascii=False)
+    else:
+        text = _sites_table(result)
+    if out is not None:
+        out.write_text(text + "\n", encoding="utf-8")
+    else:
+        typer.echo(text)
+    if saved:
+        typer.echo(saved, err=out is None and output_format != "table")
+
+
+def _sites_table(result: Any) -> str:
+    totals = result.totals
+    share = "-" if totals.share is None else f"{100 * totals.share:.1f} %"
+    lines = [
+        f"unmet demand {totals.unmet_before_t:,.1f} t; the {totals.sites_found} sites serve "
+        f"{totals.served_t:,.1f} t ({share}); greedy {totals.greedy_t:,.1f} t; "
+        f"{totals.candidates} candidate cells, {totals.excluded} excluded; model {result.model}",
+        *result.notes,
+        f"{'rank':>4}  {'cell':<16} {'score t':>10}  villages / excluded nearby",
+    ]
+    for site in result.sites:
+        villages = ", ".join(f"{v.code} {v.served_t:,.1f} t {v.km:.1f} km" for v in site.villages)
+        reasons = sorted(
+            {f"{r.kind}: {r.subject}" for c in site.excluded_nearby for r in c.reasons}
+        )
+        lines.append(f"{site.rank:>4}  {site.cell:<16} {site.score_t:>10,.1f}  {villages}")
+        if reasons:
+            lines.append(f"{'':>33}excluded nearby: {'; '.join(reasons)}")
+    return "\n".join(lines)
+
+
+@analysis_app.command("save-site")
+def analysis_save_site(
+    cell: Annotated[str, typer.Option(help="The H3 cell id of a suggested site.")],
+    name: Annotated[str, typer.Option(help="The new zone's name.")],
+    material: Annotated[str, typer.Option(help="The zone's material code.")],
+    capacity_t: Annotated[float | None, typer.Option(help="Yearly capacity, t.")] = None,
+    code: Annotated[str | None, typer.Option(help="Zone code (default DX-<cell>).")] = None,
+) -> None:
+    """Save a suggested site (an H3 cell) as a proposed material zone."""
+    from geo.workflows import siting
+
+    def run(url: str) -> int:
+        with _engine(url, pool_size=1) as engine, engine.begin() as conn:
+            save = siting.SaveSite(
+                name=name, material=material, cell=cell, capacity_t=capacity_t, code=code
+            )
+            return siting.save_site(conn, save, actor=f"cli:{getpass.getuser()}").id
+
+    zone_id = _with_url(run)
+    typer.echo(f"saved as proposed zone {code or 'DX-' + cell} (id {zone_id})")
 
 
 def main() -> None:

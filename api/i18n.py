@@ -320,6 +320,74 @@ PROBLEM_DETAILS: tuple[tuple[str, Text], ...] = (
             "the database cannot be reached; retry later",
         ),
     ),
+    # (coverage, issue 14) the supply analysis's parameters
+    (
+        r"unknown material (?P<value>'[^']*'); one of (?P<allowed>.+)",
+        Text(
+            "không có nguyên liệu {value}; chọn một trong: {allowed}",
+            "unknown material {value}; one of {allowed}",
+        ),
+    ),
+    (
+        r"haul_km must be more than 0 and at most (?P<most>\S+) km",
+        Text(
+            "haul_km phải lớn hơn 0 và không quá {most} km",
+            "haul_km must be more than 0 and at most {most} km",
+        ),
+    ),
+    (
+        r"capacity must be CODE:tonnes pairs separated by commas, got (?P<value>.+)",
+        Text(
+            "capacity phải là các cặp MÃ:tấn cách nhau bằng dấu phẩy, nhận được {value}",
+            "capacity must be CODE:tonnes pairs separated by commas, got {value}",
+        ),
+    ),
+    (
+        r"mode=road needs a road network, and none is loaded",
+        Text(
+            "mode=road cần một mạng đường, nhưng chưa nạp mạng đường nào",
+            "mode=road needs a road network, and none is loaded",
+        ),
+    ),
+    (
+        r"no material zone (?P<code>.+)",
+        Text("không có vùng nguyên liệu {code}", "no material zone {code}"),
+    ),
+    # (siting, issue 14) the siting suggestions' parameters
+    (
+        r"k must be between 1 and (?P<most>\d+), got (?P<value>\S+)",
+        Text(
+            "k phải từ 1 đến {most}, nhận được {value}",
+            "k must be between 1 and {most}, got {value}",
+        ),
+    ),
+    (
+        r"resolution must be an H3 resolution from (?P<low>\d+) to (?P<high>\d+), "
+        r"got (?P<value>\S+)",
+        Text(
+            "resolution phải là độ phân giải H3 từ {low} đến {high}, nhận được {value}",
+            "resolution must be an H3 resolution from {low} to {high}, got {value}",
+        ),
+    ),
+    (
+        r"a (?P<haul>\S+) km haul holds about (?P<cells>\d+) cells of resolution "
+        r"(?P<resolution>\d) per village, more than (?P<most>\d+): choose a coarser "
+        r"resolution or a shorter haul",
+        Text(
+            "cự ly {haul} km chứa khoảng {cells} ô độ phân giải {resolution} quanh mỗi làng, "
+            "quá {most}: chọn độ phân giải thô hơn hoặc cự ly ngắn hơn",
+            "a {haul} km haul holds about {cells} cells of resolution {resolution} per "
+            "village, more than {most}: choose a coarser resolution or a shorter haul",
+        ),
+    ),
+    (
+        r"more than (?P<most>\d+) candidate cells: choose a coarser resolution or a "
+        r"shorter haul",
+        Text(
+            "quá {most} ô ứng viên: chọn độ phân giải thô hơn hoặc cự ly ngắn hơn",
+            "more than {most} candidate cells: choose a coarser resolution or a shorter haul",
+        ),
+    ),
 )
 
 # The words of the data model that problem details name (constraint_messages.NOUNS).

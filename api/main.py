@@ -19,13 +19,17 @@ from api.etags import ConditionalMiddleware
 from api.limits import BodyLimitMiddleware, CancelOnDisconnect
 from api.logs import RequestLogMiddleware
 from api.routers import (
+    analysis,
     analysis_checks,
+    analysis_coverage,
+    analysis_siting,
     apidoc,
     figures,
     imports,
     items_read,
     items_write,
     maps,
+    maps_analysis,
     ogc,
     package,
     system,
@@ -136,10 +140,14 @@ def create_app(
     app.include_router(apidoc.router)
     app.include_router(system.router)
     app.include_router(maps.router)
+    app.include_router(maps_analysis.router)
     app.include_router(package.router)
     app.include_router(imports.router)
     app.include_router(analysis_checks.router)
     app.include_router(figures.router)
+    app.include_router(analysis.router)
+    app.include_router(analysis_coverage.router)
+    app.include_router(analysis_siting.router)
     # Leaflet and its plugins, fetched from npm by `craftmap map assets` (maps/assets.py).
     assets_dir = settings.map_assets_dir
     assets_dir.mkdir(parents=True, exist_ok=True)

@@ -95,3 +95,6 @@ class ApiSettings(BaseSettings):
     tile_max_features: int = Field(default=20_000, ge=1, le=1_000_000)
     # Most features in one province or commune package (GET /package, issue 13).
     package_max_features: int = Field(default=100_000, ge=1, le=10_000_000)
+    # (siting, issue 14) Candidate H3 cells one /analysis/sites request may judge: all of
+    # Vietnam at resolution 7 is about 65 000; more is a finer grid than the question needs.
+    siting_max_cells: int = Field(default=150_000, ge=1, le=2_000_000)

@@ -83,6 +83,31 @@ TEXT: dict[str, Text] = {
     "title_planner": Text("Vẽ vùng nguyên liệu mới", "Draw a new material zone"),
     "title_tourism": Text("Vẽ tuyến du lịch mới", "Draw a new tourism route"),
     "page_title": Text("Biên tập bản đồ — craftmap", "Map editor — craftmap"),
+    "whatif": Text("Thử kịch bản", "What-if"),
+    "whatif_hint": Text(
+        "Tính lại cung ứng với vùng đang vẽ, chưa lưu gì",
+        "Run the supply analysis with the zone being drawn; nothing is saved",
+    ),
+    "haul_km": Text("Cự ly vận chuyển tối đa (km)", "Longest haul (km)"),
+    "section_whatif": Text("Thử kịch bản trước khi lưu", "What-if before saving"),
+    "whatif_running": Text("Đang tính…", "Running…"),
+    "capacity_first": Text(
+        "Nhập sản lượng hằng năm (tấn) của vùng để thử kịch bản.",
+        "Enter the zone's yearly capacity (tonnes) to run the what-if.",
+    ),
+    "whatif_unmet": Text("Thiếu hụt", "Unmet demand"),
+    "whatif_supplied": Text("Được cung ứng", "Supplied"),
+    "whatif_short": Text("Số làng còn thiếu", "Villages short"),
+    "whatif_new_zone": Text("Vùng mới cung ứng", "The new zone supplies"),
+    "whatif_covered": Text("Làng được đáp ứng đủ nhờ vùng mới", "Villages newly fully supplied"),
+    "whatif_none": Text("không có", "none"),
+    "whatif_unsaved": Text(
+        "Chưa lưu gì: nhấn „Lưu” để ghi vùng này.",
+        "Nothing is saved: press “Save” to record this zone.",
+    ),
+    "whatif_flows": Text(
+        "Luồng cung ứng của vùng mới (tạm thời)", "The new zone's flows (for now)"
+    ),
     "zoom_in": Text("Phóng to", "Zoom in"),
     "zoom_out": Text("Thu nhỏ", "Zoom out"),
     "fullscreen": Text("Toàn màn hình", "Full screen"),
@@ -328,6 +353,25 @@ def _zone_form(lang: str, communes: list[tuple[str, str]]) -> str:
     )
 
 
+def _whatif(lang: str) -> str:
+    """The what-if: the haul it assumes, its button and where its answer goes.
+
+    Its fields carry no ``name``: the zone saved is the form's, never the what-if's.
+    """
+    haul = (
+        f'<label>{html_text(TEXT["haul_km"](lang))}<input id="cm-whatif-haul" type="text" '
+        f'inputmode="decimal" value="50" data-kind="number" '
+        f'data-label="{html_text(TEXT["haul_km"](lang))}"></label>'
+    )
+    return (
+        f'<fieldset class="cm-whatif"><legend>{html_text(TEXT["section_whatif"](lang))}</legend>'
+        f"{haul}"
+        f'<button type="button" id="cm-whatif" title="{html_text(TEXT["whatif_hint"](lang))}">'
+        f"{html_text(TEXT['whatif'](lang))}</button>"
+        '<div id="cm-whatif-result" role="status" aria-live="polite"></div></fieldset>'
+    )
+
+
 def _form(role: str, lang: str, communes: list[tuple[str, str]] | None = None) -> str:
     if role == "planner":
         return _zone_form(lang, communes or [])
@@ -361,6 +405,14 @@ class EditorPanel(MacroElement):
         #cm-editor [aria-invalid=true]{border:2px solid #b00020}
         #cm-editor button{margin-top:6px;padding:5px 16px;font-size:14px}
         #cm-editor .cm-error{color:#b00020;white-space:pre-wrap}#cm-editor .cm-ok{color:#1b7837}
+        #cm-editor .cm-whatif{background:#f4f8fb;border-color:#9ecae1}
+        #cm-editor .cm-whatif legend{color:#0b5394}
+        #cm-editor .cm-whatif button{margin-top:4px;padding:4px 12px;font-size:13px}
+        #cm-whatif-result table{border-collapse:collapse;width:100%;font-size:12px;margin-top:4px}
+        #cm-whatif-result th{text-align:left;font-weight:normal;color:#444;padding-right:6px}
+        #cm-whatif-result td{text-align:right;font-variant-numeric:tabular-nums}
+        #cm-whatif-result p{margin:4px 0;font-size:12px}
+        #cm-whatif-result .cm-error{color:#b00020}
         /* The form holds the right side: the legend and attribution sit left of it. */
         .leaflet-bottom.leaflet-right{right:320px}
         @media (max-width:600px){
@@ -376,6 +428,7 @@ class EditorPanel(MacroElement):
           <label>{{ this.key_label_html }}
             <input name="api_key" type="password" autocomplete="off"></label>
           {{ this.fields }}
+          {{ this.whatif_html }}
           <button type="submit">{{ this.save_label_html }}</button>
           <p class="cm-message" role="status"></p>
         </form>
@@ -585,6 +638,7 @@ class EditorPanel(MacroElement):
               var saved = await response.json();
               var link = response.headers.get('Location') || '';
               show('cm-ok', text.saved + ': ', link + '?f=html', String(saved.id));
+              whatifFlows.clearLayers();
               if (properties.code) usedCodes.push(properties.code);
               if (properties.code === proposed) codeInput.value = proposed = nextCode();
               return;
@@ -595,6 +649,146 @@ class EditorPanel(MacroElement):
             }
             await problem(response);
           });
+          // The what-if: the zone being drawn, with the form's material and capacity, sent
+          // to the coverage analysis; the answer is shown here and its flows drawn for now.
+          // Nothing is written: the zone is saved only by the form's own Save.
+          var whatifButton = document.getElementById('cm-whatif');
+          var whatifBox = document.getElementById('cm-whatif-result');
+          var whatifFlows = L.layerGroup().addTo(map);
+          var tonnes = new Intl.NumberFormat(lang,
+            {minimumFractionDigits: 1, maximumFractionDigits: 1});
+          function t(v) { return tonnes.format(Number(v) || 0) + ' t'; }
+          function whatifSay(kind, words) {
+            whatifBox.textContent = '';
+            var p = document.createElement('p'); p.className = kind; p.textContent = words;
+            whatifBox.appendChild(p);
+          }
+          function whatifRow(table, label, value) {
+            var tr = document.createElement('tr');
+            var th = document.createElement('th'); th.textContent = label;
+            var td = document.createElement('td'); td.textContent = value;
+            tr.appendChild(th); tr.appendChild(td); table.appendChild(tr);
+          }
+          // The analysis answers rows (or GeoJSON features): their values either way.
+          function rows(list) {
+            if (!list) return [];
+            return (Array.isArray(list) ? list : (list.features || [])).map(function(r) {
+              return r.properties ? Object.assign({geometry: r.geometry}, r.properties) : r;
+            });
+          }
+          map.on('draw:created draw:deleted', function() {
+            whatifFlows.clearLayers(); if (whatifBox) whatifBox.textContent = '';
+          });
+          async function runWhatif() {
+            whatifFlows.clearLayers();
+            if (!drawn) { whatifSay('cm-error', text.draw_first); return; }
+            var capacityField = form.elements['annual_capacity_t'];
+            var capacity = capacityField.value.trim() === '' ? null : number(capacityField);
+            if (capacity === null) {
+              capacityField.setAttribute('aria-invalid', 'true'); capacityField.focus();
+              whatifSay('cm-error', text.capacity_first);
+              return;
+            }
+            capacityField.removeAttribute('aria-invalid');
+            var haulField = document.getElementById('cm-whatif-haul');
+            var haul = number(haulField);
+            if (haul === null) {
+              haulField.setAttribute('aria-invalid', 'true'); haulField.focus();
+              whatifSay('cm-error', text.not_a_number.replace('{field}', haulField.dataset.label)
+                .replace('{value}', haulField.value).replace('{example}', example));
+              return;
+            }
+            haulField.removeAttribute('aria-invalid');
+            var material = form.elements['material'].value;
+            var zone = {geometry: drawn.toGeoJSON().geometry, capacity_t: capacity,
+                        material: material};
+            var code = form.elements['code'].value.trim();
+            var name = form.elements['name'].value.trim();
+            if (code) zone.code = code;
+            if (name) zone.name = name;
+            var body = {material: material, haul_km: haul, scenario: {zones: [zone]}};
+            var headers = {'Content-Type': 'application/json', 'Accept': 'application/json'};
+            if (keyInput.value) headers['Authorization'] = 'Bearer ' + keyInput.value;
+            whatifSay('', text.whatif_running);
+            whatifButton.disabled = true;
+            var response;
+            try {
+              response = await fetch(apiRoot + '/analysis/coverage/what-if',
+                {method: 'POST', headers: headers, body: JSON.stringify(body)});
+            } catch (err) {
+              whatifSay('cm-error', String(err));
+              return;
+            } finally { whatifButton.disabled = false; }
+            if (!response.ok) {
+              var problemBody = {};
+              try { problemBody = await response.json(); } catch (e) {}
+              var detail = problemBody.detail || problemBody.title || response.statusText;
+              if (response.status === 401) detail = text.unauthorized;
+              if (response.status === 403) detail = text.forbidden;
+              whatifSay('cm-error', response.status + ': ' + detail);
+              return;
+            }
+            showWhatif(await response.json());
+          }
+          function showWhatif(answer) {
+            var diff = answer.diff || {};
+            whatifBox.textContent = '';
+            var table = document.createElement('table');
+            whatifRow(table, text.whatif_unmet,
+              t(diff.unmet_before_t) + ' → ' + t(diff.unmet_after_t));
+            whatifRow(table, text.whatif_supplied,
+              t(diff.supplied_before_t) + ' → ' + t(diff.supplied_after_t));
+            whatifRow(table, text.whatif_short,
+              String(diff.villages_short_before) + ' → ' + String(diff.villages_short_after));
+            // The unsaved zone's flows: those of no saved zone (zone_id null).
+            var after = answer.scenario || answer.after || {};
+            var flows = rows(after.flows).filter(function(f) {
+              return f.zone_id === null || f.zone_id === undefined;
+            });
+            var carried = flows.reduce(function(sum, f) {
+              return sum + (Number(f.tonnes) || 0); }, 0);
+            whatifRow(table, text.whatif_new_zone, t(carried));
+            whatifBox.appendChild(table);
+            var villages = {};
+            rows(after.villages).forEach(function(v) { villages[v.code] = v; });
+            var covered = (diff.newly_covered || []).map(function(code) {
+              var v = villages[code];
+              return v && v.name ? v.name + ' (' + code + ')' : String(code);
+            });
+            var p = document.createElement('p');
+            p.className = 'cm-covered';
+            p.textContent = text.whatif_covered + ': '
+              + (covered.length ? covered.join(', ') : text.whatif_none);
+            whatifBox.appendChild(p);
+            var note = document.createElement('p'); note.className = 'cm-ok';
+            note.textContent = text.whatif_unsaved;
+            whatifBox.appendChild(note);
+            // Drawn for now, from the zone being drawn to each village it would supply.
+            var from = drawn.getBounds().getCenter();
+            var largest = flows.reduce(function(m, f) {
+              return Math.max(m, Number(f.tonnes) || 0); }, 0);
+            flows.forEach(function(f) {
+              var v = villages[f.village_code];
+              if (!v || v.lat === undefined) return;
+              var share = largest > 0 ? Math.sqrt((Number(f.tonnes) || 0) / largest) : 0;
+              L.polyline([from, [v.lat, v.lon]], {color: {{ this.flow_colour_json }},
+                dashArray: '6 4', weight: Math.max(1.5, 8 * share), opacity: 0.9,
+                className: 'cm-whatif-flow'})
+                .bindTooltip(esc(text.whatif_flows + ': ' + (v.name || f.village_code)
+                  + ', ' + t(f.tonnes)))
+                .addTo(whatifFlows);
+            });
+            // The zone and the villages it would supply in view, beside the form; the
+            // answer in view in the form.
+            var seen = drawn.getBounds();
+            whatifFlows.eachLayer(function(l) { seen.extend(l.getBounds()); });
+            var panel = form.getBoundingClientRect(), size = map.getSize();
+            var beside = panel.width < size.x * 0.6;
+            map.fitBounds(seen, {maxZoom: 13, paddingTopLeft: [60, 30], paddingBottomRight:
+              beside ? [panel.width + 30, 30] : [30, panel.height + 30]});
+            whatifBox.scrollIntoView({block: 'nearest'});
+          }
+          if (whatifButton) whatifButton.addEventListener('click', runWhatif);
           // A duplicate code names the feature that holds it, with a link to its page.
           async function codeTaken(items, code) {
             var found = await fetch(items + '?code=' + encodeURIComponent(code),
@@ -634,14 +828,33 @@ class EditorPanel(MacroElement):
         self.key_label_html = html_text(TEXT["key"](lang))
         self.save_label_html = html_text(TEXT["save"](lang))
         self.fields = _form(role, lang, communes)
+        self.whatif_html = _whatif(lang) if role == "planner" else ""
         # The root comes from the request's Host when no public URL is set: data, not code.
         self.api_root_json = script_json(api_root)
         self.lang_json = script_json(lang)
         used = "code_used" if role == "planner" else "code_used_route"
-        words = ("draw_first", "saved", "unauthorized", "forbidden", "code_free", "not_a_number")
+        words = (
+            "draw_first",
+            "saved",
+            "unauthorized",
+            "forbidden",
+            "code_free",
+            "not_a_number",
+            "whatif_running",
+            "capacity_first",
+            "whatif_unmet",
+            "whatif_supplied",
+            "whatif_short",
+            "whatif_new_zone",
+            "whatif_covered",
+            "whatif_none",
+            "whatif_unsaved",
+            "whatif_flows",
+        )
         self.text_json = script_json(
             {**{k: TEXT[k](lang) for k in words}, "code_used": TEXT[used](lang)}
         )
+        self.flow_colour_json = script_json(styles.FLOW_COLOUR)
         self.editable_group, self.village_group = groups
         # Feature names and codes are anyone's text: JSON with no way out of the script element.
         self.editable_json = script_json(editable)

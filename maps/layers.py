@@ -77,6 +77,7 @@ def thematic_layer(
     outline: Callable[[Any], str | None] | None = None,
     cluster: bool = False,
     show: bool = True,
+    weight: Callable[[Any], float] | None = None,
 ) -> folium.FeatureGroup:
     """One layer of ``frame`` drawn in ``theme``'s colours (and icons, for points).
 
@@ -90,6 +91,8 @@ def thematic_layer(
         Colour of a polygon's outline, or None for the fill colour (e.g. certified zones).
     cluster
         Points go into a marker cluster.
+    weight
+        A line's width in pixels from its row (e.g. a flow's tonnes on a stated scale).
 
     Returns
     -------
@@ -125,9 +128,12 @@ def thematic_layer(
             continue
         edge = (outline(row) if outline else None) or colour
         polygonal = geometry.geom_type in {"Polygon", "MultiPolygon"}
+        width = 3 if edge != colour else (1.5 if polygonal else 5)
+        if weight is not None and not polygonal:
+            width = weight(row)
         style = {
             "color": edge,
-            "weight": 3 if edge != colour else (1.5 if polygonal else 5),
+            "weight": width,
             "fillColor": colour,
             "fillOpacity": theme.fill_opacity if polygonal else 0,
             "opacity": 0.9,
@@ -308,4 +314,115 @@ class NumberedStops(folium.map.Layer):
             for r in stops.itertuples()
         ]
         self.rows_json = script_json(self.rows)
+        self.esc_js = ESC_JS
+
+
+def sqrt_scale(value: float, largest: float, biggest: float, *, least: float = 0.0) -> float:
+    """``value`` on a square-root scale: ``largest`` maps to ``biggest`` (pixels), 0 to 0.
+
+    A circle whose radius follows the square root has an area proportional to the value;
+    ``least`` keeps small values visible.
+
+    >>> sqrt_scale(100, 400, 20), sqrt_scale(400, 400, 20), sqrt_scale(1, 400, 20, least=2)
+    (10.0, 20.0, 2.0)
+    """
+    if largest <= 0 or value <= 0:
+        return least
+    return max(least, biggest * math.sqrt(value / largest))
+
+
+def reference_values(largest: float, count: int = 3) -> list[float]:
+    """Round values (1, 2, 5 × 10ⁿ) at or below ``largest`` for a legend, largest first.
+
+    >>> reference_values(1740), reference_values(90, 2), reference_values(0)
+    ([1000.0, 500.0, 100.0], [50.0, 20.0], [])
+    """
+    if largest <= 0:
+        return []
+    steps: list[float] = []
+    exponent = math.floor(math.log10(largest))
+    while len(steps) < 12:
+        for mantissa in (5, 2, 1):
+            value = mantissa * 10.0**exponent
+            if value <= largest:
+                steps.append(value)
+        exponent -= 1
+    picked = [steps[0]]
+    # Spread out: each next reference at most half the one before (a visible difference).
+    for value in steps[1:]:
+        if len(picked) == count:
+            break
+        if value <= picked[-1] / 2 + 1e-9:
+            picked.append(value)
+    return picked
+
+
+def graduated_circles(
+    frame: gpd.GeoDataFrame,
+    column: str,
+    *,
+    name: str,
+    colour: str,
+    largest: float,
+    radius: float,
+    popup: Callable[[Any], str] | None = None,
+    tooltip: Callable[[Any], str] | None = None,
+    show: bool = True,
+) -> folium.FeatureGroup:
+    """Points as circles whose area is proportional to ``column`` (``sqrt_scale``).
+
+    Circles have a fixed size on screen (pixels), so the legend's reference circles stay
+    true at every zoom; bigger circles go first, so that small ones stay clickable on top.
+
+    Parameters
+    ----------
+    largest, radius
+        The value drawn with a circle of ``radius`` pixels (usually the largest value).
+    """
+    group = folium.FeatureGroup(name=name, show=show)
+    rows = frame[frame[column].fillna(0) > 0].sort_values(column, ascending=False)
+    for _, row in rows.iterrows():
+        geometry = row.geometry
+        if geometry is None or geometry.is_empty:
+            continue
+        point = geometry if geometry.geom_type == "Point" else geometry.representative_point()
+        folium.CircleMarker(
+            [point.y, point.x],
+            radius=sqrt_scale(float(row[column]), largest, radius),
+            color=colour,
+            weight=1.5,
+            fill=True,
+            fill_color=colour,
+            fill_opacity=0.35,
+            popup=folium.Popup(popup(row), max_width=360) if popup else None,
+            # folium writes tooltips unescaped into a template literal shown as HTML.
+            tooltip=html_text(tooltip(row)) if tooltip else None,
+        ).add_to(group)
+    return group
+
+
+class RankLabels(folium.map.Layer):
+    """Ranked places as numbered badges (1, 2, 3 …), like a route's numbered stops."""
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+        var {{ this.get_name() }} = L.layerGroup();
+        (function() {
+          {{ this.esc_js }}
+          {{ this.rows_json }}.forEach(function(r) {
+            var icon = L.divIcon({html: '<div class="cm-stop cm-rank">' + esc(r[2]) + '</div>',
+              className: 'cm-pin-wrap', iconSize: [24, 24], iconAnchor: [12, 12]});
+            L.marker([r[0], r[1]], {icon: icon, keyboard: false})
+              .bindTooltip(esc(r[3])).addTo({{ this.get_name() }});
+          });
+        })();
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self, rows: list[tuple[float, float, int, str]], *, name: str) -> None:
+        super().__init__(name=name, overlay=True, control=False, show=True)
+        self._name = "RankLabels"
+        self.rows_json = script_json([list(r) for r in rows])
         self.esc_js = ESC_JS

@@ -133,3 +133,45 @@ PACKAGE_PALETTE = Palette(
     routes=ROUTES,
     admin_outline=ADMIN_OUTLINE,
 )
+
+
+# Planner analysis (issue 14). Covered share of a village's demand, worst to best: viridis
+# steps (sequential, colour-blind safe, dark enough for a white icon), grey for villages
+# with no demand figure; an icon per class, so the class reads without the colour too.
+COVERAGE_CLASSES = Theme(
+    Text("Làng nghề theo mức được cung ứng", "Villages by share of demand supplied"),
+    "coverage_class",
+    "coverage_class",
+    {
+        "none": "#440154",
+        "low": "#3b528b",
+        "most": "#21918c",
+        "full": "#5ec962",
+        "unknown": "#9e9e9e",
+    },
+    icons={
+        "none": "xmark",
+        "low": "battery-quarter",
+        "most": "battery-three-quarters",
+        "full": "check",
+        "unknown": "question",
+    },
+)
+COVERAGE_CLASS_LABELS: dict[str, Text] = {
+    "none": Text("0 % (không được cung ứng)", "0 % (nothing supplied)"),
+    "low": Text("dưới 50 %", "under 50 %"),
+    "most": Text("từ 50 % đến dưới 100 %", "50 % to 99 %"),
+    "full": Text("100 % (đủ)", "100 % (fully supplied)"),
+    "unknown": Text("chưa có số liệu nhu cầu", "no demand figure"),
+}
+# Zone → village flows (lines, width by tonnes) and unmet demand (graduated circles).
+FLOW_COLOUR = "#0072B2"
+UNMET_COLOUR = "#D55E00"
+# Suggested sites (ranked cells), cells left out nearby, and exclusion areas.
+SITE_COLOUR = "#CC79A7"
+EXCLUDED_CELL_COLOUR = "#7f7f7f"
+EXCLUSION_COLOUR = "#b2182b"
+# Largest flow width and unmet-demand circle radius, in pixels.
+FLOW_MAX_WIDTH = 12.0
+FLOW_MIN_WIDTH = 1.5
+CIRCLE_MAX_RADIUS = 28.0

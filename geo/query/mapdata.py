@@ -91,3 +91,44 @@ def route(conn: Connection, route_id: int) -> tuple[gpd.GeoDataFrame, gpd.GeoDat
     routes = _frame(conn, _ROUTES.format(where="AND r.id = :rid"), rid=route_id)
     stops = _frame(conn, _STOPS.format(where="WHERE s.route_id = :rid"), rid=route_id)
     return routes, stops
+
+
+_VILLAGE_PLACES = """
+SELECT id, code, name, geom FROM craft_village WHERE id = ANY(:ids) ORDER BY id
+"""
+
+
+def village_places(conn: Connection, ids: list[int]) -> gpd.GeoDataFrame:
+    """Where villages are (id, code, name, point): the analysis maps draw the villages an
+    analysis left out for want of a figure, which its result lists without a place."""
+    return _frame(conn, _VILLAGE_PLACES, ids=list(ids))
+
+
+# Zones of every material and exclusion areas around an analysis, at most :limit of each
+# (nearest the box's centre first): a national answer draws only what is near its sites.
+_ZONES_NEAR = """
+SELECT id, code, name, material, status, ST_ForcePolygonCCW(ST_Multi(geom)) AS geom
+FROM material_zone
+WHERE geom && ST_MakeEnvelope(:minx, :miny, :maxx, :maxy, 4326)
+ORDER BY geom <-> ST_SetSRID(ST_MakePoint((:minx + :maxx) / 2, (:miny + :maxy) / 2), 4326)
+LIMIT :limit
+"""
+_EXCLUSIONS_NEAR = """
+SELECT f.id, coalesce(NULLIF(f.properties->>'name', ''), l.title) AS name, l.name AS layer,
+       ST_ForcePolygonCCW(f.geom) AS geom
+FROM reference_feature f JOIN reference_layer l ON l.id = f.layer_id
+WHERE l.kind = 'exclusion' AND f.geom && ST_MakeEnvelope(:minx, :miny, :maxx, :maxy, 4326)
+ORDER BY f.geom <-> ST_SetSRID(ST_MakePoint((:minx + :maxx) / 2, (:miny + :maxy) / 2), 4326)
+LIMIT :limit
+"""
+
+
+def around(
+    conn: Connection, bounds: tuple[float, float, float, float], *, limit: int = EMBED_LIMIT
+) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
+    """The zones (any material) and the exclusion areas within ``bounds`` (minx, miny,
+    maxx, maxy in degrees), at most ``limit`` of each: what the sites map shows around
+    the suggested sites."""
+    minx, miny, maxx, maxy = bounds
+    box = {"minx": minx, "miny": miny, "maxx": maxx, "maxy": maxy, "limit": limit}
+    return _frame(conn, _ZONES_NEAR, **box), _frame(conn, _EXCLUSIONS_NEAR, **box)
