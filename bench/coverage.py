@@ -134,7 +134,7 @@ def measure(url: str, material: str, haul_km: float) -> str:
         f"{100 * t.pairs / max(1, t.villages * t.zones):.2f} %)",
         f"- LP: {t.pairs:,} columns, {t.lp_rows:,} rows, {t.lp_nonzeros:,} nonzeros (sparse)",
         f"- whole run {seconds:.1f} s: pairs in PostGIS {t.pairs_s:.1f} s, HiGHS {t.solve_s:.1f} s"
-        " (two solves: most tonnes, then least tonne-km)",
+        " (one LP: most tonnes, then least tonne-km)",
         f"- peak memory: VmHWM {vm_hwm_mb():,.0f} MB for the process; "
         f"tracemalloc peak {peak / 1e6:,.1f} MB of Python allocations during the run",
         f"- demand {t.demand_t:,.0f} t, supplied {t.supplied_t:,.0f} t, unmet {t.unmet_t:,.0f} t, "
