@@ -1084,10 +1084,10 @@ def compare(before: CoverageResult, after: CoverageResult) -> CoverageDiff:
     noise = COVERED_TOLERANCE * merged[["demand_t_before", "demand_t_after"]].max(axis=1).clip(
         lower=1.0
     )
-    moved = (
-        merged[delta.abs() > noise]
-        .assign(delta=delta)
-        .sort_values(["delta", "code"], ascending=[False, True])
+    # The delta is set before the filter: assigning a Series to an empty frame would take
+    # the Series' index and bring back every row with NaN ids.
+    moved = merged.assign(delta=delta)[delta.abs() > noise].sort_values(
+        ["delta", "code"], ascending=[False, True]
     )
     return CoverageDiff(
         unmet_before_t=before.totals.unmet_t,

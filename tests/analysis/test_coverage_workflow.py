@@ -425,3 +425,25 @@ def test_road_mode_with_nothing_to_allocate(connection: Connection) -> None:
     result = run_coverage(connection, CoverageRequest(MATERIAL, 5, mode="road", network=name))
     assert len(result.villages) == 0 and len(result.flows) == 0
     assert result.totals.demand_t == 0.0
+
+
+def test_a_scenario_that_changes_nothing_has_an_empty_diff(connection: Connection) -> None:
+    # Found by the editor's what-if: a drawn zone that reaches no village by road changed no
+    # village's supply, and the empty list of changes came back as one NaN row per village
+    # (pandas gives an empty frame a Series' index on assign): a 500. Villages near the
+    # demo roads in Thanh Hóa; the drawn square lies 25 km off the road they are on.
+    make_village(connection, at=(105.5, 20.0), code="T-CV-R1", material_demand_t={MATERIAL: 100})
+    make_village(connection, at=(104.95, 20.0), code="T-CV-R2", material_demand_t={MATERIAL: 30})
+    request = CoverageRequest(
+        material=MATERIAL,
+        haul_km=50,
+        mode="auto",
+        scenario=Scenario(
+            extra_zones=[ExtraZone(geometry=square(105.275, 19.975, 0.05), capacity_t=100.0)]
+        ),
+    )
+    current, after, diff = what_if(connection, request)
+    assert after.distance_mode == "road"
+    assert current.totals.unmet_t == pytest.approx(130.0)
+    assert after.totals.unmet_t == pytest.approx(130.0)
+    assert diff.changed == [] and diff.newly_covered == []
