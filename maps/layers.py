@@ -327,15 +327,15 @@ def sqrt_scale(value: float, largest: float, biggest: float, *, least: float = 0
     (10.0, 20.0, 2.0)
     """
     if largest <= 0 or value <= 0:
-        return least
-    return max(least, biggest * math.sqrt(value / largest))
+        return float(least)
+    return max(float(least), biggest * math.sqrt(value / largest))
 
 
 def reference_values(largest: float, count: int = 3) -> list[float]:
     """Round values (1, 2, 5 × 10ⁿ) at or below ``largest`` for a legend, largest first.
 
     >>> reference_values(1740), reference_values(90, 2), reference_values(0)
-    ([1000.0, 500.0, 100.0], [50.0, 20.0], [])
+    ([1000.0, 500.0, 200.0], [50.0, 20.0], [])
     """
     if largest <= 0:
         return []
