@@ -91,3 +91,35 @@ def test_the_demo_gives_the_coverage_analysis_something_to_say(engine: Engine) -
         "TH-V-038",
         "TH-V-040",
     }
+
+
+def _rows() -> list[dict[str, str]]:
+    with (DEMO / "supply_figures.csv").open(encoding="utf-8") as f:
+        return list(csv.DictReader(f))
+
+
+def test_a_basis_that_states_its_result_states_the_tonnes_column() -> None:
+    """Where a basis closes its arithmetic with "= 23.097 t" (at the end, or before "(" or "nan"),
+    that is the row's tonnes; "= 12.800 t cói Nga Sơn/năm" is an input, not the result."""
+    stated = 0
+    for row in _rows():
+        results = re.findall(r"= (\d{1,3}(?:\.\d{3})*(?:,\d+)?) t(?= \(| nan|$)", row["basis"])
+        if not results:
+            continue
+        stated += 1
+        value = float(results[-1].replace(".", "").replace(",", "."))
+        assert value == float(row["tonnes"]), (row["village_code"] or row["zone_code"], value)
+    assert stated >= 9
+
+
+def test_the_luong_vau_and_quang_xuong_capacities_rest_on_cited_figures() -> None:
+    """The culm weights and Quảng Xương's output are sourced, not assumed (issue 14, point 6)."""
+    rows = {r["zone_code"]: r for r in _rows() if r["zone_code"]}
+    for code in ("TH-Z-001", "TH-Z-003", "TH-Z-004", "TH-Z-005", "TH-Z-006"):
+        assert "F12" in rows[code]["sources"].split(";"), code
+        assert "26,7 kg/cây" in rows[code]["basis"] and "giả định" not in rows[code]["basis"]
+    assert "F13" in rows["TH-Z-002"]["sources"].split(";")
+    assert "8 kg/cây" not in rows["TH-Z-002"]["basis"]
+    quang_xuong = rows["TH-Z-010"]
+    assert {"F10", "F11"} <= set(quang_xuong["sources"].split(";"))
+    assert "giả định" not in quang_xuong["basis"] and quang_xuong["tonnes"] == "7000"
