@@ -101,6 +101,9 @@ SLOWEST_FILES = (
     "tests/api/test_schemathesis.py",
     "tests/test_backup.py",
     "tests/io/test_export_cli.py",
+    "tests/analysis/test_coverage_cli.py",
+    "tests/analysis/test_siting_cli.py",
+    "tests/analysis/test_zone_checks_cli.py",
     "tests/api/test_export_formats.py",
     "tests/io/test_export.py",
     "tests/geo/test_package.py",
@@ -115,6 +118,8 @@ SLOWEST_FILES = (
     "tests/test_fault.py",
     "tests/maps/test_browser.py",
     "tests/maps/test_editor.py",
+    "tests/maps/test_analysis_whatif.py",
+    "tests/analysis/test_coverage_api.py",
 )
 
 
