@@ -800,19 +800,9 @@ class SitesView:
     totals: SitesTotals
 
 
-# Why a cell was left out, by the siting's reason kinds; the reason's subject follows.
-REASON_WORDS: dict[str, Text] = {
-    "exclusion": Text("vùng cấm", "exclusion area"),
-    "zone": Text("chồng lấn vùng nguyên liệu", "overlaps zone"),
-    "zone_distance": Text("quá gần vùng nguyên liệu", "too close to zone"),
-    "land_use": Text("đất không được phép", "land use not allowed"),
-    "outside": Text("ngoài lãnh thổ hoặc ranh giới tỉnh", "outside Vietnam or the provinces"),
-}
-
-
 def reason_text(reason: siting_workflow.Reason, lang: str) -> str:
     """A reason in the page's language: its kind's words, then what it names."""
-    words = REASON_WORDS.get(reason.kind)
+    words = siting_workflow.REASON_WORDS.get(reason.kind)
     if words is None:
         return reason.detail
     subject = getattr(reason, "subject", "")

@@ -85,13 +85,6 @@ PAGE = {
     "cell_size": Text("mỗi ô khoảng {area} km²", "each cell about {area} km²"),
     "map": Text("Bản đồ", "Map"),
 }
-REASONS = {
-    "exclusion": Text("vùng cấm", "exclusion area"),
-    "zone": Text("chồng lấn vùng nguyên liệu", "overlaps zone"),
-    "zone_distance": Text("quá gần vùng nguyên liệu", "too close to zone"),
-    "land_use": Text("đất không được phép", "land use not allowed"),
-    "outside": Text("ngoài lãnh thổ / ranh giới tỉnh", "outside Vietnam / the provinces"),
-}
 
 _PARAMS = (
     "material",
@@ -300,7 +293,7 @@ def _page(
 ) -> Response:
     lang = request_language(request)
     t = in_(PAGE, lang)
-    reasons = in_(REASONS, lang)
+    reasons = in_(siting.REASON_WORDS, lang)
     rows: list[dict[str, Any]] = []
     totals: list[tuple[str, str]] = []
     notes: list[str] = []

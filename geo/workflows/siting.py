@@ -57,6 +57,7 @@ from geo.analysis import siting as model
 from geo.kernel import collections as ids
 from geo.kernel.crs import CRS84, VIETNAM_BBOX
 from geo.kernel.errors import InvalidInput, LimitExceeded
+from geo.kernel.text import Text
 from geo.kernel.vocab import Material, ReferenceKind, ZoneStatus
 from geo.store import catalog, writes
 from geo.workflows.coverage import CoverageRequest, run_coverage
@@ -147,6 +148,16 @@ class Reason:
     kind: ReasonKind
     detail: str
     subject: str = ""
+
+
+# A reason's kind in words, for the pages and the map (its ``subject`` follows them).
+REASON_WORDS: dict[str, Text] = {
+    "exclusion": Text("vùng cấm", "exclusion area"),
+    "zone": Text("chồng lấn vùng nguyên liệu", "overlaps zone"),
+    "zone_distance": Text("quá gần vùng nguyên liệu", "too close to zone"),
+    "land_use": Text("đất không được phép", "land use not allowed"),
+    "outside": Text("ngoài lãnh thổ hoặc ranh giới tỉnh", "outside Vietnam or the provinces"),
+}
 
 
 @dataclass(frozen=True)
