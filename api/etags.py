@@ -154,11 +154,14 @@ def feature_etag(version: int, crs: ServedCrs, html_lang: str | None = None) -> 
     return f'"{tag}-html-{html_lang}"' if html_lang else f'"{tag}"'
 
 
-def expected_version(if_match: str | None) -> int | None:
-    """The feature version an ``If-Match`` asks for; None: no condition (absent, or ``*``).
+def expected_version(
+    if_match: str | None, version_tag: re.Pattern[str] = _VERSION_TAG
+) -> int | None:
+    """The version an ``If-Match`` asks for; None: no condition (absent, or ``*``).
 
     Strong comparison (RFC 9110 §13.1.1): weak tags never match. ``*`` matches any
-    existing feature (a missing one is a 404 either way).
+    existing feature (a missing one is a 404 either way). ``version_tag`` reads the
+    version from an opaque tag: a feature's by default, another resource's own form.
     """
     if if_match is None:
         return None
@@ -166,7 +169,7 @@ def expected_version(if_match: str | None) -> int | None:
     if tags == "*":
         return None
     for opaque in tags:
-        found = _VERSION_TAG.match(opaque)
+        found = version_tag.match(opaque)
         if found:
             return int(found.group(1))
     # A tag we never issued (or only weak ones) cannot match: the precondition fails.

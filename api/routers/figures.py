@@ -13,6 +13,7 @@ from fastapi.responses import JSONResponse, Response
 from api import present
 from api.auth import require_planner
 from api.deps import SessionDep
+from api.etags import expected_version
 from api.i18n import FIGURES_PAGE, request_language
 from api.negotiation import reject_unknown_params, vary, wants_html
 from api.openapi import bilingual
@@ -117,7 +118,7 @@ _WRITTEN: dict[int | str, dict[str, Any]] = {
     200: {"description": "the year's figure was replaced"},
     201: {"description": "the year's figure was recorded"},
 }
-_TAG = re.compile(r'^"figure-(\d+)"$')
+_TAG = re.compile(r"^figure-(\d+)$")
 
 
 def planner_key(request: Request, session: SessionDep) -> KeyInfo:
@@ -140,11 +141,7 @@ def _etag(version: int) -> str:
 
 
 def _expected(if_match: str | None) -> int | None:
-    if if_match is None or if_match.strip() == "*":
-        return None
-    found = _TAG.match(if_match.strip())
-    # A tag we never issued cannot match: 412 rather than writing over someone's change.
-    return int(found.group(1)) if found else -1
+    return expected_version(if_match, _TAG)
 
 
 def _input(raw: bytes, *, zone: bool) -> tuple[workflow.FigureInput, str | None]:
