@@ -50,6 +50,11 @@ figures_app = typer.Typer(
     no_args_is_help=True,
 )
 app.add_typer(figures_app, name="figures")
+route_app = typer.Typer(
+    help="The route designer: road legs, best order, timetable, villages on the way, hand-outs.",
+    no_args_is_help=True,
+)
+app.add_typer(route_app, name="route")
 
 T = TypeVar("T")
 

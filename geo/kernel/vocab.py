@@ -124,6 +124,22 @@ class TravelMode(StrEnum):
     BOAT = "boat"
 
 
+class LineSource(StrEnum):
+    """Where a route's line comes from."""
+
+    STOPS = "stops"  # straight segments joining the stops in order
+    ROADS = "roads"  # legs along the road network, computed by the route designer
+    DRAWN = "drawn"  # drawn by hand; kept as drawn while it passes every stop
+
+
+class LegKind(StrEnum):
+    """How one leg of a designed route was drawn."""
+
+    ROAD = "road"  # along the road network (pgRouting)
+    GEODESIC = "geodesic"  # a straight fallback: no network, or the stops are not connected
+    BOAT = "boat"  # a boat leg: drawn straight by design
+
+
 class RouteStatus(StrEnum):
     """Life state of a tourism route."""
 

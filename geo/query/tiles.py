@@ -105,13 +105,13 @@ def _mvt_layer(
 
 
 def _mvt_value(collection: Collection, name: str) -> ColumnElement[Any]:
-    # MVT values are strings, numbers and booleans: lists become "a; b", dates ISO text.
+    # MVT values are strings, numbers and booleans: lists become "a; b", dates and times ISO text.
     prop = collection.prop(name)
     column = collection.column(name)
     if prop is not None and prop.type == "array" and not collection.is_reference_layer:
         # A reference layer's array is a JSON value: its text goes in the tile as it is.
         return sa.func.array_to_string(column, "; ")
-    if prop is not None and prop.type in {"date", "datetime"}:
+    if prop is not None and prop.type in {"date", "datetime", "time"}:
         return sa.cast(column, sa.Text)
     if prop is not None and prop.type == "number" and not collection.is_reference_layer:
         # ST_AsMVT writes a numeric column as its text; no served column is numeric today

@@ -28,9 +28,31 @@ from geo.kernel.vocab import Role
 from geo.store import models
 
 # Columns that are never feature properties, or that the server alone sets.
-_HIDDEN = {"id", "geom", "label_point", "layer_id", "properties"}
-_READ_ONLY = {"created_at", "updated_at", "version", "area_ha", "length_km"}
+_HIDDEN = {"id", "geom", "label_point", "layer_id", "properties", "leg_geom"}
+# The route designer's results are the server's to set, like the history columns.
+_READ_ONLY = {
+    "created_at",
+    "updated_at",
+    "version",
+    "area_ha",
+    "length_km",
+    "network_id",
+    "drive_min",
+    "duration_min",
+    "days",
+    "leg_kind",
+    "leg_note",
+    "leg_km",
+    "leg_min",
+    "day",
+    "arrive_at",
+    "depart_at",
+    "wait_min",
+    "window_problem",
+}
 GEOMETRY = "geometry"
+# A clock time as the API accepts it: HH:MM, or HH:MM:SS.
+TIME_PATTERN = "^([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9])?$"
 # Units of the numeric columns, by name (the suffix of most names says it already).
 UNITS = {
     "area_ha": "ha",
@@ -39,6 +61,11 @@ UNITS = {
     "annual_capacity_t": "t/yr",
     "precision_m": "m",
     "dwell_min": "min",
+    "drive_min": "min",
+    "duration_min": "min",
+    "leg_km": "km",
+    "leg_min": "min",
+    "wait_min": "min",
     "length_m": "m",
     "maxspeed": "km/h",
     "speed_car": "km/h",
@@ -53,7 +80,7 @@ class Prop:
     """One feature property: its JSON type and the rules a written value must meet."""
 
     name: str
-    type: str  # string, integer, number, boolean, date, datetime, array, object
+    type: str  # string, integer, number, boolean, date, datetime, time, array, object
     required: bool = False
     read_only: bool = False
     enum: tuple[str, ...] | None = None
@@ -70,6 +97,10 @@ class Prop:
             schema = {"type": "string", "format": "date"}
         elif self.type == "datetime":
             schema = {"type": "string", "format": "date-time"}
+        elif self.type == "time":
+            # A local clock time (opening hours, a timetable); no offset, so not RFC 3339's
+            # full-time: a pattern says what is accepted.
+            schema = {"type": "string", "pattern": TIME_PATTERN}
         elif self.type == "array":
             schema = {"type": "array", "items": {"type": "string"}}
         elif self.type == "object":
@@ -105,6 +136,8 @@ def _prop_type(column: sa.Column[Any]) -> str:
         return "datetime"
     if isinstance(col_type, sa.Date):
         return "date"
+    if isinstance(col_type, sa.Time):
+        return "time"
     return "string"
 
 

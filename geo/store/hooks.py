@@ -21,6 +21,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -33,7 +34,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from geo.kernel import collections as ids
 from geo.kernel.errors import InvalidInput
 from geo.store import models, queries, rules
-from geo.store.catalog import Collection, Prop
+from geo.store.catalog import TIME_PATTERN, Collection, Prop
 
 
 @dataclass
@@ -334,6 +335,10 @@ def _check_value(prop: Prop, value: Any) -> Any:
             value = None
         if value is None:
             raise InvalidInput(f"property {prop.name} must be a date as YYYY-MM-DD")
+    if expected == "time":
+        if not isinstance(value, str) or re.fullmatch(TIME_PATTERN, value) is None:
+            raise InvalidInput(f"property {prop.name} must be a clock time as HH:MM")
+        value = dt.time.fromisoformat(value)
     if prop.enum is not None and value not in prop.enum:
         raise InvalidInput(
             f"property {prop.name} must be one of {', '.join(prop.enum)}; got {value!r}"
@@ -353,7 +358,7 @@ def _server_kept(collection: Collection, name: str) -> bool:
 
 
 def _json_ready(value: Any) -> Any:
-    if isinstance(value, dt.datetime | dt.date):
+    if isinstance(value, dt.datetime | dt.date | dt.time):
         return value.isoformat()
     if isinstance(value, Decimal):
         return float(value)

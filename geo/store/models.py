@@ -335,6 +335,18 @@ class TourismRoute(Timestamped, Base):
     length_km: Mapped[float | None] = mapped_column(
         sa.Double, sa.Computed("ST_Length(geom::geography) / 1000.0", persisted=True)
     )
+    # The route designer's inputs and results (geo.workflows.route_design): the line's
+    # origin, the day's start, the network the legs follow, and the timetable's totals.
+    line_source: Mapped[vocab.LineSource] = mapped_column(
+        code_list(vocab.LineSource, "line_source"), server_default=vocab.LineSource.STOPS.value
+    )
+    start_time: Mapped[dt.time] = mapped_column(sa.Time, server_default=sa.text("'08:00'"))
+    network_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("road_network.id", ondelete="SET NULL"), index=True
+    )
+    drive_min: Mapped[float | None] = mapped_column(sa.Double)
+    duration_min: Mapped[float | None] = mapped_column(sa.Double)
+    days: Mapped[int | None] = mapped_column(sa.SmallInteger)
 
     stops: Mapped[list[RouteStop]] = relationship(
         back_populates="route",
@@ -353,7 +365,9 @@ class RouteStop(Timestamped, Base):
         sa.CheckConstraint("seq >= 1", name="seq_positive"),
         sa.CheckConstraint("dwell_min >= 0", name="dwell_nonneg"),
         sa.CheckConstraint("village_id IS NOT NULL OR name IS NOT NULL", name="village_or_name"),
+        sa.CheckConstraint("opens IS NULL OR closes IS NULL OR opens < closes", name="opens_first"),
         valid_geometry_check(),
+        valid_geometry_check("leg_geom", name="leg_geom_valid"),
         gist_index("route_stop"),
     )
 
@@ -369,6 +383,27 @@ class RouteStop(Timestamped, Base):
     dwell_min: Mapped[int] = mapped_column(sa.Integer, server_default=sa.text("60"))
     note: Mapped[str | None] = mapped_column(sa.Text)
     geom: Mapped[WKBElement] = mapped_column(geometry("POINT"))
+    # Opening hours (NULL: always open) and whether the day ends here (an overnight stop).
+    opens: Mapped[dt.time | None] = mapped_column(sa.Time)
+    closes: Mapped[dt.time | None] = mapped_column(sa.Time)
+    overnight: Mapped[bool] = mapped_column(sa.Boolean, server_default=sa.false())
+    # The leg that reaches this stop from the previous one (NULL on the first stop):
+    # its mode when it differs from the route's (a boat leg), how it was drawn and why.
+    leg_mode: Mapped[vocab.TravelMode | None] = mapped_column(
+        code_list(vocab.TravelMode, "leg_mode")
+    )
+    leg_kind: Mapped[vocab.LegKind | None] = mapped_column(code_list(vocab.LegKind, "leg_kind"))
+    leg_note: Mapped[str | None] = mapped_column(sa.Text)
+    leg_km: Mapped[float | None] = mapped_column(sa.Double)
+    leg_min: Mapped[float | None] = mapped_column(sa.Double)
+    leg_geom: Mapped[WKBElement | None] = mapped_column(geometry("LINESTRING"))
+    # The timetable: day (1, 2, …), arrival and departure clock times, minutes waited for
+    # the opening, and why the stop's window is missed (NULL when it is kept).
+    day: Mapped[int | None] = mapped_column(sa.SmallInteger)
+    arrive_at: Mapped[dt.time | None] = mapped_column(sa.Time)
+    depart_at: Mapped[dt.time | None] = mapped_column(sa.Time)
+    wait_min: Mapped[float | None] = mapped_column(sa.Double)
+    window_problem: Mapped[str | None] = mapped_column(sa.Text)
 
     route: Mapped[TourismRoute] = relationship(back_populates="stops")
 
