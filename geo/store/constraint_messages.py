@@ -92,6 +92,8 @@ CHECK_RULES: dict[str, tuple[str, str]] = {
     "ck_route_stop_dwell_nonneg": ("dwell_min", "dwell_min must be ≥ 0"),
     "ck_route_stop_village_or_name": ("village_id", "a route stop needs a village_id or a name"),
     "ck_route_stop_seq_positive": ("seq", "seq must be ≥ 1"),
+    "ck_route_stop_opens_first": ("opens", "opens must be earlier than closes"),
+    "ck_route_stop_leg_geom_valid": ("leg_geom", "leg_geom must be a valid line in lon/lat range"),
     "ck_village_stat_value_nonneg": ("production_value_vnd", "production_value_vnd must be ≥ 0"),
     "ck_village_stat_income_nonneg": ("avg_income_vnd_month", "avg_income_vnd_month must be ≥ 0"),
     "ck_village_stat_trained_le_workers": (
