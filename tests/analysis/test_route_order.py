@@ -385,3 +385,20 @@ def test_a_fixed_stop_keeps_its_place(exact_up_to: int, opens: float | None) -> 
 
     assert (result.order, result.cost) == ([0, 1, 4, 2, 3], 12.0)
     assert result.method == ("exact" if exact_up_to else "or-tools")
+
+
+@pytest.mark.parametrize("exact_up_to", [11, 0])
+def test_a_day_with_no_village_still_drives_to_its_night(exact_up_to: int) -> None:
+    # On a road: the start at 0, a homestay A at 10 (night 1), villages V at -5 and W at 12.
+    # Day 1 must end at A. By hand: 0-V-A-W = 5 + 15 + 2 = 22; 0-V-W-A = 5 + 17 + 2 = 24;
+    # 0-A-W-V = 10 + 2 + 17 = 29 (day 1 visits nothing but still drives 10 to A); the rest
+    # are dearer. A solver that forgot the empty day's drive would count that last one as 19.
+    cost = line(0, 10, -5, 12)
+    stops = [StopSpec(), StopSpec(overnight=True), StopSpec(), StopSpec()]
+
+    result = best_order(
+        cost, drive_min=cost, stops=stops, exact_up_to=exact_up_to, time_limit_s=0.3
+    )
+
+    assert (result.order, result.cost) == ([0, 2, 1, 3], 22.0)
+    assert [v.day for v in result.timetable] == [1, 1, 1, 2]
