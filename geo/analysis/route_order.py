@@ -50,7 +50,8 @@ the order, the timetable notes the problem in words ("arrives 17:40, after closi
 ``unreachable``; a stop is never dropped.
 
 The start is visited like any stop: the day begins there at ``start_min`` (waiting for
-its opening if it opens later), its dwell is spent, then the route leaves.
+its opening if it opens later), its dwell is spent, then the route leaves. The return to
+the start at the end of a round trip is an arrival only: no window, no second dwell.
 
 Several days
 ------------
@@ -85,6 +86,8 @@ from ortools.constraint_solver import (  # type: ignore[import-untyped]
     pywrapcp,
     routing_enums_pb2,
 )
+
+from geo.kernel.errors import InvalidInput
 
 # Free stops up to which, with opening hours, the exact dynamic programme runs: measured on
 # random windows, 10 free stops take 0.1-0.3 s, 12 take 0.7-1.7 s.
@@ -189,7 +192,9 @@ def timetable(
     clock_min = start_min
     previous: int | None = None
     for position, stop in enumerate(order):
-        spec = stops[stop]
+        # The return to the start of a round trip is an arrival, not a second visit.
+        home = 0 < position == len(order) - 1 and stop == order[0]
+        spec = StopSpec() if home else stops[stop]
         problems: list[str] = []
         drive = 0.0
         if previous is not None:
@@ -242,13 +247,13 @@ def best_order(
     matrix = np.asarray(cost, dtype=float)
     n = matrix.shape[0]
     if matrix.shape != (n, n):
-        raise ValueError(f"cost must be square, not {matrix.shape}")
+        raise InvalidInput(f"the cost matrix must be square, not {matrix.shape}")
     if not 0 <= start < n or (end is not None and not 0 <= end < n):
-        raise ValueError(f"start {start} or end {end} is not one of the {n} stops")
+        raise InvalidInput(f"start {start} or end {end} is not one of the {n} stops")
     drive = matrix / 60.0 if drive_min is None else np.asarray(drive_min, dtype=float)
     specs = list(stops) if stops is not None else [StopSpec() for _ in range(n)]
     if len(specs) != n or drive.shape != (n, n):
-        raise ValueError("cost, drive_min and stops must describe the same stops")
+        raise InvalidInput("cost, drive_min and stops must describe the same stops")
 
     free = [i for i in range(n) if i != start and i != end]
     tail = [] if end is None else [end]
@@ -498,7 +503,10 @@ def _exact_windows(
     for j in range(k):
         for label in labels.get(((1 << k) - 1, j), ()):
             key = (label[0], label[1])
-            if end is not None:
+            if end == start:
+                missed = int(not math.isfinite(float(drive[free[j], end])))
+                key = (label[0] + missed, label[1] + float(cost[free[j], end]))
+            elif end is not None:
                 missed, _ = reach(free[j], label[2], end)
                 key = (label[0] + missed, label[1] + float(cost[free[j], end]))
             if best_key is None or key < best_key:
@@ -616,7 +624,7 @@ def _or_tools(
                 time.CumulVar(first).SetRange(start_s, start_s)
             last = routing.End(day)
             stop = origin[ends[day]]
-            closes = specs[stop].closes_min if stop >= 0 else None
+            closes = specs[stop].closes_min if stop >= 0 and stop != start else None
             if closes is not None:
                 time.SetCumulVarSoftUpperBound(last, int(round(closes * 60)), penalty)
     if fixed and days == 1:

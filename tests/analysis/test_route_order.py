@@ -14,6 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from geo.analysis.route_order import StopSpec, best_order, order_cost, timetable
+from geo.kernel.errors import InvalidInput
 
 INF = np.inf
 
@@ -402,3 +403,33 @@ def test_a_day_with_no_village_still_drives_to_its_night(exact_up_to: int) -> No
 
     assert (result.order, result.cost) == ([0, 2, 1, 3], 22.0)
     assert [v.day for v in result.timetable] == [1, 1, 1, 2]
+
+
+@pytest.mark.parametrize("exact_up_to", [11, 0])
+def test_a_round_trip_comes_home_after_the_start_closes(exact_up_to: int) -> None:
+    # The start (a village with a showroom open 08:00-09:00, dwell 30) is left at 08:30;
+    # the loop 0-1-2-0 takes 300 minutes: home at 13:30, after its closing. Coming home is
+    # an arrival, not a second visit: no problem, no second dwell.
+    cost = np.array([[0, 100, 100], [100, 0, 100], [100, 100, 0]], dtype=float)
+    stops = [StopSpec(dwell_min=30, opens_min=480, closes_min=540), StopSpec(), StopSpec()]
+
+    result = best_order(
+        cost, end=0, drive_min=cost, stops=stops, exact_up_to=exact_up_to, time_limit_s=0.2
+    )
+
+    assert result.unreachable == []
+    home = result.timetable[-1]
+    assert (home.stop, home.arrive_min, home.depart_min, home.problem) == (0, 810, 810, None)
+
+
+def test_nothing_to_order_and_bad_input() -> None:
+    one = best_order(np.zeros((1, 1)))
+    assert (one.order, one.cost, one.method) == ([0], 0.0, "given")
+    two = best_order(np.array([[0, 7], [3, 0]], dtype=float), start=1, end=1)
+    assert (two.order, two.cost, two.method, two.optimal) == ([1, 0, 1], 10.0, "given", True)
+    with pytest.raises(InvalidInput, match="square"):
+        best_order(np.zeros((2, 3)))
+    with pytest.raises(InvalidInput, match="not one of the 2 stops"):
+        best_order(np.zeros((2, 2)), end=2)
+    with pytest.raises(InvalidInput, match="same stops"):
+        best_order(np.zeros((2, 2)), stops=[StopSpec()])
