@@ -268,7 +268,14 @@ def best_order(
     if len(free) <= 1:
         order, method, optimal = given, "given", True
     elif windows and len(free) <= min(exact_up_to, EXACT_WINDOWS_UP_TO):
-        order = _exact_windows(given, free, penalised, drive, specs, start_min, fixed)
+        # Seeds bounding the search: the given order, and the best order without windows
+        # when it keeps the nights' sequence.
+        seeds = [given]
+        nights = [i for i in free if specs[i].overnight]
+        unwindowed = _held_karp(start, end, free, penalised, fixed)
+        if [i for i in unwindowed if i in nights] == nights:
+            seeds.append(unwindowed)
+        order = _exact_windows(given, free, penalised, drive, specs, start_min, fixed, seeds)
         method, optimal = "exact", True
     elif windows:
         # A stop left out for its window is put back at its cheapest place; a second solve
@@ -428,6 +435,7 @@ def _exact_windows(
     specs: Sequence[StopSpec],
     start_min: float,
     fixed: dict[int, int],
+    seeds: Sequence[list[int]],
 ) -> list[int]:
     """The fewest missed windows, then the least cost: label-setting over subsets.
 
@@ -436,6 +444,10 @@ def _exact_windows(
     the same visited stops and last stop misses no more windows, costs no more and leaves
     no later. Leaving earlier never hurts (waiting is free), so no better completion is
     lost: the result is optimal. The arithmetic is ``timetable``'s, step for step.
+
+    The best of ``seeds`` bounds the search: a partial route is dropped when it already
+    misses more windows, or as many and its cost plus the cheapest way into every stop
+    still to visit exceeds the seed's.
     """
     start = given[0]
     end = given[-1] if len(given) == len(free) + 2 else None
@@ -462,10 +474,23 @@ def _exact_windows(
     first_leave = first_begin + first.dwell_min
 
     labels: dict[tuple[int, int], list[_Label]] = {}
+    seed = min(seeds, key=lambda o: (_missed(o, drive, specs, start_min), order_cost(o, cost)))
+    bound_missed = _missed(seed, drive, specs, start_min)
+    bound_cost = order_cost(seed, cost) * (1 + 1e-9) + 1e-9  # the seed itself survives
+    cheapest_in = [float(np.delete(cost[:, i], i).min()) for i in free]
+    home = 0.0 if end is None else float(cost[free, end].min())
+    still_to_go = [
+        home + sum(c for j, c in enumerate(cheapest_in) if not mask >> j & 1)
+        for mask in range(1 << k)
+    ]
 
     def add(mask: int, j: int, label: _Label) -> None:
-        here = labels.setdefault((mask, j), [])
         missed, spent, leave = label[0], label[1], label[2]
+        if missed > bound_missed or (
+            missed == bound_missed and spent + still_to_go[mask] > bound_cost
+        ):
+            return
+        here = labels.setdefault((mask, j), [])
         for other in here:
             if other[0] <= missed and other[1] <= spent and other[2] <= leave:
                 return
@@ -511,8 +536,8 @@ def _exact_windows(
                 key = (label[0] + missed, label[1] + float(cost[free[j], end]))
             if best_key is None or key < best_key:
                 best_key, best_label = key, label
-    if best_label is None:  # the fixed places and the nights' sequence contradict
-        return given
+    if best_label is None:  # nothing beat the seed (or the fixed places contradict)
+        return seed
     path: list[int] = []
     walk: _Label | None = best_label
     while walk is not None:
