@@ -1170,8 +1170,9 @@ def _timetable(plan: handouts.RoutePlan, stops: gpd.GeoDataFrame, settings: MapS
     marked in words (not by colour alone)."""
     lang, root = settings.lang, settings.api_root
     villages = {int(s.seq): s for s in stops.itertuples() if _has_village(s)}
+    # A unit goes under its column's name: the columns stay narrow, the words whole.
     head = "".join(
-        f"<th>{ROUTE_TEXT[k](lang)}</th>"
+        f"<th>{html_text(ROUTE_TEXT[k](lang)).replace(' (', '<br>(')}</th>"
         for k in (
             "col_no",
             "col_stop",
@@ -1350,7 +1351,8 @@ def _route_panel(
 .cm-timetable{{border-collapse:collapse;width:100%;font-size:12px;margin-top:8px}}
 .cm-timetable caption{{text-align:left;font-weight:bold;color:#555;padding-bottom:2px}}
 .cm-timetable th{{text-align:left;font-weight:normal;color:#555;border-bottom:1px solid #999;
-  padding:2px 3px;vertical-align:bottom;font-size:11px}}
+  padding:2px 3px;vertical-align:bottom;font-size:11px;white-space:nowrap;
+  overflow-wrap:normal}}
 .cm-timetable td{{padding:3px;border-bottom:1px solid #ddd;vertical-align:top}}
 .cm-timetable .cm-num,.cm-timetable .cm-time{{text-align:right;white-space:nowrap;
   font-variant-numeric:tabular-nums}}
