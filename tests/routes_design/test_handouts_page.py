@@ -14,7 +14,6 @@ import struct
 import subprocess
 import zlib
 from collections.abc import Callable, Iterator
-from pathlib import Path
 
 import pytest
 import segno
