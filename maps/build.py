@@ -941,7 +941,7 @@ ROUTE_TEXT: dict[str, Text] = {
     "stops": Text("Các điểm dừng", "Stops"),
     "stop_for": Text("dừng {minutes} phút", "{minutes} min stop"),
     "timetable": Text("Lịch trình", "Timetable"),
-    "col_no": Text("TT", "No."),
+    "col_no": Text("Số", "No."),
     "col_stop": Text("Điểm dừng", "Stop"),
     "col_day": Text("Ngày", "Day"),
     "col_arrive": Text("Đến", "Arrive"),
@@ -1376,8 +1376,10 @@ html.cm-print .folium-map{{position:relative !important;width:190mm !important;
     padding:0;background:none;font-size:9pt;overflow:visible}}
   #cm-route-panel h1{{font-size:13pt;margin-top:0}}
   #cm-route-panel a{{color:inherit;text-decoration:none}}
+  /* The offline-basemap note would only hide a stop on paper. */
   #cm-route-panel button,#cm-route-panel .cm-nav,#cm-route-panel .cm-downloads,
-  .leaflet-control-zoom,.leaflet-control-layers,.leaflet-control-fullscreen{{display:none}}
+  .leaflet-control-zoom,.leaflet-control-layers,.leaflet-control-fullscreen,
+  .cm-offline-note{{display:none}}
   #cm-route-panel .cm-qr{{display:flex;gap:3mm;align-items:center;page-break-inside:avoid}}
   #cm-route-panel .cm-qr svg{{flex:none}}
   .cm-timetable{{font-size:8pt}}

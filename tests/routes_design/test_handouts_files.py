@@ -260,3 +260,17 @@ def test_metadata_time_is_utc() -> None:
     when = dt.datetime(2026, 11, 30, 15, 30, tzinfo=dt.timezone(dt.timedelta(hours=7)))
     document = etree.fromstring(route_handouts.gpx(plan, page_url=PAGE, now=when))
     assert document.findtext("g:metadata/g:time", namespaces=NS) == "2026-11-30T08:30:00Z"
+
+
+def test_the_route_item_page_links_the_hand_outs(
+    client: TestClient, connection: Connection
+) -> None:
+    designed = designed_route(connection)
+    for lang, words in (("vi", "Tải về cho hướng dẫn viên"), ("en", "Downloads for the guide")):
+        page = client.get(
+            f"/collections/routes/items/{designed.id}", params={"f": "html", "lang": lang}
+        )
+        assert page.status_code == 200
+        assert words in page.text
+        for fmt in route_handouts.FORMATS:
+            assert f'href="/routes/{designed.id}/{fmt}?lang={lang}" download' in page.text

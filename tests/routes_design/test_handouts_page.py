@@ -223,7 +223,17 @@ def test_an_undesigned_route_says_its_duration_is_an_estimate(
         assert page.locator(".cm-timetable").count() == 0
         assert page.locator("#cm-route-panel li").count() == 3
         page.screenshot(path=str(SHOTS / f"undesigned-{lang}-desktop.png"))
+        # No basemap in the tests: its note shows on screen, never on paper over a stop.
+        assert page.locator(".cm-offline-note").is_visible()
         assert _print(page, f"undesigned-{lang}") == 1
+        assert not page.locator(".cm-offline-note").is_visible()
+        map_box = page.locator(".folium-map").bounding_box()
+        assert map_box is not None
+        for i in range(page.locator(".cm-stop").count()):
+            stop = page.locator(".cm-stop").nth(i).bounding_box()
+            assert (
+                stop is not None and map_box["y"] <= stop["y"] <= map_box["y"] + map_box["height"]
+            )
 
 
 def test_a_long_route_prints_on_two_sheets_at_most(
