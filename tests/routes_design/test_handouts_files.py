@@ -274,3 +274,11 @@ def test_the_route_item_page_links_the_hand_outs(
         assert words in page.text
         for fmt in route_handouts.FORMATS:
             assert f'href="/routes/{designed.id}/{fmt}?lang={lang}" download' in page.text
+
+
+def test_the_overview_card_gives_a_designed_route_its_stored_duration(
+    client: TestClient, connection: Connection
+) -> None:
+    designed_route(connection)  # 1 843 min stored; 65 km at 40 km/h + 300 min would be 6 h 37
+    page = client.get("/maps", params={"lang": "vi"}).text
+    assert "30 giờ 43 phút" in page
