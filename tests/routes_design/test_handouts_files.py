@@ -282,3 +282,15 @@ def test_the_overview_card_gives_a_designed_route_its_stored_duration(
     designed_route(connection)  # 1 843 min stored; 65 km at 40 km/h + 300 min would be 6 h 37
     page = client.get("/maps", params={"lang": "vi"}).text
     assert "30 giờ 43 phút" in page
+
+
+def test_a_hostile_stop_name_is_text_in_the_timetable(
+    client: TestClient, connection: Connection
+) -> None:
+    designed = designed_route(connection, first_name=HOSTILE)
+    page = client.get(f"/maps/routes/{designed.id}", params={"lang": "vi"}).text
+    assert "<script>alert(1)</script>" not in page
+    row = page.split('data-seq="1"')[1].split("</tr>")[0]
+    assert "&lt;script&gt;alert(1)&lt;/script&gt; &amp; &#34;Trà Đông&#34;" in row or (
+        "&lt;script&gt;alert(1)&lt;/script&gt; &amp; &quot;Trà Đông&quot;" in row
+    )
