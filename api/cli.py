@@ -1217,6 +1217,7 @@ def map_route(
     basemap: Basemap = "none",
 ) -> None:
     """Write one route's map (stops, cards, print layout) as a standalone HTML file."""
+    from geo.io import route_handouts
     from geo.kernel.errors import NotFound
     from geo.query import mapdata
     from maps import build
@@ -1227,9 +1228,10 @@ def map_route(
         with _engine(url, pool_size=1) as engine:
             with engine.connect() as conn:
                 routes, stops = mapdata.route(conn, route_id)
+                plan = None if routes.empty else route_handouts.load_plan(conn, route_id)
         if routes.empty:
             raise NotFound(f"no route {route_id} (or it has no line yet)")
-        page = build.build_route_map(routes.iloc[0], stops, settings)
+        page = build.build_route_map(routes.iloc[0], stops, settings, plan)
         _write_map(page.get_root().render(), out)
 
     _with_url(run)
@@ -1527,3 +1529,37 @@ def figures_import(
         f"{summary.unchanged} unchanged; {summary.features_updated} features' current "
         f"figures updated{' (dry run: nothing written)' if summary.dry_run else ''}"
     )
+
+
+# -- route hand-outs -------------------------------------------------------------------------
+@route_app.command("export")
+def route_export(
+    route: Annotated[str, typer.Argument(help="The route's id or code")],
+    fmt: Annotated[str, typer.Option("--format", help="gpx, kml or kmz")],
+    out: Annotated[Path, typer.Option(help="The file to write")],
+    lang: Lang = "vi",
+    api_root: ApiRoot = None,
+) -> None:
+    """Write a route's hand-out for a guide: GPX 1.1, KML or KMZ (times, dwell, legs)."""
+    from geo.io import route_handouts
+    from maps.build import SPEED_KMH
+
+    if fmt not in route_handouts.FORMATS:
+        raise typer.BadParameter(f"--format must be one of {', '.join(route_handouts.FORMATS)}")
+    settings = _map_settings(lang, api_root, "none")
+
+    def run(url: str) -> Any:
+        with _engine(url, pool_size=1) as engine:
+            with engine.connect() as conn:
+                return route_handouts.load_plan(conn, route)
+
+    plan = _with_url(run)
+    body = route_handouts.build(
+        plan,
+        fmt,
+        page_url=f"{settings.api_root}/maps/routes/{plan.id}?lang={settings.lang}",
+        lang=settings.lang,
+        speed_kmh=SPEED_KMH.get(plan.mode, SPEED_KMH["car"]),
+    )
+    out.write_bytes(body)
+    typer.echo(f"{out}: {plan.code} ({len(plan.stops)} stops) as {fmt}, {len(body):,} bytes")

@@ -159,6 +159,7 @@ FEATURE_PAGE: dict[str, Text] = {
     "villages_near": Text("Làng nghề trong bán kính {km} km", "Craft villages within {km} km"),
     "stops": Text("Các điểm dừng", "Stops"),
     "route_map": Text("Xem bản đồ tuyến", "Open the route map"),
+    "route_handouts": Text("Tải về cho hướng dẫn viên", "Downloads for the guide"),
     "route_of_stop": Text("Thuộc tuyến", "Part of the route"),
     "village_of_stop": Text("Làng nghề tại điểm dừng", "Village at this stop"),
     "distance": Text("cách {km}", "{km} away"),

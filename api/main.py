@@ -32,6 +32,7 @@ from api.routers import (
     maps_analysis,
     ogc,
     package,
+    route_handouts,
     system,
     tiles,
 )
@@ -142,6 +143,7 @@ def create_app(
     app.include_router(maps.router)
     app.include_router(maps_analysis.router)
     app.include_router(package.router)
+    app.include_router(route_handouts.router)
     app.include_router(imports.router)
     app.include_router(analysis_checks.router)
     app.include_router(figures.router)

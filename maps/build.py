@@ -8,11 +8,13 @@ from typing import Any
 
 import folium
 import geopandas as gpd
+import segno
 from branca.element import Element, MacroElement
 from folium import plugins
 from folium.template import Template
 from folium.utilities import JsCode
 
+from geo.io import route_handouts as handouts
 from geo.kernel import vocab
 from geo.kernel.text import DEFAULT_LANG, Lang, Text, number
 from geo.query.mapdata import OverviewData
@@ -793,6 +795,11 @@ def _duration(minutes: float, length_km: float | None, lang: str, speed_kmh: flo
     return TEXT["duration"].format(hours=hours, minutes=rest)(lang)
 
 
+def _hours(minutes: float, lang: str) -> str:
+    hours, rest = divmod(int(round(minutes)), 60)
+    return TEXT["duration"].format(hours=hours, minutes=rest)(lang)
+
+
 def _village_layer(villages: gpd.GeoDataFrame, settings: MapSettings) -> layers.PointCluster:
     lang = settings.lang
     frame = _labelled(
@@ -894,9 +901,13 @@ def _route_layer(
         lang,
         {"theme_label": ("theme", "route_theme"), "mode_label": ("mode", "travel_mode")},
     )
+    # A designed route's duration is the designer's (driving, waits, stops); others guess.
+    stored = frame["duration_min"] if "duration_min" in frame else [None] * len(frame)
     frame["duration"] = [
-        _duration(minutes, length, lang)
-        for minutes, length in zip(frame["dwell_min"], frame["length_km"], strict=True)
+        _hours(total, lang) if layers.given(total) else _duration(minutes, length, lang)
+        for minutes, length, total in zip(
+            frame["dwell_min"], frame["length_km"], stored, strict=True
+        )
     ]
     group = layers.thematic_layer(
         frame,
@@ -929,6 +940,23 @@ ROUTE_TEXT: dict[str, Text] = {
     "mode": Text("Phương tiện", "Travel by"),
     "stops": Text("Các điểm dừng", "Stops"),
     "stop_for": Text("dừng {minutes} phút", "{minutes} min stop"),
+    "timetable": Text("Lịch trình", "Timetable"),
+    "col_no": Text("Số", "No."),
+    "col_stop": Text("Điểm dừng", "Stop"),
+    "col_day": Text("Ngày", "Day"),
+    "col_arrive": Text("Đến", "Arrive"),
+    "col_leave": Text("Đi", "Leave"),
+    "col_drive": Text("Lái xe (phút)", "Drive (min)"),
+    "col_wait": Text("Chờ (phút)", "Wait (min)"),
+    "designed": Text("{duration}, trong đó lái xe {drive}", "{duration}, of which {drive} driving"),
+    "days": Text("{days} ngày", "{days} days"),
+    "estimate": Text(
+        "ước tính với {speed} km/giờ, chưa thiết kế theo đường bộ",
+        "an estimate at {speed} km/h, not designed along the roads",
+    ),
+    "downloads": Text("Tải về cho hướng dẫn viên", "Downloads for the guide"),
+    "qr": Text("Quét để mở bản đồ tuyến", "Scan to open the route map"),
+    "legs_straight": Text("Chặng đường thẳng", "Straight legs"),
 }
 
 
@@ -936,12 +964,19 @@ ROUTE_TEXT: dict[str, Text] = {
 SPEED_KMH = {"car": 40.0, "motorbike": 35.0, "bicycle": 12.0, "walking": 4.0, "boat": 15.0}
 
 
-def build_route_map(route: Any, stops: gpd.GeoDataFrame, settings: MapSettings) -> folium.Map:
+def build_route_map(
+    route: Any,
+    stops: gpd.GeoDataFrame,
+    settings: MapSettings,
+    plan: handouts.RoutePlan | None = None,
+) -> folium.Map:
     """One route: its line, numbered stops with their village cards, length and duration.
 
     The panel beside the map names the route, its facts, description and stops (each
     village linked to its page); the route is fitted to the part of the map the panel
-    leaves free, and to the map's printed size when the page is printed.
+    leaves free, and to the map's printed size when the page is printed. With the
+    designer's ``plan`` the panel shows the timetable and the straight legs are drawn
+    dashed; the printed page carries a QR code of the page's address.
     """
     lang = settings.lang
     routes = gpd.GeoDataFrame([route], geometry="geometry", crs=4326)
@@ -953,6 +988,8 @@ def build_route_map(route: Any, stops: gpd.GeoDataFrame, settings: MapSettings) 
     m.options["zoomSnap"] = 0.25
     _root(m).title = html_text(f"{route.get('name')} — {ROUTE_TEXT['title'](lang)} — craftmap")
     _route_layer(routes, stops, settings).add_to(m)
+    if plan is not None:
+        _straight_legs(plan, lang).add_to(m)
     for row in stops.itertuples():
         card = layers.popup_html(
             row._asdict(),
@@ -973,12 +1010,29 @@ def build_route_map(route: Any, stops: gpd.GeoDataFrame, settings: MapSettings) 
         ).add_to(m)
     plugins.Fullscreen(position="topright").add_to(m)  # type: ignore[no-untyped-call]
     folium.LayerControl(collapsed=True).add_to(m)
-    _root(m).html.add_child(Element(_route_panel(route, stops, settings)))
+    _root(m).html.add_child(Element(_route_panel(route, stops, settings, plan)))
     if bounds:
         _RouteFit(bounds).add_to(m)
     _PrintButton().add_to(m)
     serve_assets_locally(m)
     return m
+
+
+def _straight_legs(plan: handouts.RoutePlan, lang: str) -> folium.FeatureGroup:
+    # Drawn over the route line: legs with no road (or by boat) dashed, with their words.
+    group = folium.FeatureGroup(name=ROUTE_TEXT["legs_straight"](lang))
+    for stop in plan.stops:
+        words = handouts.leg_words(stop, lang)
+        if words and len(stop.leg_line) >= 2:
+            folium.PolyLine(  # type: ignore[no-untyped-call]
+                [(lat, lon) for lon, lat in stop.leg_line],
+                color="#ff8800",
+                weight=5,
+                dash_array="8 8",
+                tooltip=html_text(words),
+                class_name="cm-straight-leg",
+            ).add_to(group)
+    return group
 
 
 def _has_village(stop: Any) -> bool:
@@ -1093,8 +1147,93 @@ def _text_or_none(value: Any) -> str | None:
     return value if isinstance(value, str) and value.strip() else None
 
 
-def _route_panel(route: Any, stops: gpd.GeoDataFrame, settings: MapSettings) -> str:
-    """The route's card beside the map; on paper it becomes the page's left column."""
+def _qr_svg(url: str) -> str:
+    """The QR code of ``url`` as inline SVG (sized by CSS; the page's CSP allows it)."""
+    return str(
+        segno.make(url, error="m").svg_inline(
+            scale=1, border=4, omitsize=True, dark="#000", light="#fff"
+        )
+    )
+
+
+def route_page_url(settings: MapSettings, route_id: int) -> str:
+    """The route map's address, which the printed page's QR code encodes."""
+    return f"{settings.api_root}/maps/routes/{int(route_id)}?lang={settings.lang}"
+
+
+# Above this many stops the printed timetable goes on a page of its own.
+PRINT_TIMETABLE_ROWS = 8
+
+
+def _timetable(plan: handouts.RoutePlan, stops: gpd.GeoDataFrame, settings: MapSettings) -> str:
+    """The designer's timetable: one row per stop, a missed window and a straight leg
+    marked in words (not by colour alone)."""
+    lang, root = settings.lang, settings.api_root
+    villages = {int(s.seq): s for s in stops.itertuples() if _has_village(s)}
+    # A unit goes under its column's name: the columns stay narrow, the words whole.
+    head = "".join(
+        f"<th>{html_text(ROUTE_TEXT[k](lang)).replace(' (', '<br>(')}</th>"
+        for k in (
+            "col_no",
+            "col_stop",
+            "col_day",
+            "col_arrive",
+            "col_leave",
+            "col_drive",
+            "col_wait",
+        )
+    )
+    rows = []
+    for stop in plan.stops:
+        name = html_text(stop.name)
+        village = villages.get(stop.seq)
+        if village is not None:
+            href = html_text(
+                f"{root}/collections/villages/items/{int(village.village_id)}?f=html&lang={lang}"
+            )
+            name = f'<a href="{href}">{name}</a>'
+        notes = [ROUTE_TEXT["stop_for"].format(minutes=stop.dwell_min)(lang)]
+        if stop.opens is not None or stop.closes is not None:
+            hours = handouts.WORDS["hours"].format(
+                opens=handouts.clock(stop.opens), closes=handouts.clock(stop.closes)
+            )
+            notes.append(hours(lang))
+        if stop.overnight:
+            notes.append(handouts.WORDS["overnight"](lang))
+        marks = ""
+        straight = handouts.leg_words(stop, lang)
+        if straight:
+            marks += f'<div class="cm-leg-straight">⚠ {html_text(straight)}</div>'
+        if stop.window_problem:
+            problem = handouts.WORDS["missed"].format(problem=stop.window_problem)(lang)
+            marks += f'<div class="cm-window-problem">⚠ {html_text(problem)}</div>'
+        drive = "" if stop.leg_min is None else number(handouts.minutes(stop.leg_min), lang)
+        wait = handouts.minutes(stop.wait_min)
+        classes = " ".join(
+            c
+            for c, on in (
+                ("cm-missed", bool(stop.window_problem)),
+                ("cm-straight", bool(straight)),
+                ("cm-overnight", stop.overnight),
+            )
+            if on
+        )
+        rows.append(
+            f'<tr class="{classes}" data-seq="{stop.seq}"><td class="cm-num">{stop.seq}</td>'
+            f"<td><strong>{name}</strong><br><small>{html_text(' · '.join(notes))}</small>"
+            f"{marks}</td><td class='cm-num'>{stop.day or ''}</td>"
+            f"<td class='cm-time'>{handouts.clock(stop.arrive_at)}</td>"
+            f"<td class='cm-time'>{handouts.clock(stop.depart_at)}</td>"
+            f"<td class='cm-num'>{drive}</td>"
+            f"<td class='cm-num'>{number(wait, lang) if wait else ''}</td></tr>"
+        )
+    return (
+        f'<table class="cm-timetable"><caption>{ROUTE_TEXT["timetable"](lang)}</caption>'
+        f"<thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+    )
+
+
+def _stop_list(stops: gpd.GeoDataFrame, settings: MapSettings) -> str:
     lang, root = settings.lang, settings.api_root
     items = []
     for s in stops.itertuples():
@@ -1112,6 +1251,22 @@ def _route_panel(route: Any, stops: gpd.GeoDataFrame, settings: MapSettings) -> 
             + (f"<br><small>{' · '.join(details)}</small>" if details else "")
             + "</div></li>"
         )
+    return f"<h2>{ROUTE_TEXT['stops'](lang)}</h2><ol>{''.join(items)}</ol>"
+
+
+def _route_panel(
+    route: Any,
+    stops: gpd.GeoDataFrame,
+    settings: MapSettings,
+    plan: handouts.RoutePlan | None = None,
+) -> str:
+    """The route's card beside the map; on paper it becomes the page's left column.
+
+    A designed route shows its timetable and the designer's duration; any other route its
+    stops and a duration said plainly to be an estimate. The QR code shows on paper only.
+    """
+    lang, root = settings.lang, settings.api_root
+    route_id = int(route.get("id"))
     length = route.get("length_km")
     facts = []
     theme, mode = _text_or_none(route.get("theme")), _text_or_none(route.get("mode"))
@@ -1121,27 +1276,59 @@ def _route_panel(route: Any, stops: gpd.GeoDataFrame, settings: MapSettings) -> 
         facts.append(f"{ROUTE_TEXT['mode'](lang)}: {vocab.label('travel_mode', mode, lang)}")
     if length == length and length is not None:
         facts.append(f"{TEXT['length'](lang)}: {number(length, lang)} km")
-    duration = _duration(
-        route.get("dwell_min") or 0,
-        length if length == length else None,
-        lang,
-        SPEED_KMH.get(mode or "", SPEED_KMH["car"]),
-    )
+    timed = plan is not None and plan.timed and plan.duration_min is not None
+    if plan is not None and timed and plan.duration_min is not None:
+        duration = _hours(plan.duration_min, lang)
+        if plan.drive_min is not None:
+            duration = ROUTE_TEXT["designed"].format(
+                duration=duration, drive=_hours(plan.drive_min, lang)
+            )(lang)
+        if plan.days and plan.days > 1:
+            duration += f" ({ROUTE_TEXT['days'].format(days=plan.days)(lang)})"
+    else:
+        speed = SPEED_KMH.get(mode or "", SPEED_KMH["car"])
+        duration = _duration(
+            route.get("dwell_min") or 0, length if length == length else None, lang, speed
+        )
+        duration += f" ({ROUTE_TEXT['estimate'].format(speed=number(speed, lang, 0))(lang)})"
     facts.append(f"{TEXT['duration_label'](lang)}: {duration}")
     description = _text_or_none(route.get("description"))
     overview = html_text(f"{root}/maps?lang={lang}")
-    page = html_text(f"{root}/collections/routes/items/{int(route.get('id'))}?f=html&lang={lang}")
+    page = html_text(f"{root}/collections/routes/items/{route_id}?f=html&lang={lang}")
+    if plan is not None and timed:
+        body = _timetable(plan, stops, settings)
+        untimed = ""
+    else:
+        body = _stop_list(stops, settings)
+        speed = SPEED_KMH.get(mode or "", SPEED_KMH["car"])
+        words = handouts.WORDS["not_computed"].format(speed=number(speed, lang, 0))(lang)
+        untimed = f'<p class="cm-untimed">{html_text(words)}</p>'
+    downloads = " · ".join(
+        f'<a class="cm-download" href="{html_text(f"{root}/routes/{route_id}/{fmt}?lang={lang}")}"'
+        f" download>{fmt.upper()}</a>"
+        for fmt in handouts.FORMATS
+    )
+    url = route_page_url(settings, route_id)
+    qr = ""
+    if url.startswith(("http://", "https://")):
+        qr = (
+            f'<figure class="cm-qr" role="img" aria-label="{html_text(ROUTE_TEXT["qr"](lang))}">'
+            f"{_qr_svg(url)}<figcaption>{ROUTE_TEXT['qr'](lang)}<br>"
+            f'<span class="cm-url">{html_text(url)}</span></figcaption></figure>'
+        )
+    long = plan is not None and timed and len(plan.stops) > PRINT_TIMETABLE_ROWS
     return f"""
-<aside id="cm-route-panel" aria-labelledby="cm-route-name">
+<aside id="cm-route-panel" class="{"cm-long" if long else ""}" aria-labelledby="cm-route-name">
 <nav class="cm-nav"><a href="{overview}">{ROUTE_TEXT["overview"](lang)}</a>
 <a href="{page}">{ROUTE_TEXT["route_page"](lang)}</a></nav>
 <h1 id="cm-route-name">{html_text(route.get("name"))}</h1>
 <p class="cm-facts">{"".join(f"<span>{html_text(f)}</span>" for f in facts)}</p>
 {f'<p class="cm-description">{html_text(description)}</p>' if description else ""}
-<h2>{ROUTE_TEXT["stops"](lang)}</h2><ol>{"".join(items)}</ol>
+{qr}{untimed}<div id="cm-stops">{body}</div>
+<p class="cm-downloads">{ROUTE_TEXT["downloads"](lang)}: {downloads}</p>
 <button type="button" id="cm-print">{TEXT["print"](lang)}</button></aside>
 <style>
-#cm-route-panel{{position:absolute;top:10px;left:56px;z-index:1000;width:320px;
+#cm-route-panel{{position:absolute;top:10px;left:56px;z-index:1000;width:360px;
   max-height:calc(100% - 60px);box-sizing:border-box;overflow:auto;
   background:rgba(255,255,255,.96);padding:10px 14px;border-radius:8px;
   font:13px/1.4 sans-serif;color:#222;box-shadow:0 1px 6px rgba(0,0,0,.35);
@@ -1153,12 +1340,30 @@ def _route_panel(route: Any, stops: gpd.GeoDataFrame, settings: MapSettings) -> 
 #cm-route-panel .cm-facts{{margin:0;color:#333}}
 #cm-route-panel .cm-facts span{{display:inline-block;margin-right:12px}}
 #cm-route-panel .cm-description{{margin:6px 0 0;white-space:pre-line}}
+#cm-route-panel .cm-untimed{{margin:6px 0 0;padding:4px 6px;background:#fff4d6;
+  border-left:3px solid #e0a800;font-size:12px}}
 #cm-route-panel ol{{padding-left:0;margin:0;list-style:none}}
 #cm-route-panel li{{display:flex;gap:8px;align-items:flex-start;margin:0 0 6px}}
 #cm-route-panel .cm-no{{flex:none;width:20px;height:20px;border-radius:50%;border:2px solid #d7301f;
   font:bold 11px/20px sans-serif;text-align:center;background:#fff}}
 #cm-route-panel small{{color:#555}}
 #cm-route-panel button{{margin-top:4px;padding:4px 10px;font-size:13px}}
+.cm-timetable{{border-collapse:collapse;width:100%;font-size:12px;margin-top:8px}}
+.cm-timetable caption{{text-align:left;font-weight:bold;color:#555;padding-bottom:2px}}
+.cm-timetable th{{text-align:left;font-weight:normal;color:#555;border-bottom:1px solid #999;
+  padding:2px 3px;vertical-align:bottom;font-size:11px;white-space:nowrap;
+  overflow-wrap:normal}}
+.cm-timetable td{{padding:3px;border-bottom:1px solid #ddd;vertical-align:top}}
+.cm-timetable .cm-num,.cm-timetable .cm-time{{text-align:right;white-space:nowrap;
+  font-variant-numeric:tabular-nums}}
+.cm-timetable tr.cm-missed td{{background:#fde2e1}}
+.cm-timetable tr.cm-overnight td{{border-bottom:2px solid #333}}
+.cm-timetable .cm-window-problem{{color:#a50f15;font-weight:bold;font-size:11px}}
+.cm-timetable .cm-leg-straight{{color:#8a4b00;font-size:11px}}
+#cm-route-panel .cm-downloads{{font-size:12px;margin:8px 0 0}}
+#cm-route-panel .cm-qr{{display:none;margin:6px 0 0}}
+#cm-route-panel .cm-qr svg{{width:30mm;height:30mm;display:block}}
+#cm-route-panel .cm-qr figcaption{{font-size:8pt;color:#333}}
 @media (max-width: 600px) {{
   #cm-route-panel{{top:auto;bottom:58px;left:8px;right:8px;width:auto;max-height:42%}}
 }}
@@ -1167,13 +1372,24 @@ html.cm-print .folium-map{{position:relative !important;width:190mm !important;
 @media print {{
   @page {{size: A4 landscape; margin: 10mm}}
   html,body{{height:auto !important}}
-  #cm-route-panel{{position:static;float:left;width:80mm;max-height:none;box-shadow:none;
-    padding:0;background:none;font-size:10pt}}
+  #cm-route-panel{{position:static;float:left;width:84mm;max-height:none;box-shadow:none;
+    padding:0;background:none;font-size:9pt;overflow:visible}}
+  #cm-route-panel h1{{font-size:13pt;margin-top:0}}
   #cm-route-panel a{{color:inherit;text-decoration:none}}
-  #cm-route-panel button,#cm-route-panel .cm-nav,.leaflet-control-zoom,
-  .leaflet-control-layers,.leaflet-control-fullscreen{{display:none}}
-  .folium-map{{position:relative !important;width:190mm !important;height:185mm !important;
-    margin-left:87mm;page-break-inside:avoid;print-color-adjust:exact;
+  /* The offline-basemap note would only hide a stop on paper. */
+  #cm-route-panel button,#cm-route-panel .cm-nav,#cm-route-panel .cm-downloads,
+  .leaflet-control-zoom,.leaflet-control-layers,.leaflet-control-fullscreen,
+  .cm-offline-note{{display:none}}
+  #cm-route-panel .cm-qr{{display:flex;gap:3mm;align-items:center;page-break-inside:avoid}}
+  #cm-route-panel .cm-qr svg{{flex:none}}
+  .cm-timetable{{font-size:8pt}}
+  .cm-timetable th{{font-size:7pt}}
+  .cm-timetable tr{{page-break-inside:avoid}}
+  .cm-timetable tr.cm-missed td{{print-color-adjust:exact;-webkit-print-color-adjust:exact}}
+  /* A long timetable goes on in the same column on the next page, cut between rows
+     (its header repeated), after the QR code that stays on the first. */
+  .folium-map{{position:relative !important;width:182mm !important;height:185mm !important;
+    margin-left:88mm;page-break-inside:avoid;print-color-adjust:exact;
     -webkit-print-color-adjust:exact}}
 }}
 </style>"""

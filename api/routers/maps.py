@@ -14,6 +14,7 @@ from api.i18n import request_language
 from api.negotiation import reject_unknown_params
 from api.params import parse_feature_id
 from api.settings import ApiSettings
+from geo.io import route_handouts
 from geo.kernel.errors import InvalidInput, NotFound
 from geo.query import mapdata
 from geo.store import catalog
@@ -64,9 +65,11 @@ def route_map(
     reject_unknown_params(request, ("lang",))
     with read_connection(request) as conn:
         routes, stops = mapdata.route(conn, parse_feature_id(route_id))
-    if routes.empty:
-        raise NotFound(f"no route {route_id} (or it has no line yet)")
-    return _page(request, build.build_route_map(routes.iloc[0], stops, map_settings(request, root)))
+        if routes.empty:
+            raise NotFound(f"no route {route_id} (or it has no line yet)")
+        plan = route_handouts.load_plan(conn, int(routes.iloc[0]["id"]))
+    settings = map_settings(request, root)
+    return _page(request, build.build_route_map(routes.iloc[0], stops, settings, plan))
 
 
 @router.get("/maps/edit", response_class=HTMLResponse, summary="Draw and save features")

@@ -32,7 +32,8 @@ FROM material_zone ORDER BY id
 _ROUTES = """
 SELECT r.id, r.code, r.name, r.theme, r.mode, r.status, r.description,
        round(r.length_km::numeric, 1)::float AS length_km,
-       COALESCE(sum(s.dwell_min), 0)::int AS dwell_min, count(s.id)::int AS stops, r.geom
+       COALESCE(sum(s.dwell_min), 0)::int AS dwell_min, count(s.id)::int AS stops,
+       r.line_source, r.duration_min, r.geom
 FROM tourism_route r LEFT JOIN route_stop s ON s.route_id = r.id
 WHERE r.geom IS NOT NULL {where}
 GROUP BY r.id ORDER BY r.id
