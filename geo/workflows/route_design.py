@@ -48,6 +48,7 @@ from geo.kernel.errors import InvalidInput, NotFound
 from geo.kernel.vocab import LegKind, LineSource, TravelMode
 from geo.store import models
 from geo.store.db import set_actor, translate_errors
+from geo.store.hooks import register_route_designer
 from geo.workflows.coverage import latest_network
 
 # Straight-line (geodesic) fallback speeds in km/h by mode: the old route duration's 40 km/h
@@ -718,6 +719,7 @@ def design_route(
                 f"{expected_version}: read it again"
             )
         stops = _saved_stops(conn, route.id)
+        network = network or _route_network(conn, route)
         design = _compute(
             conn,
             stops,
@@ -732,6 +734,15 @@ def design_route(
         design.route_id, design.route_code, design.route_name = route.id, route.code, route.name
         save_design(conn, route.id, design)
     return design
+
+
+def _route_network(conn: Connection, route: sa.Row[Any]) -> str | None:
+    """The network a route was designed on, while it exists (else the latest: None)."""
+    if route.network_id is None:
+        return None
+    found = conn.execute(sa.select(_NETWORK.c.name).where(_NETWORK.c.id == route.network_id))
+    name = found.scalar()
+    return None if name is None else str(name)
 
 
 def save_design(conn: Connection, route_id: int, design: RouteDesign) -> None:
@@ -1224,3 +1235,154 @@ def design_table(design: RouteDesign) -> str:
         f"{document['saving']:g} {document['saving_unit']} against the order given"
     )
     return "\n".join(lines)
+
+
+# -- keeping designs current (geo.store.hooks calls these on writes) ----------------------------
+def refresh_legs(
+    conn: Connection, route_id: int, stop_ids: set[int], *, max_snap_m: float = MAX_SNAP_M
+) -> None:
+    """Recompute the legs reaching ``stop_ids`` of a 'roads' route, then its timetable,
+    totals and line from every stop's stored leg (the other legs are not touched)."""
+    route = conn.execute(sa.select(_ROUTE).where(_ROUTE.c.id == route_id)).first()
+    if route is None:
+        return
+    stops = _saved_stops(conn, route_id)
+    if not stops:
+        _update_changed(
+            conn,
+            _ROUTE,
+            route_id,
+            {"geom": None, "drive_min": None, "duration_min": None, "days": None},
+        )
+        return
+    place = {s.id: k for k, s in enumerate(stops)}
+    wanted = sorted(place[i] - 1 for i in stop_ids if i in place and place[i] > 0)
+    network = _route_network(conn, route)
+    points = [(s.lon, s.lat) for s in stops]
+    if wanted:
+        legs = leg_paths(
+            conn,
+            points,
+            mode=str(route.mode),
+            network=network,
+            leg_modes=[s.leg_mode for s in stops],
+            max_snap_m=max_snap_m,
+            only=wanted,
+        )
+        for k, leg in zip(wanted, legs, strict=True):
+            values = _stop_values(k + 2, leg, None)
+            for name in ("seq", "day", "arrive_at", "depart_at", "wait_min", "window_problem"):
+                values.pop(name)
+            _update_changed(conn, _STOP, int(stops[k + 1].id or 0), values)
+    # The first stop is reached by no leg.
+    first = _stop_values(1, None, None)
+    for name in ("seq", "day", "arrive_at", "depart_at", "wait_min", "window_problem"):
+        first.pop(name)
+    _update_changed(conn, _STOP, int(stops[0].id or 0), first)
+    _retime(conn, route, stops)
+
+
+def _retime(conn: Connection, route: sa.Row[Any], stops: list[DesignStop]) -> None:
+    """The timetable, totals and line of a route from its stops' stored legs."""
+    rows = conn.execute(
+        sa.select(
+            _STOP.c.id,
+            _STOP.c.leg_min,
+            _STOP.c.leg_km,
+            _STOP.c.leg_kind,
+            sa.func.ST_AsBinary(_STOP.c.leg_geom).label("wkb"),
+        )
+        .where(_STOP.c.route_id == route.id)
+        .order_by(_STOP.c.seq)
+    ).all()
+    n = len(stops)
+    drive = np.full((n, n), np.inf)
+    coords: list[tuple[float, float]] = []
+    network_used = False
+    for k in range(1, n):
+        row = rows[k]
+        if row.leg_min is not None:
+            drive[k - 1, k] = float(row.leg_min)
+        if row.wkb is not None:
+            coords.extend(
+                map(tuple, shapely.get_coordinates(shapely.from_wkb(bytes(row.wkb))).tolist())
+            )
+        network_used = network_used or str(row.leg_kind) == LegKind.ROAD
+    start_min = _clock_min(route.start_time) or 0.0
+    visits = route_order.timetable(list(range(n)), drive, _specs(stops), start_min=start_min)
+    for k, (stop, visit) in enumerate(zip(stops, visits, strict=True)):
+        values = _stop_values(k + 1, None, visit)
+        values = {
+            key: values[key]
+            for key in ("day", "arrive_at", "depart_at", "wait_min", "window_problem")
+        }
+        _update_changed(conn, _STOP, int(stop.id or 0), values)
+    last = visits[-1]
+    duration = last.depart_min + (last.day - 1) * 1440.0 - start_min
+    line = _line(coords)
+    wkb = None if line is None else shapely.to_wkb(line, hex=True)
+    _update_changed(
+        conn,
+        _ROUTE,
+        route.id,
+        {
+            "geom": None
+            if wkb is None
+            else sa.func.ST_GeomFromWKB(sa.func.decode(wkb, "hex"), 4326),
+            "drive_min": round(float(sum(float(r.leg_min or 0.0) for r in rows[1:])), 3),
+            "duration_min": round(duration, 3),
+            "days": int(last.day),
+        },
+    )
+
+
+def redesign_network_routes(conn: Connection, network: str, *, actor: str) -> list[int]:
+    """Redesign every 'roads' route on ``network`` (or on no network any more: its network
+    was rebuilt, or it was designed before any was loaded), in its stops' order.
+
+    Returns the ids of the routes redesigned.
+    """
+    network_id = conn.execute(sa.select(_NETWORK.c.id).where(_NETWORK.c.name == network)).scalar()
+    if network_id is None:
+        raise NotFound(f"no road network {network[:63]!r}")
+    set_actor(conn, actor)
+    ids = (
+        conn.execute(
+            sa.select(_ROUTE.c.id)
+            .where(
+                _ROUTE.c.line_source == LineSource.ROADS.value,
+                sa.or_(_ROUTE.c.network_id.is_(None), _ROUTE.c.network_id == network_id),
+            )
+            .order_by(_ROUTE.c.id)
+        )
+        .scalars()
+        .all()
+    )
+    for route_id in ids:
+        design_route(conn, int(route_id), actor=actor, network=network)
+    return [int(i) for i in ids]
+
+
+class _Designer:
+    """The steps geo.store.hooks runs on writes to a route that follows the roads."""
+
+    def design(self, conn: Connection, route_id: int) -> None:
+        route = conn.execute(sa.select(_ROUTE).where(_ROUTE.c.id == route_id)).one()
+        design = _compute(
+            conn,
+            _saved_stops(conn, route_id),
+            mode=str(route.mode),
+            start_time=route.start_time,
+            optimise=False,
+            objective="time",
+            end="open",
+            network=_route_network(conn, route),
+            max_snap_m=MAX_SNAP_M,
+        )
+        save_design(conn, route_id, design)
+
+    def refresh(self, conn: Connection, route_id: int, stop_ids: set[int]) -> None:
+        refresh_legs(conn, route_id, stop_ids)
+
+
+register_route_designer(_Designer())
