@@ -401,6 +401,7 @@ def import_file(
 
     from geo.io.imports import ImportRequest, parse_inline, read_mapping_file, run_import
     from geo.io.imports import report as reports
+    from geo.workflows import route_design  # noqa: F401  (its write steps for 'roads' routes)
 
     if report is not None and report.suffix.lower() not in (".json", ".html", ".csv"):
         raise typer.BadParameter("--report must end in .json, .html or .csv")
@@ -609,21 +610,30 @@ def network_import(
 ) -> None:
     """Build a routable road network from a file, all or nothing, and report it."""
     from geo.io import network
+    from geo.workflows import route_design
 
-    def run(url: str) -> network.NetworkReport:
+    def run(url: str) -> tuple[network.NetworkReport, list[int]]:
+        actor = f"cli:{getpass.getuser()}"
         with _engine(url, pool_size=1) as engine:
-            return network.import_network(
+            report = network.import_network(
                 engine,
                 path,
-                actor=f"cli:{getpass.getuser()}",
+                actor=actor,
                 name=name,
                 replace=replace,
                 snap_m=snap_m,
                 approximate=approximate,
             )
+            # Right after the build: the routes that follow this network's roads (or no
+            # network any more) get their legs again, with the history of each change.
+            with engine.begin() as conn:
+                routes = route_design.redesign_network_routes(conn, report.name, actor=actor)
+        return report, routes
 
-    report = _with_url(run)
+    report, routes = _with_url(run)
     typer.echo(report.summary())
+    if routes:
+        typer.echo(f"Redesigned {len(routes)} route(s) along the new roads: ids {routes}.")
 
 
 @network_app.command("info")
@@ -1563,3 +1573,76 @@ def route_export(
     )
     out.write_bytes(body)
     typer.echo(f"{out}: {plan.code} ({len(plan.stops)} stops) as {fmt}, {len(body):,} bytes")
+
+
+# -- route designer (issue 15) -----------------------------------------------------------------
+@route_app.command("design")
+def route_design_cmd(
+    route: Annotated[str, typer.Argument(help="The route's id or code.")],
+    optimise: Annotated[bool, typer.Option("--optimise", help="Find the best order.")] = False,
+    objective: Annotated[
+        str, typer.Option(help="What the order minimises: time or distance.")
+    ] = "time",
+    end: Annotated[
+        str, typer.Option(help="open (end anywhere), fixed (at the last stop) or return.")
+    ] = "open",
+    network: Annotated[
+        str | None, typer.Option(help="Road network name (default: the latest built).")
+    ] = None,
+    output: Annotated[str, typer.Option("--format", help="table or json.")] = "table",
+) -> None:
+    """Design a route along the roads, save it on the route and its stops, print it."""
+    from geo.workflows import route_design
+
+    if output not in ("table", "json"):
+        typer.secho("craftmap: --format must be table or json", fg=typer.colors.RED, err=True)
+        raise typer.Exit(2)
+
+    def run(url: str) -> str:
+        with _engine(url, pool_size=1) as engine, engine.begin() as conn:
+            design = route_design.design_route(
+                conn,
+                route,
+                optimise=optimise,
+                objective=objective,  # type: ignore[arg-type]  # checked by the workflow
+                end=end,  # type: ignore[arg-type]
+                network=network,
+                actor=f"cli:{getpass.getuser()}",
+            )
+        if output == "json":
+            return json.dumps(route_design.design_document(design), ensure_ascii=False, indent=2)
+        return route_design.design_table(design)
+
+    typer.echo(_with_url(run))
+
+
+@route_app.command("preview")
+def route_preview_cmd(
+    stops: Annotated[
+        Path,
+        typer.Option(
+            "--stops",
+            help='A JSON file: {"stops": [{"village_id" | "lon", "lat", "dwell_min", …}], '
+            '"mode", "start_time", "optimise", …} (as POST /routes/design/preview).',
+        ),
+    ],
+    output: Annotated[str, typer.Option("--format", help="table or json.")] = "table",
+) -> None:
+    """Design unsaved stops from a file and print the result; nothing is written."""
+    from geo.kernel.errors import InvalidInput
+    from geo.workflows import route_design
+
+    def run(url: str) -> str:
+        try:
+            body = json.loads(stops.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise InvalidInput(f"cannot read {stops}: {str(exc)[:200]}") from exc
+        request = route_design.parse_preview(body)
+        with _engine(url, pool_size=1) as engine, engine.connect() as conn:
+            design = route_design.preview_design(conn, request)
+            conn.rollback()
+        if output == "json":
+            return json.dumps(route_design.design_document(design), ensure_ascii=False, indent=2)
+        return route_design.design_table(design)
+
+    typer.echo(_with_url(run))
