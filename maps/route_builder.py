@@ -79,6 +79,10 @@ TEXT: dict[str, Text] = {
     "kind_geodesic": Text("đường thẳng — không có đường bộ", "straight line — no road"),
     "kind_boat": Text("đi thuyền (đường thẳng)", "by boat (straight)"),
     "unreachable": Text("Không đến được", "Cannot be reached"),
+    "bad_time": Text(
+        "Giờ xuất phát viết dạng giờ:phút, ví dụ 08:00.",
+        "Write the start time as hours:minutes, e.g. 08:00.",
+    ),
     "name_first": Text("Nhập tên tuyến.", "Enter the route's name."),
     "code_first": Text("Nhập mã tuyến.", "Enter the route's code."),
     "saving_route": Text("Đang lưu tuyến…", "Saving the route…"),
@@ -108,6 +112,11 @@ TEXT: dict[str, Text] = {
 }
 
 
+# Clock times typed as 24-hour HH:MM text: a time input shows AM/PM on an English-speaking
+# browser, whatever the page's language.
+CLOCK = 'inputmode="numeric" maxlength="5" placeholder="08:00" autocomplete="off"'
+
+
 def route_form(lang: str, options: str) -> str:
     """The route's fields (``options`` the code/name/theme/mode/status fields the editor
     builds), its start time, the stops list, the best-order options and the timetable."""
@@ -120,7 +129,7 @@ def route_form(lang: str, options: str) -> str:
 
     return (
         f"<fieldset><legend>{words('section_route')}</legend>{options}"
-        f'<label>{words("start_time")}<input name="start_time" type="time" value="08:00" '
+        f'<label>{words("start_time")}<input name="start_time" value="08:00" {CLOCK} '
         f'required data-label="{words("start_time")}"></label></fieldset>'
         f'<fieldset class="cm-stops-box"><legend>{words("section_stops")}</legend>'
         f'<p class="cm-hint">{words("stops_hint")}</p>'
@@ -147,6 +156,7 @@ class RouteBuilder(MacroElement):
         {% macro header(this, kwargs) %}
         <style>
         #cm-editor.cm-route{width:360px}
+        #cm-editor fieldset{min-width:0}
         .leaflet-bottom.leaflet-right{right:380px}
         #cm-editor .cm-hint{margin:2px 0 4px;font-size:12px;color:#555}
         #cm-stops{list-style:none;margin:0;padding:0;max-height:38vh;overflow-y:auto}
@@ -251,10 +261,25 @@ class RouteBuilder(MacroElement):
             l.appendChild(document.createTextNode(label));
             return l;
           }
+          // A clock time as HH:MM (a single-digit hour is taken: 8:30 is 08:30); null if blank.
+          var hhmm = /^([01]?[0-9]|2[0-3])[:.h]([0-5][0-9])$/;
+          function clockValue(input) {
+            var raw = input.value.trim();
+            if (raw === '') { input.removeAttribute('aria-invalid'); return null; }
+            var m = hhmm.exec(raw);
+            if (!m) { input.setAttribute('aria-invalid', 'true'); return undefined; }
+            input.removeAttribute('aria-invalid');
+            input.value = m[1].padStart(2, '0') + ':' + m[2];
+            return input.value;
+          }
           function clock(value, act) {
-            var input = document.createElement('input'); input.type = 'time';
+            var input = document.createElement('input');
+            input.inputMode = 'numeric'; input.maxLength = 5; input.placeholder = 'hh:mm';
             input.value = value || '';
-            input.addEventListener('change', function() { act(input.value || null); changed(); });
+            input.addEventListener('change', function() {
+              var v = clockValue(input);
+              if (v !== undefined) { act(v); changed(); }
+            });
             return input;
           }
           function move(from, to) {
@@ -391,7 +416,7 @@ class RouteBuilder(MacroElement):
           }
           function request(optimise) {
             return {mode: form.elements['mode'].value,
-              start_time: form.elements['start_time'].value || '08:00',
+              start_time: clockValue(form.elements['start_time']) || '08:00',
               optimise: optimise, objective: document.getElementById('cm-objective').value,
               end: document.getElementById('cm-end').value, stops: stops.map(stopBody)};
           }
@@ -443,13 +468,14 @@ class RouteBuilder(MacroElement):
               if (mine === asked) form.dataset.preview = 'done';
             }
             if (mine !== asked) return null;
-            if (optimise && Array.isArray(answer.order)) {
-              // The list takes the order found; the answer's legs and timetable follow it.
+            if (optimise && Array.isArray(answer.order_after)) {
+              // The list takes the order found (1-based places in the list sent); the
+              // answer's legs and timetable follow it.
               var given = stops.slice();
-              stops = answer.order.map(function(k) { return given[k]; })
-                .filter(function(s) { return s !== undefined; });
+              stops = answer.order_after.map(function(k) { return given[k - 1]; })
+                .filter(function(s, k, all) { return s !== undefined && all.indexOf(s) === k; });
               given.forEach(function(s) { if (stops.indexOf(s) < 0) stops.push(s); });
-              lastSaving = {value: answer.saving, objective: request(true).objective};
+              lastSaving = {value: answer.saving, unit: answer.saving_unit};
               render();
             }
             show(answer);
@@ -461,18 +487,11 @@ class RouteBuilder(MacroElement):
           function minutes(v) {
             return v === null || v === undefined ? '' : whole.format(Number(v));
           }
-          function savingWords(saving, objective) {
-            var value = saving;
-            if (saving && typeof saving === 'object') {
-              value = objective === 'distance'
-                ? (saving.km !== undefined ? saving.km : saving.distance_km)
-                : (saving.minutes !== undefined ? saving.minutes
-                  : (saving.min !== undefined ? saving.min : saving.time_min));
-            }
-            value = Number(value);
+          function savingWords(saving) {
+            var value = Number(saving.value);
             if (isNaN(value)) return '';
             if (value <= 0.05) return text.saving_none;
-            return objective === 'distance'
+            return saving.unit === 'km'
               ? text.saving_distance.replace('{n}', km.format(value))
               : text.saving_time.replace('{n}', whole.format(value));
           }
@@ -481,7 +500,7 @@ class RouteBuilder(MacroElement):
             var legs = answer.legs || [];
             var features = (answer.geojson && answer.geojson.features) || [];
             features.forEach(function(f) {
-              if (!f.geometry || f.geometry.type !== 'LineString') return;
+              if (!f.geometry || f.geometry.type !== 'LineString') return;  // stops: pinned above
               var p = f.properties || {};
               var style = {color: '#d7301f', weight: 5, opacity: 0.85,
                 className: 'cm-leg cm-leg-road'};
@@ -502,31 +521,34 @@ class RouteBuilder(MacroElement):
               line.bindPopup(popup);
               line.addTo(legLines);
             });
-            var total = legs.reduce(function(a, l) { return a + (Number(l.km) || 0); }, 0);
-            var drive = legs.reduce(function(a, l) { return a + (Number(l.minutes) || 0); }, 0);
+            summary.appendChild(el('p', 'cm-totals', text.totals
+              .replace('{km}', km.format(Number(answer.km) || 0))
+              .replace('{drive}', whole.format(Number(answer.drive_min) || 0))
+              .replace('{days}', String(answer.days || 1))));
             var rows = answer.timetable || [];
-            var days = rows.reduce(function(a, r) { return Math.max(a, Number(r.day) || 1); }, 1);
-            summary.appendChild(el('p', 'cm-totals', text.totals.replace('{km}', km.format(total))
-              .replace('{drive}', whole.format(drive)).replace('{days}', String(days))));
             if (lastSaving) {
-              var saved = savingWords(lastSaving.value, lastSaving.objective);
+              var saved = savingWords(lastSaving);
               if (saved) summary.appendChild(el('p', 'cm-saving', saved));
             }
             var unreachable = answer.unreachable || [];
             if (unreachable.length) {
               summary.appendChild(el('p', 'cm-error', text.unreachable + ': '
                 + unreachable.map(function(u) {
-                  if (typeof u === 'object' && u !== null) return u.name || String(u.index);
-                  var s = stops[u]; return s ? s.name : String(u);
-                }).join(', ')));
+                  return (u.name || String(u.seq)) + (u.problem ? ' (' + u.problem + ')' : '');
+                }).join('; ')));
             }
+            // The day and the wait only when there is one to show: the table fits the panel.
+            var showDay = (answer.days || 1) > 1;
+            var showWait = rows.some(function(r) { return Number(r.wait_min) > 0; });
             var head = el('tr');
-            ['col_no', 'col_stop', 'col_day', 'col_arrive', 'col_depart', 'col_drive', 'col_wait']
-              .forEach(function(k) { head.appendChild(el('th', '', text[k])); });
+            ['col_no', 'col_stop', showDay && 'col_day', 'col_arrive', 'col_depart', 'col_drive',
+             showWait && 'col_wait'].forEach(function(k) {
+              if (k) head.appendChild(el('th', '', text[k]));
+            });
             timetable.appendChild(head);
             rows.forEach(function(r, i) {
               var tr = el('tr', r.problem ? 'cm-problem' : '');
-              tr.appendChild(el('td', 'cm-num', String(i + 1)));
+              tr.appendChild(el('td', 'cm-num', String(r.seq || i + 1)));
               var name = el('td', 'cm-name', r.name || (stops[i] && stops[i].name) || '');
               var leg = i > 0 ? legs[i - 1] : null;
               if (leg && leg.kind && leg.kind !== 'road') {
@@ -535,13 +557,13 @@ class RouteBuilder(MacroElement):
               }
               if (r.problem) name.appendChild(el('span', 'cm-leg-note cm-window', r.problem));
               tr.appendChild(name);
-              tr.appendChild(el('td', 'cm-num', r.day === undefined ? '' : String(r.day)));
+              if (showDay) tr.appendChild(el('td', 'cm-num cm-day', String(r.day || '')));
               tr.appendChild(el('td', 'cm-num cm-arrive', r.arrive || ''));
               tr.appendChild(el('td', 'cm-num cm-depart', r.depart || ''));
-              var driveMin = r.drive_min !== undefined ? r.drive_min
-                : (leg ? leg.minutes : null);
-              tr.appendChild(el('td', 'cm-num cm-drive', minutes(driveMin)));
-              tr.appendChild(el('td', 'cm-num cm-wait', r.wait_min ? minutes(r.wait_min) : ''));
+              tr.appendChild(el('td', 'cm-num cm-drive', leg ? minutes(leg.minutes) : ''));
+              if (showWait) {
+                tr.appendChild(el('td', 'cm-num cm-wait', r.wait_min ? minutes(r.wait_min) : ''));
+              }
               timetable.appendChild(tr);
             });
           }
@@ -551,7 +573,9 @@ class RouteBuilder(MacroElement):
             try { await preview(true); } finally { optimiseButton.disabled = false; }
           });
           form.elements['mode'].addEventListener('change', changed);
-          form.elements['start_time'].addEventListener('change', changed);
+          form.elements['start_time'].addEventListener('change', function() {
+            if (clockValue(form.elements['start_time'])) changed();
+          });
           document.getElementById('cm-objective').addEventListener('change', changed);
           document.getElementById('cm-end').addEventListener('change', changed);
 
@@ -583,6 +607,9 @@ class RouteBuilder(MacroElement):
             var plan = pending;
             if (!plan) {
               var p = routeProperties();
+              if (clockValue(form.elements['start_time']) === undefined) {
+                form.elements['start_time'].focus(); note('cm-error', text.bad_time); return;
+              }
               var absent = !p.name ? 'name' : (!p.code ? 'code' : null);
               if (absent) {
                 form.elements[absent].focus(); note('cm-error', text[absent + '_first']);

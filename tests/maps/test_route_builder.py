@@ -27,7 +27,7 @@ from api.settings import ApiSettings
 from geo.io import network
 from geo.kernel.vocab import RoadClass
 from geo.store.db import set_actor
-from maps import assets
+from maps import assets, edit, route_builder
 from tests.browser import ARTIFACTS, needs_chromium
 from tests.conftest import demo_database
 from tests.factories import make_key, make_village
@@ -187,7 +187,7 @@ def _pins(page: Page) -> list[str]:
 def _settled(page: Page) -> None:
     """The preview asked after the last change has answered."""
     page.wait_for_timeout(500)
-    page.wait_for_function("document.getElementById('cm-editor').dataset.preview === 'done'")
+    page.wait_for_function("() => document.getElementById('cm-editor').dataset.preview === 'done'")
 
 
 def _timetable(page: Page) -> list[dict[str, str]]:
@@ -201,21 +201,18 @@ def _timetable(page: Page) -> list[dict[str, str]]:
     return rows
 
 
-def _build_given_order(page: Page, villages: dict[str, int]) -> None:
-    """A, C, B, D by clicks, then reordered, a stop removed and added again; A stays 30 min."""
+def _build_given_order(page: Page, villages: dict[str, int], lang: str) -> None:
+    """A, C, B, D by clicks, reordered by drag and by button, D removed and clicked again;
+    A stays 30 minutes, the others the default hour."""
+    words = {k: route_builder.TEXT[k](lang) for k in ("up", "remove")}
     for key in ("A", "C", "B", "D"):
         _click_village(page, villages[key])
     assert _names(page) == [NAMES[k] for k in ("A", "C", "B", "D")]
-    assert _pins(page) == ["1", "2", "3", "4"]
-    # Drag B (third) onto the second place: A, B, C, D.
     _drag(page, 2, 1)
     assert _names(page) == [NAMES[k] for k in ("A", "B", "C", "D")]
-    # C up with its button: A, C, B, D again.
-    page.locator("#cm-stops li").nth(2).get_by_role("button", name=_word(page, "up")).click()
+    page.locator("#cm-stops li").nth(2).get_by_role("button", name=words["up"]).click()
     assert _names(page) == [NAMES[k] for k in ("A", "C", "B", "D")]
-    # D removed, then clicked again.
-    page.locator("#cm-stops li").nth(3).get_by_role("button", name=_word(page, "remove")).click()
-    assert _names(page) == [NAMES[k] for k in ("A", "C", "B")]
+    page.locator("#cm-stops li").nth(3).get_by_role("button", name=words["remove"]).click()
     assert _pins(page) == ["1", "2", "3"]
     _click_village(page, villages["D"])
     dwell = page.locator("#cm-stops li").nth(0).locator("input.cm-dwell")
@@ -225,12 +222,35 @@ def _build_given_order(page: Page, villages: dict[str, int]) -> None:
     assert _pins(page) == ["1", "2", "3", "4"]
 
 
-def _word(page: Page, key: str) -> str:
-    return str(
-        page.evaluate(
-            f"() => document.querySelector('#cm-stops button[title]') && ({json.dumps(key)})"
-        )
+def _legs(page: Page) -> list[dict[str, Any]]:
+    """The legs drawn on the map: their kind (CSS class) and vertex count."""
+    legs: list[dict[str, Any]] = page.evaluate(
+        """() => {
+          const map = Object.values(window).find(v => v instanceof L.Map);
+          const found = [];
+          map.eachLayer(l => {
+            if (l instanceof L.Polyline && (l.options.className || '').includes('cm-leg')) {
+              found.push({cls: l.options.className, vertices: l.getLatLngs().length});
+            }
+          });
+          return found;
+        }"""
     )
+    return legs
+
+
+def _fill_route(page: Page, code: str) -> None:
+    page.locator("#cm-editor input[name=code]").fill(code)
+    page.locator("#cm-editor input[name=name]").fill(f"Tuyến làng nghề {code}")
+
+
+def _route_by_code(live: LiveServer, code: str) -> list[dict[str, Any]]:
+    answer = live.request(
+        f"/collections/routes/items?code={code}", headers={"Accept": "application/geo+json"}
+    )
+    assert answer.status == 200
+    features: list[dict[str, Any]] = json.loads(answer.body)["features"]
+    return features
 
 
 def test_villages_clicked_become_stops_reordered_and_removed(
@@ -258,3 +278,162 @@ def test_villages_clicked_become_stops_reordered_and_removed(
     page.wait_for_timeout(200)
     assert page.locator("#cm-editor img, .leaflet-tooltip img").count() == 0
     assert opened.dialogs == [] and opened.errors == []
+
+
+GIVEN = [
+    ("08:00", "08:30", ""),
+    ("08:50", "09:50", "20"),
+    ("09:56", "10:56", "6"),
+    ("11:22", "12:22", "26"),
+]
+BEST = [
+    ("08:00", "08:30", ""),
+    ("08:44", "09:44", "14"),
+    ("09:50", "10:50", "6"),
+    ("11:10", "12:10", "20"),
+]
+SCREENS = [
+    ("vi", {"width": 1280, "height": 800}, "desktop"),
+    ("en", {"width": 1280, "height": 800}, "desktop"),
+    ("vi", {"width": 390, "height": 844}, "phone"),
+    ("en", {"width": 390, "height": 844}, "phone"),
+]
+
+
+@pytest.mark.parametrize(("lang", "viewport", "device"), SCREENS)
+def test_preview_draws_road_legs_and_timetable_and_optimise_reorders(
+    browser: Browser,
+    live: LiveServer,
+    villages: dict[str, int],
+    lang: str,
+    viewport: dict[str, int],
+    device: str,
+) -> None:
+    opened = _open(browser, live, lang, viewport)
+    page = opened.page
+    _build_given_order(page, villages, lang)
+    _settled(page)
+    # Three road legs; A → C follows the road round K and B: four vertices, not two.
+    legs = _legs(page)
+    assert len(legs) == 3 and all("cm-leg-road" in leg["cls"] for leg in legs), legs
+    assert legs[0]["vertices"] == 4
+    rows = _timetable(page)
+    assert [r["name"] for r in rows] == [NAMES[k] for k in ("A", "C", "B", "D")]
+    assert [(r["arrive"], r["depart"], r["drive"]) for r in rows] == GIVEN
+    page.locator("#cm-optimise").click()
+    page.wait_for_function("() => document.getElementById('cm-editor').dataset.preview === 'done'")
+    page.wait_for_selector(".cm-saving")
+    assert _names(page) == [NAMES[k] for k in ("A", "B", "C", "D")]
+    assert _pins(page) == ["1", "2", "3", "4"]
+    assert page.locator(".cm-saving").inner_text() == route_builder.TEXT["saving_time"](
+        lang
+    ).replace("{n}", "12")
+    rows = _timetable(page)
+    assert [r["name"] for r in rows] == [NAMES[k] for k in ("A", "B", "C", "D")]
+    assert [(r["arrive"], r["depart"], r["drive"]) for r in rows] == BEST
+    # On a phone every button of the list is a finger wide and the list scrolls.
+    sizes = page.evaluate(
+        """() => Array.from(document.querySelectorAll(
+          '#cm-stops button, #cm-optimise, #cm-editor button[type=submit]'))
+          .map(b => [b.offsetWidth, b.offsetHeight])"""
+    )
+    assert all(w >= 44 and h >= 44 for w, h in sizes), sizes
+    assert page.evaluate("getComputedStyle(document.getElementById('cm-stops')).overflowY") == (
+        "auto"
+    )
+    # The hostile village name is text everywhere it shows.
+    assert page.locator("#cm-editor img, .leaflet-tooltip img, .leaflet-popup img").count() == 0
+    assert opened.dialogs == [] and opened.errors == []
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / f"builder-{device}-{lang}.png"))
+    page.locator("#cm-timetable").scroll_into_view_if_needed()
+    page.screenshot(path=str(SHOTS / f"builder-timetable-{device}-{lang}.png"))
+
+
+def test_save_writes_the_route_its_stops_and_the_design(
+    browser: Browser,
+    live: LiveServer,
+    villages: dict[str, int],
+    keys: dict[str, str],
+    database_url_: str,
+) -> None:
+    opened = _open(browser, live, "vi", key=keys["tourism"])
+    page = opened.page
+    _build_given_order(page, villages, "vi")
+    _settled(page)
+    page.locator("#cm-optimise").click()
+    page.wait_for_selector(".cm-saving")
+    _fill_route(page, "T-RB-OK")
+    page.locator("#cm-editor button[type=submit]").click()
+    page.wait_for_function("() => document.getElementById('cm-editor').dataset.savedRoute")
+    message = page.locator("#cm-editor .cm-message")
+    assert message.inner_text() == route_builder.TEXT["saved_all"]("vi").replace(
+        "{code}", "T-RB-OK"
+    ).replace("{n}", "4")
+    [route] = _route_by_code(live, "T-RB-OK")
+    route_id = route["id"]
+    assert route["properties"]["line_source"] == "roads"
+    assert route["properties"]["start_time"] == "08:00:00"
+    assert route["properties"]["drive_min"] == pytest.approx(40, abs=0.1)
+    stops = json.loads(
+        live.request(
+            f"/collections/route-stops/items?route_id={route_id}",
+            headers={"Accept": "application/geo+json"},
+        ).body
+    )["features"]
+    stops.sort(key=lambda f: f["properties"]["seq"])
+    props = [f["properties"] for f in stops]
+    assert [p["village_id"] for p in props] == [villages[k] for k in ("A", "B", "C", "D")]
+    assert [p["dwell_min"] for p in props] == [30, 60, 60, 60]
+    assert [p["arrive_at"] for p in props] == ["08:00:00", "08:44:00", "09:50:00", "11:10:00"]
+    assert [p["leg_kind"] for p in props] == [None, "road", "road", "road"]
+    # The history has the route, each stop, and the design's writes, by this key's actor.
+    engine = sa.create_engine(database_url_)
+    try:
+        with engine.connect() as conn:
+            written = conn.execute(
+                sa.text(
+                    "SELECT table_name, action, count(*) FROM feature_history "
+                    "WHERE (table_name = 'tourism_route' AND feature_id = :r) "
+                    "OR (table_name = 'route_stop' AND feature_id = ANY(:s)) "
+                    "GROUP BY 1, 2"
+                ),
+                {"r": str(route_id), "s": [str(f["id"]) for f in stops]},
+            ).all()
+    finally:
+        engine.dispose()
+    counts = {(t, a): n for t, a, n in written}
+    assert counts[("tourism_route", "create")] == 1
+    assert counts[("route_stop", "create")] == 4
+    assert counts.get(("route_stop", "update"), 0) >= 3
+    # Links to the route's map and its page.
+    links = page.locator("#cm-route-links a")
+    hrefs = [links.nth(i).get_attribute("href") or "" for i in range(links.count())]
+    assert any(f"/maps/routes/{route_id}" in h for h in hrefs), hrefs
+    assert opened.errors == [] and opened.dialogs == []
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / "builder-saved-desktop-vi.png"))
+
+
+@pytest.mark.parametrize("role", ["viewer", None])
+def test_a_key_that_may_not_write_is_told_in_words_and_nothing_is_saved(
+    browser: Browser,
+    live: LiveServer,
+    villages: dict[str, int],
+    keys: dict[str, str],
+    role: str | None,
+) -> None:
+    opened = _open(browser, live, "en", key=None if role is None else keys[role])
+    page = opened.page
+    for key in ("A", "B"):
+        _click_village(page, villages[key])
+    code = f"T-RB-{role or 'NONE'}".upper()
+    _fill_route(page, code)
+    page.locator("#cm-editor button[type=submit]").click()
+    message = page.locator("#cm-editor .cm-message.cm-error")
+    message.wait_for()
+    expected = route_builder.TEXT["nothing_saved"]("en")
+    words = edit.TEXT["forbidden" if role else "unauthorized"]("en")
+    assert message.inner_text() == f"{words} {expected}"
+    assert _route_by_code(live, code) == []
+    assert opened.errors == []
