@@ -56,7 +56,7 @@ TEXT: dict[str, Text] = {
     ),
     "name_free": Text("Đặt tên cho điểm tự do số {n}.", "Name free point {n}."),
     "working": Text("Đang tính…", "Working…"),
-    "col_no": Text("TT", "No."),
+    "col_no": Text("Số", "No."),
     "col_stop": Text("Điểm dừng", "Stop"),
     "col_day": Text("Ngày", "Day"),
     "col_arrive": Text("Đến", "Arrive"),
@@ -107,7 +107,7 @@ TEXT: dict[str, Text] = {
     "link_map": Text("Bản đồ tuyến", "The route's map"),
     "link_item": Text("Trang tuyến", "The route's page"),
     "link_gpx": Text("GPX cho hướng dẫn viên", "GPX for the guide"),
-    "link_kml": Text("KML", "KML"),
+    "link_kml": Text("Tệp KML (Google Earth)", "KML file (Google Earth)"),
     "edit_again": Text("Xây tuyến khác", "Build another route"),
 }
 

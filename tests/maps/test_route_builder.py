@@ -437,3 +437,89 @@ def test_a_key_that_may_not_write_is_told_in_words_and_nothing_is_saved(
     assert message.inner_text() == f"{words} {expected}"
     assert _route_by_code(live, code) == []
     assert opened.errors == []
+
+
+def test_a_boat_leg_and_a_free_point_are_drawn_and_named(
+    browser: Browser, live: LiveServer, villages: dict[str, int]
+) -> None:
+    opened = _open(browser, live, "vi")
+    page = opened.page
+    _click_village(page, villages["A"])
+    _click_village(page, villages["B"])
+    second = page.locator("#cm-stops li").nth(1)
+    second.locator("summary").click()
+    boat = second.get_by_label(route_builder.TEXT["boat"]("vi"))
+    boat.check()
+    # A free point, placed with the marker tool east of D: it must be named first.
+    page.locator(".leaflet-draw-draw-marker").click()
+    at = page.evaluate(
+        """(d) => {
+          const map = Object.values(window).find(v => v instanceof L.Map);
+          const p = map.latLngToContainerPoint([d[1], d[0]]);
+          const r = map.getContainer().getBoundingClientRect();
+          return {x: r.x + p.x, y: r.y + p.y - 60};
+        }""",
+        D,
+    )
+    page.mouse.click(at["x"], at["y"])
+    free = page.locator("#cm-stops li").nth(2).locator(".cm-stop-name input")
+    expect_focus = page.evaluate("() => document.activeElement.placeholder")
+    assert expect_focus == route_builder.TEXT["free_point"]("vi")
+    page.wait_for_selector("#cm-route-summary .cm-error")
+    assert page.locator("#cm-route-summary").inner_text() == route_builder.TEXT["name_free"](
+        "vi"
+    ).replace("{n}", "3")
+    free.fill("Bến đò <b>Hàm Rồng</b>")
+    free.dispatch_event("change")
+    _settled(page)
+    kinds = [leg["cls"] for leg in _legs(page)]
+    assert len(kinds) == 2 and "cm-leg-boat" in kinds[0], kinds
+    # The boat leg is labelled on the map, in the page's words, as text.
+    label = page.locator(".leaflet-tooltip.cm-leg-label").first
+    assert label.inner_text().startswith(route_builder.TEXT["kind_boat"]("vi"))
+    rows = _timetable(page)
+    assert [r["name"] for r in rows][1:] == [NAMES["B"], "Bến đò <b>Hàm Rồng</b>"]
+    # The boat goes straight from A to B, at 12 km/h.
+    straight_km = GEOD.inv(A[0], A[1], B[0], B[1])[2] / 1000
+    assert rows[1]["drive"] == str(round(straight_km / 12 * 60))
+    assert page.locator("#cm-editor b, .leaflet-tooltip b").count() == 0
+    assert opened.errors == [] and opened.dialogs == []
+    page.screenshot(path=str(SHOTS / "builder-boat-free-point-desktop-vi.png"))
+
+
+def test_a_stop_refused_says_what_is_saved_and_deletes_it_on_request(
+    browser: Browser, live: LiveServer, villages: dict[str, int], keys: dict[str, str]
+) -> None:
+    opened = _open(browser, live, "en", key=keys["tourism"])
+    page = opened.page
+    _click_village(page, villages["A"])
+    _click_village(page, villages["B"])
+    second = page.locator("#cm-stops li").nth(1)
+    second.locator("summary").click()
+    # Closing before it opens: the API refuses the second stop.
+    for cls, value in (("cm-opens", "10:00"), ("cm-closes", "09:00")):
+        field = second.locator(f"input.{cls}")
+        field.fill(value)
+        field.dispatch_event("change")
+    _fill_route(page, "T-RB-HALF")
+    page.locator("#cm-editor button[type=submit]").click()
+    retry = page.get_by_role("button", name=route_builder.TEXT["retry"]("en"))
+    retry.wait_for()
+    [route] = _route_by_code(live, "T-RB-HALF")
+    message = page.locator("#cm-editor .cm-message").inner_text()
+    assert message.startswith(
+        route_builder.TEXT["partly_saved"]("en")
+        .replace("{code}", "T-RB-HALF")
+        .replace("{id}", str(route["id"]))
+        .replace("{done}", "1")
+        .replace("{n}", "2")
+        .replace("{step}", route_builder.TEXT["step_stop"]("en").replace("{i}", "2"))
+    ), message
+    assert "\n4" in message  # the API's status and its words follow
+    page.get_by_role("button", name=route_builder.TEXT["delete_saved"]("en")).click()
+    page.wait_for_selector("#cm-editor .cm-message.cm-ok")
+    assert page.locator("#cm-editor .cm-message").inner_text() == route_builder.TEXT["deleted"](
+        "en"
+    )
+    assert _route_by_code(live, "T-RB-HALF") == []
+    assert opened.errors == []
