@@ -75,6 +75,7 @@ TEXT: dict[str, Text] = {
         "Tiết kiệm {n} km so với thứ tự đã nhập.", "Saves {n} km against the order given."
     ),
     "saving_none": Text("Thứ tự đã nhập đã là tốt nhất.", "The order given is already the best."),
+    "min_unit": Text("phút", "min"),
     "kind_road": Text("theo đường bộ", "along the roads"),
     "kind_geodesic": Text("đường thẳng — không có đường bộ", "straight line — no road"),
     "kind_boat": Text("đi thuyền (đường thẳng)", "by boat (straight)"),
@@ -509,15 +510,16 @@ class RouteBuilder(MacroElement):
               if (p.kind === 'boat') style = {color: '#1f78b4', weight: 4, opacity: 0.9,
                 dashArray: '2 8', lineCap: 'round', className: 'cm-leg cm-leg-boat'};
               var line = L.geoJSON(f, {style: function() { return style; }});
-              var words = legKindWords(p.kind) + (p.note ? ': ' + p.note : '')
-                + (p.km !== undefined && p.km !== null ? ' \u2014 ' + km.format(p.km) + ' km' : '')
+              var figures = (p.km !== undefined && p.km !== null ? km.format(p.km) + ' km' : '')
                 + (p.minutes !== undefined && p.minutes !== null
-                  ? ', ' + minutes(p.minutes) + ' ph' : '');
-              // A fallback is labelled on the map; every leg's note shows on hover and click.
-              line.bindTooltip(esc(words), {sticky: p.kind === 'road',
-                permanent: p.kind !== 'road', className: 'cm-leg-label',
-                direction: 'center'});
-              var popup = el('div', '', words);
+                  ? ', ' + minutes(p.minutes) + ' ' + text.min_unit : '');
+              var short = legKindWords(p.kind) + (figures ? ' \u2014 ' + figures : '');
+              // A fallback or boat leg is labelled on the map in a few words; hovering a road
+              // leg or clicking any leg gives its figures and the designer's note.
+              line.bindTooltip(esc(short), {sticky: p.kind === 'road',
+                permanent: p.kind !== 'road', className: 'cm-leg-label', direction: 'center'});
+              var popup = el('div', '', short);
+              if (p.note) popup.appendChild(el('div', 'cm-leg-note', p.note));
               line.bindPopup(popup);
               line.addTo(legLines);
             });
@@ -586,6 +588,7 @@ class RouteBuilder(MacroElement):
           var pending = null;
           function note(kind, words) {
             message.className = 'cm-message ' + kind; message.textContent = words;
+            message.scrollIntoView({block: 'nearest'});
           }
           function headers(json) {
             var h = {'Accept': 'application/json'};
@@ -669,6 +672,7 @@ class RouteBuilder(MacroElement):
              [apiRoot + '/routes/' + id + '/kml', text.link_kml]].forEach(function(pair) {
               var a = el('a', '', pair[1]); a.href = pair[0]; links.appendChild(a);
             });
+            links.scrollIntoView({block: 'nearest'});
           }
           async function failed(plan, step, response) {
             var detail = await problemText(response);
@@ -686,6 +690,7 @@ class RouteBuilder(MacroElement):
                 note('cm-error', await problemText(answer));
               }
             }));
+            links.scrollIntoView({block: 'nearest'});
           }
           form.addEventListener('submit', function(ev) { ev.preventDefault(); saveAll(); });
           render();
