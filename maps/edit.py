@@ -82,7 +82,7 @@ TEXT: dict[str, Text] = {
     "theme": Text("Chủ đề", "Theme"),
     "mode": Text("Phương tiện", "Travel mode"),
     "title_planner": Text("Vẽ vùng nguyên liệu mới", "Draw a new material zone"),
-    "title_tourism": Text("Vẽ tuyến du lịch mới", "Draw a new tourism route"),
+    "title_tourism": Text("Xây dựng tuyến du lịch mới", "Build a new tourism route"),
     "page_title": Text("Biên tập bản đồ — craftmap", "Map editor — craftmap"),
     "whatif": Text("Thử kịch bản", "What-if"),
     "whatif_hint": Text(
