@@ -646,10 +646,12 @@ class RouteBuilder(MacroElement):
               var properties = Object.assign({route_id: plan.id, seq: plan.done + 1},
                 stopBody(s));
               delete properties.lon; delete properties.lat;
+              // A village stop stands where its village stands: the API places it.
+              var point = s.village_id !== undefined ? null
+                : {type: 'Point', coordinates: [s.lon, s.lat]};
               response = await fetch(items, {method: 'POST',
                 headers: headers('application/geo+json'), body: JSON.stringify({type: 'Feature',
-                  geometry: {type: 'Point', coordinates: [s.lon, s.lat]},
-                  properties: properties})});
+                  geometry: point, properties: properties})});
               if (response.status !== 201) {
                 return failed(plan, text.step_stop.replace('{i}', plan.done + 1), response);
               }

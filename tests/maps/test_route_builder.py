@@ -387,6 +387,11 @@ def test_save_writes_the_route_its_stops_and_the_design(
     assert [p["dwell_min"] for p in props] == [30, 60, 60, 60]
     assert [p["arrive_at"] for p in props] == ["08:00:00", "08:44:00", "09:50:00", "11:10:00"]
     assert [p["leg_kind"] for p in props] == [None, "road", "road", "road"]
+    # Village stops are sent without a geometry: each stands where its village stands.
+    for stop, key in zip(stops, ("A", "B", "C", "D"), strict=True):
+        assert stop["geometry"]["coordinates"] == pytest.approx(
+            list({"A": A, "B": B, "C": C, "D": D}[key]), abs=1e-7
+        )
     # The history has the route, each stop, and the design's writes, by this key's actor.
     engine = sa.create_engine(database_url_)
     try:
