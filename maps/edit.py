@@ -19,13 +19,14 @@ from folium.template import Template
 from geo.kernel import vocab
 from geo.kernel.text import Text
 from geo.query.mapdata import OverviewData
-from maps import build, layers, styles
+from maps import build, layers, route_builder, styles
 from maps.escape import ESC_JS, html_text, script_json
 
 # Role presets: which themes the editor opens with, and what a user of that role draws.
 PRESETS: dict[str, dict[str, Any]] = {
     "planner": {"collection": "material-zones", "shape": "polygon", "zones": True, "routes": False},
-    "tourism": {"collection": "routes", "shape": "polyline", "zones": False, "routes": True},
+    # Tourism staff build a route from stops; a drawn marker is a free stop.
+    "tourism": {"collection": "routes", "shape": "marker", "zones": False, "routes": True},
 }
 
 TEXT: dict[str, Text] = {
@@ -81,7 +82,7 @@ TEXT: dict[str, Text] = {
     "theme": Text("Chủ đề", "Theme"),
     "mode": Text("Phương tiện", "Travel mode"),
     "title_planner": Text("Vẽ vùng nguyên liệu mới", "Draw a new material zone"),
-    "title_tourism": Text("Vẽ tuyến du lịch mới", "Draw a new tourism route"),
+    "title_tourism": Text("Xây dựng tuyến du lịch mới", "Build a new tourism route"),
     "page_title": Text("Biên tập bản đồ — craftmap", "Map editor — craftmap"),
     "whatif": Text("Thử kịch bản", "What-if"),
     "whatif_hint": Text(
@@ -375,14 +376,18 @@ def _whatif(lang: str) -> str:
 def _form(role: str, lang: str, communes: list[tuple[str, str]] | None = None) -> str:
     if role == "planner":
         return _zone_form(lang, communes or [])
-    return "".join(
+    fields = "".join(
         [
             _input("code", lang, required=True),
             _input("name", lang, required=True),
             _select("theme", "route_theme", [t.value for t in vocab.RouteTheme], lang, blank=False),
             _select("mode", "travel_mode", [m.value for m in vocab.TravelMode], lang, blank=False),
+            _select(
+                "status", "route_status", [s.value for s in vocab.RouteStatus], lang, blank=False
+            ),
         ]
     )
+    return route_builder.route_form(lang, fields)
 
 
 class EditorPanel(MacroElement):
@@ -423,7 +428,8 @@ class EditorPanel(MacroElement):
         </style>
         {% endmacro %}
         {% macro html(this, kwargs) %}
-        <form id="cm-editor" data-collection="{{ this.collection_attr }}" novalidate>
+        <form id="cm-editor" data-collection="{{ this.collection_attr }}"
+          {{- this.builder_attr }} novalidate>
           <h3 style="margin:0 0 6px;font-size:15px">{{ this.title_html }}</h3>
           <label>{{ this.key_label_html }}
             <input name="api_key" type="password" autocomplete="off"></label>
@@ -601,6 +607,8 @@ class EditorPanel(MacroElement):
           }
           form.addEventListener('submit', async function(ev) {
             ev.preventDefault();
+            // A route is saved by the route builder, stop by stop.
+            if (form.dataset.builder) return;
             if (!drawn) { show('cm-error', text.draw_first); return; }
             sessionStorage.setItem('craftmap-key', keyInput.value);
             var properties = {};
@@ -829,6 +837,7 @@ class EditorPanel(MacroElement):
         self.save_label_html = html_text(TEXT["save"](lang))
         self.fields = _form(role, lang, communes)
         self.whatif_html = _whatif(lang) if role == "planner" else ""
+        self.builder_attr = ' data-builder="route"' if role == "tourism" else ""
         # The root comes from the request's Host when no public URL is set: data, not code.
         self.api_root_json = script_json(api_root)
         self.lang_json = script_json(lang)
@@ -924,6 +933,14 @@ def build_editor(data: OverviewData, settings: build.MapSettings, role: str) -> 
         communes=communes,
         codes=codes,
     ).add_to(m)
+    if role == "tourism":
+        route_builder.RouteBuilder(
+            lang,
+            settings.api_root,
+            editable_group.get_name(),
+            village_group.get_name(),
+            {k: TEXT[k](lang) for k in ("unauthorized", "forbidden")},
+        ).add_to(m)
     folium.LayerControl(collapsed=True, position="bottomleft").add_to(m)
     build.serve_assets_locally(m)
     return m

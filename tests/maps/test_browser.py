@@ -239,8 +239,11 @@ def test_tourism_preset_opens_with_routes(served: str, watched: Watched) -> None
     labels = page.locator(".leaflet-control-layers-overlays label").all_inner_texts()
     assert any("Tuyến du lịch" in label for label in labels), labels
     assert not any("Vùng nguyên liệu" in label for label in labels), labels
-    assert page.locator(".leaflet-draw-draw-polyline").count() == 1
+    # A route is built from stops (villages clicked, free points placed), not drawn bare.
+    assert page.locator(".leaflet-draw-draw-marker").count() == 1
+    assert page.locator(".leaflet-draw-draw-polyline").count() == 0
     assert page.locator(".leaflet-draw-draw-polygon").count() == 0
+    assert page.locator("#cm-editor #cm-stops").count() == 1
 
 
 @pytest.fixture(scope="module")
