@@ -204,6 +204,20 @@ class _Route:
     has_line: bool
 
 
+def route_id_of(conn: Connection, key: str) -> int:
+    """A route's id from its id or its code (as the command line names it); NotFound if none."""
+    found = conn.execute(
+        sa.text(
+            "SELECT id FROM tourism_route WHERE code = :key "
+            "OR (:key ~ '^[0-9]{1,9}$' AND id = CAST(:key AS integer)) ORDER BY code = :key DESC"
+        ),
+        {"key": key},
+    ).scalar()
+    if found is None:
+        raise NotFound(f"route {key[:32]!r} does not exist")
+    return int(found)
+
+
 def _route(conn: Connection, route_id: int) -> _Route:
     row = conn.execute(_ROUTE, {"route_id": route_id}).one_or_none()
     if row is None:
