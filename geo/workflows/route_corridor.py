@@ -77,6 +77,7 @@ class Candidate:
     dwell_min: int  # the time spent there, not in detour_min
     kind: str  # "road": the three legs all follow roads; else "geodesic"
     note: str | None  # why a leg is not a road leg
+    at_end: bool = False  # the best place is after the last stop
 
     @property
     def total_min(self) -> float:
@@ -95,6 +96,7 @@ class Candidate:
             "status": self.status,
             "distance_km": round(self.distance_km, 3),
             "best_after_seq": self.best_after_seq,
+            "at_end": self.at_end,
             "detour_min": round(self.detour_min, 1),
             "dwell_min": self.dwell_min,
             "total_min": round(self.total_min, 1),
@@ -109,6 +111,7 @@ class Corridor:
 
     route_id: int
     route_code: str
+    route_name: str
     km: float
     mode: str
     network: str | None
@@ -119,6 +122,7 @@ class Corridor:
         return {
             "route_id": self.route_id,
             "route_code": self.route_code,
+            "route_name": self.route_name,
             "km": self.km,
             "mode": self.mode,
             "network": self.network,
@@ -145,7 +149,7 @@ class Corridor:
 # -- reading --------------------------------------------------------------------------------
 _ROUTE = sa.text(
     """
-    SELECT id, code, mode, network_id, line_source, geom IS NOT NULL AS has_line
+    SELECT id, code, name, mode, network_id, line_source, geom IS NOT NULL AS has_line
     FROM tourism_route WHERE id = :route_id
     """
 )
@@ -198,6 +202,7 @@ def corridor_sql() -> sa.TextClause:
 class _Route:
     id: int
     code: str
+    name: str
     mode: str
     network_id: int | None
     line_source: str
@@ -223,7 +228,13 @@ def _route(conn: Connection, route_id: int) -> _Route:
     if row is None:
         raise NotFound(f"route {route_id} does not exist")
     return _Route(
-        row.id, row.code, row.mode, row.network_id, str(row.line_source), bool(row.has_line)
+        row.id,
+        row.code,
+        row.name,
+        row.mode,
+        row.network_id,
+        str(row.line_source),
+        bool(row.has_line),
     )
 
 
@@ -431,7 +442,7 @@ def corridor(conn: Connection, request: CorridorRequest) -> Corridor:
     ).all()
     mode = request.mode or route.mode
     network = _network_name(conn, route)
-    result = Corridor(route.id, route.code, request.km, mode, network, len(stops))
+    result = Corridor(route.id, route.code, route.name, request.km, mode, network, len(stops))
     if not rows:
         return result
     points = [(float(s.lon), float(s.lat)) for s in stops] + [
@@ -460,6 +471,7 @@ def corridor(conn: Connection, request: CorridorRequest) -> Corridor:
                 dwell_min=request.dwell_min,
                 kind=detour.kind,
                 note=detour.note,
+                at_end=detour.after_seq == len(stops),
             )
         )
     result.candidates.sort(key=lambda c: (round(c.detour_min, 6), c.distance_km, c.village_id))

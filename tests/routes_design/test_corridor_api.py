@@ -48,11 +48,16 @@ def test_html_table_escaped(client: TestClient, session: Session, case: Case, la
     nasty = make_village(
         session.connection(), at=(105.35, 19.705), name="<script>alert(1)</script> Làng"
     )
+    session.connection().exec_driver_sql(
+        "UPDATE tourism_route SET name = '<b onclick=x>Tuyến</b> \"Nón\"' "
+        f"WHERE id = {case.route_id}"
+    )
     answer = client.get(
         f"/routes/{case.route_id}/corridor", params={"f": "html", "lang": lang, "km": 5}
     )
     assert answer.status_code == 200
     html = answer.text
+    assert "<b onclick" not in html and "&lt;b onclick=x&gt;Tuyến&lt;/b&gt; &#34;Nón&#34;" in html
     assert "<script>alert(1)</script>" not in html
     assert "&lt;script&gt;alert(1)&lt;/script&gt; Làng" in html
     assert f'data-village="{nasty}"' in html
