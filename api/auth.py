@@ -108,6 +108,18 @@ def require_planner(request: Request, conn: Connection) -> KeyInfo:
     )
 
 
+def require_tourism(request: Request, conn: Connection) -> KeyInfo:
+    """The key of the request, which must be tourism staff's or an admin's (a write)."""
+    return _authorised(
+        request,
+        conn,
+        why="designing a route needs a tourism or admin API key",
+        allowed=lambda key: key.role in {Role.TOURISM, Role.ADMIN},
+        refusal=lambda key: f"the role {key.role.value} may not design routes (needs tourism)",
+        writes=True,
+    )
+
+
 def require_admin(request: Request, conn: Connection) -> KeyInfo:
     """The key of the request, which must have the admin role (counted as a write)."""
     return _authorised(

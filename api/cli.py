@@ -1616,3 +1616,76 @@ def figures_import(
         f"{summary.unchanged} unchanged; {summary.features_updated} features' current "
         f"figures updated{' (dry run: nothing written)' if summary.dry_run else ''}"
     )
+
+
+# -- route designer (issue 15) -----------------------------------------------------------------
+@route_app.command("design")
+def route_design_cmd(
+    route: Annotated[str, typer.Argument(help="The route's id or code.")],
+    optimise: Annotated[bool, typer.Option("--optimise", help="Find the best order.")] = False,
+    objective: Annotated[
+        str, typer.Option(help="What the order minimises: time or distance.")
+    ] = "time",
+    end: Annotated[
+        str, typer.Option(help="open (end anywhere), fixed (at the last stop) or return.")
+    ] = "open",
+    network: Annotated[
+        str | None, typer.Option(help="Road network name (default: the latest built).")
+    ] = None,
+    output: Annotated[str, typer.Option("--format", help="table or json.")] = "table",
+) -> None:
+    """Design a route along the roads, save it on the route and its stops, print it."""
+    from geo.workflows import route_design
+
+    if output not in ("table", "json"):
+        typer.secho("craftmap: --format must be table or json", fg=typer.colors.RED, err=True)
+        raise typer.Exit(2)
+
+    def run(url: str) -> str:
+        with _engine(url, pool_size=1) as engine, engine.begin() as conn:
+            design = route_design.design_route(
+                conn,
+                route,
+                optimise=optimise,
+                objective=objective,  # type: ignore[arg-type]  # checked by the workflow
+                end=end,  # type: ignore[arg-type]
+                network=network,
+                actor=f"cli:{getpass.getuser()}",
+            )
+        if output == "json":
+            return json.dumps(route_design.design_document(design), ensure_ascii=False, indent=2)
+        return route_design.design_table(design)
+
+    typer.echo(_with_url(run))
+
+
+@route_app.command("preview")
+def route_preview_cmd(
+    stops: Annotated[
+        Path,
+        typer.Option(
+            "--stops",
+            help='A JSON file: {"stops": [{"village_id" | "lon", "lat", "dwell_min", …}], '
+            '"mode", "start_time", "optimise", …} (as POST /routes/design/preview).',
+        ),
+    ],
+    output: Annotated[str, typer.Option("--format", help="table or json.")] = "table",
+) -> None:
+    """Design unsaved stops from a file and print the result; nothing is written."""
+    from geo.kernel.errors import InvalidInput
+    from geo.workflows import route_design
+
+    def run(url: str) -> str:
+        try:
+            body = json.loads(stops.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise InvalidInput(f"cannot read {stops}: {str(exc)[:200]}") from exc
+        request = route_design.parse_preview(body)
+        with _engine(url, pool_size=1) as engine, engine.connect() as conn:
+            design = route_design.preview_design(conn, request)
+            conn.rollback()
+        if output == "json":
+            return json.dumps(route_design.design_document(design), ensure_ascii=False, indent=2)
+        return route_design.design_table(design)
+
+    typer.echo(_with_url(run))

@@ -574,3 +574,48 @@ def page_texts(lang: Lang) -> dict[str, Any]:
         "other_lang": other,
         "other_language": LANGUAGE_NAME(other),
     }
+
+
+# (route designer, issue 15) A route's saved design: legs along the roads and the timetable.
+ROUTE_DESIGN_PAGE: dict[str, Text] = {
+    "title": Text("Lịch trình tuyến", "Route timetable"),
+    "intro": Text(
+        "Các chặng theo đường bộ giữa các điểm dừng, giờ đến, giờ đi và thời gian lái xe "
+        "mỗi chặng. Chặng không đi theo đường bộ được đánh dấu và ghi rõ lý do.",
+        "The legs along the roads between the stops, arrival and departure times and the "
+        "driving time of each leg. A leg that does not follow the roads is marked, with why.",
+    ),
+    "not_designed": Text(
+        "Tuyến này chưa được thiết kế theo đường bộ.",
+        "This route has not been designed along the roads yet.",
+    ),
+    "seq": Text("Thứ tự", "No."),
+    "minutes": Text("{m} phút", "{m} min"),
+    "hours_minutes": Text("{h} giờ {m:02d}", "{h} h {m:02d}"),
+    "stop": Text("Điểm dừng", "Stop"),
+    "day": Text("Ngày", "Day"),
+    "arrive": Text("Đến", "Arrive"),
+    "depart": Text("Đi", "Leave"),
+    "leg": Text("Chặng đến", "Leg to here"),
+    "drive": Text("Lái xe", "Drive"),
+    "wait": Text("Chờ mở cửa", "Wait"),
+    "dwell": Text("Dừng", "Dwell"),
+    "hours": Text("Giờ mở cửa", "Opening hours"),
+    "problem": Text("Vấn đề", "Problem"),
+    "overnight": Text("nghỉ đêm", "overnight"),
+    "mode": Text("Phương tiện", "Travel mode"),
+    "start": Text("Khởi hành", "Start"),
+    "length": Text("Chiều dài", "Length"),
+    "drive_total": Text("Tổng thời gian lái xe", "Total driving"),
+    "duration": Text("Tổng thời gian", "Total duration"),
+    "days": Text("Số ngày", "Days"),
+    "network": Text("Mạng lưới đường", "Road network"),
+    "none": Text("không có", "none"),
+    "fallbacks": Text("Chặng không theo đường bộ", "Legs not along the roads"),
+    "unreachable": Text("Điểm dừng lỡ giờ mở cửa", "Stops whose opening hours are missed"),
+    "kind_road": Text("theo đường bộ", "along the roads"),
+    "kind_geodesic": Text("đường thẳng (dự phòng)", "straight line (fallback)"),
+    "kind_boat": Text("đi thuyền (đường thẳng)", "by boat (straight)"),
+    "route": Text("Trang của tuyến", "The route's page"),
+    "json": Text("JSON", "JSON"),
+}

@@ -33,6 +33,7 @@ from api.routers import (
     ogc,
     package,
     route_corridor,
+    route_design,
     system,
     tiles,
 )
@@ -150,6 +151,7 @@ def create_app(
     app.include_router(analysis_coverage.router)
     app.include_router(analysis_siting.router)
     app.include_router(route_corridor.router)
+    app.include_router(route_design.router)
     # Leaflet and its plugins, fetched from npm by `craftmap map assets` (maps/assets.py).
     assets_dir = settings.map_assets_dir
     assets_dir.mkdir(parents=True, exist_ok=True)

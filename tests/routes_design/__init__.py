@@ -1,0 +1,1 @@
+"""The route designer against PostGIS and pgRouting (issue 15)."""

@@ -1,0 +1,5 @@
+"""The API tests' key fixture, shared with the route designer's tests."""
+
+from tests.api.conftest import keys
+
+__all__ = ["keys"]
