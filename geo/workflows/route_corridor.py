@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -36,6 +37,8 @@ from geo.kernel.crs import CRS84
 from geo.kernel.errors import Conflict, InvalidInput, NotFound
 from geo.kernel.vocab import CraftGroup, TravelMode, VillageStatus
 from geo.store import catalog, writes
+from geo.workflows import route_design
+from geo.workflows.route_design import TravelMatrix, travel_matrix
 
 KM_MAX = 50.0
 # A new stop's dwell when none is given: route_stop.dwell_min's server default.
@@ -272,10 +275,17 @@ class Detour:
     note: str | None
 
 
-def best_detour(seconds: np.ndarray, kinds: Sequence[Sequence[str]], stops: int, v: int) -> Detour:
+def best_detour(
+    seconds: np.ndarray,
+    kinds: Sequence[Sequence[str]],
+    stops: int,
+    v: int,
+    notes: Any = None,
+) -> Detour:
     """Where point ``v`` of the matrix adds the least driving among the first ``stops`` points.
 
-    Points 0…stops-1 are the stops in order. After stop i (1-based) the detour is
+    Points 0…stops-1 are the stops in order; ``notes`` (n×n, optional) say why a pair is
+    not a road pair. After stop i (1-based) the detour is
     t(i, v) + t(v, i+1) - t(i, i+1); after the last stop it is t(n, v). Ties go to
     the earlier position.
 
@@ -302,8 +312,24 @@ def best_detour(seconds: np.ndarray, kinds: Sequence[Sequence[str]], stops: int,
         fallback.append((after - 1, after))
     note = None
     if fallback:
-        note = "; ".join(f"{_leg_name(a, b, stops)}: {kinds[a][b]}" for a, b in fallback)
+        # Each fallback pair in words: the matrix's note (why it is not a road) if any.
+        note = "; ".join(
+            f"{_leg_name(a, b, stops)}: "
+            + _renamed((None if notes is None else notes[a][b]) or kinds[a][b], stops)
+            for a, b in fallback
+        )
     return Detour(after, extra / 60.0, "geodesic" if fallback else "road", note)
+
+
+def _renamed(note: str, stops: int) -> str:
+    """A matrix note with its point numbers as the corridor names them (the candidate
+    points come after the stops, so "stop 5" of three stops is "the village")."""
+
+    def name(number: str) -> str:
+        return f"stop {number}" if int(number) <= stops else "the village"
+
+    note = re.sub(r"\bstops (\d+) and (\d+)", lambda m: f"{name(m[1])} and {name(m[2])}", note)
+    return re.sub(r"\bstop (\d+)", lambda m: name(m[1]), note)
 
 
 def _leg_name(a: int, b: int, stops: int) -> str:
@@ -311,109 +337,6 @@ def _leg_name(a: int, b: int, stops: int) -> str:
         return f"stop {i + 1}" if i < stops else "the village"
 
     return f"{name(a)} → {name(b)}"
-
-
-# -- travel times -------------------------------------------------------------------------
-@dataclass(frozen=True)
-class TravelMatrix:
-    """Seconds between every ordered pair of points, and how each was measured."""
-
-    seconds: np.ndarray
-    kind: list[list[str]]  # "road" or "geodesic"
-
-
-# Straight-line speeds (km/h) for pairs the network cannot join; 40 is the old assumption.
-_GEODESIC_KMH = {"car": 40.0, "motorbike": 35.0, "bicycle": 15.0, "walking": 4.5, "boat": 15.0}
-# A point farther than this from every road vertex is not on the network.
-_SNAP_MAX_M = 2000.0
-_SNAP = sa.text(
-    """
-    SELECT p.n, s.id AS vertex, s.m
-    FROM unnest(CAST(:lons AS float8[]), CAST(:lats AS float8[])) WITH ORDINALITY AS p(lon, lat, n)
-    CROSS JOIN LATERAL (
-        SELECT c.id, ST_Distance(c.geom::geography,
-                                 ST_SetSRID(ST_MakePoint(p.lon, p.lat), 4326)::geography) AS m
-        FROM (SELECT id, geom FROM road_vertex WHERE network_id = :network_id
-              ORDER BY geom <-> ST_SetSRID(ST_MakePoint(p.lon, p.lat), 4326) LIMIT 8) AS c
-        ORDER BY m, c.id LIMIT 1
-    ) AS s
-    """
-)
-_GEODESIC = sa.text(
-    """
-    SELECT a.n - 1 AS a, b.n - 1 AS b,
-           ST_Distance(ST_SetSRID(ST_MakePoint(a.lon, a.lat), 4326)::geography,
-                       ST_SetSRID(ST_MakePoint(b.lon, b.lat), 4326)::geography) AS m
-    FROM unnest(CAST(:lons AS float8[]), CAST(:lats AS float8[])) WITH ORDINALITY AS a(lon, lat, n)
-    CROSS JOIN unnest(CAST(:lons AS float8[]), CAST(:lats AS float8[]))
-        WITH ORDINALITY AS b(lon, lat, n)
-    """
-)
-_COSTS = sa.text(
-    """
-    SELECT start_vid, end_vid, agg_cost FROM pgr_dijkstraCost(
-        CAST(:edges AS text), CAST(:vertices AS bigint[]), CAST(:vertices AS bigint[]),
-        directed => true)
-    """
-)
-
-
-def travel_matrix(
-    conn: Connection, points: Sequence[tuple[float, float]], *, mode: str, network: str | None
-) -> TravelMatrix:
-    """Driving seconds between ``points`` (lon, lat) by ``mode``, on ``network`` where it can.
-
-    Road: pgRouting's shortest time between the road vertices nearest to the two points,
-    plus the straight access from each point to its vertex; geodesic (labelled) where a
-    point lies over 2 km from the roads, the vertices are not connected, the mode is
-    boat or there is no network.
-    """
-    if mode not in _GEODESIC_KMH:
-        raise InvalidInput(f"unknown mode {mode[:20]!r}")
-    n = len(points)
-    params = {"lons": [p[0] for p in points], "lats": [p[1] for p in points]}
-    metres = np.zeros((n, n))
-    for a, b, m in conn.execute(_GEODESIC, params):
-        metres[a, b] = m
-    speed = _GEODESIC_KMH[mode] / 3.6
-    seconds = metres / speed
-    kind = [["geodesic"] * n for _ in range(n)]
-    for i in range(n):
-        kind[i][i] = "road"
-    network_id = (
-        None
-        if network is None or mode == "boat"
-        else conn.execute(
-            sa.text("SELECT id FROM road_network WHERE name = :name"), {"name": network}
-        ).scalar()
-    )
-    if network_id is None:
-        return TravelMatrix(seconds, kind)
-    snaps = {
-        int(row.n) - 1: (int(row.vertex), float(row.m))
-        for row in conn.execute(_SNAP, {**params, "network_id": network_id})
-        if row.m <= _SNAP_MAX_M
-    }
-    vertices = sorted({v for v, _m in snaps.values()})
-    if not vertices:
-        return TravelMatrix(seconds, kind)
-    edges = (
-        f"SELECT id, source, target, cost_{mode} AS cost, reverse_cost_{mode} AS reverse_cost "
-        f"FROM road_edge WHERE network_id = {int(network_id):d}"
-    )
-    costs = {
-        (int(r.start_vid), int(r.end_vid)): float(r.agg_cost)
-        for r in conn.execute(_COSTS, {"edges": edges, "vertices": vertices})
-    }
-    for a, (va, ma) in snaps.items():
-        for b, (vb, mb) in snaps.items():
-            if a == b:
-                continue
-            road = 0.0 if va == vb else costs.get((va, vb))
-            if road is not None:
-                seconds[a, b] = road + (ma + mb) / speed
-                kind[a][b] = "road"
-    return TravelMatrix(seconds, kind)
 
 
 # -- the corridor ----------------------------------------------------------------------------
@@ -452,7 +375,7 @@ def corridor(conn: Connection, request: CorridorRequest) -> Corridor:
     matrix = travel_matrix(conn, points, mode=mode, network=network)
     kinds = _kinds(matrix, len(points))
     for n, row in enumerate(rows):
-        detour = best_detour(matrix.seconds, kinds, len(stops), len(stops) + n)
+        detour = best_detour(matrix.seconds, kinds, len(stops), len(stops) + n, matrix.notes)
         result.candidates.append(
             Candidate(
                 village_id=row.id,
@@ -585,7 +508,7 @@ def insert_stop(
                 conn, points, mode=mode or route.mode, network=_network_name(conn, route)
             )
             detour = best_detour(
-                matrix.seconds, _kinds(matrix, len(points)), len(stops), len(stops)
+                matrix.seconds, _kinds(matrix, len(points)), len(stops), len(stops), matrix.notes
             )
             position = detour.after_seq + 1
         else:
@@ -593,6 +516,10 @@ def insert_stop(
     elif not 1 <= position <= len(stops) + 1:
         raise InvalidInput(f"position must be between 1 and {len(stops) + 1}")
     options = writes.WriteOptions(actor=actor, content_crs=CRS84)
+    if route.line_source == "roads":
+        # The road line does not pass the new stop yet (the route-passes-stops rule would
+        # refuse it): let the line follow the stops while they change, then design again.
+        writes.patch(conn, catalog.ROUTES, route.id, {"geometry": None}, options)
     # Make room from the last stop down, so (route_id, seq) stays unique at every step.
     for stop in sorted(stops, key=lambda s: -int(s.seq)):
         if stop.seq >= position:
@@ -622,8 +549,9 @@ def insert_stop(
         options,
     )
     if route.line_source == "roads":
-        # Redraw in the stops' order (no reordering): the other legs come out the same.
-        _redesign(conn, route.id, actor)
+        # Redraw in the stops' order (no reordering): the other legs come out the same, and
+        # the design writes only the rows whose values change.
+        route_design.design_route(conn, route.id, optimise=False, actor=actor)
     return Inserted(
         stop_id=written.id,
         seq=position,
@@ -631,11 +559,6 @@ def insert_stop(
         detour_min=None if detour is None else detour.minutes,
         timetable=timetable(conn, route.id),
     )
-
-
-def _redesign(conn: Connection, route_id: int, actor: str) -> None:
-    # Stand-in until geo.workflows.route_design lands: the legs are its to draw.
-    del conn, route_id, actor
 
 
 def timetable(conn: Connection, route_id: int) -> list[dict[str, Any]]:

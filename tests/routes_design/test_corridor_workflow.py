@@ -59,7 +59,11 @@ def test_a_village_off_the_roads_gets_a_labelled_geodesic_detour(connection: Con
     result = corridor(connection, CorridorRequest(case.route_id, km=5, craft_group="G3"))
     q = by_id(result)[case.q]
     assert q.kind == "geodesic"
-    assert q.note is not None and "geodesic" in q.note and "the village" in q.note
+    # Only the legs to and from Q fall back; they say why, naming the village as such.
+    assert q.at_end and q.note == (
+        "stop 3 → the village: the village is 2.7 km from the nearest road of network "
+        "test-corridor (more than 2.0 km): straight line at 40 km/h"
+    )
 
 
 def test_filters(connection: Connection) -> None:
@@ -192,3 +196,62 @@ def test_insert_refuses_a_village_that_is_a_stop_already(connection: Connection)
         insert_stop(connection, case.route_id, case.stops[1], actor="tester")
     with pytest.raises(NotFound):
         insert_stop(connection, case.route_id, "NO-SUCH-VILLAGE", actor="tester")
+
+
+def test_insert_into_a_designed_route_redraws_only_the_legs_around_it(
+    connection: Connection,
+) -> None:
+    from geo.workflows.route_design import design_route
+
+    case = build(connection)
+    design_route(connection, case.route_id, actor="tester")
+
+    def rows() -> dict[int, sa.Row[tuple[object, ...]]]:
+        return {
+            r.id: r
+            for r in connection.execute(
+                sa.text(
+                    "SELECT id, seq, version, leg_kind, leg_min, ST_AsText(leg_geom) AS leg, "
+                    "arrive_at FROM route_stop WHERE route_id = :r"
+                ),
+                {"r": case.route_id},
+            )
+        }
+
+    before = rows()
+    s1, s2, s3 = case.stop_ids
+    inserted = insert_stop(connection, case.route_id, case.m, actor="tester")
+    after = rows()
+    assert inserted.seq == 3 and after[s3].seq == 4
+    # S1 and S2 (and the S1 → S2 leg) are not rewritten: same version, same line.
+    for stop in (s1, s2):
+        assert after[stop].version == before[stop].version
+        assert after[stop].leg == before[stop].leg
+    # The two legs around M follow the roads: S2 → M up the spur (1.5 + 1.2 km by
+    # road, 141.5 + 109.6 s), M → S3 back down it and on to C.
+    new = after[inserted.stop_id]
+    assert new.leg_kind == "road" and after[s3].leg_kind == "road"
+    assert new.leg_min == pytest.approx((CG_S + SPUR_S) / 60, rel=0.01)
+    assert after[s3].leg_min == pytest.approx((SPUR_S + CG_S) / 60, rel=0.01)
+    assert after[s3].leg != before[s3].leg
+    # The timetable is recomputed and returned: stop 3 reached after its leg.
+    assert [r["seq"] for r in inserted.timetable] == [1, 2, 3, 4]
+    assert all(r["arrive_at"] is not None for r in inserted.timetable)
+    assert inserted.timetable[2]["leg_kind"] == "road"
+    line_source = connection.execute(
+        sa.text("SELECT line_source FROM tourism_route WHERE id = :r"), {"r": case.route_id}
+    ).scalar_one()
+    assert line_source == "roads"
+    # Now the road line (up and down the spur) is not the stops joined straight: a second
+    # village off that line still goes in, and the design follows it.
+    second = insert_stop(connection, case.route_id, case.p, actor="tester")
+    assert [r["village_id"] for r in second.timetable].count(case.p) == 1
+    assert all(r["leg_kind"] in ("road", None) for r in second.timetable)
+    passes = connection.execute(
+        sa.text(
+            "SELECT ST_DWithin(r.geom::geography, v.geom::geography, 50) FROM tourism_route r, "
+            "craft_village v WHERE r.id = :r AND v.id = :v"
+        ),
+        {"r": case.route_id, "v": case.p},
+    ).scalar()
+    assert passes
