@@ -17,8 +17,9 @@ migrated database, or one an earlier run built):
 
 Each phase is timed on its own: the travel matrix (12 × 12 by pgRouting), the best order
 (exact: Held–Karp on 11 free stops; and OR-Tools routing on the same matrix), the leg
-paths along the roads, and saving the design on the route and its stops (the whole
-``design_route`` call, which recomputes what it needs). Reported with the process's peak
+paths along the roads (``leg_paths``), saving the design on the route and its stops
+(``save_design``, on the rows as they were), and the whole ``design_route`` call as the
+API makes it (matrix, order, legs, timetable and save together). Reported with the process's peak
 memory (VmHWM); the figures go to ``bench/results/route_design.json``.
 """
 
@@ -44,7 +45,7 @@ from geo.kernel.crs import CRS84
 from geo.kernel.vocab import RoadClass
 from geo.store import catalog, migrate, writes
 from geo.store.db import make_engine, set_actor
-from geo.workflows import route_corridor
+from geo.workflows import route_design
 from ops.settings import DatabaseSettings
 
 ACTOR = "bench-route-design"
@@ -265,9 +266,9 @@ def measure(
         matrix = timed(
             phases,
             "matrix_s",
-            lambda: route_corridor.travel_matrix(conn, points, mode="car", network=net),
+            lambda: route_design.travel_matrix(conn, points, mode="car", network=net),
         )
-        road_pairs = sum(k == "road" for row in matrix.kind for k in row) - len(points)
+        road_pairs = int((matrix.kind == "road").sum()) - len(points)
         exact = timed(
             phases, "order_exact_s", lambda: route_order.best_order(matrix.seconds, start=0)
         )
@@ -278,7 +279,29 @@ def measure(
                 matrix.seconds, start=0, exact_up_to=0, time_limit_s=time_limit_s
             ),
         )
-        extra = design_phases(conn, route_id, phases)
+        ordered = [points[i] for i in exact.order]
+        legs = timed(
+            phases,
+            "legs_s",
+            lambda: route_design.leg_paths(conn, ordered, mode="car", network=net),
+        )
+        # The whole call as the API makes it (matrix, order, legs, timetable, save), in a
+        # savepoint; then the save alone, of that design, on the rows as they were.
+        savepoint = conn.begin_nested()
+        design = timed(
+            phases,
+            "design_route_total_s",
+            lambda: route_design.design_route(conn, route_id, optimise=True, actor=ACTOR),
+        )
+        savepoint.rollback()
+        timed(phases, "save_s", lambda: route_design.save_design(conn, route_id, design))
+        road_legs = sum(leg.kind == "road" for leg in legs)
+        extra = {
+            "road_legs": f"{road_legs} of {len(legs)}",
+            "designed_method": design.method,
+            "designed_drive_min": round(design.drive_min, 1),
+            "designed_km": round(design.km, 1),
+        }
         transaction.rollback()
     return {
         "network": net,
@@ -294,12 +317,6 @@ def measure(
     }
 
 
-def design_phases(conn: Connection, route_id: int, phases: dict[str, float]) -> dict[str, Any]:
-    """The legs and the save: geo.workflows.route_design's (not in this branch yet)."""
-    del conn, route_id, phases
-    return {"legs_and_save": "not measured: geo.workflows.route_design is not merged yet"}
-
-
 def table(results: dict[str, dict[str, Any]]) -> str:
     """The phases of each case as a small text table."""
     names = sorted({k for r in results.values() for k in r["timings_s"]})
@@ -309,7 +326,7 @@ def table(results: dict[str, dict[str, Any]]) -> str:
             f"{r['timings_s'].get(name, float('nan')):>14.3f}" for r in results.values()
         )
         lines.append(f"{name:<22}{cells}")
-    for key in ("given_min", "exact_min", "or_tools_min"):
+    for key in ("given_min", "exact_min", "or_tools_min", "road_pairs", "road_legs"):
         lines.append(f"{key:<22}" + "".join(f"{r[key]:>14}" for r in results.values()))
     return "\n".join(lines)
 
