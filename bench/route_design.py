@@ -371,7 +371,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         results["synthetic"]["built"] = built
     finally:
         engine.dispose()
-    report = {"url": url, "cases": results, "peak_memory_mb": round(peak_memory_mb(), 0)}
+    shown = sa.engine.make_url(url).render_as_string(hide_password=True)
+    report = {"url": shown, "cases": results, "peak_memory_mb": round(peak_memory_mb(), 0)}
     print(table(results))
     print(f"peak memory {report['peak_memory_mb']:.0f} MB")
     args.out.parent.mkdir(parents=True, exist_ok=True)
