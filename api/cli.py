@@ -401,6 +401,7 @@ def import_file(
 
     from geo.io.imports import ImportRequest, parse_inline, read_mapping_file, run_import
     from geo.io.imports import report as reports
+    from geo.workflows import route_design  # noqa: F401  (its write steps for 'roads' routes)
 
     if report is not None and report.suffix.lower() not in (".json", ".html", ".csv"):
         raise typer.BadParameter("--report must end in .json, .html or .csv")
@@ -609,21 +610,30 @@ def network_import(
 ) -> None:
     """Build a routable road network from a file, all or nothing, and report it."""
     from geo.io import network
+    from geo.workflows import route_design
 
-    def run(url: str) -> network.NetworkReport:
+    def run(url: str) -> tuple[network.NetworkReport, list[int]]:
+        actor = f"cli:{getpass.getuser()}"
         with _engine(url, pool_size=1) as engine:
-            return network.import_network(
+            report = network.import_network(
                 engine,
                 path,
-                actor=f"cli:{getpass.getuser()}",
+                actor=actor,
                 name=name,
                 replace=replace,
                 snap_m=snap_m,
                 approximate=approximate,
             )
+            # Right after the build: the routes that follow this network's roads (or no
+            # network any more) get their legs again, with the history of each change.
+            with engine.begin() as conn:
+                routes = route_design.redesign_network_routes(conn, report.name, actor=actor)
+        return report, routes
 
-    report = _with_url(run)
+    report, routes = _with_url(run)
     typer.echo(report.summary())
+    if routes:
+        typer.echo(f"Redesigned {len(routes)} route(s) along the new roads: ids {routes}.")
 
 
 @network_app.command("info")

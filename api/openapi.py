@@ -1338,6 +1338,12 @@ _EXTRA_STATUSES: dict[tuple[str, str], tuple[int, ...]] = {
     ("put", "/figures/zones/{code}/{year}"): (401, 403, 404, 412, 413),
     ("delete", "/figures/villages/{code}/{material}/{year}"): (401, 403, 404, 412),
     ("delete", "/figures/zones/{code}/{year}"): (401, 403, 404, 412),
+    ("post", "/routes/{routeId}/design"): (401, 403, 404, 412, 413),
+}
+# Routes that need no key but answer statuses FastAPI does not know (the route designer).
+_OPEN_STATUSES: dict[tuple[str, str], tuple[int, ...]] = {
+    ("get", "/routes/{routeId}/design"): (404,),
+    ("post", "/routes/design/preview"): (413,),
 }
 
 
@@ -1366,7 +1372,12 @@ def describe(
                 # A route not described above still answers errors the craftmap way.
                 responses = operation.setdefault("responses", {})
                 responses.pop("422", None)
-                responses.update(_errors(*_EXTRA_STATUSES.get((method, path), ())))
+                responses.update(
+                    _errors(
+                        *_EXTRA_STATUSES.get((method, path), ()),
+                        *_OPEN_STATUSES.get((method, path), ()),
+                    )
+                )
                 if (method, path) in _EXTRA_STATUSES:
                     operation["security"] = _WRITE_SECURITY
     _add_collection_paths(described, collections, crs_uris)

@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse, Response
 
 from api.auth import require_tourism
 from api.deps import SessionDep
+from api.errors import BodyTooLarge
 from api.etags import expected_version
 from api.i18n import ROUTE_DESIGN_PAGE, request_language
 from api.negotiation import reject_unknown_params, vary, wants_html
@@ -109,16 +110,24 @@ def tourism_key(request: Request, session: SessionDep) -> KeyInfo:
     return require_tourism(request, session.connection())
 
 
+def _too_large() -> BodyTooLarge:
+    return BodyTooLarge(
+        f"a route design's body holds at most {MAX_BODY_BYTES} bytes",
+        limit="route_design_body_bytes",
+        value=MAX_BODY_BYTES,
+    )
+
+
 async def _raw(request: Request) -> bytes:
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
-        raise InvalidInput(f"the body is larger than {MAX_BODY_BYTES // 1024} KiB")
+        raise _too_large()
     chunks: list[bytes] = []
     size = 0
     async for chunk in request.stream():
         size += len(chunk)
         if size > MAX_BODY_BYTES:
-            raise InvalidInput(f"the body is larger than {MAX_BODY_BYTES // 1024} KiB")
+            raise _too_large()
         chunks.append(chunk)
     return b"".join(chunks)
 
@@ -265,12 +274,20 @@ def _page(document: dict[str, Any], lang: str) -> dict[str, Any]:
                 "leg_kind_text": ""
                 if leg is None
                 else ROUTE_DESIGN_PAGE[f"kind_{leg['kind']}"](lang),
-                "leg_note": None if leg is None else leg["note"],
+                "leg_note": None if leg is None else workflow.note_text(leg["note"], lang),
+                "problem": workflow.note_text(row["problem"], lang),
                 "fallback": leg is not None and leg["kind"] != "road",
             }
         )
     return {
         **document,
+        "unreachable": [
+            {**u, "problem": workflow.note_text(u["problem"], lang)}
+            for u in document["unreachable"]
+        ],
+        "fallbacks": [
+            {**f, "note": workflow.note_text(f["note"], lang)} for f in document["fallbacks"]
+        ],
         "rows": rows,
         "mode_text": label("travel_mode", document["mode"], lang),
         "km_text": f"{number(document['km'], lang, 1)} km",

@@ -355,6 +355,8 @@ ROUTE_STOPS = Collection(
     props=props_of(models.table_of(models.RouteStop), {"seq": (1, None), "dwell_min": _COUNTS}),
     write_roles=frozenset({Role.TOURISM, Role.ADMIN}),
     temporal=("updated_at", None),
+    # A stop with a village_id and no geometry stands where its village stands (hooks).
+    geometry_required=False,
 )
 
 ADMIN_UNITS = Collection(

@@ -25,14 +25,15 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql.elements import ColumnElement
 
 from geo.kernel import collections as ids
-from geo.kernel.errors import InvalidInput
+from geo.kernel.errors import InvalidGeometry, InvalidInput
+from geo.kernel.vocab import LineSource
 from geo.store import models, queries, rules
 from geo.store.catalog import TIME_PATTERN, Collection, Prop
 
@@ -177,7 +178,12 @@ class ZoneHooks(WriteHooks):
 
 
 class RouteHooks(WriteHooks):
-    """A route's line lies in Vietnam and passes its stops; without one it is drawn from them."""
+    """A route's line lies in Vietnam and passes its stops; without one it is drawn from them.
+
+    A route whose line follows the roads (``line_source='roads'``) is the route designer's:
+    setting it designs the route; a line the client sends (other than the stored one)
+    makes the route ``'drawn'``.
+    """
 
     def check(self, conn: Connection, write: Write) -> None:
         if write.geom is None:
@@ -187,40 +193,146 @@ class RouteHooks(WriteHooks):
             rules.route_passes_stops(conn, write.feature_id, write.geom)
 
     def before_write(self, conn: Connection, write: Write) -> None:
+        if write.kind not in ("create", "update"):
+            return
+        if write.geom is not None and not _same_line(conn, write):
+            # The client drew this line: it is kept as drawn, not redrawn from the stops.
+            write.values["line_source"] = LineSource.DRAWN.value
         if (
             write.kind == "update"
             and write.geom is None
             and not write.keep_geometry
             and write.feature_id is not None
+            and _line_source(write) != LineSource.ROADS
         ):
             write.values["geom"] = queries.stops_line(write.feature_id)
 
     def after_write(self, conn: Connection, write: Write) -> None:
         if write.kind == "create" and write.geom is None and write.feature_id is not None:
             queries.draw_route_line_from_stops(conn, write.feature_id)
+        if (
+            write.kind in ("create", "update")
+            and write.feature_id is not None
+            and _line_source(write) == LineSource.ROADS
+            and (
+                write.old is None
+                or str(write.old.line_source) != LineSource.ROADS
+                or (write.geom is None and not write.keep_geometry)
+                or any(
+                    name in write.values and write.values[name] != getattr(write.old, name)
+                    for name in ("mode", "start_time")
+                )
+            )
+        ):
+            _designer().design(conn, write.feature_id)
+
+
+def _line_source(write: Write) -> str | None:
+    value = write.values.get("line_source")
+    if isinstance(value, str):
+        return value
+    if "line_source" not in write.values and write.old is not None:
+        return str(write.old.line_source)
+    return None  # DEFAULT on a full replacement: 'stops'
+
+
+def _same_line(conn: Connection, write: Write) -> bool:
+    """Whether the line sent is the one stored (a feature read and sent back unchanged)."""
+    if write.old is None or write.old.geom is None or write.geom is None:
+        return False
+    same = conn.execute(sa.select(sa.func.ST_Equals(write.stored_geom(), write.geom))).scalar()
+    return bool(same)
+
+
+class RouteDesigner(Protocol):
+    """What the route designer (geo.workflows.route_design, a room above) does on writes."""
+
+    def design(self, conn: Connection, route_id: int) -> None:
+        """Design the route along the roads in its stops' order and save it."""
+
+    def refresh(self, conn: Connection, route_id: int, stop_ids: set[int]) -> None:
+        """Recompute the legs that reach ``stop_ids``, then the timetable and the line."""
+
+
+_DESIGNER: list[RouteDesigner] = []
+
+
+def register_route_designer(designer: RouteDesigner) -> None:
+    """Install the route designer (done when geo.workflows.route_design is imported)."""
+    _DESIGNER[:] = [designer]
+
+
+def _designer() -> RouteDesigner:
+    if not _DESIGNER:
+        raise rules.RuleViolation(
+            "route-designer: this route follows the roads, and the route designer is not "
+            "loaded in this process to recompute its legs"
+        )
+    return _DESIGNER[0]
+
+
+def _is_roads(conn: Connection, route_id: int) -> bool:
+    route = models.table_of(models.TourismRoute)
+    found = conn.execute(sa.select(route.c.line_source).where(route.c.id == route_id)).scalar()
+    return found is not None and str(found) == LineSource.ROADS
+
+
+def _next_stop(conn: Connection, route_id: int, seq: int) -> int | None:
+    stop = models.table_of(models.RouteStop)
+    found = conn.execute(
+        sa.select(stop.c.id)
+        .where(stop.c.route_id == route_id, stop.c.seq > seq)
+        .order_by(stop.c.seq)
+        .limit(1)
+    ).scalar()
+    return None if found is None else int(found)
 
 
 class RouteStopHooks(WriteHooks):
-    """A stop names a route (and maybe a village) that exist; its routes' lines follow it."""
+    """A stop names a route (and maybe a village) that exist; its routes' lines follow it.
+
+    A stop with a ``village_id`` and no geometry stands where its village stands. On a
+    route that follows the roads, a stop's write recomputes only the legs into and out of
+    it (the leg out is stored on the next stop; a stop that moves away leaves its old
+    next stop a new leg in), then the timetable.
+    """
 
     def check(self, conn: Connection, write: Write) -> None:
         _stop_references_exist(conn, write.values)
+        if write.geom is None and write.values.get("village_id") is not None:
+            if write.kind == "create" or not write.keep_geometry:
+                write.geom = _village_position(write.values["village_id"])
+        if write.geom is None and not write.keep_geometry:
+            raise InvalidGeometry(
+                "a stop needs a geometry, or a village_id: it then stands where its village stands"
+            )
         if write.geom is not None:
             rules.stop_in_vietnam(conn, write.geom)
 
     def before_write(self, conn: Connection, write: Write) -> None:
+        if write.geom is not None and write.values.get("geom") is None:
+            write.values["geom"] = write.geom
         # Whether each route's line is the one drawn from its stops, before the stop moves.
         write.memo["followed"] = {
             route_id: rules.line_follows_stops(conn, route_id) for route_id in _route_ids(write)
         }
+        if write.old is not None:
+            write.memo["old_next"] = _next_stop(conn, write.old.route_id, write.old.seq)
 
     def after_write(self, conn: Connection, write: Write) -> None:
         if write.kind == "restore":
-            queries.draw_route_line_from_stops(conn, write.values["route_id"])
+            route_id = write.values["route_id"]
+            if _is_roads(conn, route_id):
+                _designer().design(conn, route_id)
+            else:
+                queries.draw_route_line_from_stops(conn, route_id)
             return
         route = models.table_of(models.TourismRoute)
         followed: dict[int, bool] = write.memo.get("followed", {})
         for route_id in _route_ids(write):
+            if _is_roads(conn, route_id):
+                _designer().refresh(conn, route_id, _touched_stops(conn, write, route_id))
+                continue
             if followed.get(route_id, True):
                 # The line was drawn from the stops: draw it again.
                 queries.draw_route_line_from_stops(conn, route_id)
@@ -233,6 +345,38 @@ class RouteStopHooks(WriteHooks):
                 rules.route_passes_stops(
                     conn, route_id, sa.select(line).where(route.c.id == route_id).scalar_subquery()
                 )
+
+
+def _touched_stops(conn: Connection, write: Write, route_id: int) -> set[int]:
+    """The stops of ``route_id`` whose leg in changes with a stop write (maybe none)."""
+    old = write.old
+    touched: set[int] = set()
+    if write.kind == "update" and old is not None and old.route_id == route_id:
+        values = write.values
+        moved = not write.keep_geometry or any(
+            name in values and values[name] != getattr(old, name)
+            for name in ("seq", "route_id", "leg_mode")
+        )
+        if not moved:
+            return touched  # a dwell time or a name: only the timetable changes
+    if old is not None and old.route_id == route_id and write.memo.get("old_next") is not None:
+        touched.add(write.memo["old_next"])
+    if write.kind != "delete" and write.feature_id is not None:
+        stop = models.table_of(models.RouteStop)
+        now = conn.execute(
+            sa.select(stop.c.route_id, stop.c.seq).where(stop.c.id == write.feature_id)
+        ).first()
+        if now is not None and now.route_id == route_id:
+            touched.add(write.feature_id)
+            following = _next_stop(conn, route_id, now.seq)
+            if following is not None:
+                touched.add(following)
+    return touched
+
+
+def _village_position(village_id: int) -> ColumnElement[Any]:
+    village = models.table_of(models.Village)
+    return sa.select(village.c.geom).where(village.c.id == village_id).scalar_subquery()
 
 
 def _route_ids(write: Write) -> set[int]:

@@ -45,9 +45,11 @@ from sqlalchemy.engine import Connection
 
 from geo.analysis import route_order
 from geo.kernel.errors import InvalidInput, NotFound
+from geo.kernel.text import Text
 from geo.kernel.vocab import LegKind, LineSource, TravelMode
 from geo.store import models
 from geo.store.db import set_actor, translate_errors
+from geo.store.hooks import register_route_designer
 from geo.workflows.coverage import latest_network
 
 # Straight-line (geodesic) fallback speeds in km/h by mode: the old route duration's 40 km/h
@@ -718,6 +720,7 @@ def design_route(
                 f"{expected_version}: read it again"
             )
         stops = _saved_stops(conn, route.id)
+        network = network or _route_network(conn, route)
         design = _compute(
             conn,
             stops,
@@ -732,6 +735,15 @@ def design_route(
         design.route_id, design.route_code, design.route_name = route.id, route.code, route.name
         save_design(conn, route.id, design)
     return design
+
+
+def _route_network(conn: Connection, route: sa.Row[Any]) -> str | None:
+    """The network a route was designed on, while it exists (else the latest: None)."""
+    if route.network_id is None:
+        return None
+    found = conn.execute(sa.select(_NETWORK.c.name).where(_NETWORK.c.id == route.network_id))
+    name = found.scalar()
+    return None if name is None else str(name)
 
 
 def save_design(conn: Connection, route_id: int, design: RouteDesign) -> None:
@@ -1224,3 +1236,251 @@ def design_table(design: RouteDesign) -> str:
         f"{document['saving']:g} {document['saving_unit']} against the order given"
     )
     return "\n".join(lines)
+
+
+# -- keeping designs current (geo.store.hooks calls these on writes) ----------------------------
+def refresh_legs(
+    conn: Connection, route_id: int, stop_ids: set[int], *, max_snap_m: float = MAX_SNAP_M
+) -> None:
+    """Recompute the legs reaching ``stop_ids`` of a 'roads' route, then its timetable,
+    totals and line from every stop's stored leg (the other legs are not touched)."""
+    route = conn.execute(sa.select(_ROUTE).where(_ROUTE.c.id == route_id)).first()
+    if route is None:
+        return
+    stops = _saved_stops(conn, route_id)
+    if not stops:
+        _update_changed(
+            conn,
+            _ROUTE,
+            route_id,
+            {"geom": None, "drive_min": None, "duration_min": None, "days": None},
+        )
+        return
+    place = {s.id: k for k, s in enumerate(stops)}
+    wanted = sorted(place[i] - 1 for i in stop_ids if i in place and place[i] > 0)
+    network = _route_network(conn, route)
+    points = [(s.lon, s.lat) for s in stops]
+    if wanted:
+        legs = leg_paths(
+            conn,
+            points,
+            mode=str(route.mode),
+            network=network,
+            leg_modes=[s.leg_mode for s in stops],
+            max_snap_m=max_snap_m,
+            only=wanted,
+        )
+        for k, leg in zip(wanted, legs, strict=True):
+            values = _stop_values(k + 2, leg, None)
+            for name in ("seq", "day", "arrive_at", "depart_at", "wait_min", "window_problem"):
+                values.pop(name)
+            _update_changed(conn, _STOP, int(stops[k + 1].id or 0), values)
+    # The first stop is reached by no leg.
+    first = _stop_values(1, None, None)
+    for name in ("seq", "day", "arrive_at", "depart_at", "wait_min", "window_problem"):
+        first.pop(name)
+    _update_changed(conn, _STOP, int(stops[0].id or 0), first)
+    _retime(conn, route, stops)
+
+
+def _retime(conn: Connection, route: sa.Row[Any], stops: list[DesignStop]) -> None:
+    """The timetable, totals and line of a route from its stops' stored legs."""
+    rows = conn.execute(
+        sa.select(
+            _STOP.c.id,
+            _STOP.c.leg_min,
+            _STOP.c.leg_km,
+            _STOP.c.leg_kind,
+            sa.func.ST_AsBinary(_STOP.c.leg_geom).label("wkb"),
+        )
+        .where(_STOP.c.route_id == route.id)
+        .order_by(_STOP.c.seq)
+    ).all()
+    n = len(stops)
+    drive = np.full((n, n), np.inf)
+    coords: list[tuple[float, float]] = []
+    network_used = False
+    for k in range(1, n):
+        row = rows[k]
+        if row.leg_min is not None:
+            drive[k - 1, k] = float(row.leg_min)
+        if row.wkb is not None:
+            coords.extend(
+                map(tuple, shapely.get_coordinates(shapely.from_wkb(bytes(row.wkb))).tolist())
+            )
+        network_used = network_used or str(row.leg_kind) == LegKind.ROAD
+    start_min = _clock_min(route.start_time) or 0.0
+    visits = route_order.timetable(list(range(n)), drive, _specs(stops), start_min=start_min)
+    for k, (stop, visit) in enumerate(zip(stops, visits, strict=True)):
+        values = _stop_values(k + 1, None, visit)
+        values = {
+            key: values[key]
+            for key in ("day", "arrive_at", "depart_at", "wait_min", "window_problem")
+        }
+        _update_changed(conn, _STOP, int(stop.id or 0), values)
+    last = visits[-1]
+    duration = last.depart_min + (last.day - 1) * 1440.0 - start_min
+    line = _line(coords)
+    wkb = None if line is None else shapely.to_wkb(line, hex=True)
+    _update_changed(
+        conn,
+        _ROUTE,
+        route.id,
+        {
+            "geom": None
+            if wkb is None
+            else sa.func.ST_GeomFromWKB(sa.func.decode(wkb, "hex"), 4326),
+            "drive_min": round(float(sum(float(r.leg_min or 0.0) for r in rows[1:])), 3),
+            "duration_min": round(duration, 3),
+            "days": int(last.day),
+        },
+    )
+
+
+def redesign_network_routes(conn: Connection, network: str, *, actor: str) -> list[int]:
+    """Redesign every 'roads' route on ``network`` (or on no network any more: its network
+    was rebuilt, or it was designed before any was loaded), in its stops' order.
+
+    Returns the ids of the routes redesigned.
+    """
+    network_id = conn.execute(sa.select(_NETWORK.c.id).where(_NETWORK.c.name == network)).scalar()
+    if network_id is None:
+        raise NotFound(f"no road network {network[:63]!r}")
+    set_actor(conn, actor)
+    ids = (
+        conn.execute(
+            sa.select(_ROUTE.c.id)
+            .where(
+                _ROUTE.c.line_source == LineSource.ROADS.value,
+                sa.or_(_ROUTE.c.network_id.is_(None), _ROUTE.c.network_id == network_id),
+            )
+            .order_by(_ROUTE.c.id)
+        )
+        .scalars()
+        .all()
+    )
+    for route_id in ids:
+        design_route(conn, int(route_id), actor=actor, network=network)
+    return [int(i) for i in ids]
+
+
+class _Designer:
+    """The steps geo.store.hooks runs on writes to a route that follows the roads."""
+
+    def design(self, conn: Connection, route_id: int) -> None:
+        route = conn.execute(sa.select(_ROUTE).where(_ROUTE.c.id == route_id)).one()
+        design = _compute(
+            conn,
+            _saved_stops(conn, route_id),
+            mode=str(route.mode),
+            start_time=route.start_time,
+            optimise=False,
+            objective="time",
+            end="open",
+            network=_route_network(conn, route),
+            max_snap_m=MAX_SNAP_M,
+        )
+        save_design(conn, route_id, design)
+
+    def refresh(self, conn: Connection, route_id: int, stop_ids: set[int]) -> None:
+        refresh_legs(conn, route_id, stop_ids)
+
+
+register_route_designer(_Designer())
+
+
+# -- the notes in words, in the page's language ------------------------------------------------
+# The notes are stored in English (the columns hold one text); pages in Vietnamese say them
+# with these templates. A note that matches none is shown as stored.
+_NUM = r"(?P<{}>\d+(?:\.\d+)?)"
+_NOTE_WORDS: list[tuple[re.Pattern[str], Text]] = [
+    (
+        re.compile(r"no road network is loaded"),
+        Text("chưa nạp mạng lưới đường bộ", "no road network is loaded"),
+    ),
+    (
+        re.compile(r"straight line at " + _NUM.format("kmh") + " km/h"),
+        Text("nối thẳng, tính {kmh} km/h", "straight line at {kmh} km/h"),
+    ),
+    (
+        re.compile(
+            r"stop (?P<k>\d+) is " + _NUM.format("km") + r" km from the nearest road of network "
+            r"(?P<net>\S+) \(more than " + _NUM.format("max") + r" km\)"
+        ),
+        Text(
+            "điểm dừng {k} cách đường gần nhất của mạng {net} {km} km (quá {max} km)",
+            "stop {k} is {km} km from the nearest road of network {net} (more than {max} km)",
+        ),
+    ),
+    (
+        re.compile(r"stop (?P<k>\d+): network (?P<net>\S+) has no road vertex"),
+        Text(
+            "điểm dừng {k}: mạng {net} không có nút đường nào",
+            "stop {k}: network {net} has no road vertex",
+        ),
+    ),
+    (
+        re.compile(
+            r"stops (?P<a>\d+) and (?P<b>\d+) are not connected by roads a (?P<mode>\w+) may "
+            r"use on network (?P<net>\S+)"
+        ),
+        Text(
+            "không có đường cho {mode} nối điểm dừng {a} với {b} trên mạng {net}",
+            "stops {a} and {b} are not connected by roads a {mode} may use on network {net}",
+        ),
+    ),
+    (
+        re.compile(r"a boat leg, drawn straight"),
+        Text("chặng đi thuyền, vẽ thẳng", "a boat leg, drawn straight"),
+    ),
+    (
+        re.compile(
+            r"arrives (?P<at>\d\d:\d\d)(?P<late> \(next day\)| \(day \+\d+\))?, after closing "
+            r"at (?P<closes>\d\d:\d\d)"
+        ),
+        Text(
+            "đến lúc {at}{late}, sau giờ đóng cửa {closes}",
+            "arrives {at}{late}, after closing at {closes}",
+        ),
+    ),
+    (
+        re.compile(r"no known way from stop (?P<k>\d+)"),
+        Text("không có đường đi từ điểm dừng {k}", "no known way from stop {k}"),
+    ),
+]
+_MODE_WORDS = {
+    "car": Text("ô tô", "car"),
+    "motorbike": Text("xe máy", "motorbike"),
+    "bicycle": Text("xe đạp", "bicycle"),
+    "walking": Text("người đi bộ", "walking"),
+    "boat": Text("thuyền", "boat"),
+}
+_LATE_WORDS = {" (next day)": Text(" (hôm sau)", " (next day)")}
+
+
+def note_text(note: str | None, lang: str) -> str | None:
+    """A stored note (or window problem) in ``lang``: its parts said in that language."""
+    if note is None:
+        return None
+    said: list[str] = []
+    for part in re.split(r"(; |: )", note):
+        if part in ("; ", ": "):
+            said.append(part)
+            continue
+        for pattern, words in _NOTE_WORDS:
+            found = pattern.fullmatch(part)
+            if found is None:
+                continue
+            values = {k: v or "" for k, v in found.groupdict().items()}
+            vi = dict(values)
+            for key in ("kmh", "km", "max"):
+                if key in vi:
+                    vi[key] = vi[key].replace(".", ",")
+            if "mode" in vi:
+                vi["mode"] = _MODE_WORDS.get(vi["mode"], Text(vi["mode"], vi["mode"])).vi
+            if "late" in vi:
+                vi["late"] = _LATE_WORDS.get(vi["late"], Text(vi["late"], vi["late"])).vi
+            part = Text(words.vi.format(**vi), words.en.format(**values))(lang)
+            break
+        said.append(part)
+    return "".join(said)

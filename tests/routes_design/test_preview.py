@@ -108,3 +108,24 @@ def test_preview_refuses_bad_bodies_with_problem_details(client: TestClient) -> 
     assert huge.status_code in (400, 413)
     unknown = client.post(PREVIEW, json={"stops": [{"village_id": 987654321}]})
     assert "987654321" in unknown.json()["detail"]
+
+
+def test_preview_round_trip_and_distance_objective(client: TestClient, session: Session) -> None:
+    net.build(session.connection())
+    design = client.post(
+        PREVIEW,
+        json={
+            "stops": [stop("S0"), stop("N2"), stop("S2")],
+            "optimise": True,
+            "objective": "distance",
+            "end": "return",
+            "network": net.NAME,
+        },
+    ).json()
+    # A round trip from S0: three legs, the last one back to S0.
+    assert len(design["legs"]) == 3 and design["saving_unit"] == "km"
+    assert design["end"] == "return" and design["order_after"][0] == 1
+    last = [f for f in design["geojson"]["features"] if f["properties"]["feature"] == "leg"][-1]
+    assert last["geometry"]["coordinates"][-1] == list(at("S0"))
+    total = sum(leg["km"] for leg in design["legs"])
+    assert abs(design["km"] - total) < 0.01
