@@ -37,7 +37,6 @@ from geo.kernel.crs import CRS84
 from geo.kernel.errors import Conflict, InvalidInput, NotFound
 from geo.kernel.vocab import CraftGroup, TravelMode, VillageStatus
 from geo.store import catalog, writes
-from geo.workflows import route_design
 from geo.workflows.route_design import TravelMatrix, travel_matrix
 
 KM_MAX = 50.0
@@ -516,10 +515,6 @@ def insert_stop(
     elif not 1 <= position <= len(stops) + 1:
         raise InvalidInput(f"position must be between 1 and {len(stops) + 1}")
     options = writes.WriteOptions(actor=actor, content_crs=CRS84)
-    if route.line_source == "roads":
-        # The road line does not pass the new stop yet (the route-passes-stops rule would
-        # refuse it): let the line follow the stops while they change, then design again.
-        writes.patch(conn, catalog.ROUTES, route.id, {"geometry": None}, options)
     # Make room from the last stop down, so (route_id, seq) stays unique at every step.
     for stop in sorted(stops, key=lambda s: -int(s.seq)):
         if stop.seq >= position:
@@ -548,10 +543,9 @@ def insert_stop(
         },
         options,
     )
-    if route.line_source == "roads":
-        # Redraw in the stops' order (no reordering): the other legs come out the same, and
-        # the design writes only the rows whose values change.
-        route_design.design_route(conn, route.id, optimise=False, actor=actor)
+    # On a route that follows the roads, the stop hooks (geo.store.hooks, with the designer
+    # registered by geo.workflows.route_design) recompute the legs into and out of each
+    # stop written, then the timetable and the line: no reordering, other legs untouched.
     return Inserted(
         stop_id=written.id,
         seq=position,
