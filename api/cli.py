@@ -1437,6 +1437,95 @@ def analysis_save_site(
     typer.echo(f"saved as proposed zone {code or 'DX-' + cell} (id {zone_id})")
 
 
+# -- villages on the way (geo.workflows.route_corridor) ---------------------------------------
+@route_app.command("corridor")
+def route_corridor_command(
+    route: Annotated[str, typer.Argument(help="The route's id or code.")],
+    km: Annotated[float, typer.Option(help="The corridor's width either side, km (0–50].")] = 5.0,
+    craft_group: Annotated[str | None, typer.Option(help="Only this craft group (G1–G7).")] = None,
+    tourism: Annotated[
+        bool | None, typer.Option("--tourism/--no-tourism", help="Only villages (not) linked.")
+    ] = None,
+    ocop_min_stars: Annotated[
+        int | None, typer.Option(help="Only villages with OCOP products of 3–5 stars or more.")
+    ] = None,
+    mode: Annotated[str | None, typer.Option(help="Travel mode (default: the route's).")] = None,
+    output_format: Annotated[
+        str, typer.Option("--format", help="table, json or geojson.")
+    ] = "table",
+) -> None:
+    """The villages near a route, by the extra driving each would add at its best place."""
+    from geo.workflows import route_corridor
+
+    if output_format not in {"table", "json", "geojson"}:
+        typer.secho("craftmap: --format is table, json or geojson", fg=typer.colors.RED, err=True)
+        raise typer.Exit(2)
+
+    def run(url: str) -> Any:
+        with _engine(url, pool_size=1) as engine, engine.connect() as conn:
+            request = route_corridor.CorridorRequest(
+                route_id=route_corridor.route_id_of(conn, route),
+                km=km,
+                craft_group=craft_group,
+                tourism=tourism,
+                ocop_min_stars=ocop_min_stars,
+                mode=mode,
+            )
+            return route_corridor.corridor(conn, request)
+
+    result = _with_url(run)
+    if output_format == "json":
+        typer.echo(json.dumps(result.to_dict(), ensure_ascii=False, indent=2))
+        return
+    if output_format == "geojson":
+        typer.echo(json.dumps(result.to_geojson(), ensure_ascii=False))
+        return
+    typer.echo(
+        f"route {result.route_code}: {len(result.candidates)} villages within {km:g} km, "
+        f"{result.mode} on {result.network or 'no network (straight lines)'}; "
+        "detour = extra driving at the best place (the dwell is not in it)"
+    )
+    typer.echo(f"{'detour min':>10}  {'after stop':>10}  {'km':>6}  {'measured':<8}  village")
+    for c in result.candidates:
+        typer.echo(
+            f"{c.detour_min:>10.1f}  {c.best_after_seq:>10}  {c.distance_km:>6.2f}  "
+            f"{c.kind:<8}  {c.code} {c.name}" + (f" ({c.note})" if c.note else "")
+        )
+
+
+@route_app.command("insert")
+def route_insert_command(
+    route: Annotated[str, typer.Argument(help="The route's id or code.")],
+    village: Annotated[str, typer.Option(help="The village's code (or id).")],
+    dwell: Annotated[int | None, typer.Option(help="Minutes spent there (default 60).")] = None,
+    position: Annotated[
+        int | None, typer.Option(help="The new stop's number (default: its best place).")
+    ] = None,
+) -> None:
+    """Insert a village as a stop of a route, at its best place unless --position says."""
+    from geo.workflows import route_corridor
+
+    def run(url: str) -> Any:
+        with _engine(url, pool_size=1) as engine, engine.begin() as conn:
+            return route_corridor.insert_stop(
+                conn,
+                route_corridor.route_id_of(conn, route),
+                int(village) if village.isdigit() else village,
+                actor=f"cli:{getpass.getuser()}",
+                dwell_min=dwell,
+                position=position,
+            )
+
+    inserted = _with_url(run)
+    detour = "" if inserted.detour_min is None else f", adding {inserted.detour_min:.1f} min"
+    typer.echo(f"inserted as stop {inserted.seq} (id {inserted.stop_id}){detour}")
+    for row in inserted.timetable:
+        times = " ".join(
+            str(row[k])[:5] for k in ("arrive_at", "depart_at") if row.get(k) is not None
+        )
+        typer.echo(f"{row['seq']:>3}  {times:<11}  {row['name'] or ''}")
+
+
 def main() -> None:
     """Entry point for ``python -m api.cli``."""
     app(prog_name="craftmap")

@@ -32,6 +32,7 @@ from api.routers import (
     maps_analysis,
     ogc,
     package,
+    route_corridor,
     route_design,
     route_handouts,
     system,
@@ -151,6 +152,7 @@ def create_app(
     app.include_router(analysis.router)
     app.include_router(analysis_coverage.router)
     app.include_router(analysis_siting.router)
+    app.include_router(route_corridor.router)
     app.include_router(route_design.router)
     # Leaflet and its plugins, fetched from npm by `craftmap map assets` (maps/assets.py).
     assets_dir = settings.map_assets_dir
