@@ -27,7 +27,7 @@ from ops.settings import DatabaseSettings
 from tests import DEMO_DIR
 from tests.conftest import REPO_ROOT, create_database, drop_database, libpq_conninfo
 from tests.factories import village_feature
-from tests.test_cli import CRAFTMAP, run_cli
+from tests.test_cli import CRAFTMAP, invoke_cli, run_cli
 
 VILLAGE = village_feature(code="T-V-BACKUP", name="Làng sao lưu", at=(105.71, 19.91))
 
@@ -87,6 +87,8 @@ def source(
         assert patched.status_code == 200, patched.text
     folder = tmp_path_factory.mktemp("backup")
     archive = folder / "craftmap.dump"
+    # A real `craftmap backup` process; the other commands of this file run in this process
+    # (tests.test_cli.invoke_cli), but for the terminal prompt (_in_terminal).
     result = run_cli("backup", str(archive), env=_url_env(url))
     assert "Backed up" in result.stdout and archive.stat().st_size > 10_000
     yield {"url": url, "archive": archive, "token": token, "feature": feature, "folder": folder}
@@ -114,7 +116,7 @@ def test_round_trip_keeps_every_row_and_sequence(
     # Into a fresh database given by URL …
     target = create_database(pg_server_url, "craftmap_backup_dst")
     try:
-        out = run_cli("restore", str(source["archive"]), env=_url_env(target))
+        out = invoke_cli("restore", str(source["archive"]), env=_url_env(target))
         assert "Restored" in out.stdout and "migrate" not in out.stderr
         assert snapshot(target) == before
 
@@ -135,6 +137,7 @@ def test_round_trip_keeps_every_row_and_sequence(
 
     # … and into a new private cluster (no DATABASE_URL), which the command creates.
     env = {"CRAFTMAP_HOME": str(private_home)}
+    # A real process: the private cluster it starts outlives the command.
     out = run_cli("restore", str(source["archive"]), env=env)
     assert "Restored" in out.stdout
     cluster = LocalCluster(private_home)
@@ -175,11 +178,12 @@ def test_restore_by_a_role_that_may_not_create_postgis(
     as_owner = make_url(url).set(username=role, password=role).render_as_string(False)
     try:
         assert (
-            "Restored" in run_cli("restore", str(source["archive"]), env=_url_env(as_owner)).stdout
+            "Restored"
+            in invoke_cli("restore", str(source["archive"]), env=_url_env(as_owner)).stdout
         )
         with psycopg.connect(libpq_conninfo(as_owner), autocommit=True) as conn:
             conn.execute("DELETE FROM route_stop")
-        run_cli("restore", "--force", str(source["archive"]), env=_url_env(as_owner))
+        invoke_cli("restore", "--force", str(source["archive"]), env=_url_env(as_owner))
         assert snapshot(as_owner) == snapshot(source["url"])
     finally:
         drop_database(url)
@@ -221,7 +225,7 @@ def test_restore_refuses_garbage_and_writes_nothing(
         folder / "missing.dump": "no such backup file",
     }
     for path, message in cases.items():
-        result = run_cli("restore", str(path), env=_url_env(fresh_database_url), check=False)
+        result = invoke_cli("restore", str(path), env=_url_env(fresh_database_url), check=False)
         assert result.returncode == 1, (path, result.stdout, result.stderr)
         assert message in result.stderr and "nothing was restored" in result.stderr
         assert "Traceback" not in result.stderr + result.stdout
@@ -232,7 +236,7 @@ def test_restore_over_data_needs_confirmation(
     source: dict[str, Any], fresh_database_url: str
 ) -> None:
     url = fresh_database_url
-    run_cli("restore", str(source["archive"]), env=_url_env(url))
+    invoke_cli("restore", str(source["archive"]), env=_url_env(url))
     with psycopg.connect(libpq_conninfo(url), autocommit=True) as conn:
         conn.execute("DELETE FROM route_stop")
 
@@ -241,7 +245,7 @@ def test_restore_over_data_needs_confirmation(
             return int(conn.execute("SELECT count(*) FROM route_stop").fetchone()[0])  # type: ignore[index]
 
     # No terminal: refused, with the way forward in the message.
-    refused = run_cli("restore", str(source["archive"]), env=_url_env(url), check=False)
+    refused = invoke_cli("restore", str(source["archive"]), env=_url_env(url), check=False)
     assert refused.returncode == 1
     assert "not empty" in refused.stderr and "--force" in refused.stderr
     assert "craftmap backup" in refused.stderr
@@ -256,9 +260,9 @@ def test_restore_over_data_needs_confirmation(
     # --force replaces without asking, and a backup is never overwritten by accident.
     with psycopg.connect(libpq_conninfo(url), autocommit=True) as conn:
         conn.execute("DELETE FROM route_stop")
-    run_cli("restore", "--force", str(source["archive"]), env=_url_env(url))
+    invoke_cli("restore", "--force", str(source["archive"]), env=_url_env(url))
     assert snapshot(url) == snapshot(source["url"])
-    again = run_cli("backup", str(source["archive"]), env=_url_env(url), check=False)
+    again = invoke_cli("backup", str(source["archive"]), env=_url_env(url), check=False)
     assert again.returncode == 1 and "--force" in again.stderr
 
 

@@ -1,4 +1,5 @@
-"""The ``craftmap`` command line, run as a user would run it (a separate process)."""
+"""The ``craftmap`` command line: as a user runs it (a separate process) where the process
+itself is the point (the private cluster, serve), else in this process (``invoke_cli``)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import os
 import pwd
 import subprocess
 import sys
+import traceback
 from pathlib import Path
 
 import psycopg
@@ -31,6 +33,38 @@ def run_cli(
     return result
 
 
+def invoke_cli(
+    *args: str, env: dict[str, str], check: bool = True
+) -> subprocess.CompletedProcess[str]:
+    """``run_cli`` in this process: the same commands, answers and exit codes, without the
+    5-10 s a new interpreter spends importing pyogrio, folium, ortools and the rest.
+
+    For tests about what a command says or does; what only a real process shows (the entry
+    point, start-up, signals, the private cluster) keeps ``run_cli``. The environment is
+    ``env`` over a copy without CRAFTMAP_* and DATABASE_URL, as for ``run_cli``. An
+    exception the command lets through is what a real process would print as a traceback:
+    it is written to stderr the same way, with exit code 1.
+    """
+    from typer.testing import CliRunner
+
+    from api.cli import app
+
+    cleared: dict[str, str | None] = {
+        k: None for k in os.environ if k.startswith("CRAFTMAP_") or k == "DATABASE_URL"
+    }
+    result = CliRunner().invoke(app, list(args), env={**cleared, **env}, prog_name="craftmap")
+    stderr = result.stderr
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        assert result.exc_info is not None
+        stderr += "".join(traceback.format_exception(*result.exc_info))
+    completed = subprocess.CompletedProcess(
+        ["craftmap", *args], result.exit_code, result.stdout, stderr
+    )
+    if check and completed.returncode != 0:
+        raise AssertionError(f"craftmap {' '.join(args)} failed:\n{result.stdout}\n{stderr}")
+    return completed
+
+
 def test_private_cluster_lifecycle(tmp_path: Path) -> None:
     env = {"CRAFTMAP_HOME": str(tmp_path / "home")}
     try:
@@ -49,19 +83,21 @@ def test_private_cluster_lifecycle(tmp_path: Path) -> None:
         # The app's URL: the least-privilege role (tests/api/test_keys_hardening.py).
         assert url.startswith("postgresql+psycopg://craftmap_app:") and "@127.0.0.1:" in url
 
-        assert migrate.head_revision() in run_cli("migrate", env=env).stdout
+        # The cluster's own commands (db …) run as real processes; the data commands run in
+        # this process against the cluster they started.
+        assert migrate.head_revision() in invoke_cli("migrate", env=env).stdout
         with psycopg.connect(libpq_conninfo(url)) as conn:
             postgis = conn.execute("SELECT postgis_lib_version()").fetchone()
         assert postgis is not None and postgis[0].startswith("3.")
 
-        first = run_cli("demo", "load", env=env).stdout
+        first = invoke_cli("demo", "load", env=env).stdout
         assert "craft_village" in first and " 0 new" not in first.split("craft_village")[1][:12]
-        second = run_cli("demo", "load", env=env).stdout
+        second = invoke_cli("demo", "load", env=env).stdout
         for line in second.strip().splitlines():
             assert "    0 new      0 changed" in line, line
 
-        assert "downgraded to base" in run_cli("migrate", "--down-to", "base", env=env).stdout
-        assert migrate.head_revision() in run_cli("migrate", env=env).stdout
+        assert "downgraded to base" in invoke_cli("migrate", "--down-to", "base", env=env).stdout
+        assert migrate.head_revision() in invoke_cli("migrate", env=env).stdout
 
         assert run_cli("db", "stop", env=env).stdout.strip() == "Stopped."
         stopped = run_cli("db", "status", env=env, check=False)
@@ -76,7 +112,7 @@ def test_missing_postgresql_names_the_package(tmp_path: Path) -> None:
     empty = tmp_path / "no-binaries"
     empty.mkdir()
     env = {"CRAFTMAP_HOME": str(tmp_path / "home"), "CRAFTMAP_PG_BINDIR": str(empty)}
-    result = run_cli("db", "start", env=env, check=False)
+    result = invoke_cli("db", "start", env=env, check=False)
     assert result.returncode == 1
     assert "apt-get install postgresql" in result.stderr
     assert "Traceback" not in result.stderr
@@ -86,10 +122,10 @@ def test_database_url_wins_over_the_private_cluster(
     fresh_database_url: str, tmp_path: Path
 ) -> None:
     env = {"DATABASE_URL": fresh_database_url, "CRAFTMAP_HOME": str(tmp_path / "unused")}
-    assert "DATABASE_URL is set" in run_cli("db", "start", env=env).stdout
-    assert run_cli("db", "url", env=env).stdout.strip() == fresh_database_url
-    assert migrate.head_revision() in run_cli("migrate", env=env).stdout
-    assert "Dry run" in run_cli("demo", "load", "--dry-run", env=env).stdout
+    assert "DATABASE_URL is set" in invoke_cli("db", "start", env=env).stdout
+    assert invoke_cli("db", "url", env=env).stdout.strip() == fresh_database_url
+    assert migrate.head_revision() in invoke_cli("migrate", env=env).stdout
+    assert "Dry run" in invoke_cli("demo", "load", "--dry-run", env=env).stdout
     assert not (tmp_path / "unused").exists(), "no private cluster may be created"
 
 
@@ -98,7 +134,7 @@ def test_bad_arguments_get_a_readable_message(
     fresh_database_url: str, args: list[str], tmp_path: Path
 ) -> None:
     env = {"DATABASE_URL": fresh_database_url}
-    result = run_cli(*args, env=env, check=False)
+    result = invoke_cli(*args, env=env, check=False)
     assert result.returncode != 0
     assert "no-such-revision" in result.stderr
     assert "Traceback" not in result.stderr
@@ -146,20 +182,22 @@ def test_serve_with_several_workers(database_url: str, tmp_path: Path) -> None:
 
 def test_keys_are_created_listed_and_revoked(fresh_database_url: str) -> None:
     env = {"DATABASE_URL": fresh_database_url}
-    run_cli("migrate", env=env)
-    created = run_cli("keys", "create", "--name", "Sở Nông nghiệp", "--role", "planner", env=env)
+    invoke_cli("migrate", env=env)
+    created = invoke_cli("keys", "create", "--name", "Sở Nông nghiệp", "--role", "planner", env=env)
     token = created.stdout.strip()
     assert token.startswith("cm_") and "store it now" in created.stderr
     prefix = token.split("_")[1]
-    listed = run_cli("keys", "list", env=env).stdout
+    listed = invoke_cli("keys", "list", env=env).stdout
     assert prefix in listed and "planner" in listed and "Sở Nông nghiệp" in listed
     assert token.split("_", 2)[2] not in listed, "the secret is never shown again"
     with psycopg.connect(libpq_conninfo(fresh_database_url)) as conn:
         stored = conn.execute("SELECT key_hash FROM api_key").fetchone()
     assert stored is not None and token not in stored[0] and len(stored[0]) == 64
-    assert f"Revoked {prefix}" in run_cli("keys", "revoke", prefix, env=env).stdout
-    assert "revoked" in run_cli("keys", "list", env=env).stdout
-    bad_role = run_cli("keys", "create", "--name", "x", "--role", "superuser", env=env, check=False)
+    assert f"Revoked {prefix}" in invoke_cli("keys", "revoke", prefix, env=env).stdout
+    assert "revoked" in invoke_cli("keys", "list", env=env).stdout
+    bad_role = invoke_cli(
+        "keys", "create", "--name", "x", "--role", "superuser", env=env, check=False
+    )
     assert bad_role.returncode == 1 and "role must be one of" in bad_role.stderr
 
 
@@ -173,7 +211,7 @@ def test_reference_layer_import_is_served_and_used(fresh_database_url: str, tmp_
     from ops.settings import DatabaseSettings
 
     env = {"DATABASE_URL": fresh_database_url}
-    run_cli("migrate", env=env)
+    invoke_cli("migrate", env=env)
     layer = tmp_path / "rung-phong-ho.geojson"
     layer.write_text(
         json.dumps(
@@ -198,12 +236,12 @@ def test_reference_layer_import_is_served_and_used(fresh_database_url: str, tmp_
     )
     args = ["layers", "import", str(layer), "--name", "protection-forest"]
     args += ["--title", "Rừng phòng hộ", "--kind", "exclusion"]
-    assert "1 features imported" in run_cli(*args, env=env).stdout
-    again = run_cli(*args, env=env, check=False)
+    assert "1 features imported" in invoke_cli(*args, env=env).stdout
+    again = invoke_cli(*args, env=env, check=False)
     assert again.returncode == 1 and "--replace" in again.stderr
     broken = tmp_path / "broken.geojson"
     broken.write_text("{not json", encoding="utf-8")
-    bad = run_cli(
+    bad = invoke_cli(
         "layers", "import", str(broken), "--name", "x", "--title", "x", env=env, check=False
     )
     assert bad.returncode == 1 and "Traceback" not in bad.stderr

@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from geo.store.db import make_engine
 from tests.analysis.test_coverage_workflow import LAT, LON, MATERIAL, SIZE
 from tests.factories import make_village, make_zone, square
-from tests.test_cli import run_cli
+from tests.test_cli import invoke_cli, run_cli
 
 
 @pytest.fixture
@@ -55,20 +55,24 @@ ARGS = ["--material", MATERIAL, "--haul-km", "10", "--mode", "geodesic"]
 
 def test_cli_coverage_in_every_format(committed_case: str, tmp_path: Path) -> None:
     env = {"DATABASE_URL": committed_case}
+    # The one real process of `craftmap analysis`: the entry point works; the rest run in
+    # this process (tests.test_cli.invoke_cli).
     table = run_cli("analysis", "coverage", *ARGS, env=env).stdout
     assert "distances: geodesic" in table
     # A's 8 t go to V1: unmet 2 + 10 = 12 t.
     assert "unmet 12.0 t" in table
-    doc = json.loads(run_cli("analysis", "coverage", *ARGS, "--format", "json", env=env).stdout)
+    doc = json.loads(invoke_cli("analysis", "coverage", *ARGS, "--format", "json", env=env).stdout)
     assert doc["totals"]["unmet_t"] == pytest.approx(12.0)
     out = tmp_path / "v.csv"
-    run_cli("analysis", "coverage", *ARGS, "--format", "csv", "--out", str(out), env=env)
+    invoke_cli("analysis", "coverage", *ARGS, "--format", "csv", "--out", str(out), env=env)
     rows = {r["code"]: r for r in csv.DictReader(io.StringIO(out.read_text(encoding="utf-8")))}
     assert float(rows["T-CC-V1"]["supplied_t"]) == pytest.approx(8.0)
-    geo = json.loads(run_cli("analysis", "coverage", *ARGS, "--format", "geojson", env=env).stdout)
+    geo = json.loads(
+        invoke_cli("analysis", "coverage", *ARGS, "--format", "geojson", env=env).stdout
+    )
     assert {f["properties"]["kind"] for f in geo["features"]} == {"zone", "flow", "village"}
     more = json.loads(
-        run_cli(
+        invoke_cli(
             "analysis",
             "coverage",
             *ARGS,
@@ -102,7 +106,7 @@ def test_cli_what_if_with_a_zone_file(committed_case: str, tmp_path: Path) -> No
         ),
         encoding="utf-8",
     )
-    said = run_cli("analysis", "what-if", *ARGS, "--zones", str(zones), env=env).stdout
+    said = invoke_cli("analysis", "what-if", *ARGS, "--zones", str(zones), env=env).stdout
     # The drawn zone (1.1 km from V2) covers V2: unmet 12 → 2.
     assert "Unmet 12.0 t → 2.0 t" in said
     assert "Newly covered: T-CC-V2" in said
@@ -122,7 +126,7 @@ def test_cli_what_if_with_a_zone_file(committed_case: str, tmp_path: Path) -> No
     ],
 )
 def test_cli_bad_input_is_one_readable_line(database_url: str, args: list[str], says: str) -> None:
-    result = run_cli("analysis", *args, env={"DATABASE_URL": database_url}, check=False)
+    result = invoke_cli("analysis", *args, env={"DATABASE_URL": database_url}, check=False)
     assert result.returncode == 1, result.stdout + result.stderr
     assert says in result.stderr
     assert "Traceback" not in result.stderr

@@ -10,12 +10,12 @@ import sqlalchemy as sa
 from geo.store.db import make_engine
 from tests.analysis.test_siting_workflow import at
 from tests.factories import make_village
-from tests.test_cli import run_cli
+from tests.test_cli import invoke_cli
 
 
 def test_sites_table_json_save_and_readable_errors(fresh_database_url: str, tmp_path: Path) -> None:
     env = {"DATABASE_URL": fresh_database_url, "CRAFTMAP_HOME": str(tmp_path / "unused")}
-    run_cli("migrate", env=env)
+    invoke_cli("migrate", env=env)
     make_village(
         fresh_database_url,
         at=at(0, 0),
@@ -35,15 +35,15 @@ def test_sites_table_json_save_and_readable_errors(fresh_database_url: str, tmp_
         "--mode",
         "geodesic",
     ]
-    table = run_cli(*common, env=env).stdout
+    table = invoke_cli(*common, env=env).stdout
     assert "T-CLI-A 250.0 t" in table and "1 of the 2 sites" in table
     out = tmp_path / "sites.json"
-    run_cli(*common, "--format", "json", "--out", str(out), env=env)
+    invoke_cli(*common, "--format", "json", "--out", str(out), env=env)
     answer = json.loads(out.read_text(encoding="utf-8"))
     cell = answer["sites"][0]["cell"]
     assert answer["totals"]["served_t"] == 250.0
 
-    saved = run_cli(*common, "--save", "1", "--name", "Vùng đề xuất A", env=env).stdout
+    saved = invoke_cli(*common, "--save", "1", "--name", "Vùng đề xuất A", env=env).stdout
     assert f"DX-{cell}" in saved
     engine = make_engine(fresh_database_url)
     try:
@@ -61,7 +61,7 @@ def test_sites_table_json_save_and_readable_errors(fresh_database_url: str, tmp_
     assert row.status == "proposed" and row.name == "Vùng đề xuất A"
     assert row.actor.startswith("cli:")
 
-    again = run_cli(
+    again = invoke_cli(
         "analysis",
         "save-site",
         "--cell",
@@ -75,6 +75,6 @@ def test_sites_table_json_save_and_readable_errors(fresh_database_url: str, tmp_
     )
     assert again.returncode == 1 and "Traceback" not in again.stderr
     for bad in (["--k", "0"], ["--material", "gold"], ["--resolution", "12"]):
-        result = run_cli(*common, *bad, env=env, check=False)
+        result = invoke_cli(*common, *bad, env=env, check=False)
         assert result.returncode == 1, result.stderr
         assert result.stderr.startswith("craftmap: ") and "Traceback" not in result.stderr

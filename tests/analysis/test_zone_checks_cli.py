@@ -12,7 +12,7 @@ import pytest
 
 from tests.conftest import demo_database
 from tests.factories import make_zone
-from tests.test_cli import run_cli
+from tests.test_cli import invoke_cli, run_cli
 
 
 @pytest.fixture(scope="module")
@@ -36,7 +36,7 @@ def checked_url(pg_server_url: str) -> Iterator[str]:
 
 def test_table_lists_reasons_in_the_language_asked(checked_url: str) -> None:
     env = {"DATABASE_URL": checked_url}
-    result = run_cli("analysis", "zone-checks", "--as-of", "2026-06-15", env=env)
+    result = invoke_cli("analysis", "zone-checks", "--as-of", "2026-06-15", env=env)
     lines = result.stdout.splitlines()
     assert lines[0].startswith("Zone checks as of 15/06/2026: 17 zones checked")
     assert "haul 50 km (straight line)" in result.stdout and "proposed included" in result.stdout
@@ -46,7 +46,7 @@ def test_table_lists_reasons_in_the_language_asked(checked_url: str) -> None:
     # Errors are listed first, then warnings, then infos.
     severities = [line.split()[0] for line in lines[lines.index("") + 2 :]]
     assert severities == sorted(severities, key=["error", "warning", "info"].index)
-    english = run_cli(
+    english = invoke_cli(
         "analysis", "zone-checks", "--as-of", "2026-06-15", "--lang", "en", env=env
     ).stdout
     assert "Certificate expired on 2026-01-01 (165 days ago)" in english
@@ -55,7 +55,7 @@ def test_table_lists_reasons_in_the_language_asked(checked_url: str) -> None:
 def test_json_csv_geojson_and_out(checked_url: str, tmp_path: Path) -> None:
     env = {"DATABASE_URL": checked_url}
     args = ("analysis", "zone-checks", "--as-of", "2026-06-15", "--checks", "overlap,certificate")
-    body = json.loads(run_cli(*args, "--format", "json", env=env).stdout)
+    body = json.loads(invoke_cli(*args, "--format", "json", env=env).stdout)
     assert body["parameters"]["checks"] == ["overlap", "certificate"]
     assert sorted((f["code"], f["check"]) for f in body["findings"]) == [
         ("T-CHECK-EXPIRED", "certificate"),
@@ -63,7 +63,7 @@ def test_json_csv_geojson_and_out(checked_url: str, tmp_path: Path) -> None:
         ("T-CHECK-OVERLAP", "overlap"),
     ]
     out = tmp_path / "checks.csv"
-    written = run_cli(
+    written = invoke_cli(
         *args, "--format", "csv", "--out", str(out), "--api-root", "https://gis.example", env=env
     )
     assert "Wrote 3 findings" in written.stderr and written.stdout == ""
@@ -73,7 +73,7 @@ def test_json_csv_geojson_and_out(checked_url: str, tmp_path: Path) -> None:
     assert len(rows) == 3 and rows[0]["url"].startswith(
         "https://gis.example/collections/material-zones/items/"
     )
-    shapes = json.loads(run_cli(*args, "--format", "geojson", env=env).stdout)
+    shapes = json.loads(invoke_cli(*args, "--format", "geojson", env=env).stdout)
     kinds = sorted(f["properties"]["kind"] for f in shapes["features"])
     assert kinds == ["overlap", "zone", "zone"]
 
@@ -82,11 +82,12 @@ def test_exit_codes(checked_url: str) -> None:
     env = {"DATABASE_URL": checked_url}
     base = ("analysis", "zone-checks", "--as-of", "2026-06-15")
     # The list is information: exit 0 even with errors in it...
-    assert run_cli(*base, env=env, check=False).returncode == 0
+    assert invoke_cli(*base, env=env, check=False).returncode == 0
     # ...unless asked to fail on them (cron).
+    # A real process, as cron runs it: its exit code is what the option is for.
     failed = run_cli(*base, "--fail-on", "error", env=env, check=False)
     assert failed.returncode == 1 and "T-CHECK-EXPIRED" in failed.stdout
-    calm = run_cli(
+    calm = invoke_cli(
         *base, "--fail-on", "error", "--checks", "capacity_unknown", env=env, check=False
     )
     assert calm.returncode == 0
@@ -97,6 +98,6 @@ def test_exit_codes(checked_url: str) -> None:
         ["--format", "xml"],
         ["--material", "gold"],
     ):
-        result = run_cli(*base, *bad, env=env, check=False)
+        result = invoke_cli(*base, *bad, env=env, check=False)
         assert result.returncode == 1, bad
         assert result.stderr.startswith("craftmap: ") and "Traceback" not in result.stderr

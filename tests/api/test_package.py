@@ -76,23 +76,25 @@ def test_package_is_in_the_openapi(client: TestClient) -> None:
 def test_cli_writes_packages_and_refuses_bad_areas_readably(
     database_url: str, tmp_path: Path
 ) -> None:
-    from tests.test_cli import run_cli
+    from tests.test_cli import invoke_cli, run_cli
 
     env = {"DATABASE_URL": database_url}
     out = tmp_path / "thanh-hoa.gpkg"
+    # The one real `craftmap` process of this file (the entry point); the rest run in this
+    # process (tests.test_cli.invoke_cli).
     done = run_cli("package", "--area", "38", "--out", str(out), "--crs", "EPSG:5897", env=env)
     assert f"Wrote {out}" in done.stdout and "villages" in done.stdout
     assert pyogrio.read_info(out, layer="villages")["crs"] == "EPSG:5897"
     kmz = tmp_path / "pu-luong.kmz"
-    run_cli("package", "--commune", "14956", "--out", str(kmz), env=env)
+    invoke_cli("package", "--commune", "14956", "--out", str(kmz), env=env)
     assert zipfile.is_zipfile(kmz)
-    bad = run_cli(
+    bad = invoke_cli(
         "package", "--area", "99999", "--out", str(tmp_path / "x.gpkg"), env=env, check=False
     )
     assert bad.returncode == 1 and "Traceback" not in bad.stderr
     assert "no administrative unit with code '99999'" in bad.stderr
     assert not (tmp_path / "x.gpkg").exists()
-    wrong = run_cli(
+    wrong = invoke_cli(
         "package", "--area", "38", "--out", str(tmp_path / "x.shp"), env=env, check=False
     )
     assert wrong.returncode == 1 and "unknown package format 'shp'" in wrong.stderr

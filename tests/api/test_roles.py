@@ -18,7 +18,7 @@ from geo.store.db import make_engine
 from tests.api.conftest import bearer
 from tests.api.test_write import ZONE
 from tests.conftest import create_database, drop_database, libpq_conninfo, with_role
-from tests.test_cli import run_cli
+from tests.test_cli import invoke_cli, run_cli
 
 REFUSED = "must be owner|permission denied"
 
@@ -113,7 +113,7 @@ def test_craftmap_migrate_runs_as_the_owner_and_grants_the_app(
     bare_database: dict[str, str],
 ) -> None:
     env = {"DATABASE_URL": bare_database["app"], "MIGRATION_DATABASE_URL": bare_database["owner"]}
-    assert migrate.head_revision() in run_cli("migrate", env=env).stdout
+    assert migrate.head_revision() in invoke_cli("migrate", env=env).stdout
     with psycopg.connect(libpq_conninfo(bare_database["admin"])) as conn:
         owners = set(
             conn.execute(
@@ -125,7 +125,7 @@ def test_craftmap_migrate_runs_as_the_owner_and_grants_the_app(
         )
     assert owners == {(roles.OWNER_ROLE,)}
     # The app can now create a key (rows, sequence, history through the trigger)…
-    created = run_cli("keys", "create", "--name", "roles", "--role", "viewer", env=env)
+    created = invoke_cli("keys", "create", "--name", "roles", "--role", "viewer", env=env)
     assert created.stdout.startswith("cm_")
     engine = make_engine(bare_database["app"])
     with engine.begin() as conn:
@@ -137,13 +137,13 @@ def test_craftmap_migrate_runs_as_the_owner_and_grants_the_app(
         owner.dispose()
         conn.execute(sa.text("INSERT INTO later_table DEFAULT VALUES"))
     engine.dispose()
-    assert "downgraded to base" in run_cli("migrate", "--down-to", "base", env=env).stdout
+    assert "downgraded to base" in invoke_cli("migrate", "--down-to", "base", env=env).stdout
 
 
 def test_one_url_still_works_for_an_external_server(fresh_database_url: str) -> None:
     env = {"DATABASE_URL": fresh_database_url}
-    assert migrate.head_revision() in run_cli("migrate", env=env).stdout
-    assert run_cli("keys", "create", "--name", "one", "--role", "viewer", env=env).stdout
+    assert migrate.head_revision() in invoke_cli("migrate", env=env).stdout
+    assert invoke_cli("keys", "create", "--name", "one", "--role", "viewer", env=env).stdout
 
 
 def test_the_private_cluster_makes_owner_and_app_roles(tmp_path: Path) -> None:
@@ -154,7 +154,8 @@ def test_the_private_cluster_makes_owner_and_app_roles(tmp_path: Path) -> None:
         owner_url = run_cli("db", "url", "--role", "owner", env=env).stdout.strip()
         admin_url = run_cli("db", "url", "--role", "admin", env=env).stdout.strip()
         assert f"//{roles.APP_ROLE}:" in app_url and f"//{roles.OWNER_ROLE}:" in owner_url
-        assert migrate.head_revision() in run_cli("migrate", env=env).stdout
+        # db … as real processes; the data commands in this process, on that cluster.
+        assert migrate.head_revision() in invoke_cli("migrate", env=env).stdout
         with psycopg.connect(libpq_conninfo(admin_url)) as conn:
             found = dict(
                 conn.execute(
@@ -167,7 +168,7 @@ def test_the_private_cluster_makes_owner_and_app_roles(tmp_path: Path) -> None:
         assert found == {"craftmap": True, roles.OWNER_ROLE: False, roles.APP_ROLE: False}
         assert table_owner == (roles.OWNER_ROLE,)
         name = f"cluster {uuid.uuid4().hex[:4]}"
-        assert run_cli("keys", "create", "--name", name, "--role", "viewer", env=env).stdout
+        assert invoke_cli("keys", "create", "--name", name, "--role", "viewer", env=env).stdout
         with (
             psycopg.connect(libpq_conninfo(app_url)) as conn,
             pytest.raises(psycopg.errors.InsufficientPrivilege),
@@ -183,7 +184,7 @@ def test_the_private_cluster_makes_owner_and_app_roles(tmp_path: Path) -> None:
         )
         run_cli("db", "start", env=env)
         assert run_cli("db", "url", env=env).stdout.strip() != app_url
-        assert name in run_cli("keys", "list", env=env).stdout
+        assert name in invoke_cli("keys", "list", env=env).stdout
     finally:
         run_cli("db", "stop", env=env, check=False)
 

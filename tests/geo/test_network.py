@@ -34,7 +34,7 @@ from geo.kernel.vocab import RoadClass
 from geo.store import migrate
 from geo.store.db import set_actor
 from tests import DEMO_DIR
-from tests.test_cli import run_cli
+from tests.test_cli import invoke_cli, run_cli
 
 GEOD = Geod(ellps="WGS84")
 NODES = {
@@ -364,11 +364,13 @@ def test_cli_import_info_and_bad_input(
 ) -> None:
     migrate.upgrade(fresh_database_url)
     env = {"DATABASE_URL": fresh_database_url}
+    # The one real `craftmap` process of this file (the entry point); the rest run in this
+    # process (tests.test_cli.invoke_cli).
     out = run_cli("network", "import", str(osm_file), "--name", "test", env=env).stdout
     assert "test: 6 edges, 7 vertices" in out and "2 connected components" in out
-    again = run_cli("network", "import", str(osm_file), "--name", "test", env=env, check=False)
+    again = invoke_cli("network", "import", str(osm_file), "--name", "test", env=env, check=False)
     assert again.returncode == 1 and "exists; use --replace" in again.stderr
-    assert "test: 6 edges" in run_cli("network", "info", env=env).stdout
+    assert "test: 6 edges" in invoke_cli("network", "info", env=env).stdout
 
     empty = tmp_path / "empty.osm.pbf"
     empty.write_bytes(b"")
@@ -383,11 +385,11 @@ def test_cli_import_info_and_bad_input(
         ],
     )
     for bad, message in ((empty, "cannot read it"), (points, "expected a line geometry")):
-        result = run_cli("network", "import", str(bad), "--name", "bad", env=env, check=False)
+        result = invoke_cli("network", "import", str(bad), "--name", "bad", env=env, check=False)
         assert result.returncode == 1 and message in result.stderr
         assert "Traceback" not in result.stderr
     # Nothing of the bad files was written.
-    info = run_cli("network", "info", env=env).stdout
+    info = invoke_cli("network", "info", env=env).stdout
     assert "bad" not in info and info.count("edges") == 1
 
 

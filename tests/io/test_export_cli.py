@@ -7,12 +7,14 @@ from pathlib import Path
 import pyogrio
 from pyproj import CRS
 
-from tests.test_cli import run_cli
+from tests.test_cli import invoke_cli, run_cli
 
 
 def test_export_writes_the_filtered_selection(database_url: str, tmp_path: Path) -> None:
     env = {"DATABASE_URL": database_url}
     out = tmp_path / "cói.shp.zip"
+    # The one real `craftmap` process of this file (the entry point); the rest run in this
+    # process (tests.test_cli.invoke_cli).
     done = run_cli(
         "export",
         "material-zones",
@@ -34,7 +36,7 @@ def test_export_writes_the_filtered_selection(database_url: str, tmp_path: Path)
     # Nothing is left beside the file.
     assert sorted(p.name for p in tmp_path.iterdir()) == [out.name]
 
-    kml = run_cli(
+    kml = invoke_cli(
         "export",
         "routes",
         str(tmp_path / "routes"),
@@ -63,7 +65,7 @@ def test_bad_requests_get_one_readable_line(database_url: str, tmp_path: Path) -
         (["villages", str(tmp_path / "nope" / "x.gpkg")], "no folder"),
     ]
     for args, said in cases:
-        result = run_cli("export", *args, env=env, check=False)
+        result = invoke_cli("export", *args, env=env, check=False)
         assert result.returncode == 1, (args, result.stdout, result.stderr)
         assert said in result.stderr and "Traceback" not in result.stderr, (args, result.stderr)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["taken.gpkg"]

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from geo.io import figures
-from tests.test_cli import run_cli
+from tests.test_cli import invoke_cli, run_cli
 
 HEADER = "village_code,zone_code,material,year,tonnes,estimate,basis,sources\n"
 ROWS = (
@@ -43,22 +43,24 @@ def test_import_round_trip_and_idempotence(
     path = tmp_path / "figures.csv"
     path.write_text(HEADER + ROWS, encoding="utf-8")
     before = _state(import_engine)
+    # The one real `craftmap` process of this file (the entry point); the rest run in this
+    # process (tests.test_cli.invoke_cli).
     dry = run_cli("figures", "import", str(path), "--dry-run", env=env)
     assert "dry run" in dry.stdout and _state(import_engine) == before
 
-    done = run_cli("figures", "import", str(path), env=env)
+    done = invoke_cli("figures", "import", str(path), env=env)
     assert "2 rows: 2 new, 0 changed, 0 unchanged; 2 features" in done.stdout
     after = _state(import_engine)
     assert after[0] == before[0] + 2
     assert after[2] == {"sedge": 120.5} and after[3] == 8800
 
-    listed = run_cli("figures", "list", "--year", "2026", "--format", "csv", env=env).stdout
+    listed = invoke_cli("figures", "list", "--year", "2026", "--format", "csv", env=env).stdout
     read_back = figures.read_csv_text(listed)
     assert read_back == figures.read_csv_text(HEADER + ROWS)
     assert "Phiếu điều tra “chiếu cói” Kén Thôn" in listed
     assert "<HTX> Quảng Chính & tổ hợp tác" in listed
 
-    again = run_cli("figures", "import", str(path), env=env)
+    again = invoke_cli("figures", "import", str(path), env=env)
     assert "2 unchanged; 0 features" in again.stdout
     assert _state(import_engine) == after
     with import_engine.connect() as conn:
@@ -74,10 +76,12 @@ def test_import_round_trip_and_idempotence(
         )
     assert actors == [f"cli:{getpass.getuser()}"]
 
-    table = run_cli("figures", "list", "--material", "sedge", env=env).stdout
+    table = invoke_cli("figures", "list", "--material", "sedge", env=env).stdout
     assert "TH-Z-010" in table and "M  Kén Thôn" in table
 
-    listed_json = run_cli("figures", "list", "--year", "2026", "--format", "json", env=env).stdout
+    listed_json = invoke_cli(
+        "figures", "list", "--year", "2026", "--format", "json", env=env
+    ).stdout
     assert '"basis": "Ước tính: 550 ha × 8 t/ha/vụ × 2 vụ' in listed_json
 
 
@@ -98,7 +102,7 @@ def test_a_bad_row_writes_nothing_and_names_its_line(
         path = tmp_path / "bad.csv"
         good = "TH-V-035,,sedge,2027,99,false,,\n"
         path.write_text(HEADER + good + bad_row, encoding="utf-8")
-        result = run_cli("figures", "import", str(path), env=env, check=False)
+        result = invoke_cli("figures", "import", str(path), env=env, check=False)
         assert result.returncode == 1, result.stdout
         assert "line 3" in result.stderr and words in result.stderr, result.stderr
         assert "Traceback" not in result.stderr + result.stdout
@@ -107,7 +111,7 @@ def test_a_bad_row_writes_nothing_and_names_its_line(
 
 def test_record_a_village_and_a_zone(import_urls: dict[str, str], import_engine: Engine) -> None:
     env = {"DATABASE_URL": import_urls["app"]}
-    done = run_cli(
+    done = invoke_cli(
         "figures",
         "record",
         "--village",
@@ -130,13 +134,13 @@ def test_record_a_village_and_a_zone(import_urls: dict[str, str], import_engine:
     # 2024 is older than the demo's 2025: the village keeps its 2025 figure.
     assert "TH-V-040 vau 2024: 120 t (recorded)" in done.stdout
     assert "current figure follows" not in done.stdout
-    zone = run_cli(
+    zone = invoke_cli(
         "figures", "record", "--zone", "TH-Z-008", "--year", "2030", "--tonnes", "310", env=env
     )
     assert "TH-Z-008 rattan 2030: 310 t (recorded); the feature's current figure follows" in (
         zone.stdout
     )
-    refused = run_cli(
+    refused = invoke_cli(
         "figures",
         "record",
         "--village",
@@ -156,7 +160,9 @@ def test_record_a_village_and_a_zone(import_urls: dict[str, str], import_engine:
     rows = list(
         csv.DictReader(
             io.StringIO(
-                run_cli("figures", "list", "--material", "vau", "--format", "csv", env=env).stdout
+                invoke_cli(
+                    "figures", "list", "--material", "vau", "--format", "csv", env=env
+                ).stdout
             )
         )
     )

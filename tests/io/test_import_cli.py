@@ -10,7 +10,7 @@ from sqlalchemy.engine import Engine
 
 from tests.io.conftest import table_counts
 from tests.io.test_import_formats import villages, write_geojson
-from tests.test_cli import run_cli
+from tests.test_cli import invoke_cli, run_cli
 
 
 def test_cli_dry_run_apply_and_reports(
@@ -20,6 +20,8 @@ def test_cli_dry_run_apply_and_reports(
     source = villages(f"CLI{uuid.uuid4().hex[:6]}")
     path = write_geojson(source, tmp_path)
     before = table_counts(import_engine)
+    # The one real `craftmap` process of this file (the entry point); the rest run in this
+    # process (tests.test_cli.invoke_cli).
     dry = run_cli(
         "import", str(path), "--into", "villages", "--report", str(tmp_path / "r.json"), env=env
     )
@@ -29,7 +31,7 @@ def test_cli_dry_run_apply_and_reports(
     report = json.loads((tmp_path / "r.json").read_text("utf-8"))
     assert report["counts"]["inserted"] == 3 and report["dry_run"] is True
 
-    done = run_cli(
+    done = invoke_cli(
         "import",
         str(path),
         "--into",
@@ -44,7 +46,7 @@ def test_cli_dry_run_apply_and_reports(
     assert "Báo cáo nhập dữ liệu" in page and "Làng nghề mây tre đan Hoằng Lộc" in page
     assert table_counts(import_engine)["craft_village"] == before["craft_village"] + 3
 
-    csv_run = run_cli(
+    csv_run = invoke_cli(
         "import", str(path), "--into", "villages", "--report", str(tmp_path / "r.csv"), env=env
     )
     assert "3 unchanged" in csv_run.stdout
@@ -57,12 +59,14 @@ def test_cli_refused_file_is_one_readable_line(import_urls: dict[str, str], tmp_
     env = {"DATABASE_URL": import_urls["app"]}
     broken = tmp_path / "lang.zip"
     broken.write_bytes(b"not a zip at all")
-    result = run_cli("import", str(broken), "--into", "villages", "--apply", env=env, check=False)
+    result = invoke_cli(
+        "import", str(broken), "--into", "villages", "--apply", env=env, check=False
+    )
     assert result.returncode == 1
     assert "not a readable zip archive" in result.stderr
     assert "Traceback" not in result.stderr + result.stdout
 
-    bad_into = run_cli("import", str(broken), "--into", "bananas", env=env, check=False)
+    bad_into = invoke_cli("import", str(broken), "--into", "bananas", env=env, check=False)
     assert bad_into.returncode == 1 and "import into one of villages" in bad_into.stderr
 
 
@@ -71,7 +75,7 @@ def test_cli_rejected_rows_exit_non_zero(import_urls: dict[str, str], tmp_path: 
     source = villages(f"CLR{uuid.uuid4().hex[:6]}")
     source.loc[0, "kind"] = "làng cổ"
     path = write_geojson(source, tmp_path)
-    result = run_cli("import", str(path), "--into", "villages", "--apply", env=env, check=False)
+    result = invoke_cli("import", str(path), "--into", "villages", "--apply", env=env, check=False)
     assert result.returncode == 1
     assert "row 1" in result.stderr and "kind: unknown value 'làng cổ'" in result.stderr
     assert "nothing was written" in result.stdout
