@@ -5,8 +5,9 @@ export PATH := $(HOME)/.local/bin:$(PATH)
 UV ?= uv
 CRAFTMAP := $(UV) run --frozen craftmap
 # Two pytest-xdist workers, whole files each (module fixtures stay shared): see
-# tests/conftest.py. `make test PYTEST_ARGS=tests/api` runs a part without xdist.
-PYTEST_ARGS ?= -n 2 --dist loadfile
+# tests/conftest.py; the 40 slowest tests are listed at the end, to keep the suite in time.
+# `make test PYTEST_ARGS=tests/api` runs a part without xdist.
+PYTEST_ARGS ?= -n 2 --dist loadfile --durations=40
 
 .PHONY: run test setup system-deps venv map-assets db demo lint bench clean
 
