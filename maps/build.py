@@ -16,6 +16,7 @@ from folium.utilities import JsCode
 
 from geo.io import route_handouts as handouts
 from geo.kernel import vocab
+from geo.kernel.route_notes import note_text
 from geo.kernel.text import DEFAULT_LANG, Lang, Text, number
 from geo.query.mapdata import OverviewData
 from maps import assets, context, layers, styles
@@ -1205,7 +1206,8 @@ def _timetable(plan: handouts.RoutePlan, stops: gpd.GeoDataFrame, settings: MapS
         if straight:
             marks += f'<div class="cm-leg-straight">⚠ {html_text(straight)}</div>'
         if stop.window_problem:
-            problem = handouts.WORDS["missed"].format(problem=stop.window_problem)(lang)
+            said = note_text(stop.window_problem, lang)
+            problem = handouts.WORDS["missed"].format(problem=said)(lang)
             marks += f'<div class="cm-window-problem">⚠ {html_text(problem)}</div>'
         drive = "" if stop.leg_min is None else number(handouts.minutes(stop.leg_min), lang)
         wait = handouts.minutes(stop.wait_min)

@@ -19,6 +19,7 @@ from api.openapi import bilingual
 from api.routers.ogc import render
 from geo.kernel import text as texts
 from geo.kernel.errors import InvalidInput
+from geo.kernel.route_notes import note_text
 from geo.kernel.text import Text, number
 from geo.kernel.vocab import label
 from geo.store.keys import KeyInfo
@@ -274,20 +275,17 @@ def _page(document: dict[str, Any], lang: str) -> dict[str, Any]:
                 "leg_kind_text": ""
                 if leg is None
                 else ROUTE_DESIGN_PAGE[f"kind_{leg['kind']}"](lang),
-                "leg_note": None if leg is None else workflow.note_text(leg["note"], lang),
-                "problem": workflow.note_text(row["problem"], lang),
+                "leg_note": None if leg is None else note_text(leg["note"], lang),
+                "problem": note_text(row["problem"], lang),
                 "fallback": leg is not None and leg["kind"] != "road",
             }
         )
     return {
         **document,
         "unreachable": [
-            {**u, "problem": workflow.note_text(u["problem"], lang)}
-            for u in document["unreachable"]
+            {**u, "problem": note_text(u["problem"], lang)} for u in document["unreachable"]
         ],
-        "fallbacks": [
-            {**f, "note": workflow.note_text(f["note"], lang)} for f in document["fallbacks"]
-        ],
+        "fallbacks": [{**f, "note": note_text(f["note"], lang)} for f in document["fallbacks"]],
         "rows": rows,
         "mode_text": label("travel_mode", document["mode"], lang),
         "km_text": f"{number(document['km'], lang, 1)} km",

@@ -29,6 +29,7 @@ from lxml import etree  # type: ignore[import-untyped]
 
 from geo.kernel import vocab
 from geo.kernel.errors import NotFound
+from geo.kernel.route_notes import note_text
 from geo.kernel.text import Text, number
 from geo.store.db import Connection
 
@@ -162,7 +163,7 @@ def leg_words(stop: PlanStop, lang: str) -> str | None:
         kind = WORDS["boat"](lang)
     else:
         return None
-    return f"{kind} ({stop.leg_note})" if stop.leg_note else kind
+    return f"{kind} ({note_text(stop.leg_note, lang)})" if stop.leg_note else kind
 
 
 def stop_description(stop: PlanStop, lang: str, *, timed: bool) -> str:
@@ -190,7 +191,7 @@ def stop_description(stop: PlanStop, lang: str, *, timed: bool) -> str:
     if stop.overnight:
         parts.append(WORDS["overnight"](lang))
     if stop.window_problem:
-        parts.append(WORDS["missed"].format(problem=stop.window_problem)(lang))
+        parts.append(WORDS["missed"].format(problem=note_text(stop.window_problem, lang))(lang))
     return "; ".join(parts)
 
 

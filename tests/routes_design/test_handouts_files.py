@@ -294,3 +294,21 @@ def test_a_hostile_stop_name_is_text_in_the_timetable(
     assert "&lt;script&gt;alert(1)&lt;/script&gt; &amp; &#34;Trà Đông&#34;" in row or (
         "&lt;script&gt;alert(1)&lt;/script&gt; &amp; &quot;Trà Đông&quot;" in row
     )
+
+
+def test_stored_notes_are_said_in_the_hand_outs_language() -> None:
+    # The designer stores its notes in English; a Vietnamese hand-out says them in Vietnamese.
+    stop = PlanStop(
+        seq=2,
+        name="Làng nón lá Trường Giang",
+        lon=105.8,
+        lat=19.8,
+        leg_kind="geodesic",
+        leg_note="no road network is loaded",
+        window_problem="arrives 17:40, after closing at 17:00",
+    )
+    vi = route_handouts.stop_description(stop, "vi", timed=True)
+    en = route_handouts.stop_description(stop, "en", timed=True)
+    assert "chưa nạp mạng lưới đường bộ" in vi and "no road network" not in vi
+    assert "đến lúc 17:40, sau giờ đóng cửa 17:00" in vi and "after closing" not in vi
+    assert "no road network is loaded" in en and "after closing at 17:00" in en
