@@ -208,7 +208,7 @@ def timetable(
         if previous is not None:
             drive = float(drive_min[previous, stop])
             if not math.isfinite(drive):
-                problems.append(f"no known way from stop {previous}")
+                problems.append("no known way from the previous stop")
                 drive = 0.0
             if stops[previous].overnight and position - 1 > 0:
                 day += 1

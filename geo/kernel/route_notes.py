@@ -68,8 +68,9 @@ _NOTE_WORDS: list[tuple[re.Pattern[str], Text]] = [
         ),
     ),
     (
-        re.compile(r"no known way from stop (?P<k>\d+)"),
-        Text("không có đường đi từ điểm dừng {k}", "no known way from stop {k}"),
+        # Said of the stop it reaches: a stop number here would need the input's indexing.
+        re.compile(r"no known way from the previous stop"),
+        Text("không có đường đi từ điểm dừng trước", "no known way from the previous stop"),
     ),
 ]
 _MODE_WORDS = {

@@ -366,7 +366,7 @@ def test_unreachable_pairs(exact_up_to: int) -> None:
     assert result.cost == INF
     assert result.infinite_legs == [(1, 3)]
     assert result.unreachable == [3]
-    assert result.timetable[-1].problem == "no known way from stop 1"
+    assert result.timetable[-1].problem == "no known way from the previous stop"
 
 
 @pytest.mark.parametrize("exact_up_to", [11, 0])

@@ -312,3 +312,11 @@ def test_stored_notes_are_said_in_the_hand_outs_language() -> None:
     assert "chưa nạp mạng lưới đường bộ" in vi and "no road network" not in vi
     assert "đến lúc 17:40, sau giờ đóng cửa 17:00" in vi and "after closing" not in vi
     assert "no road network is loaded" in en and "after closing at 17:00" in en
+
+
+def test_the_order_modules_problem_is_said_in_vietnamese() -> None:
+    from geo.kernel.route_notes import note_text
+
+    assert note_text("no known way from the previous stop", "vi") == (
+        "không có đường đi từ điểm dừng trước"
+    )
