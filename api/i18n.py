@@ -160,6 +160,8 @@ FEATURE_PAGE: dict[str, Text] = {
     "stops": Text("Các điểm dừng", "Stops"),
     "route_map": Text("Xem bản đồ tuyến", "Open the route map"),
     "route_handouts": Text("Tải về cho hướng dẫn viên", "Downloads for the guide"),
+    "route_design": Text("Lịch trình theo đường bộ", "Timetable along the roads"),
+    "route_corridor": Text("Làng nghề dọc tuyến", "Villages on the way"),
     "route_of_stop": Text("Thuộc tuyến", "Part of the route"),
     "village_of_stop": Text("Làng nghề tại điểm dừng", "Village at this stop"),
     "distance": Text("cách {km}", "{km} away"),

@@ -320,3 +320,24 @@ def test_the_order_modules_problem_is_said_in_vietnamese() -> None:
     assert note_text("no known way from the previous stop", "vi") == (
         "không có đường đi từ điểm dừng trước"
     )
+
+
+def test_the_route_item_page_links_its_timetable_and_villages_on_the_way(
+    client: TestClient, connection: Connection
+) -> None:
+    designed = designed_route(connection)
+    for lang, words in (
+        ("vi", ("Lịch trình theo đường bộ", "Làng nghề dọc tuyến")),
+        ("en", ("Timetable along the roads", "Villages on the way")),
+    ):
+        page = client.get(
+            f"/collections/routes/items/{designed.id}", params={"f": "html", "lang": lang}
+        )
+        assert page.status_code == 200
+        assert all(word in page.text for word in words)
+        for path in ("design", "corridor"):
+            href = f"/routes/{designed.id}/{path}?f=html&amp;lang={lang}"
+            assert f'href="{href}"' in page.text
+            linked = client.get(href.replace("&amp;", "&"))
+            assert linked.status_code == 200, linked.text
+            assert linked.headers["content-type"].startswith("text/html")
