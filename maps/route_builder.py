@@ -456,7 +456,8 @@ class RouteBuilder(MacroElement):
             form.dataset.preview = 'busy';
             var answer = null;
             try {
-              var response = await fetch(apiRoot + '/routes/design/preview', {method: 'POST',
+              var url = apiRoot + '/routes/design/preview?lang=' + lang;
+              var response = await fetch(url, {method: 'POST',
                 headers: {'Content-Type': 'application/json', 'Accept': 'application/json'},
                 body: JSON.stringify(request(optimise))});
               if (mine !== asked) return null;

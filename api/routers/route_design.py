@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi import Path as PathParam
@@ -45,6 +45,20 @@ FormatQuery = Annotated[
 LangQuery = Annotated[
     str | None,
     Query(description=bilingual(Text("ngôn ngữ trang: vi hoặc en", "page language: vi or en"))),
+]
+# The designer's notes are English words in the JSON (they are stored so); the editor asks
+# for them in its page's language.
+NotesLangQuery = Annotated[
+    Literal["vi", "en"] | None,
+    Query(
+        alias="lang",
+        description=bilingual(
+            Text(
+                "nói các ghi chú chặng và giờ lỡ bằng: vi hoặc en (mặc định: tiếng Anh như lưu)",
+                "say the leg notes and missed windows in: vi or en (default: English, as stored)",
+            )
+        ),
+    ),
 ]
 IfMatch = Annotated[
     str | None,
@@ -216,14 +230,29 @@ def design_route(
     summary="Preview the design of unsaved stops",
     openapi_extra=_body_doc(_PREVIEW_SCHEMA),
 )
-def preview_route(body: PreviewBody, session: SessionDep) -> Response:
+def preview_route(
+    body: PreviewBody, session: SessionDep, notes_lang: NotesLangQuery = None
+) -> Response:
     """The design of stops not saved yet (the editor's live view): writes nothing."""
     request = workflow.parse_preview(_json(body, empty=None))
     # Nothing is committed: the session ends with the request and the preview wrote nothing.
     design = workflow.preview_design(session.connection(), request)
-    return JSONResponse(
-        {**workflow.design_document(design), "geojson": workflow.design_geojson(design)}
-    )
+    document = {**workflow.design_document(design), "geojson": workflow.design_geojson(design)}
+    return JSONResponse(_notes_said(document, notes_lang) if notes_lang else document)
+
+
+def _notes_said(value: Any, lang: str) -> Any:
+    """``value`` with every leg note and window problem said in ``lang``."""
+    if isinstance(value, dict):
+        return {
+            k: note_text(v, lang)
+            if k in ("note", "problem") and isinstance(v, str)
+            else _notes_said(v, lang)
+            for k, v in value.items()
+        }
+    if isinstance(value, list):
+        return [_notes_said(v, lang) for v in value]
+    return value
 
 
 @router.get("/routes/{routeId}/design", response_model=None, summary="A route's saved design")

@@ -72,6 +72,15 @@ def test_preview_without_a_network_says_so_per_leg(client: TestClient, session: 
     assert "no road network is loaded" in design["legs"][0]["note"]
     assert design["fallbacks"][0]["leg"] == 1
     assert abs(design["legs"][0]["km"] - path_m("S0", "N0") / 1000) < 0.001
+    # The editor asks for the notes in its page's language: every copy of the note is said.
+    said = client.post(PREVIEW + "?lang=vi", json={"stops": [stop("S0"), stop("N0")]}).json()
+    assert "chưa nạp mạng lưới đường bộ" in said["legs"][0]["note"]
+    assert "chưa nạp mạng lưới đường bộ" in said["fallbacks"][0]["note"]
+    leg_feature = next(
+        f for f in said["geojson"]["features"] if f["properties"]["feature"] == "leg"
+    )
+    assert "no road network" not in leg_feature["properties"]["note"]
+    assert client.post(PREVIEW + "?lang=fr", json={"stops": [stop("S0")]}).status_code in (400, 422)
 
 
 def test_preview_refuses_bad_bodies_with_problem_details(client: TestClient) -> None:
