@@ -182,19 +182,7 @@ def _design_options(body: Any) -> dict[str, Any]:
     unknown = sorted(set(body) - {"optimise", "objective", "end", "network"})
     if unknown:
         raise InvalidInput(f"unknown members {', '.join(u[:40] for u in unknown[:5])}")
-    optimise = body.get("optimise", False)
-    if not isinstance(optimise, bool):
-        raise InvalidInput("optimise must be true or false")
-    objective = body.get("objective", "time")
-    if objective not in ("time", "distance"):
-        raise InvalidInput("objective must be time or distance")
-    end = body.get("end", "open")
-    if end not in ("open", "fixed", "return"):
-        raise InvalidInput("end must be open, fixed or return")
-    network = body.get("network")
-    if network is not None and (not isinstance(network, str) or len(network) > 63):
-        raise InvalidInput("network must be a road network's name")
-    return {"optimise": optimise, "objective": objective, "end": end, "network": network}
+    return workflow.design_options(body)
 
 
 @router.post(

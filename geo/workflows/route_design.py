@@ -930,6 +930,20 @@ def parse_preview(body: Any) -> PreviewRequest:
     if mode not in FALLBACK_KMH:
         raise InvalidInput(f"mode must be one of {', '.join(FALLBACK_KMH)}")
     start = _time_value(body.get("start_time", "08:00"), "start_time") or dt.time(8, 0)
+    options = design_options(body)
+    return PreviewRequest(
+        checked,
+        mode,
+        start,
+        options["optimise"],
+        options["objective"],
+        options["end"],
+        options["network"],
+    )
+
+
+def design_options(body: Mapping[str, Any]) -> dict[str, Any]:
+    """The design options of a request body (optimise, objective, end, network), checked."""
     optimise = body.get("optimise", False)
     if not isinstance(optimise, bool):
         raise InvalidInput("optimise must be true or false")
@@ -941,8 +955,8 @@ def parse_preview(body: Any) -> PreviewRequest:
         raise InvalidInput("end must be open, fixed or return")
     network = body.get("network")
     if network is not None and (not isinstance(network, str) or len(network) > 63):
-        raise InvalidInput("network must be a network's name")
-    return PreviewRequest(checked, mode, start, optimise, objective, end, network)
+        raise InvalidInput("network must be a road network's name")
+    return {"optimise": optimise, "objective": objective, "end": end, "network": network}
 
 
 def preview_design(conn: Connection, request: PreviewRequest | Mapping[str, Any]) -> RouteDesign:
