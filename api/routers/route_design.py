@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi import Path as PathParam
@@ -49,7 +49,7 @@ LangQuery = Annotated[
 # The designer's notes are English words in the JSON (they are stored so); the editor asks
 # for them in its page's language.
 NotesLangQuery = Annotated[
-    Literal["vi", "en"] | None,
+    texts.Lang | None,
     Query(
         alias="lang",
         description=bilingual(
