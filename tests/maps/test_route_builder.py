@@ -21,6 +21,7 @@ import pytest
 import shapely
 import sqlalchemy as sa
 from playwright.sync_api import Browser, Page
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from pyproj import Geod
 
 from api.settings import ApiSettings
@@ -154,18 +155,34 @@ def _open(
 
 
 def _click_village(page: Page, village_id: int) -> None:
-    """A real click on the village's pin."""
-    box = page.evaluate(
-        """(id) => {
-          const map = Object.values(window).find(v => v instanceof L.Map);
-          let found = null;
-          map.eachLayer(l => { if (l.cmId === id && l.getLatLng && l._icon) found = l; });
-          const r = found._icon.getBoundingClientRect();
-          return {x: r.x + r.width / 2, y: r.y + r.height / 2};
-        }""",
-        village_id,
-    )
-    page.mouse.click(box["x"], box["y"])
+    """A real click on the village's pin, and the stop it adds.
+
+    Under a loaded CI machine a click sent while the page is still busy was once lost
+    (a phone run listed 2 of 4 villages): wait for the stop, and click a second time only
+    when the first never arrived. A page that never adds a clicked village still fails.
+    """
+    listed = page.locator("#cm-stops li").count()
+    for _ in range(2):
+        box = page.evaluate(
+            """(id) => {
+              const map = Object.values(window).find(v => v instanceof L.Map);
+              let found = null;
+              map.eachLayer(l => { if (l.cmId === id && l.getLatLng && l._icon) found = l; });
+              const r = found._icon.getBoundingClientRect();
+              return {x: r.x + r.width / 2, y: r.y + r.height / 2};
+            }""",
+            village_id,
+        )
+        page.mouse.click(box["x"], box["y"])
+        try:
+            page.wait_for_function(
+                "(n) => document.querySelectorAll('#cm-stops li').length > n",
+                arg=listed,
+                timeout=5_000,
+            )
+            return
+        except PlaywrightTimeout:
+            continue
 
 
 def _drag(page: Page, source: int, target: int) -> None:
