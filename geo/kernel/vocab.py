@@ -200,6 +200,55 @@ class HistoryAction(StrEnum):
     RESTORE = "restore"
 
 
+class ProgrammeLevel(StrEnum):
+    """Who issued a programme: the Prime Minister (national) or a province's committee."""
+
+    NATIONAL = "national"
+    PROVINCE = "province"
+
+
+class Indicator(StrEnum):
+    """What a programme target measures (801/QĐ-TTg Art. 1, 4182/QĐ-UBND Art. 2).
+
+    Plans that give one figure for crafts restored *and* newly recognised (4182) use the
+    ``*_restored_or_recognised`` codes; the national programme counts them apart.
+    """
+
+    CRAFTS_RESTORED = "crafts_restored"
+    VILLAGES_RESTORED = "villages_restored"
+    CRAFTS_RECOGNISED = "crafts_recognised"
+    VILLAGES_RECOGNISED = "villages_recognised"
+    CRAFTS_RESTORED_OR_RECOGNISED = "crafts_restored_or_recognised"
+    VILLAGES_RESTORED_OR_RECOGNISED = "villages_restored_or_recognised"
+    VILLAGES_TOURISM_LINKED = "villages_tourism_linked"
+    SHARE_EFFECTIVE = "share_effective"
+    SHARE_WORKERS_TRAINED = "share_workers_trained"
+    SHARE_OCOP = "share_ocop"
+    SHARE_IP_PROTECTED = "share_ip_protected"
+    PRODUCTION_VALUE_GROWTH = "production_value_growth"
+    INCOME_VS_2020 = "income_vs_2020"
+    SHARE_ENV_PLAN = "share_env_plan"
+    EXPORTS_USD = "exports_usd"
+
+
+class Comparison(StrEnum):
+    """How a target's value binds: at least, more than, or about."""
+
+    AT_LEAST = "at_least"
+    MORE_THAN = "more_than"
+    ABOUT = "about"
+
+
+class TargetUnit(StrEnum):
+    """The unit of a target's value."""
+
+    COUNT = "count"
+    PERCENT = "percent"
+    PERCENT_PER_YEAR = "percent_per_year"
+    RATIO = "ratio"
+    USD = "usd"
+
+
 LABELS: dict[str, dict[str, Text]] = {
     "village_kind": {
         VillageKind.CRAFT_VILLAGE: Text("Làng nghề", "Craft village"),
