@@ -327,3 +327,16 @@ def test_migration_down_and_up(fresh_database_url: str, target: str) -> None:
             assert conn.execute(sa.text("SELECT version FROM programme")).scalar_one() == 2
     finally:
         engine.dispose()
+
+
+def test_every_programme_code_has_labels_in_both_languages() -> None:
+    from geo.kernel import vocab
+
+    for name, enum in {
+        "programme_level": vocab.ProgrammeLevel,
+        "indicator": vocab.Indicator,
+        "comparison": vocab.Comparison,
+        "target_unit": vocab.TargetUnit,
+    }.items():
+        assert set(vocab.LABELS[name]) == set(enum), name
+    assert vocab.label("indicator", "share_ocop", "en") == "Share with OCOP-ranked products"
