@@ -55,6 +55,10 @@ route_app = typer.Typer(
     no_args_is_help=True,
 )
 app.add_typer(route_app, name="route")
+programme_app = typer.Typer(
+    help="Programmes and their targets (801/QĐ-TTg, a province's plan).", no_args_is_help=True
+)
+app.add_typer(programme_app, name="programme")
 
 T = TypeVar("T")
 
@@ -203,6 +207,12 @@ def default_demo_dir() -> Path:
     return beside_code if beside_code.is_dir() else Path.cwd() / "data" / "demo"
 
 
+def _programmes_dir(demo_dir: Path) -> Path | None:
+    """The programme files beside the demo folder (``data/programmes``), when there."""
+    folder = demo_dir.parent / "programmes"
+    return folder if folder.is_dir() else None
+
+
 @demo_app.command("load")
 def demo_load(
     dry_run: Annotated[
@@ -220,7 +230,12 @@ def demo_load(
 
     def run(url: str) -> None:
         with _engine(url, pool_size=1) as engine:
-            report = ingest.load_demo(engine, demo_dir=demo_dir, dry_run=dry_run)
+            report = ingest.load_demo(
+                engine,
+                demo_dir=demo_dir,
+                dry_run=dry_run,
+                programmes_dir=_programmes_dir(demo_dir),
+            )
         for table, counts in report.tables.items():
             typer.echo(
                 f"{table:15} {counts.inserted:5} new  {counts.updated:5} changed  "
@@ -228,6 +243,59 @@ def demo_load(
             )
         if dry_run:
             typer.echo("Dry run: nothing was written.")
+
+    _with_url(run)
+
+
+# -- programme -------------------------------------------------------------------------------
+@programme_app.command("load")
+def programme_load(
+    files: Annotated[
+        list[Path], typer.Argument(help="Programme files (CSV with a '# key: value' header).")
+    ],
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Check and count, then roll back.")
+    ] = False,
+) -> None:
+    """Load programme targets (idempotent; national programmes first, all or nothing)."""
+    from geo.io import programmes
+
+    def run(url: str) -> None:
+        with _engine(url, pool_size=1) as engine:
+            results = programmes.load_programmes(
+                engine,
+                programmes.ordered(files),
+                actor=f"cli:{getpass.getuser()}",
+                dry_run=dry_run,
+            )
+        for name, tables in results:
+            for table, counts in tables.items():
+                typer.echo(
+                    f"{name:24} {table:17} {counts.inserted:4} new  {counts.updated:4} changed  "
+                    f"{counts.unchanged:4} unchanged"
+                )
+        if dry_run:
+            typer.echo("Dry run: nothing was written.")
+
+    _with_url(run)
+
+
+@programme_app.command("list")
+def programme_list() -> None:
+    """List the loaded programmes: code, level, province, parent, decision date, targets."""
+    from geo.io import programmes
+
+    def run(url: str) -> None:
+        with _engine(url, pool_size=1) as engine:
+            rows = programmes.list_programmes(engine)
+        if not rows:
+            typer.echo("No programmes loaded (craftmap programme load FILE).")
+        for row in rows:
+            typer.echo(
+                f"{row['code']:16} {row['level']:9} {row['province_code'] or '-':5} "
+                f"{row['parent'] or '-':16} {row['decision_date'] or '-'!s:10} "
+                f"{row['targets']:3} targets  {row['title']}"
+            )
 
     _with_url(run)
 

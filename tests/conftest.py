@@ -38,7 +38,7 @@ from geo.store import migrate, roles
 from geo.store.db import make_engine, normalise_url
 from ops.cluster import LocalCluster
 from ops.settings import DatabaseSettings
-from tests import DEMO_DIR
+from tests import DEMO_DIR, PROGRAMMES_DIR
 from tests.browser import SharedChromium
 from tests.live import LiveServer, live_server
 
@@ -172,7 +172,7 @@ def drop_database(url: str) -> None:
 def _migrate_and_load(url: str) -> None:
     migrate.upgrade(url)
     engine = make_engine(url)
-    ingest.load_demo(engine, demo_dir=DEMO_DIR, actor="test-setup")
+    ingest.load_demo(engine, demo_dir=DEMO_DIR, actor="test-setup", programmes_dir=PROGRAMMES_DIR)
     engine.dispose()
 
 
@@ -325,7 +325,9 @@ def database_with_roles(
         urls = urls_of(admin)
         migrate.upgrade(urls["owner"], app_role=roles.APP_ROLE)
         engine = make_engine(urls["app"])
-        ingest.load_demo(engine, demo_dir=DEMO_DIR, actor="test-setup")
+        ingest.load_demo(
+            engine, demo_dir=DEMO_DIR, actor="test-setup", programmes_dir=PROGRAMMES_DIR
+        )
         engine.dispose()
 
     if _is_session_server(pg_server_url):

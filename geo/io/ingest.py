@@ -26,7 +26,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.sql.dml import ReturningInsert
 
-from geo.io import figures, network
+from geo.io import figures, network, programmes
 from geo.kernel.crs import SRID_STORAGE
 from geo.kernel.errors import InvalidInput
 from geo.store import models
@@ -421,12 +421,19 @@ def _all_or_nothing(engine: Engine, actor: str, *, dry_run: bool) -> Iterator[Co
 
 
 def load_demo(
-    engine: Engine, *, demo_dir: Path, actor: str = "demo-loader", dry_run: bool = False
+    engine: Engine,
+    *,
+    demo_dir: Path,
+    actor: str = "demo-loader",
+    dry_run: bool = False,
+    programmes_dir: Path | None = None,
 ) -> ImportReport:
     """Load the Thanh Hóa demo dataset from ``demo_dir`` idempotently in one transaction.
 
     The folder is the caller's to find (``craftmap demo load --folder``): where a checkout
     or an installed app keeps ``data/demo`` is a question for the composition root.
+    ``programmes_dir`` (``data/programmes``), when given, holds the programme files whose
+    targets are loaded too (801/QĐ-TTg, 4182/QĐ-UBND).
     """
     report = ImportReport(dry_run=dry_run)
     figures_path = demo_dir / FIGURES_FILE
@@ -454,6 +461,14 @@ def load_demo(
             report.tables["road_edge"] = (
                 UpsertCounts(inserted=edges) if built else UpsertCounts(unchanged=edges)
             )
+        if programmes_dir is not None:
+            files = programmes.ordered(sorted(programmes_dir.glob("*.csv")))
+            for path in files:
+                for table, counts in programmes.load_programme(conn, path, actor=actor).items():
+                    total = report.tables.setdefault(table, UpsertCounts())
+                    total.inserted += counts.inserted
+                    total.updated += counts.updated
+                    total.unchanged += counts.unchanged
     return report
 
 

@@ -200,6 +200,55 @@ class HistoryAction(StrEnum):
     RESTORE = "restore"
 
 
+class ProgrammeLevel(StrEnum):
+    """Who issued a programme: the Prime Minister (national) or a province's committee."""
+
+    NATIONAL = "national"
+    PROVINCE = "province"
+
+
+class Indicator(StrEnum):
+    """What a programme target measures (801/QĐ-TTg Art. 1, 4182/QĐ-UBND Art. 2).
+
+    Plans that give one figure for crafts restored *and* newly recognised (4182) use the
+    ``*_restored_or_recognised`` codes; the national programme counts them apart.
+    """
+
+    CRAFTS_RESTORED = "crafts_restored"
+    VILLAGES_RESTORED = "villages_restored"
+    CRAFTS_RECOGNISED = "crafts_recognised"
+    VILLAGES_RECOGNISED = "villages_recognised"
+    CRAFTS_RESTORED_OR_RECOGNISED = "crafts_restored_or_recognised"
+    VILLAGES_RESTORED_OR_RECOGNISED = "villages_restored_or_recognised"
+    VILLAGES_TOURISM_LINKED = "villages_tourism_linked"
+    SHARE_EFFECTIVE = "share_effective"
+    SHARE_WORKERS_TRAINED = "share_workers_trained"
+    SHARE_OCOP = "share_ocop"
+    SHARE_IP_PROTECTED = "share_ip_protected"
+    PRODUCTION_VALUE_GROWTH = "production_value_growth"
+    INCOME_VS_2020 = "income_vs_2020"
+    SHARE_ENV_PLAN = "share_env_plan"
+    EXPORTS_USD = "exports_usd"
+
+
+class Comparison(StrEnum):
+    """How a target's value binds: at least, more than, or about."""
+
+    AT_LEAST = "at_least"
+    MORE_THAN = "more_than"
+    ABOUT = "about"
+
+
+class TargetUnit(StrEnum):
+    """The unit of a target's value."""
+
+    COUNT = "count"
+    PERCENT = "percent"
+    PERCENT_PER_YEAR = "percent_per_year"
+    RATIO = "ratio"
+    USD = "usd"
+
+
 LABELS: dict[str, dict[str, Text]] = {
     "village_kind": {
         VillageKind.CRAFT_VILLAGE: Text("Làng nghề", "Craft village"),
@@ -325,6 +374,71 @@ LABELS: dict[str, dict[str, Text]] = {
         AdminLevel.DISTRICT: Text("Huyện", "District"),
         AdminLevel.COMMUNE: Text("Xã, phường", "Commune"),
     },
+    "programme_level": {
+        ProgrammeLevel.NATIONAL: Text("Quốc gia", "National"),
+        ProgrammeLevel.PROVINCE: Text("Tỉnh", "Province"),
+    },
+    "indicator": {
+        Indicator.CRAFTS_RESTORED: Text(
+            "Nghề được khôi phục, bảo tồn", "Crafts restored or preserved"
+        ),
+        Indicator.VILLAGES_RESTORED: Text(
+            "Làng nghề được khôi phục, bảo tồn", "Villages restored or preserved"
+        ),
+        Indicator.CRAFTS_RECOGNISED: Text(
+            "Nghề truyền thống được công nhận mới", "Crafts newly recognised"
+        ),
+        Indicator.VILLAGES_RECOGNISED: Text(
+            "Làng nghề truyền thống được công nhận mới", "Villages newly recognised"
+        ),
+        Indicator.CRAFTS_RESTORED_OR_RECOGNISED: Text(
+            "Nghề được khôi phục, bảo tồn hoặc công nhận mới",
+            "Crafts restored, preserved or newly recognised",
+        ),
+        Indicator.VILLAGES_RESTORED_OR_RECOGNISED: Text(
+            "Làng nghề được khôi phục, bảo tồn hoặc công nhận mới",
+            "Villages restored, preserved or newly recognised",
+        ),
+        Indicator.VILLAGES_TOURISM_LINKED: Text(
+            "Làng nghề gắn với phát triển du lịch", "Villages linked with tourism"
+        ),
+        Indicator.SHARE_EFFECTIVE: Text(
+            "Tỷ lệ làng nghề hoạt động hiệu quả", "Share of villages operating effectively"
+        ),
+        Indicator.SHARE_WORKERS_TRAINED: Text(
+            "Tỷ lệ lao động được đào tạo", "Share of workers trained"
+        ),
+        Indicator.SHARE_OCOP: Text(
+            "Tỷ lệ cơ sở có sản phẩm OCOP", "Share with OCOP-ranked products"
+        ),
+        Indicator.SHARE_IP_PROTECTED: Text(
+            "Tỷ lệ làng nghề có sản phẩm được bảo hộ sở hữu trí tuệ",
+            "Share of villages with IP-protected products",
+        ),
+        Indicator.PRODUCTION_VALUE_GROWTH: Text(
+            "Tăng trưởng giá trị sản xuất bình quân", "Average growth of production value"
+        ),
+        Indicator.INCOME_VS_2020: Text(
+            "Thu nhập bình quân so với năm 2020", "Average income against 2020"
+        ),
+        Indicator.SHARE_ENV_PLAN: Text(
+            "Tỷ lệ làng nghề có phương án bảo vệ môi trường",
+            "Share with an environmental protection plan",
+        ),
+        Indicator.EXPORTS_USD: Text("Kim ngạch xuất khẩu hàng thủ công", "Craft exports"),
+    },
+    "comparison": {
+        Comparison.AT_LEAST: Text("Ít nhất", "At least"),
+        Comparison.MORE_THAN: Text("Trên", "More than"),
+        Comparison.ABOUT: Text("Khoảng", "About"),
+    },
+    "target_unit": {
+        TargetUnit.COUNT: Text("Số lượng", "Count"),
+        TargetUnit.PERCENT: Text("Phần trăm", "Percent"),
+        TargetUnit.PERCENT_PER_YEAR: Text("Phần trăm mỗi năm", "Percent a year"),
+        TargetUnit.RATIO: Text("Lần", "Times"),
+        TargetUnit.USD: Text("Đô la Mỹ", "US dollars"),
+    },
 }
 
 
@@ -337,6 +451,8 @@ def label(vocabulary: str, code: str, lang: str = DEFAULT_LANG) -> str:
     'Cói'
     >>> label("material", "sedge", "en")
     'Sedge'
+    >>> label("indicator", "villages_tourism_linked")
+    'Làng nghề gắn với phát triển du lịch'
     """
     text = LABELS.get(vocabulary, {}).get(code)
     return code if text is None else text(lang)

@@ -31,6 +31,8 @@ NOUNS = {
     "import_job": "import job",
     "import_mapping": "import mapping",
     "import_run": "import run",
+    "programme": "programme",
+    "programme_target": "programme target",
     "route_stop": "route stop",
     "supply_figure": "supply figure",
     "tourism_route": "route",
@@ -39,6 +41,17 @@ NOUNS = {
 
 # CHECK constraints whose rule is not a code list or a geometry check: (field, rule).
 CHECK_RULES: dict[str, tuple[str, str]] = {
+    "ck_programme_province_code_level": (
+        "province_code",
+        "a province's plan needs its province_code; a national programme has none",
+    ),
+    "ck_programme_parent_not_self": ("parent_id", "parent_id must not be the programme's own id"),
+    "ck_programme_target_year_range": ("year", "year must be from 2000 to 2100"),
+    "ck_programme_target_value_nonneg": ("value", "value must be ≥ 0"),
+    "ck_programme_target_percent_range": (
+        "value",
+        "a percent value must be from 0 to 100",
+    ),
     "ck_supply_figure_village_or_zone": (
         "village_id",
         "exactly one of village_id (a demand) or zone_id (a capacity) must be set",

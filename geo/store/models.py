@@ -261,6 +261,63 @@ class SupplyFigure(Timestamped, Base):
     actor: Mapped[str | None] = mapped_column(sa.Text)
 
 
+class Programme(Timestamped, Base):
+    """A programme or plan with targets: the national 801/QĐ-TTg or a province's plan.
+
+    A province's plan names the national programme it implements as its parent, so
+    another province's plan loads beside Thanh Hóa's 4182/QĐ-UBND.
+    """
+
+    __tablename__ = "programme"
+    __table_args__ = (
+        sa.CheckConstraint(
+            "(level = 'national') = (province_code IS NULL)", name="province_code_level"
+        ),
+        sa.CheckConstraint("parent_id IS NULL OR parent_id <> id", name="parent_not_self"),
+    )
+
+    id: Mapped[int] = mapped_column(sa.Integer, primary_key=True)
+    code: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    title: Mapped[str] = mapped_column(sa.Text)
+    level: Mapped[vocab.ProgrammeLevel] = mapped_column(
+        code_list(vocab.ProgrammeLevel, "programme_level")
+    )
+    province_code: Mapped[str | None] = mapped_column(sa.String(16))
+    parent_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("programme.id", ondelete="RESTRICT"), index=True
+    )
+    decision_date: Mapped[dt.date | None] = mapped_column(sa.Date)
+    sources: Mapped[list[str]] = mapped_column(ARRAY(sa.Text), server_default="{}")
+    actor: Mapped[str | None] = mapped_column(sa.Text)
+
+
+class ProgrammeTarget(Timestamped, Base):
+    """One target of a programme: an indicator's value by a year (2025, 2030)."""
+
+    __tablename__ = "programme_target"
+    __table_args__ = (
+        sa.CheckConstraint("year BETWEEN 2000 AND 2100", name="year_range"),
+        sa.CheckConstraint("value >= 0", name="value_nonneg"),
+        sa.CheckConstraint("unit <> 'percent' OR value <= 100", name="percent_range"),
+        sa.UniqueConstraint(
+            "programme_id", "indicator", "year", name="uq_programme_target_indicator_year"
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(sa.Integer, primary_key=True)
+    programme_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("programme.id", ondelete="CASCADE"), index=True
+    )
+    indicator: Mapped[vocab.Indicator] = mapped_column(code_list(vocab.Indicator, "indicator"))
+    year: Mapped[int] = mapped_column(sa.SmallInteger)
+    comparison: Mapped[vocab.Comparison] = mapped_column(code_list(vocab.Comparison, "comparison"))
+    value: Mapped[float] = mapped_column(sa.Double)
+    unit: Mapped[vocab.TargetUnit] = mapped_column(code_list(vocab.TargetUnit, "target_unit"))
+    note: Mapped[str | None] = mapped_column(sa.Text)
+    sources: Mapped[list[str]] = mapped_column(ARRAY(sa.Text), server_default="{}")
+    actor: Mapped[str | None] = mapped_column(sa.Text)
+
+
 class MaterialZone(Timestamped, Base):
     """A concentrated raw-material zone (bamboo and luồng, rattan, sedge, medicinal…)."""
 
@@ -678,4 +735,6 @@ HISTORY_TABLES = (
     ReferenceLayer.__tablename__,
     ReferenceFeature.__tablename__,
     RoadNetwork.__tablename__,
+    Programme.__tablename__,
+    ProgrammeTarget.__tablename__,
 )

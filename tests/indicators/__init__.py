@@ -1,0 +1,1 @@
+"""Programme targets and the indicators computed against them (issue 16)."""
