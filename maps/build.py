@@ -961,8 +961,8 @@ ROUTE_TEXT: dict[str, Text] = {
 }
 
 
-# Average travel speeds on Thanh Hóa's provincial roads and rivers, stops excluded.
-SPEED_KMH = {"car": 40.0, "motorbike": 35.0, "bicycle": 12.0, "walking": 4.0, "boat": 15.0}
+# An undesigned route is estimated at the designer's straight-line speeds (geo.kernel.vocab).
+SPEED_KMH = vocab.STRAIGHT_LINE_KMH
 
 
 def build_route_map(

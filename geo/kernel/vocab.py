@@ -140,6 +140,18 @@ class LegKind(StrEnum):
     BOAT = "boat"  # a boat leg: drawn straight by design
 
 
+# Km/h of a leg drawn straight (no road network, stops not connected, a boat leg) and of an
+# undesigned route's estimate: the old route duration's 40 km/h for cars, and what each
+# mode keeps up on the way on average. One table, so the map and the designer agree.
+STRAIGHT_LINE_KMH: dict[str, float] = {
+    "car": 40.0,
+    "motorbike": 35.0,
+    "bicycle": 15.0,
+    "walking": 4.5,
+    "boat": 12.0,
+}
+
+
 class RouteStatus(StrEnum):
     """Life state of a tourism route."""
 

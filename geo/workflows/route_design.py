@@ -45,21 +45,14 @@ from sqlalchemy.engine import Connection
 
 from geo.analysis import route_order
 from geo.kernel.errors import InvalidInput, NotFound
-from geo.kernel.vocab import LegKind, LineSource, TravelMode
+from geo.kernel.vocab import STRAIGHT_LINE_KMH, LegKind, LineSource, TravelMode
 from geo.store import models
 from geo.store.db import set_actor, translate_errors
 from geo.store.hooks import register_route_designer
 from geo.workflows.coverage import latest_network
 
-# Straight-line (geodesic) fallback speeds in km/h by mode: the old route duration's 40 km/h
-# for cars, and what each mode keeps up on the way on average.
-FALLBACK_KMH: dict[str, float] = {
-    "car": 40.0,
-    "motorbike": 35.0,
-    "bicycle": 15.0,
-    "walking": 4.5,
-    "boat": 12.0,
-}
+# Straight-line (geodesic) fallback speeds: the same table the route map's estimate uses.
+FALLBACK_KMH: dict[str, float] = STRAIGHT_LINE_KMH
 # Speed on the straight access leg between a stop and its road vertex (a lane, a yard).
 ACCESS_KMH: dict[str, float] = {"car": 20.0, "motorbike": 20.0, "bicycle": 12.0, "walking": 4.5}
 # A stop farther than this from every road vertex does not snap: its legs are geodesic.

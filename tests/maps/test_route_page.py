@@ -19,6 +19,7 @@ from fastapi.testclient import TestClient
 from playwright.sync_api import Browser, Page, Route, expect
 from sqlalchemy.engine import Connection
 
+from geo.kernel.vocab import STRAIGHT_LINE_KMH
 from tests.browser import ARTIFACTS, needs_chromium
 from tests.factories import make_route, make_stop, make_village
 
@@ -224,8 +225,10 @@ def test_panel_names_links_and_describes_the_route(
     assert "Phương tiện: Xe đạp" in text and "Chủ đề: Làng nghề" in text
     length = re.search(r"Chiều dài: (\d+),(\d) km", text)
     assert length, text
-    # Five stops of 45 minutes, and the way between them by bicycle at 12 km/h.
-    minutes = int(5 * 45 + float(f"{length[1]}.{length[2]}") / 12 * 60)
+    # Five stops of 45 minutes, and the way between them by bicycle at the estimate's speed
+    # (15 km/h, the designer's straight-line speed: one table for both since issue 15).
+    assert STRAIGHT_LINE_KMH["bicycle"] == 15.0
+    minutes = int(5 * 45 + float(f"{length[1]}.{length[2]}") / 15 * 60)
     assert f"Thời lượng: {minutes // 60} giờ {minutes % 60} phút" in text, text
     assert "Đi qua năm làng nghề ven sông Mã." in text and HOSTILE in text
     assert page.evaluate("window.__pwn") is None
