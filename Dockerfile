@@ -21,6 +21,10 @@ FROM python:3.11-slim AS runtime
 LABEL org.opencontainers.image.title="craftmap" \
       org.opencontainers.image.description="Craft villages, raw-material zones and tourism routes on PostGIS"
 ENV PYTHONUNBUFFERED=1 PATH=/opt/venv/bin:$PATH CRAFTMAP_MAP_ASSETS_DIR=/opt/map-assets
+# Pango and DejaVu: WeasyPrint prints the annual report with every Vietnamese glyph.
+RUN apt-get update -qq \
+    && apt-get install -y -qq --no-install-recommends libpango-1.0-0 libpangoft2-1.0-0 fonts-dejavu-core \
+    && rm -rf /var/lib/apt/lists/*
 RUN useradd --uid 1000 --create-home craftmap
 COPY --from=builder /opt/venv /opt/venv
 COPY --from=builder /opt/map-assets /opt/map-assets

@@ -71,6 +71,7 @@ PROPERTY_LABELS: dict[str, Text] = {
     "recognition_decision": Text("Quyết định công nhận", "Recognition decision"),
     "recognition_date": Text("Ngày công nhận", "Recognised on"),
     "recognition_year": Text("Năm công nhận", "Year recognised"),
+    "restored_year": Text("Năm khôi phục", "Year restored"),
     "status": Text("Tình trạng", "Status"),
     "operating_effectively": Text("Hoạt động hiệu quả", "Operating effectively"),
     "tourism_linked": Text("Gắn với du lịch", "Linked with tourism"),

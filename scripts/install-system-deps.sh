@@ -39,6 +39,13 @@ if [ "${CRAFTMAP_BROWSER_TESTS:-1}" = 1 ] && ! command -v pdftoppm >/dev/null 2>
   apt_install poppler-utils
 fi
 
+# The annual report is a PDF made by WeasyPrint: it needs Pango, and DejaVu has every
+# Vietnamese glyph (ệ, ử, ợ) the report prints.
+if ! ls /usr/lib/*/libpangoft2-1.0.so.0 >/dev/null 2>&1; then
+  apt_install libpango-1.0-0 libpangoft2-1.0-0
+fi
+[ -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || apt_install fonts-dejavu-core
+
 # python3-qgis lets one test open the province GeoPackage in QGIS and check its styles
 # (about 1 GB, so only in CI or on request; elsewhere that one check is skipped).
 if { [ -n "${CI:-}" ] || [ "${CRAFTMAP_QGIS_TESTS:-0}" = 1 ]; } && ! /usr/bin/python3 -c "import qgis.core" 2>/dev/null; then

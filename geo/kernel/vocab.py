@@ -223,7 +223,9 @@ class Indicator(StrEnum):
     """What a programme target measures (801/QĐ-TTg Art. 1, 4182/QĐ-UBND Art. 2).
 
     Plans that give one figure for crafts restored *and* newly recognised (4182) use the
-    ``*_restored_or_recognised`` codes; the national programme counts them apart.
+    ``*_restored_or_recognised`` codes; the national programme counts them apart. OCOP is
+    measured two ways: ``share_ocop`` over rural craft establishments (4182),
+    ``share_villages_ocop`` over traditional craft villages (801).
     """
 
     CRAFTS_RESTORED = "crafts_restored"
@@ -236,6 +238,7 @@ class Indicator(StrEnum):
     SHARE_EFFECTIVE = "share_effective"
     SHARE_WORKERS_TRAINED = "share_workers_trained"
     SHARE_OCOP = "share_ocop"
+    SHARE_VILLAGES_OCOP = "share_villages_ocop"
     SHARE_IP_PROTECTED = "share_ip_protected"
     PRODUCTION_VALUE_GROWTH = "production_value_growth"
     INCOME_VS_2020 = "income_vs_2020"
@@ -421,7 +424,12 @@ LABELS: dict[str, dict[str, Text]] = {
             "Tỷ lệ lao động được đào tạo", "Share of workers trained"
         ),
         Indicator.SHARE_OCOP: Text(
-            "Tỷ lệ cơ sở có sản phẩm OCOP", "Share with OCOP-ranked products"
+            "Tỷ lệ cơ sở ngành nghề nông thôn có sản phẩm OCOP",
+            "Share of rural craft establishments with OCOP-ranked products",
+        ),
+        Indicator.SHARE_VILLAGES_OCOP: Text(
+            "Tỷ lệ làng nghề truyền thống có sản phẩm OCOP",
+            "Share of traditional craft villages with OCOP-ranked products",
         ),
         Indicator.SHARE_IP_PROTECTED: Text(
             "Tỷ lệ làng nghề có sản phẩm được bảo hộ sở hữu trí tuệ",

@@ -114,6 +114,18 @@ CHECK_RULES: dict[str, tuple[str, str]] = {
         "trained_workers must not be more than workers",
     ),
     "ck_village_stat_year_range": ("year", "year must be from 1990 to 2100"),
+    "ck_village_stat_establishments_nonneg": ("establishments", "establishments must be ≥ 0"),
+    "ck_village_stat_ocop_le_establishments": (
+        "ocop_establishments",
+        "ocop_establishments must be from 0 to establishments",
+    ),
+    "ck_village_stat_ocop_products_nonneg": ("ocop_products", "ocop_products must be ≥ 0"),
+    "ck_village_stat_exports_nonneg": ("exports_usd", "exports_usd must be ≥ 0"),
+    "ck_village_stat_workers_nonneg": ("workers", "workers must be ≥ 0"),
+    "ck_craft_village_restored_year_range": (
+        "restored_year",
+        "restored_year must be from 1900 to 2100",
+    ),
     "ck_import_job_status_known": (
         "status",
         "status must be one of queued, running, done, failed",

@@ -143,6 +143,10 @@ class Village(Timestamped, Base):
             name="recognition_year_range",
         ),
         sa.CheckConstraint(
+            "restored_year IS NULL OR restored_year BETWEEN 1900 AND 2100",
+            name="restored_year_range",
+        ),
+        sa.CheckConstraint(
             "material_demand_t IS NULL OR jsonb_typeof(material_demand_t) = 'object'",
             name="material_demand_object",
         ),
@@ -167,6 +171,8 @@ class Village(Timestamped, Base):
     recognition_decision: Mapped[str | None] = mapped_column(sa.Text)
     recognition_date: Mapped[dt.date | None] = mapped_column(sa.Date)
     recognition_year: Mapped[int | None] = mapped_column(sa.SmallInteger)
+    # When a lost or endangered craft was restored (the programme counts restorations).
+    restored_year: Mapped[int | None] = mapped_column(sa.SmallInteger)
     status: Mapped[vocab.VillageStatus] = mapped_column(
         code_list(vocab.VillageStatus, "status"), server_default=vocab.VillageStatus.ACTIVE.value
     )
@@ -196,7 +202,10 @@ class Village(Timestamped, Base):
 
 
 class VillageStat(Timestamped, Base):
-    """One village's yearly economic and labour figures (for growth targets)."""
+    """One village's yearly figures and programme facts (the indicators' records).
+
+    Every fact is nullable: a missing value is unknown, never "no" or zero.
+    """
 
     __tablename__ = "village_stat"
     __table_args__ = (
@@ -212,6 +221,19 @@ class VillageStat(Timestamped, Base):
             "trained_workers IS NULL OR workers IS NULL OR trained_workers <= workers",
             name="trained_le_workers",
         ),
+        sa.CheckConstraint(
+            "establishments IS NULL OR establishments >= 0", name="establishments_nonneg"
+        ),
+        sa.CheckConstraint(
+            "ocop_establishments IS NULL OR (ocop_establishments >= 0 AND "
+            "(establishments IS NULL OR ocop_establishments <= establishments))",
+            name="ocop_le_establishments",
+        ),
+        sa.CheckConstraint(
+            "ocop_products IS NULL OR ocop_products >= 0", name="ocop_products_nonneg"
+        ),
+        sa.CheckConstraint("exports_usd IS NULL OR exports_usd >= 0", name="exports_nonneg"),
+        sa.CheckConstraint("workers IS NULL OR workers >= 0", name="workers_nonneg"),
     )
 
     id: Mapped[int] = mapped_column(sa.Integer, primary_key=True)
@@ -223,6 +245,16 @@ class VillageStat(Timestamped, Base):
     avg_income_vnd_month: Mapped[float | None] = mapped_column(sa.Numeric(14, 0))
     workers: Mapped[int | None] = mapped_column(sa.Integer)
     trained_workers: Mapped[int | None] = mapped_column(sa.Integer)
+    operating_effectively: Mapped[bool | None] = mapped_column(sa.Boolean)
+    tourism_linked: Mapped[bool | None] = mapped_column(sa.Boolean)
+    establishments: Mapped[int | None] = mapped_column(sa.Integer)
+    ocop_establishments: Mapped[int | None] = mapped_column(sa.Integer)
+    ocop_products: Mapped[int | None] = mapped_column(sa.SmallInteger)
+    ip_protected: Mapped[bool | None] = mapped_column(sa.Boolean)
+    env_plan: Mapped[bool | None] = mapped_column(sa.Boolean)
+    exports_usd: Mapped[float | None] = mapped_column(sa.Numeric(16, 0))
+    sources: Mapped[list[str]] = mapped_column(ARRAY(sa.Text), server_default="{}")
+    actor: Mapped[str | None] = mapped_column(sa.Text)
 
     village: Mapped[Village] = relationship(back_populates="stats")
 

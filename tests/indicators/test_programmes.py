@@ -27,7 +27,7 @@ EXPECTED_801 = {
     ("villages_tourism_linked", 2025): ("at_least", 181, "count"),
     ("share_effective", 2025): ("more_than", 70, "percent"),
     ("share_workers_trained", 2025): ("at_least", 80, "percent"),
-    ("share_ocop", 2025): ("at_least", 50, "percent"),
+    ("share_villages_ocop", 2025): ("at_least", 50, "percent"),
     ("share_ip_protected", 2025): ("at_least", 30, "percent"),
     ("production_value_growth", 2025): ("about", 10, "percent_per_year"),
     ("exports_usd", 2025): ("about", 4e9, "usd"),
@@ -339,4 +339,6 @@ def test_every_programme_code_has_labels_in_both_languages() -> None:
         "target_unit": vocab.TargetUnit,
     }.items():
         assert set(vocab.LABELS[name]) == set(enum), name
-    assert vocab.label("indicator", "share_ocop", "en") == "Share with OCOP-ranked products"
+    assert vocab.label("indicator", "share_ocop", "en") == (
+        "Share of rural craft establishments with OCOP-ranked products"
+    )
