@@ -51,9 +51,10 @@ bound while any is missing).
 ``met`` or ``missed`` (``about`` = within 10 % of the target or above it). For T > Y,
 counts follow a pro-rata path from the 2020 baseline, ``expected = target × (Y − 2020) /
 (T − 2020)``: ``on_track`` when the value has reached it, else ``behind``; shares, ratios,
-growth and exports are compared with the target itself: ``on_track`` when it already
-holds, else ``behind``. ``no_data`` when the value is None. Per unit only shares, ratios
-and growth are checked: the counts are the province's targets.
+growth and exports (a yearly flow) are compared with the target itself: ``on_track`` when
+it already holds, else ``behind``. ``no_data`` when the value is None. Per unit only
+shares, ratios and growth are checked: counts and exports are the province's (or the
+country's) targets.
 
 Examples
 --------
@@ -113,6 +114,14 @@ RECORD_FACTS = (
     "env_plan",
     "workers",
     "trained_workers",
+)
+# The target units checked per unit; counts and exports are the province's (country's) targets.
+UNIT_CHECKED = frozenset(
+    {
+        vocab.TargetUnit.PERCENT.value,
+        vocab.TargetUnit.RATIO.value,
+        vocab.TargetUnit.PERCENT_PER_YEAR.value,
+    }
 )
 # Base-year (2020) facts the growth and income panels need.
 BASE_FACTS = ("production_value_vnd", "avg_income_vnd_month", "workers")
@@ -586,7 +595,7 @@ def _values(
     summed: pd.DataFrame,
     year: int,
     *,
-    counts_checked: bool,
+    every_target: bool,
 ) -> list[IndicatorValue]:
     """One IndicatorValue per row of ``summed`` (the summed contribution columns)."""
     key = spec.indicator
@@ -595,7 +604,7 @@ def _values(
     rec = summed[f"{key}|rec"].to_numpy(dtype="int64")
     sums = [summed[f"{key}|{n}"].to_numpy(dtype="float64") for n in SUMS if f"{key}|{n}" in summed]
     value, numerator, denominator = finish(sums, data)
-    targets = [t for t in spec.targets if counts_checked or t.unit != vocab.TargetUnit.COUNT]
+    targets = [t for t in spec.targets if every_target or t.unit in UNIT_CHECKED]
     checks = [_statuses(value, target, year) for target in targets]
     out = []
     triples = zip(value.tolist(), numerator.tolist(), denominator.tolist(), strict=True)
@@ -628,7 +637,7 @@ def compute(
 
     ``frame`` is a `year_frame`. Returns ``{"": Computed(total...)}`` and one entry per
     column of ``by`` with its groups (a record with no value in that column is in no group).
-    Per group only the non-count targets are checked (counts are the province's targets).
+    Per group only the targets in `UNIT_CHECKED` units are checked.
     """
     columns: dict[str, pd.Series] = {}
     finishers: dict[str, Finisher] = {}
@@ -647,7 +656,7 @@ def compute(
 
     totals = wide.sum(axis=0).to_frame().T
     total = {
-        spec.indicator: _values(spec, finishers[spec.indicator], totals, year, counts_checked=True)
+        spec.indicator: _values(spec, finishers[spec.indicator], totals, year, every_target=True)
         for spec in specs
     }
     result = {
@@ -663,7 +672,7 @@ def compute(
         grouped = wide[known].groupby(keys[known]).sum()
         groups: dict[str, dict[Any, IndicatorValue]] = {}
         for spec in specs:
-            per_unit = _values(spec, finishers[spec.indicator], grouped, year, counts_checked=False)
+            per_unit = _values(spec, finishers[spec.indicator], grouped, year, every_target=False)
             groups[spec.indicator] = dict(zip(grouped.index.tolist(), per_unit, strict=True))
         counts = dict(
             zip(grouped.index.tolist(), grouped["__records"].astype(int).tolist(), strict=True)
@@ -688,7 +697,7 @@ def empty_values(specs: Sequence[IndicatorSpec], year: int) -> dict[str, Indicat
             targets=tuple(
                 check_target(None, target, year)
                 for target in spec.targets
-                if target.unit != vocab.TargetUnit.COUNT
+                if target.unit in UNIT_CHECKED
             ),
         )
         for spec in specs
