@@ -355,7 +355,8 @@ def province_table(report: IndicatorReport) -> str:
         f"{'indicator':33} {'value':>14} {'unit':16} {'data':>9} {'missing':>7}  targets",
     ]
     for code, value in report.province.items():
-        shown = "-" if value.value is None else f"{value.value:,.{2 if value.value < 100 else 0}f}"
+        whole = value.unit in (vocab.TargetUnit.COUNT, vocab.TargetUnit.USD)
+        shown = "-" if value.value is None else f"{value.value:,.{0 if whole else 2}f}"
         targets = "  ".join(
             f"{check.year} {check.comparison} {check.target:g}: {check.status}"
             + (f" (expected {check.expected:g})" if check.expected is not None else "")
