@@ -47,8 +47,9 @@ and workers in both years: the average worker's income, not the average village'
 **Exports** (``exports_usd``) is the sum over the records with a known figure (a lower
 bound while any is missing).
 
-**Target checks** (`check_target`). For a target year T ≤ Y the comparison decides
-``met`` or ``missed`` (``about`` = within 10 % of the target or above it). For T > Y,
+**Target checks** (`check_target`). For a target year T ≤ Y the comparison, applied to
+the value *of year T* (`judge_past_targets`; ``judged_year``/``judged_value`` say which),
+decides ``met`` or ``missed`` (``about`` = within 10 % of the target or above it). For T > Y,
 counts follow a pro-rata path from the 2020 baseline, ``expected = target × (Y − 2020) /
 (T − 2020)``: ``on_track`` when the value has reached it, else ``behind``; shares, ratios,
 growth and exports (a yearly flow) are compared with the target itself: ``on_track`` when
@@ -71,8 +72,8 @@ Examples
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -161,6 +162,10 @@ class TargetCheck:
     unit: str  # vocab.TargetUnit value
     status: str  # vocab.TargetStatus value: met | on_track | behind | missed | no_data
     expected: float | None  # where the report year should be on the pro-rata path (counts)
+    # A target year already past is judged on that year's value, not the report year's:
+    # six villages recognised by 2026 do not show that five were by 2025.
+    judged_year: int | None = None
+    judged_value: float | None = None
 
 
 @dataclass(frozen=True)
@@ -695,6 +700,39 @@ def compute(
         )
         result[column] = Computed(total={}, groups=groups, scope_counts=counts)
     return result
+
+
+def judge_past_targets(
+    current: dict[str, IndicatorValue], past: Mapping[int, Mapping[str, IndicatorValue]]
+) -> dict[str, IndicatorValue]:
+    """``current`` with each target of a year in ``past`` replaced by its check in that year.
+
+    ``past`` maps a target year T (before the report year) to the values computed for T;
+    a target of year T is then met or missed on T's value, which ``judged_value`` keeps.
+    A value missing from ``past[T]`` (a unit with no records that year) is no data.
+    """
+    judged: dict[str, IndicatorValue] = {}
+    for code, value in current.items():
+        checks = []
+        for check in value.targets:
+            then = past.get(check.year)
+            if then is None:
+                checks.append(check)
+                continue
+            old = then.get(code)
+            own = next((c for c in old.targets if c.year == check.year), None) if old else None
+            status = own.status if own is not None else vocab.TargetStatus.NO_DATA.value
+            checks.append(
+                replace(
+                    check,
+                    status=status,
+                    expected=None,
+                    judged_year=check.year,
+                    judged_value=old.value if old is not None else None,
+                )
+            )
+        judged[code] = replace(value, targets=tuple(checks))
+    return judged
 
 
 def empty_values(specs: Sequence[IndicatorSpec], year: int) -> dict[str, IndicatorValue]:

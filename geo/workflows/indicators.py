@@ -308,26 +308,49 @@ def indicator_report(
 
     frame = ind.year_frame(records, stats, year=year, current_year=today.year)
     computed = ind.compute(frame, specs, year=year, by=tuple(unit_columns.values()))
+    # Targets whose year is past are judged on that year's values (a 2025 target in 2026).
+    past_years = sorted({t.year for spec in specs for t in spec.targets if t.year < year})
+    past = {
+        each: ind.compute(
+            ind.year_frame(records, stats, year=each, current_year=today.year),
+            specs,
+            year=each,
+            by=tuple(unit_columns.values()),
+        )
+        for each in past_years
+    }
     unit_lists: dict[str, list[UnitIndicators]] = {}
     for level, column in unit_columns.items():
         groups = computed[column]
         empty = ind.empty_values(specs, year)
-        unit_lists[level] = [
-            UnitIndicators(
-                level=level,
-                scheme=scheme,
-                code=code,
-                name=name,
-                villages=groups.scope_counts.get(code, 0),
-                values={
+        unit_lists[level] = []
+        for scheme, code, name in units[level].itertuples(index=False):
+            values = (
+                {
                     spec.indicator: groups.groups[spec.indicator].get(code, empty[spec.indicator])
                     for spec in specs
                 }
                 if groups.scope_counts.get(code, 0)
-                else empty,
+                else empty
             )
-            for scheme, code, name in units[level].itertuples(index=False)
-        ]
+            then = {
+                each: {
+                    spec.indicator: hit
+                    for spec in specs
+                    if (hit := result[column].groups[spec.indicator].get(code)) is not None
+                }
+                for each, result in past.items()
+            }
+            unit_lists[level].append(
+                UnitIndicators(
+                    level=level,
+                    scheme=scheme,
+                    code=code,
+                    name=name,
+                    villages=groups.scope_counts.get(code, 0),
+                    values=ind.judge_past_targets(values, then),
+                )
+            )
 
     years = sorted({int(y) for y in stats["year"].unique()} | {today.year})
     series: dict[str, list[tuple[int, float | None]]] = {spec.indicator: [] for spec in specs}
@@ -344,7 +367,9 @@ def indicator_report(
         programme_title=found.title,
         year=year,
         province_code=found.province_code,
-        province=computed[""].total,
+        province=ind.judge_past_targets(
+            computed[""].total, {each: result[""].total for each, result in past.items()}
+        ),
         units=unit_lists,
         years_with_data=tuple(years),
         series=series,
@@ -384,6 +409,12 @@ def province_table(report: IndicatorReport) -> str:
         targets = "  ".join(
             f"{check.year} {check.comparison} {check.target:g}: {check.status}"
             + (f" (expected {check.expected:g})" if check.expected is not None else "")
+            + (
+                f" (on {check.judged_year}'s value "
+                f"{'-' if check.judged_value is None else format(check.judged_value, '.4g')})"
+                if check.judged_year is not None
+                else ""
+            )
             for check in value.targets
         )
         lines.append(

@@ -540,8 +540,20 @@ def test_current_year_falls_back_to_the_record(data: Data) -> None:
     _is(p["villages_restored_or_recognised"], 2, 2, None, 5, 3)
     # No production value in 2026 (no record field): no growth.
     _is(p["production_value_growth"], None, None, None, 8, 0)
-    # After 2025 the 2025 target is decided: 50 % is not more than 50.
-    assert _statuses(p["share_effective"])[0] == (2025, "missed", None)
+    # After 2025 the 2025 target is decided on 2025's own value, 75 % (met); 2026's 50 %,
+    # not more than 50, would have missed it.
+    check = p["share_effective"].targets[0]
+    assert (check.year, check.status, check.judged_year, check.judged_value) == (
+        2025,
+        "met",
+        2025,
+        75.0,
+    )
+    # The same per unit: C1 had 2 of 3 in 2025 (met); in 2026 V1's row says not effective.
+    c1 = next(u for u in data.reports[2026].units["commune"] if u.code == data.communes["C1"])
+    past = c1.values["share_effective"].targets[0]
+    assert (past.status, past.judged_year) == ("met", 2025)
+    assert past.judged_value == pytest.approx(200 / 3)
 
 
 def test_series_and_years(data: Data) -> None:
