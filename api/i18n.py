@@ -432,6 +432,11 @@ FIGURES_PAGE: dict[str, Text] = {
     "basis": Text("Cơ sở ước tính", "Basis"),
     "sources": Text("Nguồn", "Sources"),
     "none": Text("Chưa có số liệu nào.", "No figures yet."),
+    # (facts, issue 16) The village page links its yearly programme figures.
+    "stats_link": Text(
+        "Số liệu chương trình theo năm (lao động, giá trị sản xuất, OCOP…)",
+        "Yearly programme figures (workers, production value, OCOP…)",
+    ),
     "filter": Text("Lọc", "Filter"),
     "all": Text("Tất cả", "All"),
     "csv": Text("Tải CSV", "Download CSV"),
