@@ -259,3 +259,16 @@ def test_pages_show_facts_in_words_and_the_village_links_them(
     assert files.read_csv_text(csv_text)[-1].facts["production_value_vnd"] == 12_500_000_000
     assert client.get(f"/collections/villages/items/{vid}/stats?f=xml").status_code == 400
     assert client.get(f"/collections/villages/items/{vid}/stats?evil=1").status_code == 400
+
+
+def test_the_api_documents_the_routes_in_both_languages(client: TestClient) -> None:
+    document = client.get("/api?f=json").json()
+    paths = document["paths"]
+    assert {"get"} <= set(paths["/collections/villages/items/{featureId}/stats"])
+    assert {"put", "delete"} <= set(paths["/collections/villages/items/{featureId}/stats/{year}"])
+    body = paths["/collections/villages/stats:import"]["post"]["requestBody"]
+    assert "multipart/form-data" in body["content"]
+    vi = client.get("/api?f=html&lang=vi").text
+    assert "Nhập số liệu hằng năm từ tệp CSV hoặc XLSX (quản trị)" in vi
+    assert "Số liệu chương trình theo năm của một làng nghề" in vi
+    assert "năm của số liệu (1990–2100)" in vi
