@@ -62,9 +62,11 @@ PAGE: dict[str, Text] = {
     "title": Text("Số liệu chương trình theo năm", "Yearly programme figures"),
     "intro": Text(
         "Số liệu hằng năm của làng nghề mà các chỉ tiêu của chương trình được tính từ đó. "
-        "Ô trống là chưa có số liệu, không phải “không” hay 0.",
+        "“Chưa có số liệu” là chưa biết, không phải “không” hay 0: chỉ tiêu tính làng nghề đó "
+        "vào số thiếu số liệu.",
         "The village's yearly figures the programme's indicators are computed from. "
-        "A blank is unknown, never “no” or 0.",
+        "“No data” is unknown, never “no” or 0: the indicators count the village as lacking "
+        "data.",
     ),
     "fact": Text("Chỉ tiêu", "Figure"),
     "unit": Text("Đơn vị", "Unit"),
