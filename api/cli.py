@@ -1822,7 +1822,7 @@ def stats_load(
     """Load yearly figures by (village, year): every row or none (bad lines are named)."""
     from geo.workflows import village_stats as workflow
 
-    who = actor.strip() if actor and actor.strip() else f"cli:{getpass.getuser()}"
+    who = actor if actor is not None else f"cli:{getpass.getuser()}"
 
     def run(url: str) -> Any:
         with _engine(url, pool_size=1) as engine:

@@ -50,6 +50,14 @@ class ImportSummary:
     years: list[int] = field(default_factory=list)
 
 
+def check_actor(actor: str) -> str:
+    """An actor name the history can hold (no NUL, at most 200 characters)."""
+    kept = actor.strip()
+    if not kept or "\x00" in kept or len(kept) > 200:
+        raise InvalidInput("the actor must be a name of 1 to 200 characters, without NUL")
+    return kept
+
+
 def checked_body(body: Any) -> tuple[dict[str, files.Fact], tuple[str, ...]]:
     """A JSON object of facts (every one optional: absent or null is unknown) and sources."""
     if not isinstance(body, dict):
@@ -242,6 +250,7 @@ def import_rows(
     Unknown village codes are all named (with their lines) before anything is written. A
     fact column the file left out keeps its recorded value.
     """
+    actor = check_actor(actor)
     summary = ImportSummary(rows=len(rows), dry_run=dry_run)
     codes = {row.village_code for row in rows}
     ids = dict(

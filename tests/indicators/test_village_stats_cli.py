@@ -132,3 +132,17 @@ def test_bad_files_are_readable_errors_and_write_nothing(
     missing = invoke_cli("stats", "list", "TH-V-404", env=env, check=False)
     assert missing.returncode == 1 and "TH-V-404" in missing.stderr
     assert _counts(stats_engine) == before
+
+
+def test_a_bad_actor_is_refused_readably(
+    stats_urls: dict[str, str], stats_engine: Engine, tmp_path: Path
+) -> None:
+    env = {"DATABASE_URL": stats_urls["app"]}
+    path = tmp_path / "one.csv"
+    path.write_text("village_code,year,workers\nTH-V-005,2018,3\n", encoding="utf-8")
+    before = _counts(stats_engine)
+    for actor in ("", "a\x00b", "x" * 201):
+        answer = invoke_cli("stats", "load", str(path), "--actor", actor, env=env, check=False)
+        assert answer.returncode == 1 and "the actor must be" in answer.stderr, actor
+        assert "Traceback" not in answer.stderr
+    assert _counts(stats_engine) == before
