@@ -56,8 +56,11 @@ MAX_REPORTED = 20
 # An XLSX is a zip: its parts, unpacked, may not exceed this (a zip bomb stops here).
 MAX_XLSX_UNPACKED = 100_000_000
 
-_TRUE = {"true", "yes", "1", "co", "có", "x"}
-_FALSE = {"false", "no", "0", "khong", "không"}
+# đúng/sai: how a Vietnamese Excel writes TRUE/FALSE.
+_TRUE = {"true", "yes", "1", "co", "có", "đúng"}
+_FALSE = {"false", "no", "0", "khong", "không", "sai"}
+# A sheet may carry a title above its header: the header is looked for this far down.
+HEADER_SEARCH_ROWS = 10
 _FORMULA_STARTS = ("=", "+", "-", "@")
 _PLAIN = re.compile(r"\d+")
 _VI_GROUPED = re.compile(r"(\d{1,3}(?:\.\d{3})+)(?:,0+)?")
@@ -270,6 +273,8 @@ def _inert(text: str) -> str:
 
 
 def _fact(name: str, cell: Any) -> Fact:
+    if FACTS[name][0] == "bool" and isinstance(cell, float) and cell in (0.0, 1.0):
+        cell = int(cell)  # a spreadsheet's 1/0 number cell
     if cell is None or isinstance(cell, bool | int | float | Decimal):
         return check_value(name, cell)
     if not isinstance(cell, str):
@@ -357,17 +362,34 @@ def _header(cells: Sequence[Any], name: str) -> list[str]:
     return header
 
 
+def _is_blank(values: Sequence[Any]) -> bool:
+    return all(v is None or (isinstance(v, str) and not v.strip()) for v in values)
+
+
 def _rows(cells: Iterable[Sequence[Any]], name: str) -> list[StatRow]:
-    lines = iter(cells)
-    first = next(lines, None)
-    if first is None:
-        raise InvalidInput(f"{name} is empty")
-    header = _header(first, name)
+    lines = enumerate(cells, start=1)
+    # The header is the first row naming village_code (a sheet may have a title above it);
+    # without one, the first non-blank row, so that the error says what it lacks.
+    first: Sequence[Any] | None = None
+    header_cells: Sequence[Any] | None = None
+    for number, values in lines:
+        if any(_text(v).lower() == "village_code" for v in values):
+            header_cells = values
+            break
+        if first is None and not _is_blank(values):
+            first = values
+        if number >= HEADER_SEARCH_ROWS:
+            break
+    if header_cells is None:
+        if first is None:
+            raise InvalidInput(f"{name} is empty")
+        header_cells = first
+    header = _header(header_cells, name)
     problems = _Problems(name)
     rows: list[StatRow] = []
     seen: dict[tuple[str, int], int] = {}
-    for line, values in enumerate(lines, start=2):
-        if all(v is None or (isinstance(v, str) and not v.strip()) for v in values):
+    for line, values in lines:
+        if _is_blank(values):
             continue
         if len(rows) >= MAX_ROWS:
             raise InvalidInput(f"{name}: more than {MAX_ROWS} rows; split the file")
@@ -397,7 +419,8 @@ def _rows(cells: Iterable[Sequence[Any]], name: str) -> list[StatRow]:
 def read_csv_text(text: str, *, name: str = "village_stats.csv") -> list[StatRow]:
     """The rows of a yearly-facts CSV given as text (``,`` or ``;`` between cells)."""
     text = text.removeprefix("\ufeff")
-    first_line = text.split("\n", 1)[0]
+    head = text[:100_000].split("\n", HEADER_SEARCH_ROWS)[:HEADER_SEARCH_ROWS]
+    first_line = next((line for line in head if "village_code" in line.lower()), head[0])
     # A Vietnamese Excel saves "CSV" with ';' between cells.
     delimiter = ";" if first_line.count(";") > first_line.count(",") else ","
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)

@@ -188,3 +188,29 @@ def test_xlsx_formulas_are_text_not_values() -> None:
     book.save(out)
     with pytest.raises(InvalidInput, match="line 2: workers must be a whole number"):
         files.read_xlsx_bytes(out.getvalue())
+
+
+def test_a_title_above_the_header_and_excel_booleans() -> None:
+    book = openpyxl.Workbook()
+    sheet = book.active
+    assert sheet is not None
+    sheet.append(["BÁO CÁO SỐ LIỆU LÀNG NGHỀ NĂM 2025"])
+    sheet.append([])
+    sheet.append(["village_code", "year", "env_plan", "tourism_linked", "ip_protected"])
+    sheet.append(["TH-V-001", 2025.0, 1.0, "ĐÚNG", "Sai"])
+    sheet.append(["TH-V-002", 2025, 0, None, "x"])
+    out = io.BytesIO()
+    book.save(out)
+    with pytest.raises(InvalidInput) as caught:
+        files.read_xlsx_bytes(out.getvalue())
+    # Line numbers are the sheet's own rows; "x" is no yes/no (a blank is unknown, not no).
+    assert "1 bad row" in str(caught.value) and "line 5: ip_protected" in str(caught.value)
+    sheet.delete_rows(5)
+    out = io.BytesIO()
+    book.save(out)
+    (row,) = files.read_xlsx_bytes(out.getvalue())
+    assert (row.year, row.line) == (2025, 4)
+    assert row.facts == {"env_plan": True, "tourism_linked": True, "ip_protected": False}
+    text = "Báo cáo năm 2025;;\nvillage_code;year;workers\nTH-V-001;2025;1.200\n"
+    (row,) = files.read_csv_text(text)
+    assert (row.facts, row.line) == ({"workers": 1200}, 3)
