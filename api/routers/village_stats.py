@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import re
 from typing import Annotated, Any
@@ -11,7 +12,7 @@ from fastapi import Path as PathParam
 from fastapi.responses import JSONResponse, Response
 from starlette.datastructures import UploadFile
 
-from api.auth import require_admin
+from api.auth import optional_reader, require_admin
 from api.deps import RootUrl, SessionDep, SettingsDep
 from api.errors import BodyTooLarge
 from api.etags import expected_version
@@ -80,6 +81,13 @@ PAGE: dict[str, Text] = {
     "village_page": Text("Trang làng nghề", "The village's page"),
     "csv": Text("Tải CSV (để sửa rồi nhập lại)", "Download CSV (to edit and import again)"),
     "history": Text("Lịch sử thay đổi", "Change history"),
+    "no_history": Text("Chưa có thay đổi nào được ghi.", "No change recorded yet."),
+    "create": Text("thêm năm", "added year"),
+    "update": Text("sửa năm", "changed year"),
+    "delete": Text("xóa năm", "deleted year"),
+    "restore": Text("khôi phục năm", "restored year"),
+    "by": Text("bởi", "by"),
+    "command line": Text("dòng lệnh", "command line"),
 }
 
 FeatureIdPath = Annotated[
@@ -214,20 +222,26 @@ def _etag(version: int) -> str:
     return f'"stat-{version}"'
 
 
+def _value_words(name: str, value: Any, lang: str) -> tuple[str, bool]:
+    """A fact's value as the page writes it, and whether it is known."""
+    words = texts.in_(PAGE, lang)
+    if value is None or value == []:
+        return words["no_data"], False
+    if name == "sources":
+        return "; ".join(str(v) for v in value), True
+    if isinstance(value, bool):
+        return (words["yes"] if value else words["no"]), True
+    return texts.number(int(value), lang), True
+
+
 def _facts_in_words(stats: list[dict[str, Any]], lang: str) -> list[dict[str, Any]]:
     """One line per fact: its label, its unit, and each year's value in words."""
-    words = texts.in_(PAGE, lang)
     lines = []
     for name in workflow.FACTS:
         cells = []
         for stat in stats:
-            value = stat[name]
-            if value is None:
-                cells.append({"text": words["no_data"], "known": False})
-            elif isinstance(value, bool):
-                cells.append({"text": words["yes"] if value else words["no"], "known": True})
-            else:
-                cells.append({"text": texts.number(int(value), lang), "known": True})
+            said, known = _value_words(name, stat[name], lang)
+            cells.append({"text": said, "known": known})
         unit = FACT_UNITS.get(name)
         lines.append(
             {
@@ -238,6 +252,32 @@ def _facts_in_words(stats: list[dict[str, Any]], lang: str) -> list[dict[str, An
             }
         )
     return lines
+
+
+def _history_in_words(entries: list[dict[str, Any]], lang: str) -> list[dict[str, Any]]:
+    """Each change: when, what, by whom, and each changed fact from → to in words."""
+    words = texts.in_(PAGE, lang)
+    shown = []
+    for entry in entries:
+        at = dt.datetime.fromisoformat(entry["at"])
+        actor = entry["actor"]
+        changes = []
+        for name, (before, after) in entry["changes"].items():
+            label = FACT_LABELS[name](lang) if name in FACT_LABELS else words["sources"]
+            old, _ = _value_words(name, before, lang)
+            new, _ = _value_words(name, after, lang)
+            changes.append({"label": label, "before": old, "after": new, "action": entry["action"]})
+        shown.append(
+            {
+                "when": at.strftime(texts.date_format(lang, with_time=True)),
+                "what": f"{words.get(entry['action'], entry['action'])} {entry['year']}",
+                "actor": words["command line"] if actor == "command line" else actor,
+                "action": entry["action"],
+                "year": entry["year"],
+                "changes": changes,
+            }
+        )
+    return shown
 
 
 @router.get(
@@ -253,16 +293,18 @@ def get_stats(
     f: FormatQuery = None,
     lang: LangQuery = None,
 ) -> Response:
-    """The village's yearly facts, oldest year first (JSON, HTML or CSV); null is unknown."""
+    """The village's yearly facts, oldest year first, and their changes (JSON, HTML, CSV)."""
     reject_unknown_params(request, ("f", "lang"))
     if f not in (None, "json", "html", "csv"):
         raise InvalidInput(f"f must be json, html or csv, not {f!r}")
     conn = session.connection()
     found = workflow.village(conn, parse_feature_id(feature_id))
-    # Who wrote is named in the history, to key holders only (items_read.item_history).
+    # Who wrote is named in full only to key holders (as on items_read.item_history).
+    reader = optional_reader(request, conn)
     stats = [
         {k: v for k, v in s.items() if k != "actor"} for s in workflow.years_of(conn, found["id"])
     ]
+    history = workflow.history_of(conn, found["id"], reveal_actors=reader is not None)
     vary(request, "Accept", "Accept-Language")
     here = f"{root}/collections/villages/items/{found['id']}"
     if f == "csv":
@@ -281,6 +323,7 @@ def get_stats(
             village=found,
             stats=stats,
             lines=_facts_in_words(stats, chosen),
+            history=_history_in_words(history, chosen),
             st=texts.in_(PAGE, chosen),
             village_url=f"/collections/villages/items/{found['id']}",
             collection_title=catalog.VILLAGES.title(chosen),
@@ -290,6 +333,7 @@ def get_stats(
             "village": found,
             "facts": list(workflow.FACTS),
             "stats": stats,
+            "history": history,
             "links": [
                 {"rel": "self", "type": "application/json", "href": f"{here}/stats?f=json"},
                 {"rel": "alternate", "type": "text/html", "href": f"{here}/stats?f=html"},

@@ -25,6 +25,10 @@ from geo.store.db import set_actor, translate_errors
 
 _STATS = models.table_of(models.VillageStat)
 _VILLAGES = models.table_of(models.Village)
+_HISTORY = models.table_of(models.FeatureHistory)
+_KEYS = models.table_of(models.ApiKey)
+# Most history entries a village's page lists (newest first).
+HISTORY_LIMIT = 200
 FACTS = tuple(files.FACTS)
 
 
@@ -139,6 +143,78 @@ def list_all(conn: Connection, *, year: int | None = None) -> list[dict[str, Any
     if year is not None:
         stmt = stmt.where(_STATS.c.year == files.check_year(year))
     return [_as_dict(row) for row in conn.execute(stmt).all()]
+
+
+def history_of(
+    conn: Connection, feature_id: int, *, reveal_actors: bool = False, limit: int = HISTORY_LIMIT
+) -> list[dict[str, Any]]:
+    """Every recorded change of a village's yearly rows, newest first.
+
+    Each entry: ``action`` (create, update, delete), ``year``, ``at``, ``actor`` and
+    ``changes`` (fact -> [before, after]; a created row lists its known facts, a deleted
+    one what it held). As for features, who wrote is named in full only with
+    ``reveal_actors`` (readers with a key): otherwise ``API key (<role>)`` or
+    ``command line`` (writes.history).
+    """
+    state = sa.func.coalesce(_HISTORY.c.after, _HISTORY.c.before)
+    is_key = _HISTORY.c.actor.startswith("key:")
+    actor: sa.ColumnElement[Any] = (
+        _HISTORY.c.actor
+        if reveal_actors
+        else sa.case(
+            (
+                is_key,
+                sa.func.coalesce(
+                    sa.literal("API key (") + sa.cast(_KEYS.c.role, sa.Text) + sa.literal(")"),
+                    sa.literal("API key"),
+                ),
+            ),
+            (_HISTORY.c.actor.startswith("cli:"), sa.literal("command line")),
+            else_=_HISTORY.c.actor,
+        )
+    )
+    rows = conn.execute(
+        sa.select(
+            _HISTORY.c.id,
+            _HISTORY.c.action,
+            actor.label("actor"),
+            _HISTORY.c.at,
+            _HISTORY.c.before,
+            _HISTORY.c.after,
+        )
+        .select_from(
+            _HISTORY.outerjoin(
+                _KEYS,
+                sa.and_(is_key, _KEYS.c.prefix == sa.func.split_part(_HISTORY.c.actor, ":", 2)),
+            )
+        )
+        .where(
+            _HISTORY.c.table_name == _STATS.name,
+            state["village_id"].astext == str(feature_id),
+        )
+        .order_by(_HISTORY.c.id.desc())
+        .limit(limit)
+    ).all()
+    entries = []
+    for row in rows:
+        before, after = row.before or {}, row.after or {}
+        changes = {
+            name: [before.get(name), after.get(name)]
+            for name in (*FACTS, "sources")
+            if before.get(name) != after.get(name)
+            and (before.get(name) not in (None, []) or after.get(name) not in (None, []))
+        }
+        entries.append(
+            {
+                "history_id": row.id,
+                "action": str(getattr(row.action, "value", row.action)),
+                "year": (after or before).get("year"),
+                "at": row.at.isoformat(),
+                "actor": row.actor,
+                "changes": changes,
+            }
+        )
+    return entries
 
 
 # -- writing ---------------------------------------------------------------------------------

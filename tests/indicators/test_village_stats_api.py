@@ -272,3 +272,32 @@ def test_the_api_documents_the_routes_in_both_languages(client: TestClient) -> N
     assert "Nhập số liệu hằng năm từ tệp CSV hoặc XLSX (quản trị)" in vi
     assert "Số liệu chương trình theo năm của một làng nghề" in vi
     assert "năm của số liệu (1990–2100)" in vi
+
+
+def test_the_page_shows_each_change_and_names_the_writer_only_to_key_holders(
+    client: TestClient, session: Session, keys: dict[str, str]
+) -> None:
+    vid = _village_id(session, "TH-V-003")
+    url = f"/collections/villages/items/{vid}/stats"
+    admin = _auth(keys["admin"])
+    client.put(f"{url}/2022", json={"env_plan": False, "workers": 90}, headers=admin)
+    client.put(f"{url}/2022", json={"env_plan": True, "workers": 90}, headers=admin)
+    client.put(f"{url}/2021", json={"workers": 80}, headers=admin)
+    client.delete(f"{url}/2021", headers=admin)
+    anonymous = client.get(url).json()["history"]
+    assert [(h["action"], h["year"]) for h in anonymous] == [
+        ("delete", 2021),
+        ("create", 2021),
+        ("update", 2022),
+        ("create", 2022),
+    ]
+    assert anonymous[2]["changes"] == {"env_plan": [False, True]}
+    assert {h["actor"] for h in anonymous} == {"API key (admin)"}
+    named = client.get(url, headers=_auth(keys["viewer"])).json()["history"]
+    assert all("stats admin" in h["actor"] for h in named)
+    assert client.get(url, headers=_auth("cm_bad_token")).status_code == 401
+    vi = client.get(f"{url}?f=html&lang=vi").text
+    assert "sửa năm 2022" in vi and "Có phương án bảo vệ môi trường: Không → Có" in vi
+    assert "xóa năm 2021" in vi and "stats admin" not in vi
+    en = client.get(f"{url}?f=html&lang=en").text
+    assert "changed year 2022" in en and "Has an environmental protection plan: No → Yes" in en

@@ -101,6 +101,11 @@ def test_the_yearly_figures_fit_the_screen_and_speak_the_language(
         assert env == (
             ["Không", "chưa có số liệu", "Có"] if lang == "vi" else ["No", "no data", "Yes"]
         )
+        # Each year's creation is in the change history, newest first.
+        history = page.locator("#stats-history > li")
+        assert history.count() == 3
+        added = "thêm năm" if lang == "vi" else "added year"
+        assert history.first.inner_text().split(" (")[0].endswith(f"{added} 2025")
         assert not errors
         SHOTS.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(SHOTS / f"stats-{lang}-{screen}.png"), full_page=True)
