@@ -1863,10 +1863,10 @@ def stats_list(
 
 @stats_app.command("export")
 def stats_export(
-    out: Annotated[Path, typer.Option("--out", help="The CSV file to write.")],
+    out: Annotated[Path, typer.Option("--out", help="The file to write: .csv, or .xlsx.")],
     year: Annotated[int | None, typer.Option(help="Only this year.")] = None,
 ) -> None:
-    """Write every recorded year as CSV in the format ``stats load`` reads back."""
+    """Write every recorded year as CSV (or XLSX) in the format ``stats load`` reads back."""
     from geo.io import village_stats as files
     from geo.workflows import village_stats as workflow
 
@@ -1877,7 +1877,11 @@ def stats_export(
     found = _with_url(run)
     with readable_errors():
         try:
-            out.write_text(files.to_csv(found), encoding="utf-8")
+            if out.suffix.lower() == ".xlsx":
+                out.write_bytes(files.to_xlsx(found))
+            else:
+                # The BOM makes Excel read the file as UTF-8; `stats load` takes it either way.
+                out.write_text("\ufeff" + files.to_csv(found), encoding="utf-8")
         except OSError as exc:
             raise InvalidInput(f"cannot write {out}: {exc.strerror}") from exc
     typer.echo(f"{len(found)} rows written to {out}")

@@ -79,7 +79,10 @@ PAGE: dict[str, Text] = {
     ),
     "sources": Text("Nguồn", "Sources"),
     "village_page": Text("Trang làng nghề", "The village's page"),
-    "csv": Text("Tải CSV (để sửa rồi nhập lại)", "Download CSV (to edit and import again)"),
+    "csv": Text("Tải CSV", "Download CSV"),
+    "xlsx": Text(
+        "Tải XLSX (để sửa trong Excel rồi nhập lại)", "Download XLSX (to edit in Excel and import)"
+    ),
     "history": Text("Lịch sử thay đổi", "Change history"),
     "no_history": Text("Chưa có thay đổi nào được ghi.", "No change recorded yet."),
     "create": Text("thêm năm", "added year"),
@@ -108,7 +111,9 @@ FormatQuery = Annotated[
     str | None,
     Query(
         alias="f",
-        description=bilingual(Text("định dạng: json, html hoặc csv", "format: json, html or csv")),
+        description=bilingual(
+            Text("định dạng: json, html, csv hoặc xlsx", "format: json, html, csv or xlsx")
+        ),
     ),
 ]
 LangQuery = Annotated[
@@ -128,6 +133,7 @@ IfMatch = Annotated[
     ),
 ]
 _TAG = re.compile(r"^stat-(\d+)$")
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 # The bodies are read after the key check, so FastAPI does not see them: /api documents them.
 _FACTS_SCHEMA: dict[str, Any] = {
@@ -295,8 +301,8 @@ def get_stats(
 ) -> Response:
     """The village's yearly facts, oldest year first, and their changes (JSON, HTML, CSV)."""
     reject_unknown_params(request, ("f", "lang"))
-    if f not in (None, "json", "html", "csv"):
-        raise InvalidInput(f"f must be json, html or csv, not {f!r}")
+    if f not in (None, "json", "html", "csv", "xlsx"):
+        raise InvalidInput(f"f must be json, html, csv or xlsx, not {f!r}")
     conn = session.connection()
     found = workflow.village(conn, parse_feature_id(feature_id))
     # Who wrote is named in full only to key holders (as on items_read.item_history).
@@ -307,13 +313,17 @@ def get_stats(
     history = workflow.history_of(conn, found["id"], reveal_actors=reader is not None)
     vary(request, "Accept", "Accept-Language")
     here = f"{root}/collections/villages/items/{found['id']}"
-    if f == "csv":
+    if f in ("csv", "xlsx"):
+        named = f'attachment; filename="village_stats_{found["id"]}.{f}"'
+        if f == "xlsx":
+            return Response(
+                files.to_xlsx(stats), media_type=XLSX, headers={"Content-Disposition": named}
+            )
+        # The BOM makes Excel read the file as UTF-8 (without it, diacritics are garbled).
         return Response(
-            files.to_csv(stats),
+            "\ufeff" + files.to_csv(stats),
             media_type="text/csv; charset=utf-8",
-            headers={
-                "Content-Disposition": f'attachment; filename="village_stats_{found["id"]}.csv"'
-            },
+            headers={"Content-Disposition": named},
         )
     if f == "html" or (f is None and wants_html(request)):
         chosen = request_language(request)
@@ -338,6 +348,7 @@ def get_stats(
                 {"rel": "self", "type": "application/json", "href": f"{here}/stats?f=json"},
                 {"rel": "alternate", "type": "text/html", "href": f"{here}/stats?f=html"},
                 {"rel": "alternate", "type": "text/csv", "href": f"{here}/stats?f=csv"},
+                {"rel": "alternate", "type": XLSX, "href": f"{here}/stats?f=xlsx"},
                 {"rel": "up", "type": "application/geo+json", "href": here},
             ],
         }

@@ -255,8 +255,16 @@ def test_pages_show_facts_in_words_and_the_village_links_them(
     assert "12,500,000,000" in en.text and "no data" in en.text and ">No<" in en.text
     data = client.get(f"/collections/villages/items/{vid}/stats").json()
     assert data["stats"][-1]["ip_protected"] is None and "actor" not in data["stats"][-1]
-    csv_text = client.get(f"/collections/villages/items/{vid}/stats?f=csv").text
-    assert files.read_csv_text(csv_text)[-1].facts["production_value_vnd"] == 12_500_000_000
+    csv_answer = client.get(f"/collections/villages/items/{vid}/stats?f=csv")
+    assert csv_answer.content.startswith("\ufeff".encode())  # Excel reads it as UTF-8
+    back = files.read_csv_bytes(csv_answer.content)[-1]
+    assert back.facts["production_value_vnd"] == 12_500_000_000
+    assert back.sources == ("<script>alert(1)</script>", "Sở Công Thương")
+    xlsx = client.get(f"/collections/villages/items/{vid}/stats?f=xlsx")
+    assert xlsx.headers["content-type"].startswith("application/vnd.openxmlformats")
+    assert files.read_xlsx_bytes(xlsx.content)[-1] == files.StatRow(
+        back.village_code, back.year, back.facts, back.sources, back.line
+    )
     assert client.get(f"/collections/villages/items/{vid}/stats?f=xml").status_code == 400
     assert client.get(f"/collections/villages/items/{vid}/stats?evil=1").status_code == 400
 

@@ -90,8 +90,13 @@ def test_load_list_export_and_reload(
     invoke_cli("stats", "export", "--out", str(out), env=env)
     exported = files.read_file(out)
     assert _same_values(exported, files.read_csv_text(GOOD))
-    # The export loads back as unchanged.
+    # The export loads back as unchanged, as CSV and as XLSX.
     back = invoke_cli("stats", "load", str(out), env=env)
+    assert "0 inserted, 0 updated" in back.stdout
+    as_xlsx = tmp_path / "export.xlsx"
+    invoke_cli("stats", "export", "--out", str(as_xlsx), env=env)
+    assert _same_values(files.read_file(as_xlsx), files.read_csv_text(GOOD))
+    back = invoke_cli("stats", "load", str(as_xlsx), env=env)
     assert "0 inserted, 0 updated" in back.stdout
     assert _counts(stats_engine) == after
 
