@@ -23,7 +23,7 @@ from api.params import parse_feature_id
 from api.routers.ogc import render
 from geo.io import village_stats as files
 from geo.kernel import text as texts
-from geo.kernel.errors import InvalidInput
+from geo.kernel.errors import GeoError, InvalidInput
 from geo.kernel.text import Text
 from geo.store import catalog
 from geo.store.keys import KeyInfo
@@ -197,6 +197,8 @@ async def accepted_upload(
         raise InvalidInput("send the file as multipart/form-data with the field 'file'")
     try:
         form = await request.form(max_files=1, max_fields=5, max_part_size=64 * 1024)
+    except GeoError:
+        raise  # a body over the cap (BodyTooLarge from api.limits) stays a 413
     except Exception as exc:  # a broken multipart body is the client's, never a 500
         raise InvalidInput(f"the multipart body cannot be read: {str(exc)[:200]}") from exc
     try:

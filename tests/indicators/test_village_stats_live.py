@@ -183,12 +183,19 @@ def test_hostile_puts_and_files_are_refused_and_the_server_keeps_serving(
     assert _count(database_url) == before
 
 
-def _send_until_answered(server: LiveServer, head: bytes, total: int) -> tuple[int, bytes]:
-    """Send ``head`` and up to ``total`` body bytes until the server answers; (status, body)."""
+def _send_until_answered(
+    server: LiveServer, head: bytes, total: int, *, chunked: bool = False
+) -> tuple[int, bytes]:
+    """Send ``head`` and up to ``total`` body bytes until the server answers; (status, body).
+
+    ``chunked`` frames the body in 64 KiB chunks (no declared length): the server has to
+    count what it reads.
+    """
     parsed = urllib.parse.urlsplit(server.url)
     with socket.create_connection((parsed.hostname, parsed.port), timeout=30) as sock:
         sock.sendall(head)
-        sent, chunk, answer = 0, b"a" * 65536, b""
+        sent, answer = 0, b""
+        chunk = b"10000\r\n" + b"a" * 65536 + b"\r\n" if chunked else b"a" * 65536
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             readable, writable, _ = select.select([sock], [sock] if sent < total else [], [], 5)
@@ -201,7 +208,11 @@ def _send_until_answered(server: LiveServer, head: bytes, total: int) -> tuple[i
                     break
             elif writable:
                 try:
-                    sent += sock.send(chunk[: total - sent])
+                    if chunked:
+                        sock.sendall(chunk)
+                        sent += 65536
+                    else:
+                        sent += sock.send(chunk[: total - sent])
                 except (BrokenPipeError, ConnectionResetError):
                     sent = total
     status = int(answer.split(b" ", 2)[1])
@@ -234,5 +245,21 @@ def test_files_over_the_limits_are_413_and_nothing_is_written(
         status, body = _send_until_answered(own_live, head, 50 * MB)
         assert status == 413, body[:300]
         assert json.loads(body)["limit"] == "max_body_bytes"
+    # A chunked body declares no length: counted as it is read, refused past the cap.
+    opening, kind = _multipart("big.csv", b"village_code,year\n")
+    opening = opening[: opening.index(b"village_code")]
+    head = (
+        (
+            f"POST {IMPORT} HTTP/1.1\r\nHost: localhost\r\nContent-Type: {kind}\r\n"
+            f"Transfer-Encoding: chunked\r\nConnection: close\r\n"
+            f"Authorization: Bearer {admin_token}\r\n\r\n"
+        ).encode()
+        + f"{len(opening):x}\r\n".encode()
+        + opening
+        + b"\r\n"
+    )
+    status, body = _send_until_answered(own_live, head, 30 * MB, chunked=True)
+    assert status == 413, body[:300]
+    assert json.loads(body)["limit"] == "max_body_bytes"
     assert own_live.alive()
     assert _count(database_url) == before
