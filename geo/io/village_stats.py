@@ -67,6 +67,7 @@ _VI_GROUPED = re.compile(r"(\d{1,3}(?:\.\d{3})+)(?:,0+)?")
 _EN_GROUPED = re.compile(r"\d{1,3}(?:,\d{3})+")
 _DECIMAL = re.compile(r"(\d+)[.,](\d+)")
 _SPACES = re.compile(r"[\s\u00a0\u202f]+")
+_BREAKS = re.compile(r"\s*[\t\r\n]+\s*")
 
 Fact = int | bool | None
 
@@ -133,6 +134,10 @@ def _storable(text: str, what: str) -> str:
         text.encode("utf-8")
     except UnicodeEncodeError:
         raise InvalidInput(f"{what} may not contain lone surrogate characters") from None
+    # Control characters (an ESC sequence, a bell) would act on the terminal that lists
+    # them (craftmap stats list); no source or code needs one.
+    if any(unicodedata.category(c) == "Cc" for c in text):
+        raise InvalidInput(f"{what} may not contain control characters")
     return text
 
 
@@ -152,7 +157,10 @@ def check_sources(sources: Any) -> tuple[str, ...]:
         return ()
     if not isinstance(sources, list | tuple) or not all(isinstance(s, str) for s in sources):
         raise InvalidInput("sources must be a list of texts")
-    kept = tuple(unicodedata.normalize("NFC", s.strip()) for s in sources if s.strip())
+    # A line break typed in a spreadsheet cell (Alt+Enter) is a space in a source tag.
+    kept = tuple(
+        unicodedata.normalize("NFC", _BREAKS.sub(" ", s).strip()) for s in sources if s.strip()
+    )
     if any(";" in s for s in kept):
         raise InvalidInput("a source may not contain ';' (it separates the sources in files)")
     if len(kept) > MAX_SOURCES or any(len(s) > MAX_SOURCE_CHARS for s in kept):

@@ -154,6 +154,8 @@ def test_every_bad_line_is_named_up_to_the_limit() -> None:
         ("village_code,year\nTH-V-001,2025\nTH-V-001,2025\n", "also on line 2"),
         ("village_code,year,workers,trained_workers\nTH-V-001,2025,5,6\n", "may not exceed"),
         ("village_code,year,sources\nTH-V-001,2025,a\x00b\n", "NUL"),
+        ("village_code,year,sources\nTH-V-001,2025,a\x1b[2Jb\n", "control characters"),
+        ("village_code,year\nTH-V\x07-001,2025\n", "control characters"),
         ("village_code,year\nTH-V-001,2025,extra\n", "cells, the header has 2"),
         ("", "is empty"),
     ],
@@ -214,3 +216,9 @@ def test_a_title_above_the_header_and_excel_booleans() -> None:
     text = "Báo cáo năm 2025;;\nvillage_code;year;workers\nTH-V-001;2025;1.200\n"
     (row,) = files.read_csv_text(text)
     assert (row.facts, row.line) == ({"workers": 1200}, 3)
+
+
+def test_a_line_break_in_a_source_cell_is_a_space() -> None:
+    text = 'village_code,year,sources\nTH-V-001,2025,"Báo cáo số 12\r\nngày 3/4/2025;\tSở NN"\n'
+    (row,) = files.read_csv_text(text)
+    assert row.sources == ("Báo cáo số 12 ngày 3/4/2025", "Sở NN")
