@@ -1861,6 +1861,29 @@ def stats_list(
         typer.echo(f"{stat['year']}: {facts or '(no facts known)'}{sources}")
 
 
+@stats_app.command("delete")
+def stats_delete(
+    village_code: Annotated[str, typer.Argument(help="The village's code (e.g. TH-V-005).")],
+    year: Annotated[int, typer.Argument(help="The year whose figures go.")],
+    actor: Annotated[
+        str | None, typer.Option(help="Who the history names (default: cli:<user>).")
+    ] = None,
+) -> None:
+    """Delete a village's figures of one year (the history keeps them)."""
+    from geo.workflows import village_stats as workflow
+
+    who = actor if actor is not None else f"cli:{getpass.getuser()}"
+
+    def run(url: str) -> dict[str, Any]:
+        with _engine(url, pool_size=1) as engine, engine.begin() as conn:
+            found = workflow.village_by_code(conn, village_code)
+            workflow.delete(conn, found["id"], year, actor=workflow.check_actor(who))
+            return found
+
+    found = _with_url(run)
+    typer.echo(f"{found['code']} {found['name']}: {year} deleted")
+
+
 @stats_app.command("export")
 def stats_export(
     out: Annotated[Path, typer.Option("--out", help="The file to write: .csv, or .xlsx.")],

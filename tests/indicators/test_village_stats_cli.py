@@ -151,3 +151,26 @@ def test_a_bad_actor_is_refused_readably(
         assert answer.returncode == 1 and "the actor must be" in answer.stderr, actor
         assert "Traceback" not in answer.stderr
     assert _counts(stats_engine) == before
+
+
+def test_delete_a_year_keeps_it_in_the_history(
+    stats_urls: dict[str, str], stats_engine: Engine, tmp_path: Path
+) -> None:
+    env = {"DATABASE_URL": stats_urls["app"]}
+    path = tmp_path / "one.csv"
+    path.write_text("village_code,year,workers\nTH-V-007,2017,12\n", encoding="utf-8")
+    invoke_cli("stats", "load", str(path), env=env)
+    before = _counts(stats_engine)
+    done = invoke_cli("stats", "delete", "TH-V-007", "2017", "--actor", "Phòng Kinh tế", env=env)
+    assert "2017 deleted" in done.stdout
+    assert _counts(stats_engine) == (before[0] - 1, before[1] + 1)
+    with stats_engine.connect() as conn:
+        last = conn.execute(
+            sa.text(
+                "SELECT action, actor, before->>'workers' FROM feature_history"
+                " WHERE table_name = 'village_stat' ORDER BY id DESC LIMIT 1"
+            )
+        ).one()
+    assert tuple(last) == ("delete", "Phòng Kinh tế", "12")
+    again = invoke_cli("stats", "delete", "TH-V-007", "2017", env=env, check=False)
+    assert again.returncode == 1 and "nothing is recorded" in again.stderr
