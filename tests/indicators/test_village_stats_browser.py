@@ -69,7 +69,11 @@ def test_the_yearly_figures_fit_the_screen_and_speak_the_language(
     try:
         # From the village's page, its link leads to the yearly figures.
         page.goto(f"{stats_server.url}/collections/villages/items/{vid}?f=html&lang={lang}")
-        page.locator("a#village-stats").click()
+        link = page.locator("a#village-stats")
+        link.scroll_into_view_if_needed()
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(SHOTS / f"village-link-{lang}-{screen}.png"))
+        link.click()
         page.wait_for_url(f"**/collections/villages/items/{vid}/stats?f=html&lang={lang}")
         assert page.locator("html").get_attribute("lang") == lang
         if screen == "desktop":
@@ -109,9 +113,6 @@ def test_the_yearly_figures_fit_the_screen_and_speak_the_language(
         assert not errors
         SHOTS.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(SHOTS / f"stats-{lang}-{screen}.png"), full_page=True)
-        page.goto(f"{stats_server.url}/collections/villages/items/{vid}?f=html&lang={lang}")
-        page.locator("a#village-stats").scroll_into_view_if_needed()
-        page.screenshot(path=str(SHOTS / f"village-link-{lang}-{screen}.png"))
     finally:
         page.close()
 
