@@ -26,6 +26,18 @@ def keys(session: Session) -> dict[str, str]:
     }
 
 
+@pytest.fixture(autouse=True)
+def no_recorded_years(session: Session) -> None:
+    """The villages used here start with no yearly rows (undone with the test's transaction),
+    whatever the shared database holds."""
+    session.execute(
+        sa.text(
+            "DELETE FROM village_stat WHERE village_id IN (SELECT id FROM craft_village"
+            " WHERE code IN ('TH-V-003', 'TH-V-005', 'TH-V-006'))"
+        )
+    )
+
+
 def _auth(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
