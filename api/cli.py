@@ -59,6 +59,11 @@ programme_app = typer.Typer(
     help="Programmes and their targets (801/QĐ-TTg, a province's plan).", no_args_is_help=True
 )
 app.add_typer(programme_app, name="programme")
+stats_app = typer.Typer(
+    help="A village's yearly programme figures (the indicators' records): load, list, export.",
+    no_args_is_help=True,
+)
+app.add_typer(stats_app, name="stats")
 
 T = TypeVar("T")
 
@@ -1830,3 +1835,103 @@ def route_preview_cmd(
         return route_design.design_table(design)
 
     typer.echo(_with_url(run))
+
+
+# -- stats (issue 16) --------------------------------------------------------------------------
+@stats_app.command("load")
+def stats_load(
+    path: Annotated[Path, typer.Argument(help="A CSV (UTF-8) or XLSX: village_code, year, facts.")],
+    actor: Annotated[
+        str | None, typer.Option(help="Who the history names (default: cli:<user>).")
+    ] = None,
+    dry_run: Annotated[bool, typer.Option(help="Check and count, write nothing.")] = False,
+) -> None:
+    """Load yearly figures by (village, year): every row or none (bad lines are named)."""
+    from geo.workflows import village_stats as workflow
+
+    who = actor if actor is not None else f"cli:{getpass.getuser()}"
+
+    def run(url: str) -> Any:
+        with _engine(url, pool_size=1) as engine:
+            return workflow.import_file(engine, path, actor=who, dry_run=dry_run)
+
+    summary = _with_url(run)
+    typer.echo(
+        f"{summary.rows} rows: {summary.inserted} inserted, {summary.updated} updated, "
+        f"{summary.unchanged} unchanged{' (dry run: nothing written)' if summary.dry_run else ''}"
+    )
+
+
+@stats_app.command("list")
+def stats_list(
+    village_code: Annotated[str, typer.Argument(help="The village's code (e.g. TH-V-005).")],
+    as_json: Annotated[bool, typer.Option("--json", help="JSON instead of a table.")] = False,
+) -> None:
+    """List a village's recorded years and their figures (blank: unknown)."""
+    from geo.workflows import village_stats as workflow
+
+    def run(url: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        with _engine(url, pool_size=1) as engine, engine.connect() as conn:
+            found = workflow.village_by_code(conn, village_code)
+            return found, workflow.years_of(conn, found["id"])
+
+    found, years = _with_url(run)
+    if as_json:
+        typer.echo(json.dumps({"village": found, "stats": years}, ensure_ascii=False, indent=2))
+        return
+    typer.echo(f"{found['code']} {found['name']}: {len(years)} years")
+    for stat in years:
+        facts = ", ".join(
+            f"{name}={stat[name]}" for name in workflow.FACTS if stat[name] is not None
+        )
+        sources = f" [{'; '.join(stat['sources'])}]" if stat["sources"] else ""
+        typer.echo(f"{stat['year']}: {facts or '(no facts known)'}{sources}")
+
+
+@stats_app.command("delete")
+def stats_delete(
+    village_code: Annotated[str, typer.Argument(help="The village's code (e.g. TH-V-005).")],
+    year: Annotated[int, typer.Argument(help="The year whose figures go.")],
+    actor: Annotated[
+        str | None, typer.Option(help="Who the history names (default: cli:<user>).")
+    ] = None,
+) -> None:
+    """Delete a village's figures of one year (the history keeps them)."""
+    from geo.workflows import village_stats as workflow
+
+    who = actor if actor is not None else f"cli:{getpass.getuser()}"
+
+    def run(url: str) -> dict[str, Any]:
+        with _engine(url, pool_size=1) as engine, engine.begin() as conn:
+            found = workflow.village_by_code(conn, village_code)
+            workflow.delete(conn, found["id"], year, actor=workflow.check_actor(who))
+            return found
+
+    found = _with_url(run)
+    typer.echo(f"{found['code']} {found['name']}: {year} deleted")
+
+
+@stats_app.command("export")
+def stats_export(
+    out: Annotated[Path, typer.Option("--out", help="The file to write: .csv, or .xlsx.")],
+    year: Annotated[int | None, typer.Option(help="Only this year.")] = None,
+) -> None:
+    """Write every recorded year as CSV (or XLSX) in the format ``stats load`` reads back."""
+    from geo.io import village_stats as files
+    from geo.workflows import village_stats as workflow
+
+    def run(url: str) -> list[dict[str, Any]]:
+        with _engine(url, pool_size=1) as engine, engine.connect() as conn:
+            return workflow.list_all(conn, year=year)
+
+    found = _with_url(run)
+    with readable_errors():
+        try:
+            if out.suffix.lower() == ".xlsx":
+                out.write_bytes(files.to_xlsx(found))
+            else:
+                # The BOM makes Excel read the file as UTF-8; `stats load` takes it either way.
+                out.write_text("\ufeff" + files.to_csv(found), encoding="utf-8")
+        except OSError as exc:
+            raise InvalidInput(f"cannot write {out}: {exc.strerror}") from exc
+    typer.echo(f"{len(found)} rows written to {out}")

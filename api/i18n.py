@@ -432,6 +432,11 @@ FIGURES_PAGE: dict[str, Text] = {
     "basis": Text("Cơ sở ước tính", "Basis"),
     "sources": Text("Nguồn", "Sources"),
     "none": Text("Chưa có số liệu nào.", "No figures yet."),
+    # (facts, issue 16) The village page links its yearly programme figures.
+    "stats_link": Text(
+        "Số liệu chương trình theo năm (lao động, giá trị sản xuất, OCOP…)",
+        "Yearly programme figures (workers, production value, OCOP…)",
+    ),
     "filter": Text("Lọc", "Filter"),
     "all": Text("Tất cả", "All"),
     "csv": Text("Tải CSV", "Download CSV"),
@@ -455,6 +460,22 @@ OPERATION_SUMMARIES: dict[str, Text] = {
     ),
     "Delete a zone's yearly capacity": Text(
         "Xóa sản lượng một năm của vùng nguyên liệu", "Delete a zone's yearly capacity"
+    ),
+    # (facts, issue 16)
+    "A village's yearly programme figures": Text(
+        "Số liệu chương trình theo năm của một làng nghề", "A village's yearly programme figures"
+    ),
+    "Record a village's figures of a year (admin)": Text(
+        "Ghi số liệu một năm của làng nghề (quản trị)",
+        "Record a village's figures of a year (admin)",
+    ),
+    "Delete a village's figures of a year (admin)": Text(
+        "Xóa số liệu một năm của làng nghề (quản trị)",
+        "Delete a village's figures of a year (admin)",
+    ),
+    "Import yearly figures from a CSV or XLSX file (admin)": Text(
+        "Nhập số liệu hằng năm từ tệp CSV hoặc XLSX (quản trị)",
+        "Import yearly figures from a CSV or XLSX file (admin)",
     ),
     "A collection": Text("Một bộ dữ liệu", "A collection"),
     "A feature": Text("Một đối tượng", "A feature"),

@@ -37,6 +37,7 @@ from api.routers import (
     route_handouts,
     system,
     tiles,
+    village_stats,
 )
 from api.security import SecurityHeadersMiddleware
 from api.settings import ApiSettings
@@ -149,6 +150,7 @@ def create_app(
     app.include_router(imports.router)
     app.include_router(analysis_checks.router)
     app.include_router(figures.router)
+    app.include_router(village_stats.router)
     app.include_router(analysis.router)
     app.include_router(analysis_coverage.router)
     app.include_router(analysis_siting.router)

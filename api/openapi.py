@@ -1339,11 +1339,16 @@ _EXTRA_STATUSES: dict[tuple[str, str], tuple[int, ...]] = {
     ("delete", "/figures/villages/{code}/{material}/{year}"): (401, 403, 404, 412),
     ("delete", "/figures/zones/{code}/{year}"): (401, 403, 404, 412),
     ("post", "/routes/{routeId}/design"): (401, 403, 404, 412, 413),
+    # (facts, issue 16) a village's yearly programme figures: admin key
+    ("put", "/collections/villages/items/{featureId}/stats/{year}"): (401, 403, 404, 412, 413),
+    ("delete", "/collections/villages/items/{featureId}/stats/{year}"): (401, 403, 404, 412),
+    ("post", "/collections/villages/stats:import"): (401, 403, 413),
 }
 # Routes that need no key but answer statuses FastAPI does not know (the route designer).
 _OPEN_STATUSES: dict[tuple[str, str], tuple[int, ...]] = {
     ("get", "/routes/{routeId}/design"): (404,),
     ("post", "/routes/design/preview"): (413,),
+    ("get", "/collections/villages/items/{featureId}/stats"): (404,),
 }
 
 

@@ -59,6 +59,9 @@ class ApiSettings(BaseSettings):
     max_features: int = 1_000
     # Largest file uploaded to POST /imports (issue 13); it is spooled to disk, not memory.
     import_max_bytes: int = Field(default=200_000_000, ge=1)
+    # Largest CSV/XLSX of yearly village figures (POST /collections/villages/stats:import),
+    # read into memory whole: the file is checked before anything is written.
+    stats_import_max_bytes: int = Field(default=5_000_000, ge=1)
     # PostgreSQL cancels an API statement running longer than this (0: no limit).
     statement_timeout_seconds: float = 10
     # The same for exports, which stream a whole collection.
