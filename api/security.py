@@ -88,6 +88,12 @@ class SecurityHeadersMiddleware:
                     (k, v) for k, v in message.get("headers", []) if k.lower() not in _OWN_HEADERS
                 ]
                 headers.extend(_ALWAYS)
+                if message.get("status") == 304:
+                    # A 304's headers update the cached response: a policy here would
+                    # replace the stored page's own (and its nonce) and block its styles.
+                    message["headers"] = headers
+                    await send(message)
+                    return
                 content_type = next((v for k, v in headers if k.lower() == b"content-type"), b"")
                 if content_type.lower().startswith(b"text/html"):
                     policy = content_security_policy(

@@ -59,3 +59,37 @@ def test_pages_fit_the_screen_and_speak_the_language(
         page.screenshot(path=str(SHOTS / f"{name}-{lang}-{screen}.png"), full_page=name != "api")
     finally:
         page.close()
+
+
+def test_a_revisited_page_keeps_its_styles(
+    browser: Browser, live: LiveServer, pages: dict[str, str]
+) -> None:
+    """A 304 must not carry a policy: the browser would apply it to the cached page.
+
+    With "default-src 'none'" on the 304, Chromium blocked the cached item page's own
+    <style> on a second visit and showed it unstyled.
+    """
+    page = browser.new_page(viewport={"width": 1280, "height": 800})
+    try:
+        url = f"{live.url}{pages['village']}&lang=vi"
+        page.goto(url)
+        first = page.evaluate("getComputedStyle(document.body).fontFamily")
+        blocked: list[str] = []
+        page.on("console", lambda message: blocked.append(message.text))
+        answer = page.reload()
+        assert answer is not None and answer.status in (200, 304)
+        assert page.evaluate("getComputedStyle(document.body).fontFamily") == first
+        assert not [text for text in blocked if "Content Security Policy" in text]
+    finally:
+        page.close()
+
+
+def test_not_modified_carries_no_policy(live: LiveServer, pages: dict[str, str]) -> None:
+    """The 304 leaves the stored page's own policy (and nonce) in force."""
+    first = live.request(pages["village"])
+    etag = {name.lower(): value for name, value in first.headers.items()}["etag"]
+    again = live.request(pages["village"], headers={"If-None-Match": etag})
+    assert again.status == 304
+    headers = {name.lower(): value for name, value in again.headers.items()}
+    assert "content-security-policy" not in headers
+    assert headers["x-content-type-options"] == "nosniff"
