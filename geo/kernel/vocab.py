@@ -264,6 +264,25 @@ class TargetUnit(StrEnum):
     USD = "usd"
 
 
+class TargetStatus(StrEnum):
+    """Where an indicator stands against one of its targets in the report year."""
+
+    MET = "met"
+    ON_TRACK = "on_track"
+    BEHIND = "behind"
+    MISSED = "missed"
+    NO_DATA = "no_data"
+
+
+class ActionKind(StrEnum):
+    """Lists of records that need action (4182/QĐ-UBND appendix, task 3.2)."""
+
+    ABOLISHED_NAME = "abolished_name"
+    NO_ENV_PLAN = "no_env_plan"
+    AT_RISK = "at_risk"
+    EXPIRING_CERTIFICATE = "expiring_certificate"
+
+
 LABELS: dict[str, dict[str, Text]] = {
     "village_kind": {
         VillageKind.CRAFT_VILLAGE: Text("Làng nghề", "Craft village"),
@@ -458,6 +477,27 @@ LABELS: dict[str, dict[str, Text]] = {
         TargetUnit.PERCENT_PER_YEAR: Text("Phần trăm mỗi năm", "Percent a year"),
         TargetUnit.RATIO: Text("Lần", "Times"),
         TargetUnit.USD: Text("Đô la Mỹ", "US dollars"),
+    },
+    "target_status": {
+        TargetStatus.MET: Text("Đạt", "Met"),
+        TargetStatus.ON_TRACK: Text("Đúng tiến độ", "On track"),
+        TargetStatus.BEHIND: Text("Chậm tiến độ", "Behind"),
+        TargetStatus.MISSED: Text("Không đạt", "Missed"),
+        TargetStatus.NO_DATA: Text("Chưa có số liệu", "No data"),
+    },
+    "action_kind": {
+        ActionKind.ABOLISHED_NAME: Text(
+            "Hồ sơ công nhận ghi tên đơn vị hành chính đã bị bãi bỏ",
+            "Recognition names an abolished administrative unit",
+        ),
+        ActionKind.NO_ENV_PLAN: Text(
+            "Chưa có phương án bảo vệ môi trường", "No environmental protection plan"
+        ),
+        ActionKind.AT_RISK: Text("Có nguy cơ mai một", "At risk of being lost"),
+        ActionKind.EXPIRING_CERTIFICATE: Text(
+            "Chứng chỉ vùng nguyên liệu sắp hết hạn hoặc đã hết hạn",
+            "Zone certificate expiring or expired",
+        ),
     },
 }
 

@@ -1,0 +1,647 @@
+"""The programme's indicators, computed from the villages' records (issue 16 point 2).
+
+Pure computations on frames (no database): ``geo.workflows.indicators`` reads the records
+and calls them. The rules, one place:
+
+**Crafts and villages.** ``kind = traditional_craft`` is a craft (nghề truyền thống);
+``craft_village`` and ``traditional_craft_village`` are villages. ``crafts_*`` indicators
+count crafts, ``villages_*`` villages; ``share_villages_ocop`` is about traditional craft
+villages only. The other shares and the tourism count follow the wording of the target's
+``note`` in the programme file (`scope_kinds`): a note naming crafts ("crafts and villages
+operating effectively", 4182) counts both kinds; one naming villages only ("villages
+operating effectively", 801) counts villages; a note naming neither ("workers trained")
+counts every record.
+
+**In scope in year Y.** Recognised by Y (a record whose recognition year is unknown counts
+as existing) and not ``revoked``. ``in_scope`` is that number of records of the
+indicator's kinds.
+
+**Restored / recognised.** Events in the programme period, 2021 through Y:
+``restored_year`` and the recognition year (``recognition_year``, else the year of
+``recognition_date``). ``*_restored_or_recognised`` counts a record once. A record not
+counted lacks data (``missing``) when it could have been: its status is ``restored`` but
+it has no ``restored_year``, or (for the recognised counts) its recognition year is
+unknown.
+
+**Yearly facts of village v for year Y** (`year_frame`): the ``village_stat`` row (v, Y)
+where it holds the value; else, only when Y is the current year, the village record's own
+field where it has one (the record describes the present), counted in ``from_record``;
+else unknown. An older year is never carried forward.
+
+**Shares.** The denominator is the records with known data; ``missing`` says how many lack
+it; ``value`` is None when none has it (never 0 for unknown).
+``share_workers_trained`` = Σ trained / Σ workers over the records with both;
+``share_ocop`` = Σ ocop_establishments / Σ establishments over the records with both;
+``share_villages_ocop`` = traditional craft villages with ``ocop_products`` ≥ 1 over those
+with a known count. Shares are percents (0–100).
+
+**Growth and income** (matched panels, so a village reporting in one year only cannot
+move the figure): ``production_value_growth`` (percent per year) is the compound growth of
+the villages with a production value in both 2020 and Y,
+``((Σ V_Y / Σ V_2020) ** (1 / (Y − 2020)) − 1) × 100``; the mean of per-village rates would
+let a small village's doubling outweigh a large one's standstill, and sums over different
+village sets measure who reported, not growth. ``income_vs_2020`` (ratio) is the
+worker-weighted mean monthly income in Y over that in 2020, on the villages with income
+and workers in both years: the average worker's income, not the average village's.
+
+**Exports** (``exports_usd``) is the sum over the records with a known figure (a lower
+bound while any is missing).
+
+**Target checks** (`check_target`). For a target year T ≤ Y the comparison decides
+``met`` or ``missed`` (``about`` = within 10 % of the target or above it). For T > Y,
+counts follow a pro-rata path from the 2020 baseline, ``expected = target × (Y − 2020) /
+(T − 2020)``: ``on_track`` when the value has reached it, else ``behind``; shares, ratios,
+growth and exports are compared with the target itself: ``on_track`` when it already
+holds, else ``behind``. ``no_data`` when the value is None. Per unit only shares, ratios
+and growth are checked: the counts are the province's targets.
+
+Examples
+--------
+>>> check = check_target(
+...     4.0, Target("villages_tourism_linked", 2030, "at_least", 10.0, "count"), 2026
+... )
+>>> check.status, check.expected
+('behind', 6.0)
+>>> check_target(9.2, Target("production_value_growth", 2025, "about", 10.0, "percent_per_year"),
+...              2025).status
+'met'
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from geo.kernel import vocab
+
+BASE_YEAR = 2020
+PERIOD_START = 2021
+ABOUT_TOLERANCE = 0.10
+
+CRAFTS = frozenset({vocab.VillageKind.TRADITIONAL_CRAFT.value})
+VILLAGES = frozenset(
+    {vocab.VillageKind.CRAFT_VILLAGE.value, vocab.VillageKind.TRADITIONAL_CRAFT_VILLAGE.value}
+)
+TRADITIONAL_VILLAGES = frozenset({vocab.VillageKind.TRADITIONAL_CRAFT_VILLAGE.value})
+ALL_KINDS = CRAFTS | VILLAGES
+
+# The yearly facts of ``village_stat``; those the village record also holds (its present).
+FACTS = (
+    "operating_effectively",
+    "tourism_linked",
+    "establishments",
+    "ocop_establishments",
+    "ocop_products",
+    "ip_protected",
+    "env_plan",
+    "workers",
+    "trained_workers",
+    "production_value_vnd",
+    "avg_income_vnd_month",
+    "exports_usd",
+)
+RECORD_FACTS = (
+    "operating_effectively",
+    "tourism_linked",
+    "ocop_products",
+    "ip_protected",
+    "env_plan",
+    "workers",
+    "trained_workers",
+)
+# Base-year (2020) facts the growth and income panels need.
+BASE_FACTS = ("production_value_vnd", "avg_income_vnd_month", "workers")
+
+_I = vocab.Indicator
+COUNT_INDICATORS = (
+    _I.CRAFTS_RESTORED,
+    _I.VILLAGES_RESTORED,
+    _I.CRAFTS_RECOGNISED,
+    _I.VILLAGES_RECOGNISED,
+    _I.CRAFTS_RESTORED_OR_RECOGNISED,
+    _I.VILLAGES_RESTORED_OR_RECOGNISED,
+    _I.VILLAGES_TOURISM_LINKED,
+)
+UNITS: dict[str, str] = {
+    **{code.value: vocab.TargetUnit.COUNT.value for code in COUNT_INDICATORS},
+    _I.SHARE_EFFECTIVE: vocab.TargetUnit.PERCENT.value,
+    _I.SHARE_WORKERS_TRAINED: vocab.TargetUnit.PERCENT.value,
+    _I.SHARE_OCOP: vocab.TargetUnit.PERCENT.value,
+    _I.SHARE_VILLAGES_OCOP: vocab.TargetUnit.PERCENT.value,
+    _I.SHARE_IP_PROTECTED: vocab.TargetUnit.PERCENT.value,
+    _I.SHARE_ENV_PLAN: vocab.TargetUnit.PERCENT.value,
+    _I.PRODUCTION_VALUE_GROWTH: vocab.TargetUnit.PERCENT_PER_YEAR.value,
+    _I.INCOME_VS_2020: vocab.TargetUnit.RATIO.value,
+    _I.EXPORTS_USD: vocab.TargetUnit.USD.value,
+}
+
+
+# -- the shared contract -------------------------------------------------------------------
+@dataclass(frozen=True)
+class TargetCheck:
+    """One target of an indicator against the report year's value."""
+
+    year: int  # the target's year: 2025 or 2030
+    comparison: str  # vocab.Comparison value: at_least | more_than | about
+    target: float  # the target's value in its unit (percent 0-100, ratio, count, ...)
+    unit: str  # vocab.TargetUnit value
+    status: str  # vocab.TargetStatus value: met | on_track | behind | missed | no_data
+    expected: float | None  # where the report year should be on the pro-rata path (counts)
+
+
+@dataclass(frozen=True)
+class IndicatorValue:
+    """One indicator's value for a year, over the province or one unit."""
+
+    indicator: str  # vocab.Indicator value
+    unit: str  # vocab.TargetUnit value the value is expressed in
+    value: float | None  # None when no record in scope has the data it needs
+    numerator: float | None
+    denominator: float | None
+    in_scope: int  # records the indicator is about in that year
+    with_data: int
+    missing: int  # in_scope - with_data: records lacking the data it needs
+    from_record: int  # values taken from the village record (current year only)
+    targets: tuple[TargetCheck, ...]  # the programme's targets for it (2025, 2030)
+
+
+@dataclass(frozen=True)
+class UnitIndicators:
+    """The indicators of one commune (post-2025) or old district (historical grouping)."""
+
+    level: str  # "commune" | "district"
+    scheme: str  # admin_unit.scheme, e.g. "NQ1686/2025" or "legacy"
+    code: str
+    name: str
+    villages: int  # records in scope in this unit (0: values are None)
+    values: dict[str, IndicatorValue]  # keyed by indicator code
+
+
+@dataclass(frozen=True)
+class IndicatorReport:
+    """A programme's indicators for a year: the province, its units and the yearly series."""
+
+    programme_code: str
+    programme_title: str
+    year: int
+    province_code: str | None
+    province: dict[str, IndicatorValue]  # ordered as the programme's targets
+    units: dict[str, list[UnitIndicators]]  # {"commune": [...], "district": [...]} by name
+    years_with_data: tuple[int, ...]  # years with village_stat rows (plus the current year)
+    series: dict[str, list[tuple[int, float | None]]]  # province value per year
+    today: str = ""  # ISO date the report was computed on (the current-year rule)
+
+
+# -- targets and their checks -------------------------------------------------------------
+@dataclass(frozen=True)
+class Target:
+    """One programme target as the analysis needs it."""
+
+    indicator: str
+    year: int
+    comparison: str
+    value: float
+    unit: str
+    note: str | None = None
+
+
+def holds(value: float, comparison: str, target: float) -> bool:
+    """Whether ``value`` satisfies ``comparison`` against ``target``.
+
+    >>> holds(9.0, "about", 10.0), holds(8.9, "about", 10.0), holds(80.0, "more_than", 80.0)
+    (True, False, False)
+    """
+    if comparison == vocab.Comparison.MORE_THAN:
+        return value > target
+    if comparison == vocab.Comparison.ABOUT:
+        return value >= target * (1 - ABOUT_TOLERANCE) - 1e-9
+    return value >= target - 1e-9
+
+
+def check_target(value: float | None, target: Target, year: int) -> TargetCheck:
+    """The status of ``target`` in report year ``year`` (see the module's rules)."""
+    expected: float | None = None
+    if target.year > year and target.unit == vocab.TargetUnit.COUNT:
+        span = target.year - BASE_YEAR
+        expected = target.value * max(year - BASE_YEAR, 0) / span if span > 0 else target.value
+    if value is None:
+        status = vocab.TargetStatus.NO_DATA
+    elif target.year <= year:
+        met = holds(value, target.comparison, target.value)
+        status = vocab.TargetStatus.MET if met else vocab.TargetStatus.MISSED
+    elif expected is not None:
+        ahead = value >= expected - 1e-9
+        status = vocab.TargetStatus.ON_TRACK if ahead else vocab.TargetStatus.BEHIND
+    else:
+        ahead = holds(value, target.comparison, target.value)
+        status = vocab.TargetStatus.ON_TRACK if ahead else vocab.TargetStatus.BEHIND
+    return TargetCheck(
+        year=target.year,
+        comparison=target.comparison,
+        target=target.value,
+        unit=target.unit,
+        status=status.value,
+        expected=expected,
+    )
+
+
+def nearest_target(checks: Sequence[TargetCheck], year: int) -> TargetCheck | None:
+    """The first target not yet past in ``year``, else the latest one (a map's status)."""
+    ordered = sorted(checks, key=lambda check: check.year)
+    for check in ordered:
+        if check.year >= year:
+            return check
+    return ordered[-1] if ordered else None
+
+
+def scope_kinds(indicator: str, note: str | None) -> frozenset[str]:
+    """The record kinds an indicator counts (see the module's rules).
+
+    >>> sorted(scope_kinds("share_effective", "crafts and villages operating effectively"))
+    ['craft_village', 'traditional_craft', 'traditional_craft_village']
+    >>> sorted(scope_kinds("share_effective", "villages operating effectively"))
+    ['craft_village', 'traditional_craft_village']
+    """
+    if indicator.startswith("crafts_"):
+        return CRAFTS
+    if indicator == _I.SHARE_VILLAGES_OCOP:
+        return TRADITIONAL_VILLAGES
+    if indicator.startswith("villages_") and indicator != _I.VILLAGES_TOURISM_LINKED:
+        return VILLAGES
+    # The note's own words, before any "(…)" remark on where the figure came from.
+    words = (note or "").lower().split(" (")[0]
+    if "crafts" in words.replace(",", " ").split():
+        return ALL_KINDS
+    if "villages" in words:
+        return VILLAGES
+    return ALL_KINDS
+
+
+@dataclass(frozen=True)
+class IndicatorSpec:
+    """An indicator as a programme asks for it: its kinds and its targets."""
+
+    indicator: str
+    unit: str
+    kinds: frozenset[str]
+    targets: tuple[Target, ...] = field(default=())
+
+
+def specs_of(targets: Sequence[Target]) -> list[IndicatorSpec]:
+    """One spec per indicator, in the order the targets are given."""
+    grouped: dict[str, list[Target]] = {}
+    for target in targets:
+        grouped.setdefault(target.indicator, []).append(target)
+    specs = []
+    for indicator, own in grouped.items():
+        note = next((t.note for t in own if t.note), None)
+        unit = UNITS.get(indicator, own[0].unit)
+        specs.append(
+            IndicatorSpec(
+                indicator,
+                unit,
+                scope_kinds(indicator, note),
+                tuple(sorted(own, key=lambda t: t.year)),
+            )
+        )
+    return specs
+
+
+# -- the yearly frame ------------------------------------------------------------------------
+def year_frame(
+    records: pd.DataFrame, stats: pd.DataFrame, *, year: int, current_year: int
+) -> pd.DataFrame:
+    """One row per record with its facts for ``year`` and its 2020 base facts.
+
+    ``records``: one row per village (index ``id``; ``kind``, ``status``,
+    ``recognised_year``, ``restored_year``, the record's own facts `RECORD_FACTS`, any unit
+    keys). ``stats``: ``village_stat`` rows (``village_id``, ``year``, `FACTS`).
+    Adds, per fact, the value for ``year`` (booleans as 1.0/0.0, unknown NaN) and
+    ``<fact>_rec`` (taken from the record), and ``<fact>_base`` for `BASE_FACTS`.
+    """
+    frame = records.copy()
+    own = stats[stats["year"] == year].set_index("village_id")
+    base = stats[stats["year"] == BASE_YEAR].set_index("village_id")
+    for fact in FACTS:
+        values = _numeric(own[fact]).reindex(frame.index) if fact in own else _nan(frame)
+        from_record = pd.Series(False, index=frame.index)
+        if year == current_year and fact in RECORD_FACTS and fact in frame:
+            record = _numeric(frame[fact])
+            from_record = values.isna() & record.notna()
+            values = values.where(values.notna(), record)
+        frame[f"{fact}_y"] = values
+        frame[f"{fact}_rec"] = from_record
+    for fact in BASE_FACTS:
+        frame[f"{fact}_base"] = (
+            _numeric(base[fact]).reindex(frame.index) if fact in base else _nan(frame)
+        )
+    return frame
+
+
+def _numeric(series: pd.Series) -> pd.Series:
+    return pd.to_numeric(series.astype("object"), errors="coerce").astype("float64")
+
+
+def _nan(frame: pd.DataFrame) -> pd.Series:
+    return pd.Series(np.nan, index=frame.index, dtype="float64")
+
+
+# -- per-record contributions and their sums ----------------------------------------------
+# Each indicator becomes, per record, five columns: in scope, has data, from the record,
+# and up to four sums; the province and every unit are then one groupby-sum each, so a
+# whole country's units cost one pass, not one computation per unit.
+SUMS = ("s1", "s2", "s3", "s4")
+
+
+@dataclass(frozen=True)
+class _Parts:
+    scope: pd.Series
+    data: pd.Series
+    rec: pd.Series
+    sums: tuple[pd.Series, ...]
+
+
+Finisher = Callable[[tuple[float, ...], int], tuple[float | None, float | None, float | None]]
+
+
+def _in_scope(frame: pd.DataFrame, kinds: frozenset[str], year: int) -> pd.Series:
+    recognised = frame["recognised_year"]
+    return (
+        frame["kind"].isin(kinds)
+        & (frame["status"] != vocab.VillageStatus.REVOKED.value)
+        & (recognised.isna() | (recognised <= year))
+    )
+
+
+def _in_period(years: pd.Series, year: int) -> pd.Series:
+    return years.notna() & (years >= PERIOD_START) & (years <= year)
+
+
+def _event_count(
+    frame: pd.DataFrame, scope: pd.Series, year: int, *, restored: bool, recognised: bool
+) -> _Parts:
+    counted = pd.Series(False, index=frame.index)
+    unknown = pd.Series(False, index=frame.index)
+    if restored:
+        counted |= _in_period(frame["restored_year"], year)
+        unknown |= (frame["status"] == vocab.VillageStatus.RESTORED.value) & frame[
+            "restored_year"
+        ].isna()
+    if recognised:
+        counted |= _in_period(frame["recognised_year"], year)
+        unknown |= frame["recognised_year"].isna()
+    data = scope & (counted | ~unknown)
+    return _Parts(scope, data, _false(frame), (_ones(frame, scope & counted),))
+
+
+def _flag_count(frame: pd.DataFrame, scope: pd.Series, fact: str) -> _Parts:
+    values = frame[f"{fact}_y"]
+    data = scope & values.notna()
+    return _Parts(scope, data, data & frame[f"{fact}_rec"], (_ones(frame, data & (values > 0)),))
+
+
+def _flag_share(frame: pd.DataFrame, scope: pd.Series, fact: str) -> _Parts:
+    values = frame[f"{fact}_y"]
+    data = scope & values.notna()
+    return _Parts(
+        scope,
+        data,
+        data & frame[f"{fact}_rec"],
+        (_ones(frame, data & (values > 0)), _ones(frame, data)),
+    )
+
+
+def _ratio_share(frame: pd.DataFrame, scope: pd.Series, part: str, whole: str) -> _Parts:
+    top, bottom = frame[f"{part}_y"], frame[f"{whole}_y"]
+    data = scope & top.notna() & bottom.notna()
+    rec = data & (frame[f"{part}_rec"] | frame[f"{whole}_rec"])
+    return _Parts(scope, data, rec, (top.where(data, 0.0), bottom.where(data, 0.0)))
+
+
+def _growth(frame: pd.DataFrame, scope: pd.Series) -> _Parts:
+    now, then = frame["production_value_vnd_y"], frame["production_value_vnd_base"]
+    data = scope & now.notna() & then.notna()
+    rec = data & frame["production_value_vnd_rec"]
+    return _Parts(scope, data, rec, (now.where(data, 0.0), then.where(data, 0.0)))
+
+
+def _income(frame: pd.DataFrame, scope: pd.Series) -> _Parts:
+    income, workers = frame["avg_income_vnd_month_y"], frame["workers_y"]
+    income0, workers0 = frame["avg_income_vnd_month_base"], frame["workers_base"]
+    data = scope & income.notna() & workers.notna() & income0.notna() & workers0.notna()
+    rec = data & (frame["avg_income_vnd_month_rec"] | frame["workers_rec"])
+    return _Parts(
+        scope,
+        data,
+        rec,
+        (
+            (income * workers).where(data, 0.0),
+            workers.where(data, 0.0),
+            (income0 * workers0).where(data, 0.0),
+            workers0.where(data, 0.0),
+        ),
+    )
+
+
+def _sum(frame: pd.DataFrame, scope: pd.Series, fact: str) -> _Parts:
+    values = frame[f"{fact}_y"]
+    data = scope & values.notna()
+    return _Parts(scope, data, data & frame[f"{fact}_rec"], (values.where(data, 0.0),))
+
+
+def _ones(frame: pd.DataFrame, mask: pd.Series) -> pd.Series:
+    return mask.astype("float64").reindex(frame.index)
+
+
+def _false(frame: pd.DataFrame) -> pd.Series:
+    return pd.Series(False, index=frame.index)
+
+
+def _finish_count(sums: tuple[float, ...], with_data: int) -> tuple[float | None, ...]:
+    if with_data == 0:
+        return None, None, None
+    return sums[0], sums[0], None
+
+
+def _finish_share(sums: tuple[float, ...], with_data: int) -> tuple[float | None, ...]:
+    if with_data == 0 or sums[1] <= 0:
+        return None, (sums[0] if with_data else None), (sums[1] if with_data else None)
+    return 100.0 * sums[0] / sums[1], sums[0], sums[1]
+
+
+def _finisher_growth(year: int) -> Callable[[tuple[float, ...], int], tuple[float | None, ...]]:
+    def finish(sums: tuple[float, ...], with_data: int) -> tuple[float | None, ...]:
+        if with_data == 0:
+            return None, None, None
+        now, then = sums[0], sums[1]
+        if year <= BASE_YEAR or then <= 0:
+            return None, now, then
+        return ((now / then) ** (1.0 / (year - BASE_YEAR)) - 1.0) * 100.0, now, then
+
+    return finish
+
+
+def _finish_income(sums: tuple[float, ...], with_data: int) -> tuple[float | None, ...]:
+    if with_data == 0:
+        return None, None, None
+    paid, workers, paid0, workers0 = sums
+    if workers <= 0 or workers0 <= 0:
+        return None, None, None
+    mean, mean0 = paid / workers, paid0 / workers0
+    return (mean / mean0 if mean0 > 0 else None), mean, mean0
+
+
+def _parts(
+    spec: IndicatorSpec, frame: pd.DataFrame, year: int
+) -> tuple[_Parts, Callable[[tuple[float, ...], int], tuple[float | None, ...]]]:
+    scope = _in_scope(frame, spec.kinds, year)
+    code = spec.indicator
+    if code in (_I.CRAFTS_RESTORED, _I.VILLAGES_RESTORED):
+        return _event_count(frame, scope, year, restored=True, recognised=False), _finish_count
+    if code in (_I.CRAFTS_RECOGNISED, _I.VILLAGES_RECOGNISED):
+        return _event_count(frame, scope, year, restored=False, recognised=True), _finish_count
+    if code in (_I.CRAFTS_RESTORED_OR_RECOGNISED, _I.VILLAGES_RESTORED_OR_RECOGNISED):
+        parts = _event_count(frame, scope, year, restored=True, recognised=True)
+        return parts, _finish_count
+    if code == _I.VILLAGES_TOURISM_LINKED:
+        return _flag_count(frame, scope, "tourism_linked"), _finish_count
+    if code == _I.SHARE_EFFECTIVE:
+        return _flag_share(frame, scope, "operating_effectively"), _finish_share
+    if code == _I.SHARE_IP_PROTECTED:
+        return _flag_share(frame, scope, "ip_protected"), _finish_share
+    if code == _I.SHARE_ENV_PLAN:
+        return _flag_share(frame, scope, "env_plan"), _finish_share
+    if code == _I.SHARE_VILLAGES_OCOP:
+        return _flag_share(frame, scope, "ocop_products"), _finish_share
+    if code == _I.SHARE_WORKERS_TRAINED:
+        return _ratio_share(frame, scope, "trained_workers", "workers"), _finish_share
+    if code == _I.SHARE_OCOP:
+        return _ratio_share(frame, scope, "ocop_establishments", "establishments"), _finish_share
+    if code == _I.PRODUCTION_VALUE_GROWTH:
+        return _growth(frame, scope), _finisher_growth(year)
+    if code == _I.INCOME_VS_2020:
+        return _income(frame, scope), _finish_income
+    if code == _I.EXPORTS_USD:
+        return _sum(frame, scope, "exports_usd"), _finish_count
+    raise ValueError(f"no rule for indicator {code!r}")
+
+
+@dataclass(frozen=True)
+class Computed:
+    """Indicators over the whole frame and per group of ``by``."""
+
+    total: dict[str, IndicatorValue]
+    groups: dict[str, dict[object, IndicatorValue]]
+    scope_counts: dict[object, int]
+
+
+def compute(
+    frame: pd.DataFrame,
+    specs: Sequence[IndicatorSpec],
+    *,
+    year: int,
+    by: Sequence[str] = (),
+) -> dict[str, Computed]:
+    """The indicators of ``specs`` for ``year`` over ``frame`` and per value of each ``by``.
+
+    ``frame`` is a `year_frame`. Returns ``{"": Computed(total...)}`` and one entry per
+    column of ``by`` with its groups (a record with no value in that column is in no group).
+    Per group only the non-count targets are checked (counts are the province's targets).
+    """
+    columns: dict[str, pd.Series] = {}
+    finishers = {}
+    for spec in specs:
+        parts, finish = _parts(spec, frame, year)
+        finishers[spec.indicator] = finish
+        key = spec.indicator
+        columns[f"{key}|scope"] = parts.scope.astype("int64")
+        columns[f"{key}|data"] = parts.data.astype("int64")
+        columns[f"{key}|rec"] = parts.rec.astype("int64")
+        for name, values in zip(SUMS, parts.sums, strict=False):
+            columns[f"{key}|{name}"] = values.astype("float64")
+    wide = pd.DataFrame(columns, index=frame.index)
+    # A unit's villages: its records in scope (any kind) in that year.
+    wide["__records"] = _in_scope(frame, ALL_KINDS, year).astype("int64")
+
+    def values_of(row: Mapping[Any, Any], checked: bool) -> dict[str, IndicatorValue]:
+        out = {}
+        for spec in specs:
+            key = spec.indicator
+            in_scope = int(row[f"{key}|scope"])
+            with_data = int(row[f"{key}|data"])
+            sums = tuple(float(row[f"{key}|{n}"]) for n in SUMS if f"{key}|{n}" in row)
+            value, numerator, denominator = finishers[key](sums, with_data)
+            value = _clean(value)
+            targets = tuple(
+                check_target(value, target, year)
+                for target in spec.targets
+                if checked or target.unit != vocab.TargetUnit.COUNT
+            )
+            out[key] = IndicatorValue(
+                indicator=key,
+                unit=spec.unit,
+                value=value,
+                numerator=_clean(numerator),
+                denominator=_clean(denominator),
+                in_scope=in_scope,
+                with_data=with_data,
+                missing=in_scope - with_data,
+                from_record=int(row[f"{key}|rec"]),
+                targets=targets,
+            )
+        return out
+
+    totals = wide.sum(axis=0)
+    result = {
+        "": Computed(
+            total=values_of(totals.to_dict(), True),
+            groups={},
+            scope_counts={"": int(totals["__records"])},
+        )
+    }
+    for column in by:
+        keys = frame[column]
+        grouped = wide[keys.notna()].groupby(keys[keys.notna()]).sum()
+        groups: dict[str, dict[Any, IndicatorValue]] = {spec.indicator: {} for spec in specs}
+        counts: dict[object, int] = {}
+        for key, row in zip(grouped.index, grouped.to_dict("records"), strict=True):
+            counts[key] = int(row["__records"])
+            for code, value in values_of(row, False).items():
+                groups[code][key] = value
+        result[column] = Computed(total={}, groups=groups, scope_counts=counts)
+    return result
+
+
+def empty_values(specs: Sequence[IndicatorSpec], year: int) -> dict[str, IndicatorValue]:
+    """The values of a unit with no records: every value None, nothing in scope."""
+    return {
+        spec.indicator: IndicatorValue(
+            indicator=spec.indicator,
+            unit=spec.unit,
+            value=None,
+            numerator=None,
+            denominator=None,
+            in_scope=0,
+            with_data=0,
+            missing=0,
+            from_record=0,
+            targets=tuple(
+                check_target(None, target, year)
+                for target in spec.targets
+                if target.unit != vocab.TargetUnit.COUNT
+            ),
+        )
+        for spec in specs
+    }
+
+
+def _clean(value: float | None) -> float | None:
+    if value is None:
+        return None
+    number = float(value)
+    return number if math.isfinite(number) else None
