@@ -34,31 +34,6 @@ from geo.kernel.text import Text, date_format
 
 MEDIA_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
-# Status of an indicator against one target (TargetCheck.status), in words.
-STATUS: dict[str, Text] = {
-    "met": Text("Đã đạt", "Met"),
-    "on_track": Text("Đúng tiến độ", "On track"),
-    "behind": Text("Chậm tiến độ", "Behind"),
-    "missed": Text("Không đạt", "Missed"),
-    "no_data": Text("Chưa có số liệu", "No data"),
-}
-
-# Each kind of record needing action (ActionItem.kind): its list's title.
-ACTION_KINDS: dict[str, Text] = {
-    "abolished_name": Text(
-        "Làng nghề có quyết định công nhận ghi tên xã, huyện đã bị bãi bỏ khi sắp xếp năm 2025",
-        "Villages whose recognition names a commune or district abolished by the 2025 merger",
-    ),
-    "no_env_plan": Text(
-        "Làng nghề chưa có phương án bảo vệ môi trường",
-        "Villages with no environmental protection plan",
-    ),
-    "at_risk": Text("Làng nghề có nguy cơ mai một", "Villages at risk of being lost"),
-    "expiring_certificate": Text(
-        "Vùng nguyên liệu có giấy chứng nhận sắp hết hạn", "Zones with expiring certificates"
-    ),
-}
-
 LEVELS: dict[str, Text] = {
     "commune": Text("Xã, phường", "Communes and wards"),
     "district": Text("Huyện cũ (lịch sử)", "Old districts (historical)"),
@@ -75,7 +50,7 @@ WORDS: dict[str, Text] = {
     "summary_sheet": Text("Tổng hợp", "Summary"),
     "actions_sheet": Text("Việc cần xử lý", "Actions"),
     "series_sheet": Text("Số liệu theo năm", "Series per year"),
-    "no": Text("STT", "No."),
+    "no": Text("Số TT", "No."),
     "code": Text("Mã", "Code"),
     "indicator": Text("Chỉ tiêu", "Indicator"),
     "unit": Text("Đơn vị", "Unit"),
@@ -138,6 +113,21 @@ def inert(value: Any) -> str:
     return str(ILLEGAL_CHARACTERS_RE.sub("", str(value)))
 
 
+_STRFTIME_TO_EXCEL = {"%d": "dd", "%m": "mm", "%Y": "yyyy", "%H": "hh", "%M": "mm"}
+
+
+def excel_date_format(lang: str, *, with_time: bool = False) -> str:
+    """The language's date pattern (``geo.kernel.text.date_format``) as an Excel format.
+
+    >>> excel_date_format("vi"), excel_date_format("en", with_time=True)
+    ('dd/mm/yyyy', 'yyyy-mm-dd hh:mm')
+    """
+    pattern = date_format(lang, with_time=with_time)
+    for directive, code in _STRFTIME_TO_EXCEL.items():
+        pattern = pattern.replace(directive, code)
+    return pattern
+
+
 def _text(sheet: Worksheet, row: int, column: int, value: Any, *, bold: bool = False) -> None:
     cell = sheet.cell(row=row, column=column)
     cell.value = inert(value)
@@ -166,7 +156,9 @@ def _sheet_name(text: str, taken: set[str]) -> str:
     return name
 
 
-def _header_block(sheet: Worksheet, report: Any, lang: str, generated_at: dt.datetime) -> None:
+def _header_block(
+    sheet: Worksheet, report: Any, lang: str, generated_at: dt.date | dt.datetime
+) -> None:
     _text(sheet, 1, 1, WORDS["title"].format(year=report.year)(lang), bold=True)
     sheet.cell(row=1, column=1).font = Font(bold=True, size=13)
     _text(sheet, 2, 1, WORDS["programme"](lang), bold=True)
@@ -174,10 +166,13 @@ def _header_block(sheet: Worksheet, report: Any, lang: str, generated_at: dt.dat
     _text(sheet, 3, 1, WORDS["year"](lang), bold=True)
     sheet.cell(row=3, column=2, value=report.year).number_format = "0"
     _text(sheet, 4, 1, WORDS["generated"](lang), bold=True)
-    # Excel has no time zones: the local time, with its offset said in the format's text.
-    stamp = generated_at.replace(tzinfo=None)
+    # Excel has no time zones: the local time as it reads on the clock.
+    timed = isinstance(generated_at, dt.datetime)
+    stamp = (
+        generated_at.replace(tzinfo=None) if isinstance(generated_at, dt.datetime) else generated_at
+    )
     cell = sheet.cell(row=4, column=2, value=stamp)
-    cell.number_format = "dd/mm/yyyy hh:mm" if lang != "en" else "yyyy-mm-dd hh:mm"
+    cell.number_format = excel_date_format(lang, with_time=timed)
     cell.alignment = Alignment(horizontal="left")
 
 
@@ -264,7 +259,7 @@ def _summary(sheet: Worksheet, report: Any, lang: str) -> None:
                     sheet,
                     row,
                     column + 3,
-                    STATUS.get(target.status, Text(target.status, target.status))(lang),
+                    vocab.label("target_status", target.status, lang),
                 )
             column += 4
 
@@ -312,9 +307,9 @@ def _actions(sheet: Worksheet, actions: Any, lang: str) -> None:
     ]
     row = _columns(sheet, headers, [40, 14, 9, 14, 30, 70, 12])
     sheet.freeze_panes = sheet.cell(row=row + 1, column=1)
-    date_fmt = "dd/mm/yyyy" if lang != "en" else "yyyy-mm-dd"
+    date_fmt = excel_date_format(lang)
     for kind, items in actions.lists.items():
-        title = ACTION_KINDS.get(kind, Text(kind, kind))(lang)
+        title = vocab.label("action_kind", kind, lang)
         for item in items:
             row += 1
             _text(sheet, row, 1, title)
@@ -322,7 +317,7 @@ def _actions(sheet: Worksheet, actions: Any, lang: str) -> None:
             sheet.cell(row=row, column=3, value=item.feature_id).number_format = "0"
             _text(sheet, row, 4, item.code)
             _text(sheet, row, 5, item.name)
-            _text(sheet, row, 6, item.detail if lang == "en" else item.detail_vi)
+            _text(sheet, row, 6, Text(item.detail_vi, item.detail)(lang))
             sheet.cell(row=row, column=6).alignment = Alignment(wrap_text=True, vertical="top")
             if item.due is not None:
                 sheet.cell(row=row, column=7, value=item.due).number_format = date_fmt
@@ -351,9 +346,9 @@ def _series(sheet: Worksheet, report: Any, lang: str) -> None:
             )
 
 
-def workbook(report: Any, actions: Any, *, lang: str, generated_at: dt.datetime) -> bytes:
+def workbook(report: Any, actions: Any, *, lang: str, generated_at: dt.date | dt.datetime) -> bytes:
     """The report's tables as an XLSX file's bytes (``report``: an ``IndicatorReport``;
-    ``actions``: an ``ActionLists``)."""
+    ``actions``: an ``ActionLists``); ``generated_at`` a day, or a time to the minute."""
     book = Workbook()
     taken: set[str] = set()
     summary = book.active
@@ -379,8 +374,3 @@ def workbook(report: Any, actions: Any, *, lang: str, generated_at: dt.datetime)
 def filename(year: int, extension: str) -> str:
     """The download's file name: ``bao-cao-lang-nghe-2026.xlsx``."""
     return f"bao-cao-lang-nghe-{year}.{extension}"
-
-
-def date_text(day: dt.date, lang: str) -> str:
-    """A date as ``lang`` writes it (30/11/2026 or 2026-11-30)."""
-    return day.strftime(date_format(lang))
