@@ -263,7 +263,7 @@ def _cell(value: Any, lang: str) -> str:
 
 # Indicator columns per unit table: more would not fit an A4 portrait page's width, so a
 # programme with many indicators gets several tables, each with the units' names.
-UNIT_COLUMNS = 8
+UNIT_COLUMNS = 6
 
 
 def _unit_tables(units: Sequence[Any], codes: Sequence[str], lang: str) -> list[dict[str, Any]]:
