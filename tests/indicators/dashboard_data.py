@@ -26,14 +26,21 @@ no data at all (a gap), the current year none either (the records hold no facts)
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from api.settings import ApiSettings
 from geo.io.programmes import load_programme
+from geo.store.db import make_engine
+from maps import assets
+from tests.conftest import demo_database
 from tests.factories import make_village
+from tests.live import live_server
 
 XSS = "<img src=x onerror=alert(1)>"
 PROGRAMME = "T9-KH/2026"
@@ -190,3 +197,20 @@ def build(conn: Connection, tmp: Path) -> None:
                     "tourism_linked": facts.get("tourism_linked"),
                 },
             )
+
+
+@contextmanager
+def served(pg_server_url: str, log_dir: Path, prefix: str) -> Iterator[str]:
+    """A demo database of the caller's own with province T9 committed, served by craftmap
+    in its own process (no basemap: the pages need nothing outside); its base URL."""
+    assets.fetch(ApiSettings().map_assets_dir)
+    with demo_database(pg_server_url, prefix) as url:
+        engine = make_engine(url)
+        try:
+            with engine.begin() as conn:
+                build(conn, log_dir)
+        finally:
+            engine.dispose()
+        env = {"CRAFTMAP_BASEMAP_URL": "none"}
+        with live_server(url, log_dir, env=env) as server:
+            yield server.url
