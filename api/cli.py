@@ -300,6 +300,33 @@ def programme_list() -> None:
     _with_url(run)
 
 
+@app.command("indicators")
+def indicators_cmd(
+    year: Annotated[int, typer.Option(help="The report year.")],
+    programme: Annotated[
+        str | None,
+        typer.Option(help="A programme code (default: the province plan of the data)."),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="The whole report as JSON.")] = False,
+) -> None:
+    """The programme's indicators for a year: the province table (or the report as JSON)."""
+    import datetime as dt
+
+    from geo.workflows import indicators
+
+    def run(url: str) -> str:
+        with _engine(url, pool_size=1) as engine, engine.connect() as conn:
+            report = indicators.indicator_report(
+                conn, programme=programme, year=year, today=dt.date.today()
+            )
+        if as_json:
+            document = indicators.report_document(report)
+            return json.dumps(document, ensure_ascii=False, indent=2)
+        return indicators.province_table(report)
+
+    typer.echo(_with_url(run))
+
+
 # -- keys ------------------------------------------------------------------------------------
 def _in_transaction(url: str, action: Callable[[Connection], T]) -> T:
     with _engine(url, pool_size=1) as engine:

@@ -21,6 +21,7 @@ records:
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import re
 import unicodedata
@@ -53,6 +54,8 @@ __all__ = [
     "TargetCheck",
     "UnitIndicators",
     "indicator_report",
+    "province_table",
+    "report_document",
     "unit_frame",
 ]
 
@@ -212,7 +215,7 @@ def _records(conn: Connection, area: sa.ColumnElement[bool]) -> pd.DataFrame:
         _village.c.restored_year,
         *(_village.c[fact] for fact in ind.RECORD_FACTS),
     ).where(area)
-    rows = conn.execute(stmt).all()
+    rows = [tuple(row) for row in conn.execute(stmt).all()]
     columns = [
         "id",
         "kind",
@@ -238,7 +241,8 @@ def _stats(conn: Connection, area: sa.ColumnElement[bool]) -> pd.DataFrame:
         .select_from(_stat.join(_village, _village.c.id == _stat.c.village_id))
         .where(area)
     )
-    rows = conn.execute(stmt).all()
+    # Plain tuples: pandas probes SQLAlchemy rows for attributes, 10x slower at 30 000 rows.
+    rows = [tuple(row) for row in conn.execute(stmt).all()]
     return pd.DataFrame(rows, columns=["village_id", "year", *ind.FACTS])
 
 
@@ -333,6 +337,35 @@ def _province(
 ) -> dict[str, IndicatorValue]:
     frame = ind.year_frame(records, stats, year=year, current_year=current_year)
     return ind.compute(frame, specs, year=year)[""].total
+
+
+def report_document(report: IndicatorReport) -> dict[str, Any]:
+    """The report as plain JSON-ready values (the dataclasses' fields, tuples as lists)."""
+    document = dataclasses.asdict(report)
+    document["series"] = {
+        code: [[year, value] for year, value in points] for code, points in report.series.items()
+    }
+    return document
+
+
+def province_table(report: IndicatorReport) -> str:
+    """The province's indicators as a plain-text table (the CLI's answer)."""
+    lines = [
+        f"{report.programme_code} - {report.year} (province {report.province_code or 'all'})",
+        f"{'indicator':33} {'value':>14} {'unit':16} {'data':>9} {'missing':>7}  targets",
+    ]
+    for code, value in report.province.items():
+        shown = "-" if value.value is None else f"{value.value:,.{2 if value.value < 100 else 0}f}"
+        targets = "  ".join(
+            f"{check.year} {check.comparison} {check.target:g}: {check.status}"
+            + (f" (expected {check.expected:g})" if check.expected is not None else "")
+            for check in value.targets
+        )
+        lines.append(
+            f"{code:33} {shown:>14} {value.unit:16} {value.with_data:>4}/{value.in_scope:<4} "
+            f"{value.missing:>7}  {targets}"
+        )
+    return "\n".join(lines)
 
 
 def unit_frame(
