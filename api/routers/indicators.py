@@ -30,6 +30,7 @@ from geo.kernel import vocab
 from geo.kernel.errors import InvalidInput, NotFound
 from geo.kernel.text import Lang, Text, date_format, number
 from geo.workflows import indicators as workflow
+from geo.workflows import programme_actions
 from maps import charts
 from maps import indicators as indicator_maps
 
@@ -45,6 +46,12 @@ SUMMARIES = {
         "province and each unit",
     ),
     "map": Text("Bản đồ một chỉ tiêu theo đơn vị", "Map of one indicator by unit"),
+    "actions": Text(
+        "Hồ sơ cần xử lý: tên đơn vị đã bãi bỏ, chưa có phương án môi trường, có nguy cơ mai "
+        "một, chứng chỉ sắp hết hạn",
+        "Records that need action: abolished unit names, no environmental plan, at risk, "
+        "expiring certificates",
+    ),
 }
 # Registered as analysis_checks does, so the shared table in api/i18n.py needs no edit.
 for _summary in SUMMARIES.values():
@@ -92,6 +99,17 @@ LevelQuery = Annotated[
             Text(
                 "cấp đơn vị: commune (xã, phường sau 1/7/2025) hoặc district (huyện cũ, lịch sử)",
                 "unit level: commune (since 1/7/2025) or district (old districts, historical)",
+            )
+        )
+    ),
+]
+DaysQuery = Annotated[
+    int,
+    Query(
+        description=bilingual(
+            Text(
+                "báo chứng chỉ vùng nguyên liệu hết hạn trong số ngày này, 0–3650 (mặc định 180)",
+                "report zone certificates expiring within this many days, 0–3650 (default 180)",
             )
         )
     ),
@@ -156,6 +174,32 @@ PAGE: dict[str, Text] = {
     "series": Text("Diễn biến theo năm", "Year by year"),
     "summary": Text("Tóm tắt", "Summary"),
     "indicator": Text("Chỉ tiêu", "Indicator"),
+    # The actions page.
+    "actions_intro": Text(
+        "Các hồ sơ cần cán bộ xử lý (nhiệm vụ 3.2 của kế hoạch): đổi tên trong hồ sơ công nhận "
+        "theo đơn vị hành chính mới, lập phương án bảo vệ môi trường, bảo tồn làng nghề có nguy "
+        "cơ mai một, gia hạn chứng chỉ vùng nguyên liệu.",
+        "The records an officer should act on (the plan's task 3.2): rename recognition files "
+        "after the new administrative units, draw up environmental plans, save villages at "
+        "risk, renew zone certificates.",
+    ),
+    "as_of": Text("Tính đến ngày", "As of"),
+    "within": Text(
+        "Chứng chỉ hết hạn trong {days} ngày tới hoặc đã hết hạn",
+        "Certificates expiring within {days} days or already expired",
+    ),
+    "count": Text("{n} hồ sơ", "{n} records"),
+    "count_one": Text("1 hồ sơ", "1 record"),
+    "name": Text("Tên", "Name"),
+    "code": Text("Mã", "Code"),
+    "why": Text("Lý do", "Why"),
+    "due": Text("Hạn", "Due"),
+    "open": Text("Mở", "Open"),
+    "record_page": Text("Trang hồ sơ", "Record page"),
+    "on_map": Text("Bản đồ", "Map"),
+    "none_listed": Text("Không có hồ sơ nào.", "No records."),
+    "unknown": Text("chưa ghi nhận", "not recorded"),
+    "dashboard": Text("← Bảng chỉ tiêu", "← Indicator dashboard"),
 }
 
 
@@ -482,3 +526,109 @@ def indicator_map(
         downloads=[("JSON", f"{root}/indicators?{query}&f=json")],
     )
     return _page(request, indicator_maps.build_indicator_map(view, classes, settings))
+
+
+def _item_links(root: str, item: programme_actions.ActionItem) -> dict[str, str]:
+    page = f"{root}/collections/{item.collection}/items/{item.feature_id}"
+    return {"html": f"{page}?f=html", "json": f"{page}?f=json", "map": f"{root}/maps"}
+
+
+def actions_page_document(actions: programme_actions.ActionLists, root: str) -> dict[str, Any]:
+    """The action lists as JSON: each item with links to its page and the map, counts."""
+    body = programme_actions.actions_document(actions)
+    flat = {
+        (item.kind, item.feature_id): _item_links(root, item)
+        for items in actions.lists.values()
+        for item in items
+    }
+    for kind, items in body["lists"].items():
+        for item in items:
+            links = flat[(kind, item["feature_id"])]
+            item["links"] = [
+                link(links["html"], "item", HTML, "Record page"),
+                link(links["json"], "item", "application/geo+json", "Record"),
+                link(links["map"], "related", HTML, "Map"),
+            ]
+    body["counts"] = {kind: len(items) for kind, items in actions.lists.items()}
+    body["labels"] = {
+        kind: {lang: vocab.label("action_kind", kind, lang) for lang in texts.LANGS}
+        for kind in actions.lists
+    }
+    body["links"] = [
+        link(f"{root}/indicators/actions?f=json", "self", JSON, "This document"),
+        link(f"{root}/indicators/actions?f=html", "alternate", HTML, "This page"),
+        link(f"{root}/indicators?f=json", "up", JSON, "Indicators"),
+    ]
+    return body
+
+
+def _count(n: int, lang: Lang) -> str:
+    return PAGE["count_one"](lang) if n == 1 else PAGE["count"].format(n=number(n, lang))(lang)
+
+
+@router.get(
+    "/indicators/actions",
+    response_model=None,
+    summary=SUMMARIES["actions"].en,
+    responses={
+        200: {"description": "the four lists as JSON, or their page (f=html)"},
+        400: {"description": "a bad number of days or format"},
+    },
+)
+def actions(
+    request: Request,
+    root: RootUrl,
+    days: DaysQuery = 180,
+    f: FormatQuery = None,
+    lang: LangQuery = None,
+) -> Response:
+    """Villages whose recognition names an abolished unit, villages with no environmental
+    plan, villages at risk, zones whose certificate expires soon or has expired."""
+    reject_unknown_params(request, ("days", "f", "lang"))
+    chosen = _format(request, f)
+    with read_connection(request) as conn:
+        found = programme_actions.records_needing_action(
+            conn, today=_today(), expiring_within_days=days
+        )
+    if chosen == "json":
+        return JSONResponse(actions_page_document(found, root))
+    page_lang = request_language(request)
+    pattern = date_format(page_lang)
+    sections = []
+    for kind, items in found.lists.items():
+        sections.append(
+            {
+                "kind": kind,
+                "title": vocab.label("action_kind", kind, page_lang),
+                "count": _count(len(items), page_lang),
+                "n": len(items),
+                "note": PAGE["within"].format(days=days)(page_lang)
+                if kind == vocab.ActionKind.EXPIRING_CERTIFICATE
+                else "",
+                "with_due": any(item.due for item in items),
+                "rows": [
+                    {
+                        "id": item.feature_id,
+                        "code": item.code,
+                        "name": item.name,
+                        # The detail in the page's language: Vietnamese unless English.
+                        "detail": Text(item.detail_vi, item.detail)(page_lang),
+                        "unknown": item.unknown,
+                        "due": item.due.strftime(pattern) if item.due else "",
+                        "links": _item_links(root, item),
+                    }
+                    for item in items
+                ],
+            }
+        )
+    return render(
+        request,
+        "indicators_actions.html",
+        p=texts.in_(PAGE, page_lang),
+        sections=sections,
+        as_of=found.today.strftime(pattern),
+        links={
+            "json": f"{root}/indicators/actions?days={days}&f=json",
+            "dashboard": f"{root}/indicators?f=html&lang={page_lang}",
+        },
+    )

@@ -48,6 +48,7 @@ HTML_PAGES = {
     "/maps/routes/{routeId}",
     "/analysis/zone-checks",
     "/indicators",
+    "/indicators/actions",
     "/maps/indicators/{indicator}",
 }
 _NONCE = re.compile(r"script-src 'self' 'nonce-([A-Za-z0-9_-]{16,})'")

@@ -26,6 +26,7 @@ no data at all (a gap), the current year none either (the records hold no facts)
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -39,7 +40,7 @@ from geo.io.programmes import load_programme
 from geo.store.db import make_engine
 from maps import assets
 from tests.conftest import demo_database
-from tests.factories import make_village
+from tests.factories import make_village, make_zone
 from tests.live import live_server
 
 XSS = "<img src=x onerror=alert(1)>"
@@ -209,8 +210,36 @@ def served(pg_server_url: str, log_dir: Path, prefix: str) -> Iterator[str]:
         try:
             with engine.begin() as conn:
                 build(conn, log_dir)
+                build_actions(conn, dt.date.today())
         finally:
             engine.dispose()
         env = {"CRAFTMAP_BASEMAP_URL": "none"}
         with live_server(url, log_dir, env=env) as server:
             yield server.url
+
+
+def build_actions(conn: Connection, today: dt.date) -> dict[str, int]:
+    """Records for the action lists, outside T9 (the indicators stay as worked out):
+    a village at risk named like markup, zones whose certificates expire in 30 days and
+    expired 10 days ago. Their ids by key."""
+    return {
+        "R": make_village(
+            conn, code="T9-R1", name=f"Làng nguy cơ {XSS}", status="at_risk", env_plan=True
+        ),
+        "Z1": make_zone(
+            conn,
+            code="T9-Z1",
+            name="Vùng tre Sắp Hết Hạn",
+            certification_scheme="VietGAP",
+            certificate_no="VG-T9-1",
+            certificate_expiry=(today + dt.timedelta(days=30)).isoformat(),
+        ),
+        "Z2": make_zone(
+            conn,
+            code="T9-Z2",
+            name="Vùng cói Đã Hết Hạn",
+            certification_scheme="VietGAP",
+            certificate_no="VG-T9-2",
+            certificate_expiry=(today - dt.timedelta(days=10)).isoformat(),
+        ),
+    }

@@ -5,12 +5,14 @@ The numbers are those of tests/indicators/dashboard_data.py, worked out by hand 
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
+from api.routers import indicators as indicators_router
 from tests.indicators import dashboard_data as data
 
 PROGRAMME = {"programme": data.PROGRAMME}
@@ -154,3 +156,62 @@ def test_indicators_are_in_the_openapi_document_in_both_languages(client: TestCl
     assert "Chỉ tiêu của chương trình làng nghề" in page
     assert "năm báo cáo, 2000–2100" in page
     assert "cấp đơn vị: commune" in page
+
+
+TODAY = dt.date(2026, 3, 1)
+
+
+@pytest.fixture
+def actions_data(session: Session, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict:
+    data.build(session.connection(), tmp_path)
+    monkeypatch.setattr(indicators_router, "_today", lambda: TODAY)
+    return data.build_actions(session.connection(), TODAY)
+
+
+def _mine(body: dict, kind: str) -> dict[str, dict]:
+    return {i["code"]: i for i in body["lists"][kind] if i["code"].startswith("T9-")}
+
+
+def test_actions_json_lists_counts_and_links(client: TestClient, actions_data: dict) -> None:
+    answer = client.get("/indicators/actions", params={"f": "json"})
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    assert body["today"] == "2026-03-01"
+    assert set(body["counts"]) == {
+        "abolished_name",
+        "no_env_plan",
+        "at_risk",
+        "expiring_certificate",
+    }
+    assert body["counts"] == {kind: len(items) for kind, items in body["lists"].items()}
+    # T9's villages were recognised under the old district: every one must be renamed.
+    assert set(_mine(body, "abolished_name")) == {"T9-V1", "T9-V2", "T9-V3", "T9-V4"}
+    # V2's latest figure says no plan; V4's latest (2024) says yes.
+    assert set(_mine(body, "no_env_plan")) == {"T9-V2"}
+    risky = _mine(body, "at_risk")["T9-R1"]
+    hrefs = {x["href"] for x in risky["links"]}
+    assert f"http://testserver/collections/villages/items/{actions_data['R']}?f=html" in hrefs
+    zones = _mine(body, "expiring_certificate")
+    assert zones["T9-Z1"]["due"] == "2026-03-31" and zones["T9-Z2"]["due"] == "2026-02-19"
+    assert body["labels"]["at_risk"]["vi"] == "Có nguy cơ mai một"
+
+
+@pytest.mark.parametrize(
+    ("lang", "due", "count"),
+    [("vi", "31/03/2026", "hồ sơ"), ("en", "2026-03-31", "records")],
+)
+def test_actions_page_dates_and_escaping(
+    client: TestClient, actions_data: dict, lang: str, due: str, count: str
+) -> None:
+    answer = client.get("/indicators/actions", params={"f": "html", "lang": lang})
+    assert answer.status_code == 200, answer.text
+    html = answer.text
+    assert "<img src=x" not in html and "&lt;img src=x onerror=alert(1)&gt;" in html
+    assert due in html
+    assert count in html
+
+
+def test_actions_refuse_bad_days(client: TestClient) -> None:
+    answer = client.get("/indicators/actions", params={"days": "-1", "f": "json"})
+    assert answer.status_code == 400
+    assert answer.headers["content-type"].startswith("application/problem+json")

@@ -6,6 +6,7 @@ Screenshots are left in test-artifacts/issue16/dash/ for a person to look at.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterator
 
 import pytest
@@ -117,5 +118,40 @@ def test_a_bad_year_shows_a_readable_page(browser: Browser, served: str, lang: s
         answer = page.goto(f"{served}/indicators?year=1800&f=html&lang={lang}")
         assert answer is not None and answer.status == 400
         assert "1800" in page.inner_text("body")
+    finally:
+        page.close()
+
+
+@pytest.mark.parametrize("screen", SCREENS)
+@pytest.mark.parametrize("lang", ["vi", "en"])
+def test_actions_page_lists_links_and_dates(
+    browser: Browser, served: str, lang: str, screen: str
+) -> None:
+    width, height = SCREENS[screen]
+    page = browser.new_page(viewport={"width": width, "height": height})
+    dialogs: list[str] = []
+    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+    try:
+        page.goto(f"{served}/indicators/actions?f=html&lang={lang}")
+        risky = page.locator('#action-at_risk tr[data-code="T9-R1"] td.name')
+        assert risky.inner_text() == f"Làng nguy cơ {data.XSS}"
+        assert page.locator("img").count() == 0
+        # Four lists, each with its count; the T9 villages must have their files renamed.
+        assert page.locator("#action-counts li").count() == 4
+        renamed = page.locator("#action-abolished_name tr[data-code^='T9-V']")
+        assert renamed.count() == 4
+        expiry = dt.date.today() + dt.timedelta(days=30)
+        due = page.locator('#action-expiring_certificate tr[data-code="T9-Z1"] td.due')
+        assert due.inner_text() == expiry.strftime("%d/%m/%Y" if lang == "vi" else "%Y-%m-%d")
+        href = risky.locator("a").get_attribute("href") or ""
+        assert "/collections/villages/items/" in href and f"lang={lang}" in href
+        overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+        assert overflow <= 0, f"the page is {overflow}px wider than a {screen} screen"
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(SHOTS / f"actions-{lang}-{screen}.png"), full_page=True)
+        page.click('#action-at_risk tr[data-code="T9-R1"] td.name a')
+        page.wait_for_url("**/collections/villages/items/**")
+        assert data.XSS in page.inner_text("h1")
+        assert dialogs == []
     finally:
         page.close()
