@@ -26,6 +26,7 @@ from api.routers import (
     apidoc,
     figures,
     imports,
+    indicators,
     items_read,
     items_write,
     maps,
@@ -155,6 +156,7 @@ def create_app(
     app.include_router(analysis_siting.router)
     app.include_router(route_corridor.router)
     app.include_router(route_design.router)
+    app.include_router(indicators.router)
     app.include_router(report.router)
     # Leaflet and its plugins, fetched from npm by `craftmap map assets` (maps/assets.py).
     assets_dir = settings.map_assets_dir

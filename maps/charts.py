@@ -41,14 +41,6 @@ TEXT: dict[str, Text] = {
     "series_title": Text("Diễn biến theo năm", "Year by year"),
 }
 
-# Status words, for the bar and for the pages (never colour alone).
-STATUS: dict[str, Text] = {
-    "met": Text("Đã đạt", "Met"),
-    "on_track": Text("Đúng tiến độ", "On track"),
-    "behind": Text("Chậm tiến độ", "Behind"),
-    "missed": Text("Không đạt", "Missed"),
-    "no_data": Text("Chưa có số liệu", "No data"),
-}
 # A symbol beside each status word, so that a greyscale print still tells them apart.
 STATUS_MARK = {"met": "✓", "on_track": "→", "behind": "!", "missed": "✗", "no_data": "–"}
 # Okabe–Ito-like hues with distinct lightness (dark green, blue, orange, vermilion, grey).
@@ -138,8 +130,9 @@ def target_words(target: TargetLike, lang: str) -> str:
 
 
 def status_words(status: str, lang: str) -> str:
-    """A status as words with its symbol: "✓ Đã đạt"."""
-    return f"{STATUS_MARK.get(status, '–')} {STATUS.get(status, STATUS['no_data'])(lang)}"
+    """A status as words (``vocab`` target_status labels) with its symbol: "✓ Đạt"."""
+    known = status if status in STATUS_MARK else vocab.TargetStatus.NO_DATA.value
+    return f"{STATUS_MARK[known]} {vocab.label('target_status', known, lang)}"
 
 
 def headline_status(targets: Sequence[TargetLike], year: int) -> str:
@@ -234,7 +227,7 @@ def progress_bar(
     above the bar, 2030's below it, each with its year. ``status`` defaults to the status
     that speaks for ``year`` (``headline_status``).
     """
-    width, height = 480.0, 102.0
+    width, height = 360.0, 102.0
     left, right = 8.0, width - 8.0
     bar_top, bar_height = 40.0, 16.0
     ordered = sorted(targets, key=lambda t: t.year)
@@ -346,8 +339,8 @@ def time_series(
         else {code: list(targets) for code in series}
     )
     all_targets = [t for ts in target_map.values() for t in ts]
-    width, height = 480.0, 220.0 + 16.0 * max(0, len(series) - 1)
-    left, right, top, bottom = 54.0, width - 16.0, 16.0, 176.0
+    width, height = 360.0, 220.0 + 16.0 * max(0, len(series) - 1)
+    left, right, top, bottom = 50.0, width - 14.0, 16.0, 176.0
     years = sorted({y for pairs in series.values() for y, _ in pairs})
     values = [float(v) for pairs in series.values() for _, v in pairs if v is not None]
     title = TEXT["series_title"](lang)
@@ -367,13 +360,15 @@ def time_series(
         return bottom - (bottom - top) * max(0.0, min(v, scale_top)) / scale_top
 
     parts: list[str] = []
-    for tick in _ticks(scale_top):
+    ticks = _ticks(scale_top)
+    # Whole ticks (counts, most percents) need no decimals.
+    digits = 0 if all(t == round(t) for t in ticks) else (1 if scale_top >= 1 else 2)
+    for tick in ticks:
         y = y_of(tick)
         parts.append(
             f'<line x1="{left}" x2="{right}" y1="{y:.1f}" y2="{y:.1f}" stroke="#d0d7de" '
             'stroke-width="1"/>'
         )
-        digits = 0 if scale_top >= 10 else (1 if scale_top >= 1 else 2)
         parts.append(
             _text(left - 4, y + 4, quantity(tick, unit, lang, digits), size=10, anchor="end")
         )
@@ -447,12 +442,12 @@ def time_series(
 class Classes:
     """Class breaks and the class of each value; ``None`` is the "no data" class.
 
-    ``breaks`` are the classes' upper bounds, ascending; class ``i`` runs from the break
-    before it (or ``lowest``) to ``breaks[i]``.
+    ``breaks`` are the classes' upper bounds, ascending; ``lows`` the smallest value in
+    each class, so that a legend's ranges never overlap ("0 %", "100 %", not "0 – 100 %").
     """
 
     breaks: tuple[float, ...]
-    lowest: float | None
+    lows: tuple[float, ...]
     classes: tuple[int | None, ...]
     scheme: str
 
@@ -472,9 +467,8 @@ class Classes:
     def ranges(self, unit: str, lang: str) -> list[str]:
         """Each class's range as the page writes numbers: "12,5 – 30,0 %"."""
         out = []
-        for index, upper in enumerate(self.breaks):
-            lower = self.lowest if index == 0 else self.breaks[index - 1]
-            low = quantity(lower, unit, lang) if lower is not None else "—"
+        for lower, upper in zip(self.lows, self.breaks, strict=True):
+            low = quantity(lower, unit, lang)
             high = quantity(upper, unit, lang)
             out.append(high if low == high else f"{_bare(low, high)} – {high}")
         return out
@@ -506,7 +500,7 @@ def classify(values: Sequence[Any], k: int = 5, scheme: str = "FisherJenks") -> 
     ]
     known = np.array([v for v in present if v is not None], dtype=float)
     if not len(known):
-        return Classes((), None, tuple(None for _ in present), scheme)
+        return Classes((), (), tuple(None for _ in present), scheme)
     distinct = np.unique(known)
     count = max(1, min(int(k), len(distinct)))
     if count == 1:
@@ -524,7 +518,13 @@ def classify(values: Sequence[Any], k: int = 5, scheme: str = "FisherJenks") -> 
             continue
         index = next((i for i, b in enumerate(breaks) if v <= b + 1e-9), len(breaks) - 1)
         classes.append(index)
-    return Classes(breaks, float(distinct[0]), tuple(classes), scheme)
+    lows = tuple(
+        min(v for v, k in zip(present, classes, strict=True) if k == i and v is not None)
+        if i in classes
+        else breaks[i]
+        for i in range(len(breaks))
+    )
+    return Classes(breaks, lows, tuple(classes), scheme)
 
 
 def svg_choropleth(

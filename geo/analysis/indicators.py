@@ -51,9 +51,10 @@ bound while any is missing).
 ``met`` or ``missed`` (``about`` = within 10 % of the target or above it). For T > Y,
 counts follow a pro-rata path from the 2020 baseline, ``expected = target × (Y − 2020) /
 (T − 2020)``: ``on_track`` when the value has reached it, else ``behind``; shares, ratios,
-growth and exports are compared with the target itself: ``on_track`` when it already
-holds, else ``behind``. ``no_data`` when the value is None. Per unit only shares, ratios
-and growth are checked: the counts are the province's targets.
+growth and exports (a yearly flow) are compared with the target itself: ``on_track`` when
+it already holds, else ``behind``. ``no_data`` when the value is None. Per unit only
+shares, ratios and growth are checked: counts and exports are the province's (or the
+country's) targets.
 
 Examples
 --------
@@ -70,7 +71,7 @@ Examples
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -113,6 +114,14 @@ RECORD_FACTS = (
     "env_plan",
     "workers",
     "trained_workers",
+)
+# The target units checked per unit; counts and exports are the province's (country's) targets.
+UNIT_CHECKED = frozenset(
+    {
+        vocab.TargetUnit.PERCENT.value,
+        vocab.TargetUnit.RATIO.value,
+        vocab.TargetUnit.PERCENT_PER_YEAR.value,
+    }
 )
 # Base-year (2020) facts the growth and income panels need.
 BASE_FACTS = ("production_value_vnd", "avg_income_vnd_month", "workers")
@@ -366,7 +375,7 @@ class _Parts:
     sums: tuple[pd.Series, ...]
 
 
-Finisher = Callable[[tuple[float, ...], int], tuple[float | None, float | None, float | None]]
+Finisher = Callable[[list[np.ndarray], np.ndarray], tuple[np.ndarray, ...]]
 
 
 def _in_scope(frame: pd.DataFrame, kinds: frozenset[str], year: int) -> pd.Series:
@@ -462,43 +471,46 @@ def _false(frame: pd.DataFrame) -> pd.Series:
     return pd.Series(False, index=frame.index)
 
 
-def _finish_count(sums: tuple[float, ...], with_data: int) -> tuple[float | None, ...]:
-    if with_data == 0:
-        return None, None, None
-    return sums[0], sums[0], None
+# Finishers turn the summed columns of every group at once (numpy arrays, one entry per
+# group) into (value, numerator, denominator), NaN where there is none.
+def _finish_count(sums: list[np.ndarray], with_data: np.ndarray) -> tuple[np.ndarray, ...]:
+    value = np.where(with_data > 0, sums[0], np.nan)
+    return value, value, np.full_like(value, np.nan)
 
 
-def _finish_share(sums: tuple[float, ...], with_data: int) -> tuple[float | None, ...]:
-    if with_data == 0 or sums[1] <= 0:
-        return None, (sums[0] if with_data else None), (sums[1] if with_data else None)
-    return 100.0 * sums[0] / sums[1], sums[0], sums[1]
+def _finish_share(sums: list[np.ndarray], with_data: np.ndarray) -> tuple[np.ndarray, ...]:
+    top = np.where(with_data > 0, sums[0], np.nan)
+    bottom = np.where(with_data > 0, sums[1], np.nan)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        value = np.where(bottom > 0, 100.0 * top / bottom, np.nan)
+    return value, top, bottom
 
 
-def _finisher_growth(year: int) -> Callable[[tuple[float, ...], int], tuple[float | None, ...]]:
-    def finish(sums: tuple[float, ...], with_data: int) -> tuple[float | None, ...]:
-        if with_data == 0:
-            return None, None, None
-        now, then = sums[0], sums[1]
-        if year <= BASE_YEAR or then <= 0:
-            return None, now, then
-        return ((now / then) ** (1.0 / (year - BASE_YEAR)) - 1.0) * 100.0, now, then
+def _finisher_growth(year: int) -> Finisher:
+    def finish(sums: list[np.ndarray], with_data: np.ndarray) -> tuple[np.ndarray, ...]:
+        now = np.where(with_data > 0, sums[0], np.nan)
+        then = np.where(with_data > 0, sums[1], np.nan)
+        if year <= BASE_YEAR:
+            return np.full_like(now, np.nan), now, then
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ratio = np.where(then > 0, now / then, np.nan)
+            value = (np.power(ratio, 1.0 / (year - BASE_YEAR)) - 1.0) * 100.0
+        return value, now, then
 
     return finish
 
 
-def _finish_income(sums: tuple[float, ...], with_data: int) -> tuple[float | None, ...]:
-    if with_data == 0:
-        return None, None, None
+def _finish_income(sums: list[np.ndarray], with_data: np.ndarray) -> tuple[np.ndarray, ...]:
     paid, workers, paid0, workers0 = sums
-    if workers <= 0 or workers0 <= 0:
-        return None, None, None
-    mean, mean0 = paid / workers, paid0 / workers0
-    return (mean / mean0 if mean0 > 0 else None), mean, mean0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ok = (with_data > 0) & (workers > 0) & (workers0 > 0)
+        mean = np.where(ok, paid / workers, np.nan)
+        mean0 = np.where(ok, paid0 / workers0, np.nan)
+        value = np.where(mean0 > 0, mean / mean0, np.nan)
+    return value, mean, mean0
 
 
-def _parts(
-    spec: IndicatorSpec, frame: pd.DataFrame, year: int
-) -> tuple[_Parts, Callable[[tuple[float, ...], int], tuple[float | None, ...]]]:
+def _parts(spec: IndicatorSpec, frame: pd.DataFrame, year: int) -> tuple[_Parts, Finisher]:
     scope = _in_scope(frame, spec.kinds, year)
     code = spec.indicator
     if code in (_I.CRAFTS_RESTORED, _I.VILLAGES_RESTORED):
@@ -536,8 +548,82 @@ class Computed:
     """Indicators over the whole frame and per group of ``by``."""
 
     total: dict[str, IndicatorValue]
-    groups: dict[str, dict[object, IndicatorValue]]
-    scope_counts: dict[object, int]
+    groups: dict[str, dict[Any, IndicatorValue]]
+    scope_counts: dict[Any, int]
+
+
+def _holds_many(values: np.ndarray, comparison: str, target: float) -> np.ndarray:
+    if comparison == vocab.Comparison.MORE_THAN:
+        return values > target
+    if comparison == vocab.Comparison.ABOUT:
+        return values >= target * (1 - ABOUT_TOLERANCE) - 1e-9
+    return values >= target - 1e-9
+
+
+def _statuses(values: np.ndarray, target: Target, year: int) -> list[TargetCheck]:
+    """`check_target` for many values at once (one object per status, shared)."""
+    expected = check_target(None, target, year).expected
+    S = vocab.TargetStatus
+    with np.errstate(invalid="ignore"):
+        if target.year <= year:
+            good = _holds_many(values, target.comparison, target.value)
+            yes, no = S.MET.value, S.MISSED.value
+        else:
+            if expected is not None:
+                good = values >= expected - 1e-9
+            else:
+                good = _holds_many(values, target.comparison, target.value)
+            yes, no = S.ON_TRACK.value, S.BEHIND.value
+    status = np.where(np.isnan(values), S.NO_DATA.value, np.where(good, yes, no))
+    made = {
+        code: TargetCheck(
+            year=target.year,
+            comparison=target.comparison,
+            target=target.value,
+            unit=target.unit,
+            status=code,
+            expected=expected,
+        )
+        for code in (S.NO_DATA.value, yes, no)
+    }
+    return [made[code] for code in status.tolist()]
+
+
+def _values(
+    spec: IndicatorSpec,
+    finish: Finisher,
+    summed: pd.DataFrame,
+    year: int,
+    *,
+    every_target: bool,
+) -> list[IndicatorValue]:
+    """One IndicatorValue per row of ``summed`` (the summed contribution columns)."""
+    key = spec.indicator
+    scope = summed[f"{key}|scope"].to_numpy(dtype="int64")
+    data = summed[f"{key}|data"].to_numpy(dtype="int64")
+    rec = summed[f"{key}|rec"].to_numpy(dtype="int64")
+    sums = [summed[f"{key}|{n}"].to_numpy(dtype="float64") for n in SUMS if f"{key}|{n}" in summed]
+    value, numerator, denominator = finish(sums, data)
+    targets = [t for t in spec.targets if every_target or t.unit in UNIT_CHECKED]
+    checks = [_statuses(value, target, year) for target in targets]
+    out = []
+    triples = zip(value.tolist(), numerator.tolist(), denominator.tolist(), strict=True)
+    for i, (v, n, d) in enumerate(triples):
+        out.append(
+            IndicatorValue(
+                indicator=key,
+                unit=spec.unit,
+                value=_clean(v),
+                numerator=_clean(n),
+                denominator=_clean(d),
+                in_scope=int(scope[i]),
+                with_data=int(data[i]),
+                missing=int(scope[i] - data[i]),
+                from_record=int(rec[i]),
+                targets=tuple(column[i] for column in checks),
+            )
+        )
+    return out
 
 
 def compute(
@@ -551,10 +637,10 @@ def compute(
 
     ``frame`` is a `year_frame`. Returns ``{"": Computed(total...)}`` and one entry per
     column of ``by`` with its groups (a record with no value in that column is in no group).
-    Per group only the non-count targets are checked (counts are the province's targets).
+    Per group only the targets in `UNIT_CHECKED` units are checked.
     """
     columns: dict[str, pd.Series] = {}
-    finishers = {}
+    finishers: dict[str, Finisher] = {}
     for spec in specs:
         parts, finish = _parts(spec, frame, year)
         finishers[spec.indicator] = finish
@@ -564,55 +650,33 @@ def compute(
         columns[f"{key}|rec"] = parts.rec.astype("int64")
         for name, values in zip(SUMS, parts.sums, strict=False):
             columns[f"{key}|{name}"] = values.astype("float64")
-    wide = pd.DataFrame(columns, index=frame.index)
     # A unit's villages: its records in scope (any kind) in that year.
-    wide["__records"] = _in_scope(frame, ALL_KINDS, year).astype("int64")
+    columns["__records"] = _in_scope(frame, ALL_KINDS, year).astype("int64")
+    wide = pd.DataFrame(columns, index=frame.index)
 
-    def values_of(row: Mapping[Any, Any], checked: bool) -> dict[str, IndicatorValue]:
-        out = {}
-        for spec in specs:
-            key = spec.indicator
-            in_scope = int(row[f"{key}|scope"])
-            with_data = int(row[f"{key}|data"])
-            sums = tuple(float(row[f"{key}|{n}"]) for n in SUMS if f"{key}|{n}" in row)
-            value, numerator, denominator = finishers[key](sums, with_data)
-            value = _clean(value)
-            targets = tuple(
-                check_target(value, target, year)
-                for target in spec.targets
-                if checked or target.unit != vocab.TargetUnit.COUNT
-            )
-            out[key] = IndicatorValue(
-                indicator=key,
-                unit=spec.unit,
-                value=value,
-                numerator=_clean(numerator),
-                denominator=_clean(denominator),
-                in_scope=in_scope,
-                with_data=with_data,
-                missing=in_scope - with_data,
-                from_record=int(row[f"{key}|rec"]),
-                targets=targets,
-            )
-        return out
-
-    totals = wide.sum(axis=0)
+    totals = wide.sum(axis=0).to_frame().T
+    total = {
+        spec.indicator: _values(spec, finishers[spec.indicator], totals, year, every_target=True)
+        for spec in specs
+    }
     result = {
         "": Computed(
-            total=values_of(totals.to_dict(), True),
+            total={code: values[0] for code, values in total.items()},
             groups={},
-            scope_counts={"": int(totals["__records"])},
+            scope_counts={"": int(totals["__records"].iloc[0])},
         )
     }
     for column in by:
         keys = frame[column]
-        grouped = wide[keys.notna()].groupby(keys[keys.notna()]).sum()
-        groups: dict[str, dict[Any, IndicatorValue]] = {spec.indicator: {} for spec in specs}
-        counts: dict[object, int] = {}
-        for key, row in zip(grouped.index, grouped.to_dict("records"), strict=True):
-            counts[key] = int(row["__records"])
-            for code, value in values_of(row, False).items():
-                groups[code][key] = value
+        known = keys.notna()
+        grouped = wide[known].groupby(keys[known]).sum()
+        groups: dict[str, dict[Any, IndicatorValue]] = {}
+        for spec in specs:
+            per_unit = _values(spec, finishers[spec.indicator], grouped, year, every_target=False)
+            groups[spec.indicator] = dict(zip(grouped.index.tolist(), per_unit, strict=True))
+        counts = dict(
+            zip(grouped.index.tolist(), grouped["__records"].astype(int).tolist(), strict=True)
+        )
         result[column] = Computed(total={}, groups=groups, scope_counts=counts)
     return result
 
@@ -633,7 +697,7 @@ def empty_values(specs: Sequence[IndicatorSpec], year: int) -> dict[str, Indicat
             targets=tuple(
                 check_target(None, target, year)
                 for target in spec.targets
-                if target.unit != vocab.TargetUnit.COUNT
+                if target.unit in UNIT_CHECKED
             ),
         )
         for spec in specs

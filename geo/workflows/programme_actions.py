@@ -25,9 +25,11 @@ The other lists are sorted by name, then code.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -84,6 +86,20 @@ def records_needing_action(
         vocab.ActionKind.EXPIRING_CERTIFICATE.value: _expiring(conn, today, expiring_within_days),
     }
     return ActionLists(today=today, lists=lists)
+
+
+def actions_document(actions: ActionLists) -> dict[str, Any]:
+    """The lists as plain JSON-ready values (dates as ISO text)."""
+    return {
+        "today": actions.today.isoformat(),
+        "lists": {
+            kind: [
+                {**dataclasses.asdict(item), "due": item.due.isoformat() if item.due else None}
+                for item in items
+            ]
+            for kind, items in actions.lists.items()
+        },
+    }
 
 
 def _by_name(items: Iterable[ActionItem]) -> list[ActionItem]:

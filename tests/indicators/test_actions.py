@@ -18,7 +18,12 @@ from sqlalchemy.engine import Connection, Engine
 from geo.kernel.errors import InvalidInput
 from geo.store import models
 from geo.store.db import set_actor
-from geo.workflows.programme_actions import ActionItem, ActionLists, records_needing_action
+from geo.workflows.programme_actions import (
+    ActionItem,
+    ActionLists,
+    actions_document,
+    records_needing_action,
+)
 from tests.factories import ACTOR, make_admin_unit, make_village, make_zone, unique_code
 
 TODAY = dt.date(2026, 3, 1)
@@ -195,6 +200,14 @@ def test_expiring_certificates(data: Data) -> None:
     assert z2.detail == "certificate VG-Z2 expires on 2026-08-28, in 180 days"
     assert z2.detail_vi == "chứng chỉ VG-Z2 hết hạn ngày 28/08/2026, còn 180 ngày"
     assert z5.detail == "certificate expires on 2026-03-01, in 0 days"
+    document = actions_document(data.lists)
+    assert document["today"] == "2026-03-01"
+    found = [
+        entry
+        for entry in document["lists"]["expiring_certificate"]
+        if (entry["collection"], entry["feature_id"]) in data.names
+    ]
+    assert [entry["due"] for entry in found] == ["2026-02-01", "2026-03-01", "2026-08-28"]
 
 
 def test_expiring_window_and_errors(data: Data) -> None:

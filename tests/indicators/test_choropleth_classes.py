@@ -38,8 +38,9 @@ def test_classify_with_fewer_distinct_values_than_classes(
 
 def test_class_ranges_in_the_pages_number_format() -> None:
     c = charts.classify([1500.5, 10.0, 20.0, 1600.0], k=2)
-    assert c.ranges("percent", "vi") == ["10,0 – 20,0\u00a0%", "20,0 – 1.600,0\u00a0%"]
-    assert c.ranges("percent", "en") == ["10.0 – 20.0\u00a0%", "20.0 – 1,600.0\u00a0%"]
+    # Each range runs over the values in the class: ranges never overlap.
+    assert c.ranges("percent", "vi") == ["10,0 – 20,0\u00a0%", "1.500,5 – 1.600,0\u00a0%"]
+    assert c.ranges("percent", "en") == ["10.0 – 20.0\u00a0%", "1,500.5 – 1,600.0\u00a0%"]
 
 
 def _frame() -> gpd.GeoDataFrame:

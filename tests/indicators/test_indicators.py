@@ -448,6 +448,9 @@ def test_communes_2025_by_hand(data: Data) -> None:
     _is(c1.values["villages_tourism_linked"], 3, 3, None, 4, 3)
     _is(c2.values["villages_tourism_linked"], 0, 0, None, 3, 1)
     assert c1.values["villages_tourism_linked"].targets == ()
+    # Exports are a national figure: no per-unit target either (the province checks it).
+    assert c1.values["exports_usd"].targets == ()
+    assert c1.values["exports_usd"].value == 500  # V1's; V2 V8 V9 unknown
     # Growth: C1 V1 alone 10 %/yr; C2 V3 alone 100 %/yr.
     _is(c1.values["production_value_growth"], 10.0, 161_051, 100_000, 4, 1)
     _is(c2.values["production_value_growth"], 100.0, 32_000, 1_000, 3, 1)
