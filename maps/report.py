@@ -244,7 +244,7 @@ def paragraph(value: Any, year: int, lang: str) -> str:
             year=target.year,
             comparison=vocab.label("comparison", target.comparison, lang).lower(),
             target=charts.quantity(target.target, target.unit, lang),
-            status=charts.STATUS.get(target.status, charts.STATUS["no_data"])(lang).lower(),
+            status=vocab.label("target_status", target.status, lang).lower(),
         )(lang)
         if target.expected is not None and target.year > year:
             sentence += TEXT["expected_sentence"].format(
