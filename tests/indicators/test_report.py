@@ -216,6 +216,10 @@ def test_cli(database_url: str, tmp_path: Path) -> None:
     done = invoke_cli("report", "--year", "2024", "--out", str(pdf), env=env)
     assert "4182/QĐ-UBND 2024" in done.stdout
     assert pdf.read_bytes().startswith(b"%PDF")
+    # The demo's own report (Thanh Hóa, the province plan), kept to be looked at.
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    shutil.copy(pdf, ARTIFACTS / "demo-2024-vi.pdf")
+    _pages_to_png(ARTIFACTS / "demo-2024-vi.pdf", "demo-2024-vi")
     invoke_cli("report", "--year", "2024", "--out", str(xlsx), "--lang", "en", env=env)
     assert openpyxl.load_workbook(xlsx).sheetnames[0] == "Summary"
     for args, words in (
