@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import zipfile
 from collections.abc import Sequence
 from typing import Any
 
@@ -28,6 +29,7 @@ from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE  # type: ignore[import-unty
 from openpyxl.styles import Alignment, Font, PatternFill  # type: ignore[import-untyped]
 from openpyxl.utils import get_column_letter  # type: ignore[import-untyped]
 from openpyxl.worksheet.worksheet import Worksheet  # type: ignore[import-untyped]
+from openpyxl.writer.excel import ExcelWriter  # type: ignore[import-untyped]
 
 from geo.kernel import vocab
 from geo.kernel.text import Text, date_format
@@ -366,8 +368,19 @@ def workbook(report: Any, actions: Any, *, lang: str, generated_at: dt.date | dt
     sheet = book.create_sheet(_sheet_name(WORDS["series_sheet"](lang), taken))
     _header_block(sheet, report, lang, generated_at)
     _series(sheet, report, lang)
+    # Workbook.save stamps the file with the clock: stamped with the report's own time
+    # instead, one request gives the same file length every time (HEAD agrees with GET).
+    if not isinstance(generated_at, dt.datetime):
+        stamp = dt.datetime.combine(generated_at, dt.time())
+    elif generated_at.tzinfo is not None:  # the file's properties are in UTC
+        stamp = generated_at.astimezone(dt.UTC).replace(tzinfo=None)
+    else:
+        stamp = generated_at
+    book.properties.creator = "craftmap"
+    book.properties.created = book.properties.modified = stamp
     buffer = io.BytesIO()
-    book.save(buffer)
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED, allowZip64=True) as archive:
+        ExcelWriter(book, archive).save()
     return buffer.getvalue()
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import time
 from types import SimpleNamespace as N
 
 import openpyxl
@@ -112,3 +113,14 @@ def test_cells_are_typed_and_record_texts_inert(lang: str) -> None:
     assert actions.cell(row=7, column=7).value == dt.datetime(2027, 3, 1)
     series = book.worksheets[4]
     assert [c.value for c in series[8]][:2] == [2026, pytest.approx(0.625)]
+
+
+def test_the_same_report_gives_the_same_file() -> None:
+    # Stamped with the report's time, not the clock: HEAD and GET give one length.
+    made = dt.datetime(2026, 11, 30, 9, 0)
+    first = report_xlsx.workbook(_report(), _actions(), lang="vi", generated_at=made)
+    time.sleep(1.1)
+    again = report_xlsx.workbook(_report(), _actions(), lang="vi", generated_at=made)
+    assert len(first) == len(again)
+    properties = openpyxl.load_workbook(io.BytesIO(again)).properties
+    assert properties.modified == made and properties.creator == "craftmap"
