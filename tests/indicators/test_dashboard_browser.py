@@ -155,3 +155,27 @@ def test_actions_page_lists_links_and_dates(
         assert dialogs == []
     finally:
         page.close()
+
+
+@pytest.mark.parametrize("screen", SCREENS)
+@pytest.mark.parametrize("lang", ["vi", "en"])
+def test_the_demo_plan_dashboard_fits(
+    browser: Browser, served: str, lang: str, screen: str
+) -> None:
+    """Thanh Hóa's plan on the demo data: every target a card, nothing wider than a phone."""
+    width, height = SCREENS[screen]
+    page = browser.new_page(viewport={"width": width, "height": height})
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    try:
+        page.goto(f"{served}/indicators?programme=4182/QĐ-UBND&f=html&lang={lang}")
+        assert page.locator("#programme-picker").input_value() == "4182/QĐ-UBND"
+        assert page.locator("article.indicator").count() == 10
+        assert page.locator("article.indicator svg.cm-progress").count() == 10
+        overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+        assert overflow <= 0, f"the page is {overflow}px wider than a {screen} screen"
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(SHOTS / f"dashboard-4182-{lang}-{screen}.png"), full_page=True)
+        assert errors == []
+    finally:
+        page.close()
