@@ -107,6 +107,12 @@ def test_year_picker_goes_to_the_chosen_year(browser: Browser, served: str) -> N
         page.wait_for_url("**year=2024**")
         env = page.locator("#indicator-share_env_plan .figure")
         assert env.inner_text() == "33,3\u00a0%"
+        # The other language keeps the year and the programme.
+        page.click("#language-switch")
+        page.wait_for_url("**lang=en**")
+        assert page.locator("#year-picker").input_value() == "2024"
+        assert page.locator("#programme-picker").input_value() == data.PROGRAMME
+        assert env.inner_text() == "33.3\u00a0%"
     finally:
         page.close()
 
