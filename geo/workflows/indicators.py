@@ -16,7 +16,7 @@ records:
   the unit word ("Huyện", "Thị xã", "Thành phố", "Quận") optional on either side, so
   "huyện  Thiệu Hóa" and "Thiệu Hóa" both find "Huyện Thiệu Hóa".
 - Every unit of the area appears, those with no villages too (``villages = 0``, values
-  None).
+  None), sorted by name in dictionary order (`name_order`).
 """
 
 from __future__ import annotations
@@ -92,6 +92,20 @@ def bare_name(name: str | None) -> str:
         if text.startswith(word + " "):
             return text[len(word) + 1 :].strip()
     return text
+
+
+def name_order(name: str | None) -> tuple[str, str]:
+    """A sort key that reads Vietnamese names in dictionary order, not byte order.
+
+    Letters first without their marks (đ as d), the marks deciding ties, so "Hà Trung"
+    comes before "Hoằng Hóa" (byte order puts every accented letter after z).
+
+    >>> sorted(["Huyện Hoằng Hóa", "Huyện Hậu Lộc", "Huyện Hà Trung"], key=name_order)
+    ['Huyện Hà Trung', 'Huyện Hậu Lộc', 'Huyện Hoằng Hóa']
+    """
+    text = normalise_name(name)
+    bare = unicodedata.normalize("NFD", text.replace("đ", "d"))
+    return "".join(c for c in bare if not unicodedata.combining(c)), text
 
 
 @dataclass(frozen=True)
@@ -194,10 +208,17 @@ def _units(conn: Connection, programme: Programme, level: str) -> pd.DataFrame:
         )
     if programme.province_code is not None:
         where = sa.and_(where, _unit.c.parent_code == programme.province_code)
-    rows = conn.execute(
-        sa.select(_unit.c.scheme, _unit.c.code, _unit.c.name).where(where).order_by(_unit.c.name)
-    ).all()
-    return pd.DataFrame(rows, columns=["scheme", "code", "name"])
+    rows = conn.execute(sa.select(_unit.c.scheme, _unit.c.code, _unit.c.name).where(where)).all()
+    rows = sorted(rows, key=lambda row: (name_order(row.name), row.code))
+    return pd.DataFrame([tuple(row) for row in rows], columns=["scheme", "code", "name"])
+
+
+def _as_float(column: sa.Column[Any]) -> sa.ColumnElement[Any]:
+    """A fact as float8 (booleans 1/0, NULL kept): the frame's columns come out numeric."""
+    value: sa.ColumnElement[Any] = column
+    if isinstance(column.type, sa.Boolean):
+        value = sa.cast(column, sa.Integer)
+    return sa.cast(value, sa.Float).label(column.key)
 
 
 def _records(conn: Connection, area: sa.ColumnElement[bool]) -> pd.DataFrame:
@@ -207,13 +228,14 @@ def _records(conn: Connection, area: sa.ColumnElement[bool]) -> pd.DataFrame:
     )
     stmt = sa.select(
         _village.c.id,
-        _village.c.kind,
-        _village.c.status,
+        # As text: the code-list type's per-row conversion to an enum costs more than the rest.
+        sa.cast(_village.c.kind, sa.Text).label("kind"),
+        sa.cast(_village.c.status, sa.Text).label("status"),
         _village.c.commune_code,
         _village.c.legacy_district,
         recognised.label("recognised_year"),
         _village.c.restored_year,
-        *(_village.c[fact] for fact in ind.RECORD_FACTS),
+        *(_as_float(_village.c[fact]) for fact in ind.RECORD_FACTS),
     ).where(area)
     rows = [tuple(row) for row in conn.execute(stmt).all()]
     columns = [
@@ -227,8 +249,6 @@ def _records(conn: Connection, area: sa.ColumnElement[bool]) -> pd.DataFrame:
         *ind.RECORD_FACTS,
     ]
     frame = pd.DataFrame(rows, columns=columns).set_index("id")
-    for column in ("kind", "status"):
-        frame[column] = frame[column].map(str)
     for column in ("recognised_year", "restored_year"):
         frame[column] = pd.to_numeric(frame[column], errors="coerce").astype("float64")
     return frame
@@ -237,7 +257,9 @@ def _records(conn: Connection, area: sa.ColumnElement[bool]) -> pd.DataFrame:
 def _stats(conn: Connection, area: sa.ColumnElement[bool]) -> pd.DataFrame:
     """Every yearly row of the area's records: one query for all villages and years."""
     stmt = (
-        sa.select(_stat.c.village_id, _stat.c.year, *(_stat.c[fact] for fact in ind.FACTS))
+        sa.select(
+            _stat.c.village_id, _stat.c.year, *(_as_float(_stat.c[fact]) for fact in ind.FACTS)
+        )
         .select_from(_stat.join(_village, _village.c.id == _stat.c.village_id))
         .where(area)
     )
@@ -259,7 +281,9 @@ def _district_keys(records: pd.DataFrame, districts: pd.DataFrame) -> pd.Series:
             return None
         return full.get(normalise_name(name)) or bare.get(bare_name(name))
 
-    return records["legacy_district"].map(find)
+    names = records["legacy_district"]
+    found = {name: find(name) for name in names.dropna().unique().tolist()}
+    return names.map(found)
 
 
 def indicator_report(
@@ -355,7 +379,8 @@ def province_table(report: IndicatorReport) -> str:
         f"{'indicator':33} {'value':>14} {'unit':16} {'data':>9} {'missing':>7}  targets",
     ]
     for code, value in report.province.items():
-        shown = "-" if value.value is None else f"{value.value:,.{2 if value.value < 100 else 0}f}"
+        whole = value.unit in (vocab.TargetUnit.COUNT, vocab.TargetUnit.USD)
+        shown = "-" if value.value is None else f"{value.value:,.{0 if whole else 2}f}"
         targets = "  ".join(
             f"{check.year} {check.comparison} {check.target:g}: {check.status}"
             + (f" (expected {check.expected:g})" if check.expected is not None else "")

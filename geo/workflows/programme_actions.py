@@ -38,7 +38,7 @@ from geo.kernel.errors import InvalidInput
 from geo.kernel.text import date_format
 from geo.store import models
 from geo.store.db import Connection
-from geo.workflows.indicators import LEGACY_SCHEME, normalise_name
+from geo.workflows.indicators import LEGACY_SCHEME, name_order, normalise_name
 
 # The district level ended and communes were merged on this day (NQ 1686/NQ-UBTVQH15).
 REORGANISED_ON = dt.date(2025, 7, 1)
@@ -103,7 +103,7 @@ def actions_document(actions: ActionLists) -> dict[str, Any]:
 
 
 def _by_name(items: Iterable[ActionItem]) -> list[ActionItem]:
-    return sorted(items, key=lambda item: (normalise_name(item.name), item.code))
+    return sorted(items, key=lambda item: (name_order(item.name), item.code))
 
 
 def _abolished_names(conn: Connection) -> list[ActionItem]:

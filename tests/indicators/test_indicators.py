@@ -1,10 +1,10 @@
 """The programme's indicators on a small dataset, every figure computed by hand.
 
 The dataset (one per module, in a transaction rolled back at its end) is a test province
-``P`` of its own with three communes (C1, C2 with villages, C3 with none), three old
-districts (D1, D2 with villages, D3 with none) and a test programme whose targets cover
-every indicator, so the demo's Thanh Hóa rows never enter the figures. Today is
-2026-03-01: 2026 is the current year, whose facts fall back to the village record.
+``P`` of its own with three communes (C1 Xã Một, C2 Xã Hai with villages, C3 Xã Ấp Ba with
+none), three old districts (D1, D2 with villages, D3 with none) and a test programme whose
+targets cover every indicator, so the demo's Thanh Hóa rows never enter the figures. Today
+is 2026-03-01: 2026 is the current year, whose facts fall back to the village record.
 
 Records (kind: cv craft village, tcv traditional craft village, tc traditional craft):
 
@@ -156,7 +156,7 @@ def _build(conn: Connection, folder: Path) -> Data:
     make_admin_unit(conn, code=province, name="Tỉnh Thử", level="province")
     communes = {}
     for n, (name, lon) in enumerate(
-        (("Xã Một", 105.50), ("Xã Hai", 105.60), ("Xã Ba", 105.70)), start=1
+        (("Xã Một", 105.50), ("Xã Hai", 105.60), ("Xã Ấp Ba", 105.70)), start=1
     ):
         communes[f"C{n}"] = code_ = unique_code("C", 16)
         make_admin_unit(
@@ -428,9 +428,11 @@ def test_naive_methods_give_other_numbers(data: Data) -> None:
 # -- units -----------------------------------------------------------------------------------
 def test_communes_2025_by_hand(data: Data) -> None:
     units = {u.code: u for u in data.reports[2025].units["commune"]}
-    # Only the test province's communes, every one of them, sorted by name.
+    # Only the test province's communes, every one of them, sorted by name in dictionary
+    # order ("Ấp" reads as "Ap"; byte order would put it after "Một").
     assert set(units) == set(data.communes.values())
-    assert [u.name for u in data.reports[2025].units["commune"]] == ["Xã Ba", "Xã Hai", "Xã Một"]
+    names = [u.name for u in data.reports[2025].units["commune"]]
+    assert names == ["Xã Ấp Ba", "Xã Hai", "Xã Một"]
     c1, c2, c3 = (units[data.communes[k]] for k in ("C1", "C2", "C3"))
     # C1: V1 V2 V8 V9 (V6 revoked). C2: V3 V4 V5 (V7 recognised 2026). C3: none.
     assert (c1.villages, c2.villages, c3.villages) == (4, 3, 0)
@@ -467,6 +469,8 @@ def test_communes_2025_by_hand(data: Data) -> None:
 def test_old_districts_match_by_name(data: Data) -> None:
     units = {u.code: u for u in data.reports[2025].units["district"]}
     assert set(units) == set(data.districts.values())
+    names = [u.name for u in data.reports[2025].units["district"]]
+    assert names == ["Huyện Thử Ba", "Huyện Thử Hai", "Huyện Thử Một"]
     d1, d2, d3 = (units[data.districts[k]] for k in ("D1", "D2", "D3"))
     # D1 "Huyện Thử Một": V1 and V2 (written "huyện  thử   một"); V6 revoked.
     # D2 "Huyện Thử Hai": V3 ("Thử Hai"), V4, V5; V7 not yet recognised. D3: none.
