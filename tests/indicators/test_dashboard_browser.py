@@ -185,3 +185,17 @@ def test_the_demo_plan_dashboard_fits(
         assert errors == []
     finally:
         page.close()
+
+
+def test_dashboard_prints_without_its_controls(browser: Browser, served: str) -> None:
+    page = browser.new_page(viewport={"width": 1280, "height": 800})
+    try:
+        page.goto(f"{served}/indicators?programme={data.PROGRAMME}&year=2025&f=html&lang=vi")
+        page.emulate_media(media="print")
+        assert not page.locator("#pickers").is_visible()
+        assert page.locator("#indicator-share_env_plan .progress svg").is_visible()
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        pdf = page.pdf(path=str(SHOTS / "dashboard-vi-print.pdf"), format="A4")
+        assert pdf.startswith(b"%PDF")
+    finally:
+        page.close()
