@@ -315,8 +315,16 @@ def progress_bar(
     return _svg(width, height, "".join(parts), description, "cm-progress")
 
 
-def _ticks(top: float, count: int = 4) -> list[float]:
+def _ticks(top: float, count: int = 4, *, whole: bool = False) -> list[float]:
+    """Axis ticks from 0 to ``top``; ``whole`` (counts) keeps them whole numbers.
+
+    >>> _ticks(10.0), _ticks(10.0, whole=True)
+    ([0.0, 2.5, 5.0, 7.5, 10.0], [0.0, 5.0, 10.0])
+    """
     step = _nice(top / count)
+    if whole and step != round(step):
+        step = float(math.ceil(step))
+        step = next(s for s in (1.0, 2.0, 5.0, 10.0) if s >= step) if step < 10 else step
     return [step * i for i in range(int(top / step + 1e-9) + 1)]
 
 
@@ -347,7 +355,9 @@ def time_series(
     if not years:
         body = _text(width / 2, height / 2, TEXT["no_data"](lang), size=13, anchor="middle")
         return _svg(width, height, body, title, "cm-series")
-    first = min(years)
+    # The axis runs over the years with data and the target years, so a target before the
+    # first year with data is still drawn at its year.
+    first = min([*years, *(t.year for t in all_targets)])
     last = max([*years, *(t.year for t in all_targets)])
     if last == first:
         last = first + 1
@@ -360,7 +370,7 @@ def time_series(
         return bottom - (bottom - top) * max(0.0, min(v, scale_top)) / scale_top
 
     parts: list[str] = []
-    ticks = _ticks(scale_top)
+    ticks = _ticks(scale_top, whole=unit == vocab.TargetUnit.COUNT)
     # Whole ticks (counts, most percents) need no decimals.
     digits = 0 if all(t == round(t) for t in ticks) else (1 if scale_top >= 1 else 2)
     for tick in ticks:

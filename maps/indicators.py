@@ -206,13 +206,15 @@ def build_indicator_map(
     return m
 
 
-# Pale classes need an edge to be seen: pins and swatches get a dark outline.
+# Pale classes need an edge to be seen: pins and swatches get a dark outline; a unit with
+# no data has the dashed one of its legend swatch (thematic_layer writes the fill inline).
 _CSS = """
 <style>
 .cm-pin{border-color:#333}
+.cm-pin[style*="NODATA"]{border-style:dashed;border-color:#8c8c8c}
 .cm-legend .cm-swatch{border:1px solid #57606a}
 .cm-legend .cm-swatch.cm-no-data{border-style:dashed}
 .cm-legend .cm-swatch.cm-round{border-radius:50%;background:#fff;border:2px solid #333}
 #cm-targets{padding-left:16px}
 </style>
-"""
+""".replace("NODATA", charts.NO_DATA_COLOUR)

@@ -428,7 +428,10 @@ def _format(request: Request, f: str | None) -> str:
     response_model=None,
     summary=SUMMARIES["dashboard"].en,
     responses={
-        200: {"description": "the indicators as JSON, or the dashboard (f=html)"},
+        200: {
+            "description": "the indicators as JSON, or the dashboard (f=html)",
+            "content": {JSON: {"schema": {"type": "object"}}, HTML: {"schema": {"type": "string"}}},
+        },
         400: {"description": "a bad year or format"},
         404: {"description": "no such programme"},
     },
@@ -471,6 +474,8 @@ def indicators(
             "actions": f"{root}/indicators/actions?f=html&lang={page_lang}",
             "pdf": f"{root}/indicators/report.pdf?{query}&lang={page_lang}",
             "xlsx": f"{root}/indicators/report.xlsx?{query}&lang={page_lang}",
+            # The other language keeps the year and the programme.
+            "switch": f"?{query}&f=html&lang={texts.other(page_lang)}",
         },
     )
 
@@ -571,7 +576,10 @@ def _count(n: int, lang: Lang) -> str:
     response_model=None,
     summary=SUMMARIES["actions"].en,
     responses={
-        200: {"description": "the four lists as JSON, or their page (f=html)"},
+        200: {
+            "description": "the four lists as JSON, or their page (f=html)",
+            "content": {JSON: {"schema": {"type": "object"}}, HTML: {"schema": {"type": "string"}}},
+        },
         400: {"description": "a bad number of days or format"},
     },
 )
@@ -630,5 +638,6 @@ def actions(
         links={
             "json": f"{root}/indicators/actions?days={days}&f=json",
             "dashboard": f"{root}/indicators?f=html&lang={page_lang}",
+            "switch": f"?days={days}&f=html&lang={texts.other(page_lang)}",
         },
     )

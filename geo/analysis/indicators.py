@@ -353,6 +353,8 @@ def year_frame(
 
 
 def _numeric(series: pd.Series) -> pd.Series:
+    if series.dtype == "float64":
+        return series
     return pd.to_numeric(series.astype("object"), errors="coerce").astype("float64")
 
 
@@ -607,20 +609,34 @@ def _values(
     targets = [t for t in spec.targets if every_target or t.unit in UNIT_CHECKED]
     checks = [_statuses(value, target, year) for target in targets]
     out = []
-    triples = zip(value.tolist(), numerator.tolist(), denominator.tolist(), strict=True)
-    for i, (v, n, d) in enumerate(triples):
+
+    # NaN (x != x) and ±inf become None: a value that cannot be computed is not a number.
+    def clean(numbers: np.ndarray) -> list[float | None]:
+        return [x if math.isfinite(x) else None for x in numbers.tolist()]
+
+    rows = zip(
+        clean(value),
+        clean(numerator),
+        clean(denominator),
+        scope.tolist(),
+        data.tolist(),
+        rec.tolist(),
+        zip(*checks, strict=True) if checks else ((),) * len(scope),
+        strict=True,
+    )
+    for v, n, d, in_scope, with_data, from_record, own in rows:
         out.append(
             IndicatorValue(
                 indicator=key,
                 unit=spec.unit,
-                value=_clean(v),
-                numerator=_clean(n),
-                denominator=_clean(d),
-                in_scope=int(scope[i]),
-                with_data=int(data[i]),
-                missing=int(scope[i] - data[i]),
-                from_record=int(rec[i]),
-                targets=tuple(column[i] for column in checks),
+                value=v,
+                numerator=n,
+                denominator=d,
+                in_scope=in_scope,
+                with_data=with_data,
+                missing=in_scope - with_data,
+                from_record=from_record,
+                targets=tuple(own),
             )
         )
     return out
@@ -702,10 +718,3 @@ def empty_values(specs: Sequence[IndicatorSpec], year: int) -> dict[str, Indicat
         )
         for spec in specs
     }
-
-
-def _clean(value: float | None) -> float | None:
-    if value is None:
-        return None
-    number = float(value)
-    return number if math.isfinite(number) else None

@@ -213,6 +213,14 @@ def _units(conn: Connection, programme: Programme, level: str) -> pd.DataFrame:
     return pd.DataFrame([tuple(row) for row in rows], columns=["scheme", "code", "name"])
 
 
+def _as_float(column: sa.Column[Any]) -> sa.ColumnElement[Any]:
+    """A fact as float8 (booleans 1/0, NULL kept): the frame's columns come out numeric."""
+    value: sa.ColumnElement[Any] = column
+    if isinstance(column.type, sa.Boolean):
+        value = sa.cast(column, sa.Integer)
+    return sa.cast(value, sa.Float).label(column.key)
+
+
 def _records(conn: Connection, area: sa.ColumnElement[bool]) -> pd.DataFrame:
     recognised = sa.func.coalesce(
         _village.c.recognition_year,
@@ -220,13 +228,14 @@ def _records(conn: Connection, area: sa.ColumnElement[bool]) -> pd.DataFrame:
     )
     stmt = sa.select(
         _village.c.id,
-        _village.c.kind,
-        _village.c.status,
+        # As text: the code-list type's per-row conversion to an enum costs more than the rest.
+        sa.cast(_village.c.kind, sa.Text).label("kind"),
+        sa.cast(_village.c.status, sa.Text).label("status"),
         _village.c.commune_code,
         _village.c.legacy_district,
         recognised.label("recognised_year"),
         _village.c.restored_year,
-        *(_village.c[fact] for fact in ind.RECORD_FACTS),
+        *(_as_float(_village.c[fact]) for fact in ind.RECORD_FACTS),
     ).where(area)
     rows = [tuple(row) for row in conn.execute(stmt).all()]
     columns = [
@@ -240,8 +249,6 @@ def _records(conn: Connection, area: sa.ColumnElement[bool]) -> pd.DataFrame:
         *ind.RECORD_FACTS,
     ]
     frame = pd.DataFrame(rows, columns=columns).set_index("id")
-    for column in ("kind", "status"):
-        frame[column] = frame[column].map(str)
     for column in ("recognised_year", "restored_year"):
         frame[column] = pd.to_numeric(frame[column], errors="coerce").astype("float64")
     return frame
@@ -250,7 +257,9 @@ def _records(conn: Connection, area: sa.ColumnElement[bool]) -> pd.DataFrame:
 def _stats(conn: Connection, area: sa.ColumnElement[bool]) -> pd.DataFrame:
     """Every yearly row of the area's records: one query for all villages and years."""
     stmt = (
-        sa.select(_stat.c.village_id, _stat.c.year, *(_stat.c[fact] for fact in ind.FACTS))
+        sa.select(
+            _stat.c.village_id, _stat.c.year, *(_as_float(_stat.c[fact]) for fact in ind.FACTS)
+        )
         .select_from(_stat.join(_village, _village.c.id == _stat.c.village_id))
         .where(area)
     )
@@ -272,7 +281,9 @@ def _district_keys(records: pd.DataFrame, districts: pd.DataFrame) -> pd.Series:
             return None
         return full.get(normalise_name(name)) or bare.get(bare_name(name))
 
-    return records["legacy_district"].map(find)
+    names = records["legacy_district"]
+    found = {name: find(name) for name in names.dropna().unique().tolist()}
+    return names.map(found)
 
 
 def indicator_report(

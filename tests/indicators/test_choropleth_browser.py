@@ -142,3 +142,36 @@ def test_district_map_is_historical_and_links_back(browser: Browser, served: str
         page.screenshot(path=str(SHOTS / "choropleth-back-to-dashboard.png"))
     finally:
         page.close()
+
+
+@pytest.mark.parametrize("lang", ["vi", "en"])
+def test_demo_plan_map_draws_units_without_boundaries_as_pins(
+    browser: Browser, served: str, lang: str
+) -> None:
+    """The demo's communes have label points only: each is a pin, and the legend says so."""
+    page = browser.new_page(viewport={"width": 1280, "height": 800})
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    try:
+        page.goto(
+            f"{served}/maps/indicators/villages_tourism_linked?programme=4182/QĐ-UBND"
+            f"&level=commune&lang={lang}",
+            wait_until="networkidle",
+        )
+        page.wait_for_selector(".cm-pin")
+        assert page.locator(".cm-pin").count() > 20
+        assert page.locator('.cm-legend [data-class="point"]').count() == 1
+        assert page.locator('.cm-legend [data-class="none"]').count() == 1
+        # A unit with no data is a pale pin with the dashed edge of its legend swatch.
+        edges = page.evaluate(
+            """(colour) => [...document.querySelectorAll('.cm-pin')]
+                .filter(p => p.getAttribute('style').includes(colour))
+                .map(p => getComputedStyle(p).borderTopStyle)""",
+            charts.NO_DATA_COLOUR,
+        )
+        assert edges and set(edges) == {"dashed"}
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(SHOTS / f"choropleth-4182-{lang}-desktop.png"))
+        assert errors == []
+    finally:
+        page.close()

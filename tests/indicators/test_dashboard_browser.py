@@ -107,6 +107,12 @@ def test_year_picker_goes_to_the_chosen_year(browser: Browser, served: str) -> N
         page.wait_for_url("**year=2024**")
         env = page.locator("#indicator-share_env_plan .figure")
         assert env.inner_text() == "33,3\u00a0%"
+        # The other language keeps the year and the programme.
+        page.click("#language-switch")
+        page.wait_for_url("**lang=en**")
+        assert page.locator("#year-picker").input_value() == "2024"
+        assert page.locator("#programme-picker").input_value() == data.PROGRAMME
+        assert env.inner_text() == "33.3\u00a0%"
     finally:
         page.close()
 
@@ -153,5 +159,43 @@ def test_actions_page_lists_links_and_dates(
         page.wait_for_url("**/collections/villages/items/**")
         assert data.XSS in page.inner_text("h1")
         assert dialogs == []
+    finally:
+        page.close()
+
+
+@pytest.mark.parametrize("screen", SCREENS)
+@pytest.mark.parametrize("lang", ["vi", "en"])
+def test_the_demo_plan_dashboard_fits(
+    browser: Browser, served: str, lang: str, screen: str
+) -> None:
+    """Thanh Hóa's plan on the demo data: every target a card, nothing wider than a phone."""
+    width, height = SCREENS[screen]
+    page = browser.new_page(viewport={"width": width, "height": height})
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    try:
+        page.goto(f"{served}/indicators?programme=4182/QĐ-UBND&f=html&lang={lang}")
+        assert page.locator("#programme-picker").input_value() == "4182/QĐ-UBND"
+        assert page.locator("article.indicator").count() == 10
+        assert page.locator("article.indicator svg.cm-progress").count() == 10
+        overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+        assert overflow <= 0, f"the page is {overflow}px wider than a {screen} screen"
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(SHOTS / f"dashboard-4182-{lang}-{screen}.png"), full_page=True)
+        assert errors == []
+    finally:
+        page.close()
+
+
+def test_dashboard_prints_without_its_controls(browser: Browser, served: str) -> None:
+    page = browser.new_page(viewport={"width": 1280, "height": 800})
+    try:
+        page.goto(f"{served}/indicators?programme={data.PROGRAMME}&year=2025&f=html&lang=vi")
+        page.emulate_media(media="print")
+        assert not page.locator("#pickers").is_visible()
+        assert page.locator("#indicator-share_env_plan .progress svg").is_visible()
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        pdf = page.pdf(path=str(SHOTS / "dashboard-vi-print.pdf"), format="A4")
+        assert pdf.startswith(b"%PDF")
     finally:
         page.close()

@@ -86,3 +86,19 @@ def test_record_text_is_escaped_in_every_chart(lang: str) -> None:
     svg = charts.progress_bar(1.0, (), "<img src=x onerror=alert(1)>", lang, year=2026)
     assert "<img" not in svg
     ElementTree.fromstring(svg)  # well-formed: it embeds in the PDF as it is
+
+
+def test_a_target_before_the_first_year_with_data_stays_on_the_axis() -> None:
+    counts = (
+        Target(2025, "at_least", 5.0, "count", "met"),
+        Target(2030, "at_least", 10.0, "count", "on_track", expected=6.0),
+    )
+    svg = charts.time_series({"villages_tourism_linked": [(2026, 6.0)]}, counts, "count", "vi")
+    root = ElementTree.fromstring(svg)
+    marks = [e for e in root.iter() if e.get("class") == "cm-target-mark"]
+    xs = [float(e.get("d", "M0,0").split(",")[0][1:]) for e in marks]
+    assert len(xs) == 2 and all(x >= 50 for x in xs) and xs[0] < xs[1]
+    texts = _texts(svg)
+    assert "2025" in texts and "2026" in texts
+    # Counts get whole-number ticks.
+    assert not any("," in t for t in texts if t[:1].isdigit() and len(t) <= 4)
