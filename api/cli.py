@@ -1935,3 +1935,70 @@ def stats_export(
         except OSError as exc:
             raise InvalidInput(f"cannot write {out}: {exc.strerror}") from exc
     typer.echo(f"{len(found)} rows written to {out}")
+
+
+# -- the annual programme report (issue 16) ----------------------------------------------------
+_REPORT_FORMATS = {".pdf": "pdf", ".xlsx": "xlsx"}
+
+
+@app.command("report")
+def report_command(
+    year: Annotated[int, typer.Option(help="The report's year (2000–2100).")],
+    out: Annotated[Path, typer.Option(help="The file to write: FILE.pdf or FILE.xlsx.")],
+    programme: Annotated[
+        str | None,
+        typer.Option(help="The programme's code (default: the province's plan, 4182/QĐ-UBND)."),
+    ] = None,
+    lang: Lang = "vi",
+    api_root: ApiRoot = None,
+) -> None:
+    """Write the annual programme report: a printable PDF or its tables as XLSX."""
+    from api.routers.report import TEMPLATES_DIR, now
+    from api.settings import ApiSettings
+    from geo.io import report_xlsx
+    from geo.workflows import annual_report
+    from maps import report
+
+    with readable_errors():
+        fmt = _REPORT_FORMATS.get(out.suffix.lower())
+        if fmt is None:
+            raise InvalidInput(f"--out must end in .pdf or .xlsx, not {out.name!r}")
+        if lang not in LANGS:
+            raise InvalidInput("--lang must be vi or en")
+        folder = out.parent if str(out.parent) else Path(".")
+        if not folder.is_dir() or not os.access(folder, os.W_OK):
+            raise InvalidInput(f"cannot write {out}: {folder} is not a writable folder")
+    root = (api_root or ApiSettings().public_url or "").rstrip("/")
+    made = now()
+
+    def run(url: str) -> Any:
+        with _engine(url, pool_size=1) as engine, engine.connect() as conn:
+            return annual_report.annual_report(
+                conn,
+                programme=programme,
+                year=year,
+                today=made.date(),
+                generated_at=made,
+                with_maps=fmt == "pdf",
+            )
+
+    data = _with_url(run)
+    if fmt == "pdf":
+
+        def item_url(collection: str, feature_id: int) -> str:
+            return f"{root}/collections/{collection}/items/{feature_id}?lang={lang}"
+
+        body = report.render_pdf(
+            data, lang=lang, template_dir=TEMPLATES_DIR, item_url=item_url if root else None
+        )
+    else:
+        body = report_xlsx.workbook(data.report, data.actions, lang=lang, generated_at=made)
+    with readable_errors():
+        try:
+            out.write_bytes(body)
+        except OSError as exc:
+            raise InvalidInput(f"cannot write {out}: {exc.strerror or exc}") from exc
+    typer.echo(
+        f"{out}: {data.report.programme_code} {data.report.year}, "
+        f"{len(data.report.province)} indicators, {len(body):,} bytes"
+    )

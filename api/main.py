@@ -26,12 +26,14 @@ from api.routers import (
     apidoc,
     figures,
     imports,
+    indicators,
     items_read,
     items_write,
     maps,
     maps_analysis,
     ogc,
     package,
+    report,
     route_corridor,
     route_design,
     route_handouts,
@@ -156,6 +158,8 @@ def create_app(
     app.include_router(analysis_siting.router)
     app.include_router(route_corridor.router)
     app.include_router(route_design.router)
+    app.include_router(indicators.router)
+    app.include_router(report.router)
     # Leaflet and its plugins, fetched from npm by `craftmap map assets` (maps/assets.py).
     assets_dir = settings.map_assets_dir
     assets_dir.mkdir(parents=True, exist_ok=True)

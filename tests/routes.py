@@ -21,6 +21,7 @@ PATH_VALUES = {
     "code": "TH-V-005",  # figures: a demo village (a zone code answers 404 on village routes)
     "material": "sedge",
     "year": "2025",
+    "indicator": "share_env_plan",  # (dash, issue 16) an indicator of the demo's plan
 }
 
 

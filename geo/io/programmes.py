@@ -225,8 +225,11 @@ def ordered(paths: Sequence[Path]) -> list[Path]:
     return sorted(paths, key=national_first)
 
 
-def list_programmes(engine: Engine) -> list[dict[str, Any]]:
-    """Every programme with its parent's code and its number of targets, national first."""
+def list_programmes(engine: Engine | Connection) -> list[dict[str, Any]]:
+    """Every programme with its parent's code and its number of targets, national first.
+
+    Takes a connection too, so that a request reads them in its own transaction.
+    """
     p = models.table_of(models.Programme)
     parent = p.alias("parent")
     t = models.table_of(models.ProgrammeTarget)
@@ -249,5 +252,7 @@ def list_programmes(engine: Engine) -> list[dict[str, Any]]:
         .outerjoin(parent, parent.c.id == p.c.parent_id)
         .order_by(p.c.level, p.c.province_code, p.c.code)
     )
+    if isinstance(engine, Connection):
+        return [dict(row._mapping) for row in engine.execute(stmt)]
     with engine.connect() as conn:
         return [dict(row._mapping) for row in conn.execute(stmt)]

@@ -29,6 +29,7 @@ PATH_VALUES = {
     "code": "TH-V-005",  # figures: a demo village (a zone code answers 404 on village routes)
     "material": "sedge",
     "year": "2025",
+    "indicator": "share_env_plan",  # (dash, issue 16) an indicator of the demo's plan
 }
 # Pages that must be HTML when asked for HTML.
 HTML_PAGES = {
@@ -46,6 +47,9 @@ HTML_PAGES = {
     "/maps/edit",
     "/maps/routes/{routeId}",
     "/analysis/zone-checks",
+    "/indicators",
+    "/indicators/actions",
+    "/maps/indicators/{indicator}",
 }
 _NONCE = re.compile(r"script-src 'self' 'nonce-([A-Za-z0-9_-]{16,})'")
 
