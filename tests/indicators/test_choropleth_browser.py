@@ -117,6 +117,7 @@ def test_choropleth_colours_units_by_class_and_shows_no_data(
         assert page.locator(".leaflet-popup-content img").count() == 0
         overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
         assert overflow <= 0
+        page.wait_for_timeout(400)  # the popup's fade-in, for the screenshot
         page.screenshot(path=str(SHOTS / f"choropleth-{lang}-{screen}-popup.png"))
         assert errors == [] and dialogs == []
     finally:
