@@ -83,6 +83,13 @@ def test_choropleth_colours_units_by_class_and_shows_no_data(
         assert full["fill"] != none_["fill"]
         assert charts.NO_DATA_COLOUR not in {full["fill"], none_["fill"]}
         assert empty["fill"] == charts.NO_DATA_COLOUR
+        stroke = page.evaluate(
+            """(colour) => [...document.querySelectorAll('path.leaflet-interactive')]
+                .filter(p => p.getAttribute('fill') === colour)
+                .map(p => p.getAttribute('stroke'))""",
+            charts.NO_DATA_COLOUR,
+        )
+        assert stroke == [charts.NO_DATA_EDGE]  # seen on any basemap
         # The unit without a boundary: a round pin at its label point.
         assert page.locator(".cm-pin").count() == 1
         if screen == "phone":
