@@ -348,7 +348,7 @@ def time_series(
     )
     all_targets = [t for ts in target_map.values() for t in ts]
     width, height = 360.0, 220.0 + 16.0 * max(0, len(series) - 1)
-    left, right, top, bottom = 50.0, width - 14.0, 16.0, 176.0
+    left, right, top, bottom = 50.0, width - 14.0, 26.0, 176.0
     years = sorted({y for pairs in series.values() for y, _ in pairs})
     values = [float(v) for pairs in series.values() for _, v in pairs if v is not None]
     title = TEXT["series_title"](lang)

@@ -163,7 +163,14 @@ def build_indicator_map(
         )
 
     theme = _theme(classes, layer_name)
-    layers.thematic_layer(frame, theme, lang=lang, popup=card).add_to(m)
+    # A unit with no data gets a grey edge: its pale fill alone would vanish on the basemap.
+    layers.thematic_layer(
+        frame,
+        theme,
+        lang=lang,
+        popup=card,
+        outline=lambda row: charts.NO_DATA_EDGE if row["klass"] == NO_DATA else None,
+    ).add_to(m)
 
     targets = "".join(f"<li>{html_text(charts.target_words(t, lang))}</li>" for t in view.targets)
     province = charts.quantity(view.province_value, view.unit, lang)

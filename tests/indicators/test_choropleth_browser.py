@@ -83,6 +83,13 @@ def test_choropleth_colours_units_by_class_and_shows_no_data(
         assert full["fill"] != none_["fill"]
         assert charts.NO_DATA_COLOUR not in {full["fill"], none_["fill"]}
         assert empty["fill"] == charts.NO_DATA_COLOUR
+        stroke = page.evaluate(
+            """(colour) => [...document.querySelectorAll('path.leaflet-interactive')]
+                .filter(p => p.getAttribute('fill') === colour)
+                .map(p => p.getAttribute('stroke'))""",
+            charts.NO_DATA_COLOUR,
+        )
+        assert stroke == [charts.NO_DATA_EDGE]  # seen on any basemap
         # The unit without a boundary: a round pin at its label point.
         assert page.locator(".cm-pin").count() == 1
         if screen == "phone":
@@ -117,6 +124,7 @@ def test_choropleth_colours_units_by_class_and_shows_no_data(
         assert page.locator(".leaflet-popup-content img").count() == 0
         overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
         assert overflow <= 0
+        page.wait_for_timeout(400)  # the popup's fade-in, for the screenshot
         page.screenshot(path=str(SHOTS / f"choropleth-{lang}-{screen}-popup.png"))
         assert errors == [] and dialogs == []
     finally:
