@@ -562,6 +562,26 @@ def _split_feature(feature: Any) -> tuple[Any, Any]:
 
 
 # -- history -----------------------------------------------------------------------------------
+def shown_actor(*, reveal_actors: bool) -> sa.ColumnElement[Any]:
+    """Who wrote a history row, as a reader may see it (join ``api_key`` on ``is_key``).
+
+    Readers with a key see the actor in full; others ``API key (<role>)`` or ``command line``.
+    """
+    if reveal_actors:
+        return _HISTORY.c.actor
+    return sa.case(
+        (
+            _HISTORY.c.actor.startswith("key:"),
+            sa.func.coalesce(
+                sa.literal("API key (") + sa.cast(_KEYS.c.role, sa.Text) + sa.literal(")"),
+                sa.literal("API key"),
+            ),
+        ),
+        (_HISTORY.c.actor.startswith("cli:"), sa.literal("command line")),
+        else_=_HISTORY.c.actor,
+    )
+
+
 def history(
     conn: Connection, collection: Collection, feature_id: int, *, reveal_actors: bool = False
 ) -> list[dict[str, Any]]:
@@ -584,21 +604,7 @@ def history(
         state.op("-")("geom"),
     )
     is_key = _HISTORY.c.actor.startswith("key:")
-    actor = (
-        _HISTORY.c.actor
-        if reveal_actors
-        else sa.case(
-            (
-                is_key,
-                sa.func.coalesce(
-                    sa.literal("API key (") + sa.cast(_KEYS.c.role, sa.Text) + sa.literal(")"),
-                    sa.literal("API key"),
-                ),
-            ),
-            (_HISTORY.c.actor.startswith("cli:"), sa.literal("command line")),
-            else_=_HISTORY.c.actor,
-        )
-    )
+    actor = shown_actor(reveal_actors=reveal_actors)
     rows = conn.execute(
         sa.select(
             _HISTORY.c.id,

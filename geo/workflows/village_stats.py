@@ -158,21 +158,7 @@ def history_of(
     """
     state = sa.func.coalesce(_HISTORY.c.after, _HISTORY.c.before)
     is_key = _HISTORY.c.actor.startswith("key:")
-    actor: sa.ColumnElement[Any] = (
-        _HISTORY.c.actor
-        if reveal_actors
-        else sa.case(
-            (
-                is_key,
-                sa.func.coalesce(
-                    sa.literal("API key (") + sa.cast(_KEYS.c.role, sa.Text) + sa.literal(")"),
-                    sa.literal("API key"),
-                ),
-            ),
-            (_HISTORY.c.actor.startswith("cli:"), sa.literal("command line")),
-            else_=_HISTORY.c.actor,
-        )
-    )
+    actor = writes.shown_actor(reveal_actors=reveal_actors)
     rows = conn.execute(
         sa.select(
             _HISTORY.c.id,
