@@ -17,6 +17,7 @@ import argparse
 import datetime as dt
 import os
 import signal
+import statistics
 import subprocess
 import tempfile
 from dataclasses import dataclass
@@ -24,6 +25,7 @@ from pathlib import Path
 
 import psycopg
 import sqlalchemy as sa
+from sqlalchemy.engine import Engine
 
 from bench import generate
 from bench.run import CONNECTIONS, Measure, _http, _serve, prepare, scenarios
@@ -70,47 +72,75 @@ def _restore(cluster: LocalCluster, dump: Path) -> str:
     return url
 
 
-def measure(url: str, replicas: list[StreamingReplica], seconds: float) -> list[Row]:
-    """The light scenarios against ``craftmap serve --workers 2`` with 0..n replicas."""
+def measure(url: str, replicas: list[StreamingReplica], seconds: float, rounds: int) -> list[Row]:
+    """The light scenarios against ``craftmap serve --workers 2`` with 0..n replicas.
+
+    The set-ups take turns, ``rounds`` times, so that a noisy neighbour on the machine
+    falls on all of them rather than on one.
+    """
     engine = make_engine(url, pool_size=2)
     rows: list[Row] = []
     try:
-        for count in range(len(replicas) + 1):
-            port = free_port()
-            reads = ",".join(replica.url(url) for replica in replicas[:count])
-            server = _serve(url, port, 2, {"READ_DATABASE_URL": reads} if reads else None)
-            base = f"http://127.0.0.1:{port}"
-            try:
-                chosen = [s for s in scenarios(engine, base) if s.name in LIGHT]
-                for n, scenario in enumerate(chosen):
-                    with tempfile.TemporaryDirectory(prefix=f"replica{count}-{n}-") as folder:
-                        _http(base, scenario.urls, 1, Path(folder))  # warm pools and caches
-                        found = _http(base, scenario.urls, seconds, Path(folder))
-                    rows.append(Row(count, scenario.name, found))
-                    print(f"{count} replicas, {scenario.name}: {found.rate:.1f} req/s", flush=True)  # noqa: T201
-            finally:
-                os.killpg(server.pid, signal.SIGTERM)
-                server.wait(timeout=30)
+        for turn in range(rounds):
+            for count in range(len(replicas) + 1):
+                rows += _one_setup(engine, url, replicas[:count], seconds, turn)
     finally:
         engine.dispose()
     return rows
 
 
+def _one_setup(
+    engine: Engine, url: str, replicas: list[StreamingReplica], seconds: float, turn: int
+) -> list[Row]:
+    port = free_port()
+    reads = ",".join(replica.url(url) for replica in replicas)
+    server = _serve(url, port, 2, {"READ_DATABASE_URL": reads} if reads else None)
+    base = f"http://127.0.0.1:{port}"
+    rows = []
+    try:
+        chosen = [s for s in scenarios(engine, base) if s.name in LIGHT]
+        for n, scenario in enumerate(chosen):
+            with tempfile.TemporaryDirectory(prefix=f"replica{len(replicas)}-{n}-") as folder:
+                _http(base, scenario.urls, 1, Path(folder))  # warm pools and caches
+                found = _http(base, scenario.urls, seconds, Path(folder))
+            rows.append(Row(len(replicas), scenario.name, found))
+            print(  # noqa: T201
+                f"round {turn + 1}, {len(replicas)} replicas, {scenario.name}: "
+                f"{found.rate:.1f} req/s",
+                flush=True,
+            )
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=30)
+    return rows
+
+
 def markdown(rows: list[Row], title: str) -> str:
-    """The rows as a table: req/s per scenario and number of read databases."""
+    """Per scenario and number of read databases: the median round, and the range."""
     lines = [
         f"### {title}",
         "",
-        "| read databases | scenario | req/s | p50 ms | p99 ms | errors | vs primary only |",
-        "|---|---|---:|---:|---:|---:|---:|",
+        "| read databases | scenario | req/s (median) | range over rounds | p50 ms | p99 ms "
+        "| errors | vs primary only |",
+        "|---|---|---:|---:|---:|---:|---:|---:|",
     ]
-    alone = {row.scenario: row.http.rate for row in rows if row.replicas == 0}
+    groups: dict[tuple[int, str], list[Measure]] = {}
     for row in rows:
-        where = "primary only" if row.replicas == 0 else f"{row.replicas} replica(s)"
-        base = alone.get(row.scenario) or float("nan")
+        groups.setdefault((row.replicas, row.scenario), []).append(row.http)
+    alone = {
+        name: statistics.median(m.rate for m in found)
+        for (count, name), found in groups.items()
+        if count == 0
+    }
+    for (count, name), found in sorted(groups.items()):
+        ordered = sorted(found, key=lambda m: m.rate)
+        middle = ordered[len(ordered) // 2]
+        rate = statistics.median(m.rate for m in found)
+        where = "primary only" if count == 0 else f"{count} replica{'s' if count > 1 else ''}"
         lines.append(
-            f"| {where} | {row.scenario} | {row.http.rate:.1f} | {row.http.p50_ms:.1f} "
-            f"| {row.http.p99_ms:.1f} | {row.http.errors} | {row.http.rate / base:.2f}× |"
+            f"| {where} | {name} | {rate:.1f} | {ordered[0].rate:.0f}–{ordered[-1].rate:.0f} "
+            f"| {middle.p50_ms:.1f} | {middle.p99_ms:.1f} | {sum(m.errors for m in found)} "
+            f"| {rate / alone.get(name, float('nan')):.2f}× |"
         )
     return "\n".join(lines) + "\n"
 
@@ -123,6 +153,7 @@ def main() -> None:
     source.add_argument("--tiny", action="store_true", help="a generated few hundred features")
     parser.add_argument("--replicas", type=int, default=2, help="most read databases to try")
     parser.add_argument("--seconds", type=float, default=5.0, help="per scenario and set-up")
+    parser.add_argument("--rounds", type=int, default=3, help="turns of all the set-ups")
     parser.add_argument("--data", type=Path, default=Path(".craftmap/bench-data"))
     parser.add_argument("--out", type=Path, default=Path("bench/results/replica.md"))
     args = parser.parse_args()
@@ -139,7 +170,7 @@ def main() -> None:
                 replicas.append(start_replica(cluster.url()))
             for replica in replicas:
                 replica.wait_for_catch_up()
-            rows = measure(url, replicas, args.seconds)
+            rows = measure(url, replicas, args.seconds, args.rounds)
         finally:
             for replica in replicas:
                 replica.destroy()
@@ -149,7 +180,8 @@ def main() -> None:
     text = markdown(
         rows,
         f"{stamp}: {data}; {CONNECTIONS} connections, 2 workers, {args.seconds:g} s per "
-        f"scenario, primary and replicas on this {os.cpu_count()}-core machine",
+        f"scenario, {args.rounds} rounds; primary and replicas on this {os.cpu_count()}-core "
+        "machine",
     )
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(text, encoding="utf-8")
