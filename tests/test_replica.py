@@ -137,6 +137,12 @@ class Client:
         assert status == 200, body[:500]
         return str(json.loads(body)["properties"]["name"])
 
+    def text(self, path: str) -> str:
+        """A JSON answer's content as text (non-ASCII unescaped)."""
+        status, _, body = self.send(path, headers={})
+        assert status == 200, body[:500]
+        return json.dumps(json.loads(body), ensure_ascii=False)
+
     def rename(self, village: str, name: str, token: str) -> dict[str, str]:
         status, headers, body = self.send(
             f"/collections/villages/items/{village}",
@@ -189,6 +195,10 @@ def test_reads_go_to_the_replica_writes_to_the_primary_and_a_writer_reads_its_wr
         # the primary while the replica is behind; the header alone does the same.
         assert writer.name(village) == "Làng đã đổi tên"
         assert other.name(village, {"Craftmap-LSN": lsn}) == "Làng đã đổi tên"
+        # The same through a route on a session (the feature's history).
+        history = f"/collections/villages/items/{village}/history"
+        assert "Làng đã đổi tên" in writer.text(history)
+        assert "Làng đã đổi tên" not in other.text(history)
         # A token that is not an LSN is ignored (never SQL): a plain replica read.
         assert other.name(village, {"Craftmap-LSN": "0/0'; SELECT 1 --"}) == old
         # The replica's own view: the app's read connections are there.
