@@ -33,7 +33,17 @@ _REPLAYED = sa.text("SELECT pg_last_wal_replay_lsn() >= CAST(:lsn AS pg_lsn)")
 
 
 def parse_lsn(value: str | None) -> str | None:
-    """A client's LSN token when it is one (``'0/3000148'``), else None: never SQL."""
+    """A client's LSN token when it is one (``'0/3000148'``), else None: never SQL.
+
+    Examples
+    --------
+    >>> parse_lsn(" 0/3000148 ")
+    '0/3000148'
+    >>> parse_lsn("16/b374d848")
+    '16/B374D848'
+    >>> parse_lsn("0/0'; SELECT 1 --") is None
+    True
+    """
     if value is None:
         return None
     value = value.strip()
