@@ -8,9 +8,11 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from api.replicas import client_lsn
 from api.settings import ApiSettings
 from geo.kernel.errors import DatabaseUnavailable
 from geo.store.db import Connection, Engine, Session, open_session
+from geo.store.replicas import ReadRouter
 
 
 def get_engine(request: Request) -> Engine:
@@ -26,10 +28,17 @@ def get_session(
 ) -> Iterator[Session]:
     """A session per request; routes that write call ``commit`` themselves.
 
-    Reads go to the replica when one is configured; anything else goes to the primary.
+    Reads go to a replica when replicas are configured (see `read_connection`); anything
+    else goes to the primary.
     """
+    reading = request.method in {"GET", "HEAD"}
+    router: ReadRouter | None = request.app.state.read_router
+    if reading and router is not None:
+        with router.connect(client_lsn(request)) as conn, Session(bind=conn) as session:
+            yield session
+        return
     reader: Engine | None = request.app.state.read_engine
-    chosen = reader if reader is not None and request.method in {"GET", "HEAD"} else engine
+    chosen = reader if reader is not None and reading else engine
     with open_session(chosen) as session:
         yield session
 
@@ -39,12 +48,16 @@ def read_connection(request: Request) -> contextlib.AbstractContextManager[Conne
 
     Not a dependency: FastAPI runs a dependency with ``yield`` through its thread pool on
     the way in and again on the way out, which cost more than a small query. Reads go to
-    the replica when one is configured. Tests hand in their own connection through
-    ``app.state.read_connection_override``.
+    the replicas when configured: round-robin over those up, the primary when none is, or
+    when the client's last write (its ``craftmap-lsn``) is not replayed there yet. Tests
+    hand in their own connection through ``app.state.read_connection_override``.
     """
     override: Callable[[], Connection] | None = request.app.state.read_connection_override
     if override is not None:
         return contextlib.nullcontext(override())
+    router: ReadRouter | None = request.app.state.read_router
+    if router is not None:
+        return router.connect(client_lsn(request))
     reader: Engine | None = request.app.state.read_engine
     return (reader or get_engine(request)).connect()
 

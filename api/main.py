@@ -18,6 +18,7 @@ from api.errors import STATUS_CODES, add_exception_handlers
 from api.etags import ConditionalMiddleware
 from api.limits import BodyLimitMiddleware, CancelOnDisconnect
 from api.logs import RequestLogMiddleware
+from api.replicas import WritePositionMiddleware
 from api.routers import (
     analysis,
     analysis_checks,
@@ -45,6 +46,7 @@ from api.security import SecurityHeadersMiddleware
 from api.settings import ApiSettings
 from geo.kernel.errors import GeoError
 from geo.store.db import make_engine
+from geo.store.replicas import ReadRouter
 from maps import assets as map_assets
 from ops.settings import DatabaseSettings
 
@@ -86,20 +88,39 @@ def create_app(
                 statement_timeout_ms=_milliseconds(settings.statement_timeout_seconds),
                 lock_timeout_ms=_milliseconds(settings.bookkeeping_lock_timeout_seconds),
             )
-        # Reads go to the replica when one is configured, else to the primary through a
-        # pool of their own (autocommit, no ping before use).
-        read_url = db_settings.read_database_url or (
-            None if app.state.engine is None else db_settings.resolved_url()
-        )
-        if read_url is not None:
-            app.state.read_engine = make_engine(
-                read_url,
+        # Reads go to the primary through a pool of their own (autocommit, no ping before
+        # use); with replicas configured they go to those (api/deps.py, ReadRouter) and
+        # this pool is the fallback and the place of reads fresher than the replicas.
+        timeout_ms = _milliseconds(settings.statement_timeout_seconds)
+        primary_reads = None
+        if app.state.engine is not None:
+            primary_reads = make_engine(
+                db_settings.resolved_url(),
                 pool_size=settings.db_read_pool_size,
                 for_reads=True,
-                statement_timeout_ms=_milliseconds(settings.statement_timeout_seconds),
+                statement_timeout_ms=timeout_ms,
+            )
+        replica_engines = [
+            make_engine(
+                url,
+                pool_size=settings.db_read_pool_size,
+                for_reads=True,
+                statement_timeout_ms=timeout_ms,
+                application_name="craftmap-read",
+            )
+            for url in db_settings.read_urls()
+        ]
+        # read_engine: a replica when there is one (the first), else the primary's reads.
+        app.state.read_engine = replica_engines[0] if replica_engines else primary_reads
+        # (cache) The tile cache is an unlogged table a standby cannot read, and a fill
+        # writes: tiles use the primary's autocommit pool whatever the read routing.
+        app.state.tile_engine = primary_reads
+        if replica_engines and primary_reads is not None:
+            app.state.read_router = ReadRouter(
+                primary_reads, replica_engines, db_settings.read_database_retry_seconds
             )
         yield
-        for engine in (app.state.engine, app.state.read_engine, app.state.auth_engine):
+        for engine in (app.state.engine, primary_reads, app.state.auth_engine, *replica_engines):
             if engine is not None:
                 engine.dispose()
 
@@ -116,6 +137,8 @@ def create_app(
     app.state.settings = settings
     app.state.engine = None
     app.state.read_engine = None
+    app.state.tile_engine = None
+    app.state.read_router = None
     app.state.auth_engine = None
     app.state.read_connection_override = None
     app.state.engine_error = None
@@ -139,6 +162,10 @@ def create_app(
     app.add_middleware(CorsMiddleware, origins=settings.cors_origins)
     app.add_middleware(SecurityHeadersMiddleware, basemap_url=settings.basemap_url)
     app.add_middleware(RequestLogMiddleware)
+    # (replica) With read replicas, writes answer with the primary's WAL position, for
+    # read-your-writes (api/replicas.py); without them it costs nothing.
+    if db_settings.read_urls():
+        app.add_middleware(WritePositionMiddleware)
     app.include_router(ogc.router)
     app.include_router(items_read.router)
     app.include_router(items_write.router)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -25,11 +26,19 @@ class DatabaseSettings(BaseSettings):
     database_url: str | None = Field(
         default=None, validation_alias=AliasChoices("DATABASE_URL", "CRAFTMAP_DATABASE_URL")
     )
-    # A PostgreSQL streaming replica for reads (GET/HEAD); writes always go to the primary.
+    # PostgreSQL streaming replicas for reads (GET/HEAD); writes always go to the primary.
+    # One URL, several separated by commas, or a JSON list of them (`read_urls`).
     read_database_url: str | None = Field(
         default=None,
-        validation_alias=AliasChoices("READ_DATABASE_URL", "CRAFTMAP_READ_DATABASE_URL"),
+        validation_alias=AliasChoices(
+            "READ_DATABASE_URL",
+            "READ_DATABASE_URLS",
+            "CRAFTMAP_READ_DATABASE_URL",
+            "CRAFTMAP_READ_DATABASE_URLS",
+        ),
     )
+    # How long a replica that could not be reached is left out before reads try it again.
+    read_database_retry_seconds: float = Field(default=5.0, gt=0)
     # The schema owner's URL, for migrations; DATABASE_URL's when not given.
     migration_database_url: str | None = Field(
         default=None,
@@ -38,10 +47,33 @@ class DatabaseSettings(BaseSettings):
     home: Path = Path(".craftmap")
     pg_bindir: Path | None = None
 
-    @field_validator("database_url", "read_database_url", "migration_database_url")
+    @field_validator("database_url", "migration_database_url")
     @classmethod
     def _psycopg_driver(cls, value: str | None) -> str | None:
         return normalise_url(value) if value else None
+
+    @field_validator("read_database_url")
+    @classmethod
+    def _read_urls(cls, value: str | None) -> str | None:
+        if not value or not value.strip():
+            return None
+        text = value.strip()
+        if text.startswith("["):
+            try:
+                listed = json.loads(text)
+            except json.JSONDecodeError as exc:
+                raise ValueError(f"READ_DATABASE_URL is not a JSON list: {exc}") from exc
+            if not isinstance(listed, list) or not all(isinstance(u, str) for u in listed):
+                raise ValueError("READ_DATABASE_URL as JSON must be a list of URLs")
+            urls = [u.strip() for u in listed]
+        else:
+            urls = [u.strip() for u in text.split(",")]
+        urls = [normalise_url(u) for u in urls if u]
+        return ",".join(urls) or None
+
+    def read_urls(self) -> list[str]:
+        """The read replicas' URLs, in the order given (empty: reads go to the primary)."""
+        return self.read_database_url.split(",") if self.read_database_url else []
 
     @property
     def uses_private_cluster(self) -> bool:

@@ -51,6 +51,7 @@ def make_engine(
     for_reads: bool = False,
     statement_timeout_ms: int | None = None,
     lock_timeout_ms: int | None = None,
+    application_name: str = "craftmap",
 ) -> Engine:
     """An engine for ``url``.
 
@@ -64,11 +65,12 @@ def make_engine(
     session default; ``longer_statements`` raises it for one block). Every engine joins
     the request's ``StatementCanceller``, if any, so a gone client's query can be stopped.
     ``lock_timeout_ms`` makes a statement give up waiting for a lock sooner than that.
+    ``application_name`` names its connections in ``pg_stat_activity``.
     """
     options: dict[str, Any] = {"pool_pre_ping": True}
     if for_reads:
         options = {"pool_pre_ping": False, "isolation_level": "AUTOCOMMIT"}
-    connect_args: dict[str, Any] = {"application_name": "craftmap", "connect_timeout": 5}
+    connect_args: dict[str, Any] = {"application_name": application_name, "connect_timeout": 5}
     session_options = [
         f"-c {name}={int(ms)}"
         for name, ms in (

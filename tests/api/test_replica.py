@@ -41,8 +41,16 @@ def test_reads_use_the_replica_and_writes_the_primary(
         assert created.status_code == 201, created.text
         with engine.connect() as conn:
             assert conn.execute(sa.text("SELECT count(*) FROM material_zone")).scalar() == 1
-        # The "replica" here is a separate empty database, so the read shows where it went
-        # (a real streaming replica would show the zone once it has replayed the write).
+        # The writer's own next read is fresh: its craftmap-lsn cookie sends it to the
+        # primary, since this "replica" has not replayed the write (tests/test_replica.py
+        # shows it with a real streaming replica).
+        assert "craftmap-lsn" in created.headers["set-cookie"]
+        mine = client.get("/collections/material-zones/items").json()
+        assert mine["numberMatched"] == 1
+        # The "replica" here is a separate empty database, so a read without the cookie
+        # shows where it went (a real streaming replica would show the zone once it has
+        # replayed the write).
+        client.cookies.clear()
         listed = client.get("/collections/material-zones/items").json()
         assert listed["numberMatched"] == 0
     engine.dispose()
