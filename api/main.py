@@ -98,10 +98,26 @@ def create_app(
                 for_reads=True,
                 statement_timeout_ms=_milliseconds(settings.statement_timeout_seconds),
             )
+        # (cache) Tile-cache lookups and fills go to the primary: the cache is an unlogged
+        # table (a hot standby cannot read it) and a fill writes. Without a replica this is
+        # the read pool itself.
+        app.state.tile_engine = app.state.read_engine
+        if db_settings.read_database_url and app.state.engine is not None:
+            app.state.tile_engine = make_engine(
+                db_settings.resolved_url(),
+                pool_size=settings.db_read_pool_size,
+                for_reads=True,
+                statement_timeout_ms=_milliseconds(settings.statement_timeout_seconds),
+            )
         yield
-        for engine in (app.state.engine, app.state.read_engine, app.state.auth_engine):
-            if engine is not None:
-                engine.dispose()
+        engines = (
+            app.state.engine,
+            app.state.read_engine,
+            app.state.auth_engine,
+            app.state.tile_engine,
+        )
+        for engine in {id(e): e for e in engines if e is not None}.values():
+            engine.dispose()
 
     app = FastAPI(
         title=settings.title,
@@ -117,6 +133,7 @@ def create_app(
     app.state.engine = None
     app.state.read_engine = None
     app.state.auth_engine = None
+    app.state.tile_engine = None
     app.state.read_connection_override = None
     app.state.engine_error = None
     templates = Jinja2Templates(directory=str(TEMPLATES_DIR))
