@@ -32,6 +32,14 @@ def owner_engine(cache_urls: dict[str, str]) -> Iterator[Engine]:
 
 
 @pytest.fixture(scope="module")
+def admin_engine(cache_urls: dict[str, str]) -> Iterator[Engine]:
+    """The superuser's engine: sees every backend in pg_stat_activity."""
+    engine = make_engine(cache_urls["admin"])
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture(scope="module")
 def app_engine(cache_urls: dict[str, str]) -> Iterator[Engine]:
     """The app role's autocommit engine, as the app's tile engine is."""
     engine = make_engine(cache_urls["app"], for_reads=True)
