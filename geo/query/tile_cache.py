@@ -233,35 +233,44 @@ def parse_bbox(text: str) -> tuple[float, float, float, float]:
     return west, south, east, north
 
 
+# A province by its name with or without "Tỉnh"/"Thành phố", accents and case aside; its
+# current unit first.
 _PROVINCE = sa.text(
-    "SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) FROM ("
-    "  SELECT ST_Extent(geom)::geometry AS e FROM admin_unit"
-    "  WHERE level = 'province' AND craftmap_fold(name) = craftmap_fold(:name)"
-    "  AND (valid_to IS NULL OR valid_to > current_date)"
-    ") AS u"
+    "SELECT code, scheme, geom IS NOT NULL AS bounded FROM admin_unit "
+    "WHERE level = 'province' AND craftmap_fold(name) IN "
+    "(craftmap_fold(:name), craftmap_fold('Tỉnh ' || :name), craftmap_fold('Thành phố ' || :name)) "
+    "ORDER BY (valid_to IS NULL) DESC, valid_from DESC NULLS LAST LIMIT 1"
 )
-_PROVINCE_KNOWN = sa.text(
-    "SELECT count(*) FROM admin_unit WHERE level = 'province' "
-    "AND craftmap_fold(name) = craftmap_fold(:name)"
+# Without a boundary: the box of its units' boundaries or label points and of the villages
+# of its communes.
+_PROVINCE_BOX = sa.text(
+    "WITH units AS (SELECT code, COALESCE(geom, label_point) AS g FROM admin_unit "
+    "  WHERE scheme = :scheme AND (code = :code OR parent_code = :code)), "
+    "shapes AS (SELECT g FROM units UNION ALL "
+    "  SELECT v.geom FROM craft_village v JOIN units u ON v.commune_code = u.code) "
+    "SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) "
+    "FROM (SELECT ST_Extent(g)::geometry AS e FROM shapes) AS box"
 )
 
 
-def province_bbox(
-    conn: Connection, name: str, collections: Sequence[Collection]
-) -> tuple[float, float, float, float]:
-    """A province's box: its boundary's when one is loaded, else the extent of the data.
+def province_bbox(conn: Connection, name: str) -> tuple[float, float, float, float]:
+    """A province's box: its boundary's when one is loaded, else its units' and villages'.
 
     Raises
     ------
     NotFound
-        When no province has that name (accents and case aside).
+        When no province has that name (accents, case and "Tỉnh" aside).
     """
-    if not conn.execute(_PROVINCE_KNOWN, {"name": name}).scalar():
+    unit = conn.execute(_PROVINCE, {"name": name.strip()}).one_or_none()
+    if unit is None:
         raise NotFound(f"no province named {name!r} among the administrative units")
-    row = conn.execute(_PROVINCE, {"name": name}).one()
-    if row[0] is not None:
-        return (float(row[0]), float(row[1]), float(row[2]), float(row[3]))
-    return data_bbox(conn, collections)
+    row = conn.execute(_PROVINCE_BOX, {"code": unit.code, "scheme": unit.scheme}).one()
+    if row[0] is None:
+        raise NotFound(f"province {name!r} has no boundary, units or villages to seed tiles for")
+    west, south, east, north = (float(v) for v in row)
+    if west == east or south == north:  # one point: a box around it
+        west, south, east, north = west - 0.05, south - 0.05, east + 0.05, north + 0.05
+    return west, south, east, north
 
 
 def data_bbox(
