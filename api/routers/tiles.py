@@ -99,10 +99,11 @@ def collection_tile(
     tile_row: TileRow,
     tile_col: TileCol,
     request: Request,
-    settings: SettingsDep,
     properties: Properties = None,
 ) -> Response:
     """MVT of one collection, built by PostGIS (or from the tile cache); 204 when empty."""
+    # The settings straight from the app: a (sync) dependency would cost a thread hop.
+    settings: ApiSettings = request.app.state.settings
     if _cache_used(request, settings, tile_matrix):
         with _tile_connection(request) as conn:
             found = catalog.get_collection(conn, collection_id)
@@ -141,10 +142,11 @@ def combined_tile(
     tile_row: TileRow,
     tile_col: TileCol,
     request: Request,
-    settings: SettingsDep,
     properties: Properties = None,
 ) -> Response:
     """MVT with one layer per collection, for the maps."""
+    # The settings straight from the app: a (sync) dependency would cost a thread hop.
+    settings: ApiSettings = request.app.state.settings
     if _cache_used(request, settings, tile_matrix):
         with _tile_connection(request) as conn:
             chosen = catalog.list_collections(conn)
