@@ -120,6 +120,10 @@ def fill(
     ``conn`` must be in autocommit (the tile engine's): the locks are the session's and
     the building insert commits by itself before they are let go.
     """
+    driver = conn.connection.driver_connection
+    if driver is None or not driver.autocommit:
+        # Inside a transaction the row would outlive the locks until COMMIT: no caching.
+        return tiles.tile(conn, collections, address, properties=properties, cap=cap), False
     key = variant(collections, properties, cap)
     names = list(key.collections)
     taken = [name for name, ok in conn.execute(_TRY_LOCKS, {"names": names}) if ok]
