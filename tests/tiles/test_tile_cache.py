@@ -6,6 +6,7 @@ invalidation triggers run at commit, which the rolled-back ``client`` never reac
 
 from __future__ import annotations
 
+import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
@@ -258,3 +259,26 @@ def test_tiles_deeper_than_the_cache_zoom_are_built_each_time(
     address = tile_cache.tiles_over((106.4, 12.4, 106.4, 12.4), [15])[0]
     assert cached_client.get(url_of(ZONE_TILE, address)).status_code == 200
     assert cache_rows(owner_engine) == {}
+
+
+def test_the_key_changes_with_everything_the_bytes_depend_on(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    zones, villages = catalog.MATERIAL_ZONES, catalog.VILLAGES
+    base = tile_cache.variant([zones], None, CAP)
+    assert tile_cache.variant([zones], None, CAP) == base
+    assert base.collections == ("material-zones",)
+    others = {
+        tile_cache.variant([zones], ["name"], CAP).key,
+        tile_cache.variant([zones], ["name", "code"], CAP).key,
+        tile_cache.variant([zones], ["code", "name"], CAP).key,
+        tile_cache.variant([zones], None, 10).key,
+        tile_cache.variant([zones, villages], None, CAP).key,
+        tile_cache.variant([villages, zones], None, CAP).key,
+    }
+    assert len(others | {base.key}) == 7
+    # A new tile format (generalised low zooms, say) never meets the old bytes.
+    tile_cache._variant.cache_clear()
+    monkeypatch.setattr(tiles, "TILE_FORMAT", tiles.TILE_FORMAT + 1)
+    assert tile_cache.variant([zones], None, CAP).key != base.key
+    tile_cache._variant.cache_clear()
