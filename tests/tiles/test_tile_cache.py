@@ -16,6 +16,7 @@ from geo.store.catalog import Collection
 from geo.store.db import Engine
 from tests.api.conftest import bearer
 from tests.factories import make_village, make_zone
+from tests.tiles.cache_fixtures import *  # noqa: F403 - the module's database and engines
 
 ZONE_TILE = "/collections/material-zones/tiles/WebMercatorQuad"
 VILLAGE_TILE = "/collections/villages/tiles/WebMercatorQuad"

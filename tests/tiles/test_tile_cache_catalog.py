@@ -8,6 +8,7 @@ from fastapi.testclient import TestClient
 from geo.query import tile_cache
 from geo.store.db import Engine
 from tests.factories import make_village
+from tests.tiles.cache_fixtures import *  # noqa: F403 - the module's database and engines
 
 LAYER = "test-cache-layer"
 AT = (103.55, 22.35)

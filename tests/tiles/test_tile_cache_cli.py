@@ -9,6 +9,7 @@ from geo.query import tile_cache
 from geo.store import catalog
 from geo.store.db import Engine
 from tests.test_cli import invoke_cli
+from tests.tiles.cache_fixtures import *  # noqa: F403 - the module's database and engines
 
 
 def _count(engine: Engine, variant: str | None = None) -> int:

@@ -15,6 +15,7 @@ from geo.store.db import Engine
 from tests.conftest import ROOMY_RATE_LIMIT_ENV
 from tests.factories import make_village
 from tests.live import LiveServer, live_server
+from tests.tiles.cache_fixtures import *  # noqa: F403 - the module's database and engines
 
 
 @pytest.fixture(scope="module")

@@ -21,6 +21,7 @@ from geo.query import tile_cache, tiles
 from geo.store import catalog
 from geo.store.db import Engine
 from tests.factories import make_village
+from tests.tiles.cache_fixtures import *  # noqa: F403 - the module's database and engines
 
 SLEEP_S = 1.5
 

@@ -1,4 +1,8 @@
-"""A committed database of the tile-cache tests' own: the cache's triggers run at commit."""
+"""A committed database of each tile-cache test module's own: the cache's triggers run at commit.
+
+Imported by the modules (``from tests.tiles.cache_fixtures import *``) rather than a
+conftest, so other tests in tests/tiles get none of it (the autouse one least of all).
+"""
 
 from __future__ import annotations
 
@@ -14,6 +18,16 @@ from geo.store.db import Engine, make_engine
 from geo.store.keys import create_key
 from ops.settings import DatabaseSettings
 from tests.conftest import ROOMY_RATE_LIMITS, database_with_roles
+
+__all__ = [
+    "admin_engine",
+    "admin_token",
+    "app_engine",
+    "cache_urls",
+    "cached_client",
+    "empty_cache",
+    "owner_engine",
+]
 
 
 @pytest.fixture(scope="module")
