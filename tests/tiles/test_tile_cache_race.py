@@ -23,7 +23,7 @@ from geo.store.db import Engine
 from tests.factories import make_village
 from tests.tiles.cache_fixtures import *  # noqa: F403 - the module's database and engines
 
-SLEEP_S = 1.5
+SLEEP_S = 3.0
 
 
 @pytest.fixture
@@ -98,7 +98,10 @@ def _wait_for(engine: Engine, condition: str) -> None:
     while time.monotonic() < deadline:
         with engine.connect() as conn:
             if conn.execute(
-                sa.text(f"SELECT count(*) FROM pg_stat_activity WHERE {condition}")
+                sa.text(
+                    "SELECT count(*) FROM pg_stat_activity "
+                    f"WHERE datname = current_database() AND {condition}"
+                )
             ).scalar():
                 return
         time.sleep(0.02)
