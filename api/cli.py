@@ -64,6 +64,11 @@ stats_app = typer.Typer(
     no_args_is_help=True,
 )
 app.add_typer(stats_app, name="stats")
+tiles_app = typer.Typer(
+    help="The tile cache (built vector tiles kept in PostgreSQL): warm, empty, inspect.",
+    no_args_is_help=True,
+)
+app.add_typer(tiles_app, name="tiles")
 
 T = TypeVar("T")
 
@@ -2001,4 +2006,97 @@ def report_command(
     typer.echo(
         f"{out}: {data.report.programme_code} {data.report.year}, "
         f"{len(data.report.province)} indicators, {len(body):,} bytes"
+    )
+
+
+# -- the tile cache (issue 17, point 1) ---------------------------------------------------------
+@tiles_app.command("seed")
+def tiles_seed(
+    zooms: Annotated[str, typer.Option(help="Zoom levels, e.g. 5-10 or 8.")] = "5-10",
+    province: Annotated[
+        str | None,
+        typer.Option(help="A province by name (its boundary, else the extent of the data)."),
+    ] = None,
+    bbox: Annotated[str | None, typer.Option(help="W,S,E,N in degrees instead.")] = None,
+    collections: Annotated[
+        str | None,
+        typer.Option(help="Comma-separated collection ids (default: every collection)."),
+    ] = None,
+    combined: Annotated[
+        bool, typer.Option(help="Seed the combined tileset (/tiles/...) of every collection.")
+    ] = False,
+) -> None:
+    """Build and cache the tiles of an area (already cached tiles are left as they are)."""
+    from api.settings import ApiSettings
+    from geo.query import tile_cache
+    from geo.store import catalog
+
+    cap = ApiSettings().tile_max_features
+    with readable_errors():
+        levels = tile_cache.parse_zooms(zooms)
+        if province is not None and bbox is not None:
+            raise InvalidInput("give --province or --bbox, not both")
+        box = tile_cache.parse_bbox(bbox) if bbox is not None else None
+
+    def run(url: str) -> list[tuple[str, tile_cache.SeedReport]]:
+        done = []
+        with _engine(url, pool_size=1, for_reads=True) as engine, engine.connect() as conn:
+            every = catalog.list_collections(conn)
+            if collections is not None:
+                ids = [c.strip() for c in collections.split(",") if c.strip()]
+                chosen = [catalog.get_collection(conn, c) for c in ids]
+            else:
+                chosen = [] if combined else every
+            sets = [[c] for c in chosen] + ([every] if combined else [])
+            area = box
+            if area is None and province is not None:
+                area = tile_cache.province_bbox(conn, province)
+            if area is None:
+                area = tile_cache.data_bbox(conn, every)
+            addresses = tile_cache.tiles_over(area, levels)
+            for layer_set in sets:
+                name = "combined" if len(layer_set) > 1 else layer_set[0].id
+                done.append((name, tile_cache.seed(conn, layer_set, addresses, cap=cap)))
+        return done
+
+    for name, report in _with_url(run):
+        kept = f", {report.uncached} built during a write (not kept)" if report.uncached else ""
+        typer.echo(
+            f"{name}: zooms {levels[0]}-{levels[-1]}: {report.built} tiles built, "
+            f"{report.empty} empty, {report.cached} already cached{kept} "
+            f"in {report.seconds:.1f} s"
+        )
+
+
+@tiles_app.command("clear")
+def tiles_clear() -> None:
+    """Empty the tile cache (tiles are built again on request)."""
+    from geo.query import tile_cache
+
+    def run(url: str) -> int:
+        with _engine(url, pool_size=1) as engine, engine.begin() as conn:
+            return tile_cache.clear(conn)
+
+    typer.echo(f"Tile cache emptied: {_with_url(run)} tiles dropped.")
+
+
+@tiles_app.command("stats")
+def tiles_stats() -> None:
+    """What the tile cache holds: tiles, empty tiles and bytes per zoom."""
+    from geo.query import tile_cache
+
+    def run(url: str) -> list[tile_cache.ZoomStats]:
+        with _engine(url, pool_size=1) as engine, engine.connect() as conn:
+            return tile_cache.stats(conn)
+
+    found = _with_url(run)
+    if not found:
+        typer.echo("The tile cache is empty.")
+        return
+    typer.echo(f"{'zoom':>4} {'tiles':>8} {'empty':>8} {'bytes':>14}")
+    for row in found:
+        typer.echo(f"{row.z:>4} {row.tiles:>8,} {row.empty:>8,} {row.bytes:>14,}")
+    typer.echo(
+        f"{'all':>4} {sum(r.tiles for r in found):>8,} {sum(r.empty for r in found):>8,} "
+        f"{sum(r.bytes for r in found):>14,}"
     )

@@ -96,6 +96,10 @@ class ApiSettings(BaseSettings):
     # -- (tiles) vector tiles (issue 10) ------------------------------------------------------
     # Most features in one layer of one tile; a fuller tile keeps the lowest ids.
     tile_max_features: int = Field(default=20_000, ge=1, le=1_000_000)
+    # (cache, issue 17) Tiles up to this zoom are kept in the tile cache (tile_cache table)
+    # once built; deeper tiles are small and many, and are built on every request.
+    tile_cache_enabled: bool = True
+    tile_cache_max_zoom: int = Field(default=14, ge=0, le=22)
     # Most features in one province or commune package (GET /package, issue 13).
     package_max_features: int = Field(default=100_000, ge=1, le=10_000_000)
     # (siting, issue 14) Candidate H3 cells one /analysis/sites request may judge: all of

@@ -127,7 +127,8 @@ def scenarios(
         addresses = [TMS.tile(x, y, zoom) for _, x, y in points]
         found.append(
             Scenario(
-                f"MVT z{zoom} (zones)",
+                # Cold: the server measured runs without its tile cache (see run()).
+                f"MVT z{zoom} cold (zones)",
                 [
                     f"{base}/collections/material-zones/tiles/WebMercatorQuad/{t.z}/{t.y}/{t.x}"
                     for t in addresses
@@ -310,15 +311,23 @@ def run(
     workers: int = 2,
     report: Callable[[str], None] = print,  # noqa: T201
     compare_tipg: bool = False,
+    only: Sequence[str] = (),
 ) -> list[Result]:
-    """Run every scenario against a loaded database (and tipg's server, if asked)."""
+    """Run every scenario against a loaded database (and tipg's server, if asked).
+
+    ``only``: the scenarios whose names contain one of these words ("warm" for the cache's).
+    """
     engine = make_engine(database_url, pool_size=CONNECTIONS)
     port = free_port()
-    server = _serve(database_url, port, workers)
+    # (cache) The scenarios here run without the tile cache: tiles are built on every
+    # request ("cold"); warm_tiles() measures the cache on a server of its own.
+    server = _serve(database_url, port, workers, {"CRAFTMAP_TILE_CACHE_ENABLED": "false"})
     results = []
     base = f"http://127.0.0.1:{port}"
     try:
-        workload = scenarios(engine, base)
+        workload = [
+            s for s in scenarios(engine, base) if not only or any(o in s.name for o in only)
+        ]
         for n, scenario in enumerate(workload):
             with tempfile.TemporaryDirectory(prefix=f"bench{n}-") as folder:
                 http = _http(base, scenario.urls, seconds, Path(folder))
@@ -331,6 +340,49 @@ def run(
         engine.dispose()
     if compare_tipg:
         _measure_tipg(database_url, workload, results, base, seconds, workers, report)
+    if not only or any("warm" in o for o in only):
+        results += warm_tiles(database_url, seconds=seconds, workers=workers, report=report)
+    return results
+
+
+# -- (cache, issue 17) warm tiles: the tile cache seeded, the same tiles as the cold ones ------
+WARM_ZOOMS = (8, 10, 12)
+
+
+def warm_tiles(
+    database_url: str,
+    *,
+    seconds: float = 10.0,
+    workers: int = 2,
+    report: Callable[[str], None] = print,  # noqa: T201
+) -> list[Result]:
+    """ "MVT z8/z10/z12 warm (zones)": tiles served from the seeded tile cache.
+
+    The floor is still BUILDING the same tiles in PostGIS (as for the cold scenarios), so
+    the ratio says how many times faster than the database itself a cached tile is.
+    """
+    engine = make_engine(database_url, pool_size=CONNECTIONS)
+    port = free_port()
+    server = _serve(database_url, port, workers)
+    base = f"http://127.0.0.1:{port}"
+    results = []
+    try:
+        cold = {s.name: s for s in scenarios(engine, base)}
+        for zoom in WARM_ZOOMS:
+            scenario = cold[f"MVT z{zoom} cold (zones)"]
+            for url in dict.fromkeys(scenario.urls):  # the first request of each fills
+                with urllib.request.urlopen(url, timeout=300) as answer:
+                    answer.read()
+            with tempfile.TemporaryDirectory(prefix=f"bench-warm{zoom}-") as folder:
+                http = _http(base, scenario.urls, seconds, Path(folder))
+                sql = _direct(engine, scenario.statements, seconds, Path(folder))
+            name = f"MVT z{zoom} warm (zones)"
+            results.append(Result(name, http, sql))
+            report(f"{name}: {http.rate:.1f} req/s vs {sql.rate:.1f} SQL/s (building)")
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=30)
+        engine.dispose()
     return results
 
 

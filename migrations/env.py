@@ -29,8 +29,14 @@ def _app_role() -> str | None:
 
 def _include_object(obj, name, type_, reflected, compare_to):  # type: ignore[no-untyped-def]
     # PostGIS's own table and Alembic's bookkeeping are not part of our models.
-    # rate_limit is the rate limiter's scratch table (api/auth.py), not a model.
-    if type_ == "table" and name in {"spatial_ref_sys", "alembic_version", "rate_limit"}:
+    # rate_limit is the rate limiter's scratch table (api/auth.py), not a model; tile_cache
+    # the tile cache's (geo/query/tile_cache.py).
+    if type_ == "table" and name in {
+        "spatial_ref_sys",
+        "alembic_version",
+        "rate_limit",
+        "tile_cache",
+    }:
         return False
     return alembic_helpers.include_object(obj, name, type_, reflected, compare_to)
 

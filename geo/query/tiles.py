@@ -29,6 +29,9 @@ EXTENT = 4096
 BUFFER = 64
 MAX_ZOOM = 22
 MAX_FEATURES_PER_LAYER = 20_000
+# The version of what ``tile()`` encodes: part of every tile-cache key (geo/query/tile_cache.py),
+# so changing how tiles are built (the SQL, generalised geometry) never serves old bytes.
+TILE_FORMAT = 1
 # What a capped layer keeps, for the tileset documents and TileJSON. The lowest ids: the
 # index finds the tile's candidates and a top-N sort on the id is cheap, the choice is the
 # same on every worker and plan, and a new feature never displaces a kept one (ids only

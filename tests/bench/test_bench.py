@@ -46,7 +46,13 @@ def test_generate_load_and_run_at_tiny_scale(pg_server_url: str, tmp_path: Path)
         "deep paging (villages)",
         "single item (villages)",
     ]
-    assert {"MVT z8 (zones)", "MVT z14 (zones)", "whole collection (villages)"} <= set(names)
+    assert {
+        "MVT z8 cold (zones)",
+        "MVT z14 cold (zones)",
+        "whole collection (villages)",
+        "MVT z8 warm (zones)",
+        "MVT z12 warm (zones)",
+    } <= set(names)
     for r in results:
         name, http, sql = r.name, r.http, r.sql
         assert http.requests > 0 and sql.requests > 0, name
