@@ -20,6 +20,7 @@ from fastapi.templating import Jinja2Templates
 from api.cors import CorsMiddleware
 from api.errors import STATUS_CODES, add_exception_handlers
 from api.etags import ConditionalMiddleware
+from api.hot import HotReads
 from api.limits import BodyLimitMiddleware, CancelOnDisconnect
 from api.logs import RequestLogMiddleware
 from api.routers import (
@@ -141,6 +142,8 @@ def create_app(
     templates.env.globals["cos_lat"] = lambda lat: math.cos(math.radians(lat))
     app.state.templates = templates
     add_exception_handlers(app, STATUS_CODES)
+    # (light, issue 17) Innermost: the hottest GETs skip only FastAPI's router (api/hot.py).
+    app.add_middleware(HotReads, routes=items_read.HOT_ROUTES if settings.hot_reads else ())
     # Middleware added last runs first: the log sees the compressed response's status.
     # (limits) Queries of a client that left are cancelled; bodies over the cap get 413.
     app.add_middleware(CancelOnDisconnect)

@@ -37,6 +37,9 @@ class ApiSettings(BaseSettings):
     # (light, issue 17) Allocations between young collections once start-up is frozen
     # (Python's default is 700); 0 keeps Python's.
     gc_gen0_threshold: int = 7_000
+    # The items pages and single features skip FastAPI's router (api/hot.py); false routes
+    # them through it like every other request (to compare, or to rule it out).
+    hot_reads: bool = True
 
     # -- keys (issue 9, point 7): rate limits, counted in PostgreSQL across workers --------
     # Per window and per key / per client address; 0 turns a limit off.

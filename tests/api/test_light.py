@@ -7,15 +7,26 @@ the malloc arena cap, and the spawned workers' environment carries the cap.
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import json
+import re
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+from fastapi.testclient import TestClient
 
-from api.main import freeze_startup_heap
+from api.deps import get_session
+from api.hot import HotReads
+from api.main import create_app, freeze_startup_heap
+from api.settings import ApiSettings
+from geo.store.db import Session
+from ops.settings import DatabaseSettings
+from tests.conftest import ROOMY_RATE_LIMITS
+from tests.factories import make_village, make_zone
 from tests.live import LiveServer, live_server
 
 
@@ -78,3 +89,82 @@ def test_freezing_moves_the_live_heap_out_of_the_collector() -> None:
     finally:
         gc.unfreeze()
         gc.set_threshold(*threshold)
+
+
+# -- the hot reads (api/hot.py): the same answers as FastAPI's routes ---------------------
+@pytest.fixture
+def both(database_url: str, session: Session) -> Iterator[tuple[TestClient, TestClient]]:
+    """Two apps on the test's session: hot reads on, and off (FastAPI's router)."""
+    clients = []
+    with contextlib.ExitStack() as stack:
+        for hot in (True, False):
+            app = create_app(
+                ApiSettings(**ROOMY_RATE_LIMITS, hot_reads=hot, cors_origins=["https://a.example"]),
+                DatabaseSettings(database_url=database_url),
+            )
+            app.dependency_overrides[get_session] = lambda: session
+            app.state.read_connection_override = session.connection
+            clients.append(stack.enter_context(TestClient(app)))
+        yield clients[0], clients[1]
+
+
+def _comparable(answer: Any) -> tuple[int, list[tuple[str, str]], bytes]:
+    headers = [(k, v) for k, v in answer.headers.multi_items() if k != "x-request-id"]
+    nonce = re.search(r"'nonce-([^']+)'", answer.headers.get("content-security-policy", ""))
+    body = answer.content
+    if nonce:  # a fresh nonce per request, in the policy and in the page's scripts
+        headers = [(k, v.replace(nonce.group(1), "N")) for k, v in headers]
+        body = body.replace(nonce.group(1).encode(), b"N")
+    return answer.status_code, headers, body
+
+
+def test_hot_reads_answer_exactly_as_the_fastapi_routes(
+    both: tuple[TestClient, TestClient], session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    hot, routed = both
+    village = make_village(session, name="Làng gốm Bát Tràng")
+    make_zone(session, name="Vùng cói <Nga Sơn>")
+    session.flush()
+    item = f"/collections/villages/items/{village}"
+    tag = routed.get(item).headers["etag"]
+    cases: list[tuple[str, str, dict[str, str]]] = [
+        ("GET", item, {}),
+        ("GET", item, {"Origin": "https://a.example", "Accept-Encoding": "gzip"}),
+        ("GET", f"{item}?crs=http://www.opengis.net/def/crs/EPSG/0/4326", {}),
+        ("GET", f"{item}?crs=EPSG:9999", {}),  # 400 problem+json
+        ("GET", f"{item}?colour=red", {}),  # unknown parameter: 400
+        ("GET", item, {"If-None-Match": tag}),  # 304
+        ("GET", item, {"If-None-Match": "*"}),
+        ("HEAD", item, {}),
+        ("HEAD", item, {"If-None-Match": tag}),
+        ("GET", item, {"Accept": "text/html", "Accept-Language": "vi"}),
+        ("GET", f"{item}?f=html&lang=en", {}),
+        ("GET", "/collections/villages/items/999999999", {}),  # 404
+        ("GET", "/collections/villages/items/abc", {}),  # 404: not an id
+        ("GET", "/collections/no-such/items/1", {}),  # 404: no collection
+        ("GET", "/collections/villages/items", {}),
+        ("GET", "/collections/villages/items?limit=1&offset=0", {"Accept-Encoding": "gzip"}),
+        ("GET", "/collections/material-zones/items?limit=5&bbox=105,19,107,21", {}),
+        ("GET", "/collections/material-zones/items?bbox=1,2,3", {}),  # 400
+        ("GET", "/collections/villages/items?limit=2000", {}),  # streamed
+        ("HEAD", "/collections/villages/items?limit=2000", {}),
+        ("GET", "/collections/villages/items?f=html", {"Accept-Language": "en"}),
+        ("OPTIONS", item, {"Origin": "https://a.example", "Access-Control-Request-Method": "GET"}),
+    ]
+    taken = []
+    real = HotReads._answer
+
+    async def counting(self: HotReads, *args: Any) -> None:
+        taken.append(args[2]["path"])
+        await real(self, *args)
+
+    monkeypatch.setattr(HotReads, "_answer", counting)
+    for method, path, headers in cases:
+        before = len(taken)
+        expected = _comparable(routed.request(method, path, headers=headers))
+        assert len(taken) == before, "the routed app took the hot path"
+        got = _comparable(hot.request(method, path, headers=headers))
+        assert got == expected, (method, path, headers)
+    # Every GET and HEAD of an item or an items page went the hot way (HEAD runs as GET).
+    hot_cases = [c for c in cases if c[0] != "OPTIONS"]
+    assert len(taken) == len(hot_cases)
