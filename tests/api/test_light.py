@@ -23,6 +23,7 @@ from api.deps import get_session
 from api.hot import HotReads
 from api.main import create_app, freeze_startup_heap
 from api.settings import ApiSettings
+from bench import run
 from geo.store.db import Session
 from ops.settings import DatabaseSettings
 from tests.conftest import ROOMY_RATE_LIMITS
@@ -168,3 +169,17 @@ def test_hot_reads_answer_exactly_as_the_fastapi_routes(
     # Every GET and HEAD of an item or an items page went the hot way (HEAD runs as GET).
     hot_cases = [c for c in cases if c[0] != "OPTIONS"]
     assert len(taken) == len(hot_cases)
+
+
+# -- the benchmark's new columns (bench/run.py) -------------------------------------------
+def test_the_bench_reads_each_workers_memory(two_workers: LiveServer) -> None:
+    memory = run.worker_memory(two_workers.process.pid)
+    assert len(memory.rss_mb) == 2  # the workers, not the supervisor or resource tracker
+    assert all(0 < rss <= hwm for rss, hwm in zip(memory.rss_mb, memory.hwm_mb, strict=True))
+    assert "VmRSS sum" in memory.line() and "VmHWM max" in memory.line()
+
+
+def test_the_bench_table_has_a_tail_column() -> None:
+    result = run.Result("single item (villages)", run.Measure(100, 1.0, 4.0, 30.0), run.Measure())
+    table = run.markdown([result], "t")
+    assert "| p99/p50 |" in table and "| 7.5× |" in table
