@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from api import logs
 from api.deps import get_session
 from api.hot import HotReads
 from api.main import create_app, freeze_startup_heap
@@ -183,3 +184,19 @@ def test_the_bench_table_has_a_tail_column() -> None:
     result = run.Result("single item (villages)", run.Measure(100, 1.0, 4.0, 30.0), run.Measure())
     table = run.markdown([result], "t")
     assert "| p99/p50 |" in table and "| 7.5× |" in table
+
+
+# -- the access log: plain queries are not re-read ----------------------------------------
+def test_a_query_without_credentials_is_logged_as_it_came() -> None:
+    plain = "limit=100&bbox=106.79062,13.12626,106.85062,13.18626&crs=EPSG:4326"
+    assert logs.redact_query(plain) is plain  # no split, no decoding, no join
+    # Whatever could hold a credential still gets the full reading.
+    for query, logged in [
+        ("f=json&API_KEY=s3cr3t", "f=json&API_KEY=[redacted]"),
+        ("a=1& token =abc", "a=1& token =[redacted]"),
+        ("q=cm_ab12cd34_s3cr3t&x=1", "q=cm_ab12cd34_[redacted]&x=1"),
+        ("ke%79=hidden", "ke%79=[redacted]"),
+        ("to+ken=1&password=p", "to+ken=1&password=[redacted]"),
+        ("keys=1&monkey=2", "keys=1&monkey=2"),
+    ]:
+        assert logs.redact_query(query) == logged, query
