@@ -143,7 +143,11 @@ def create_app(
     app.state.templates = templates
     add_exception_handlers(app, STATUS_CODES)
     # (light, issue 17) Innermost: the hottest GETs skip only FastAPI's router (api/hot.py).
-    app.add_middleware(HotReads, routes=items_read.HOT_ROUTES if settings.hot_reads else ())
+    app.add_middleware(
+        HotReads,
+        routes=items_read.HOT_ROUTES if settings.hot_reads else (),
+        threads=settings.hot_read_threads,
+    )
     # Middleware added last runs first: the log sees the compressed response's status.
     # (limits) Queries of a client that left are cancelled; bodies over the cap get 413.
     app.add_middleware(CancelOnDisconnect)

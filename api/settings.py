@@ -40,6 +40,8 @@ class ApiSettings(BaseSettings):
     # The items pages and single features skip FastAPI's router (api/hot.py); false routes
     # them through it like every other request (to compare, or to rule it out).
     hot_reads: bool = True
+    # Threads of their own for those reads, per worker; 0 runs them in the shared pool.
+    hot_read_threads: int = 8
 
     # -- keys (issue 9, point 7): rate limits, counted in PostgreSQL across workers --------
     # Per window and per key / per client address; 0 turns a limit off.

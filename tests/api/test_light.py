@@ -12,6 +12,7 @@ import gc
 import json
 import re
 import subprocess
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -23,8 +24,10 @@ from api import logs
 from api.deps import get_session
 from api.hot import HotReads
 from api.main import create_app, freeze_startup_heap
+from api.routers import items_read
 from api.settings import ApiSettings
 from bench import run
+from geo.store import db
 from geo.store.db import Session
 from ops.settings import DatabaseSettings
 from tests.conftest import ROOMY_RATE_LIMITS
@@ -200,3 +203,21 @@ def test_a_query_without_credentials_is_logged_as_it_came() -> None:
         ("keys=1&monkey=2", "keys=1&monkey=2"),
     ]:
         assert logs.redact_query(query) == logged, query
+
+
+def test_hot_reads_run_on_their_own_threads_with_the_requests_context(
+    client: TestClient, session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    village = make_village(session)
+    session.flush()
+    seen: list[tuple[str, bool]] = []
+    real = items_read.get_item
+
+    def spying(*args: Any) -> Any:
+        # The request's statement canceller (a context variable) came along.
+        seen.append((threading.current_thread().name, db._CANCELLER.get() is not None))
+        return real(*args)
+
+    monkeypatch.setattr(items_read, "get_item", spying)
+    assert client.get(f"/collections/villages/items/{village}").status_code == 200
+    assert len(seen) == 1 and seen[0][0].startswith("hot-read") and seen[0][1]
