@@ -62,7 +62,13 @@ def main() -> None:
     parser.add_argument("--before", type=Path, required=True, help="the old code's folder")
     parser.add_argument("--seconds", type=float, default=4.0)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument(
+        "--scenario",
+        action="append",
+        help="a bench.run scenario name (repeatable); default: the three light ones",
+    )
     args = parser.parse_args()
+    chosen = tuple(args.scenario or LIGHT)
     engine = make_engine(args.url, pool_size=run.CONNECTIONS)
     sides = {"before": args.before.resolve(), "after": None}
     ports = {name: free_port() for name in sides}
@@ -72,7 +78,7 @@ def main() -> None:
     floors: dict[str, run.Measure] = {}
     memory: dict[str, run.WorkerMemory] = {}
     try:
-        workload = [s for s in run.scenarios(engine, "") if s.name in LIGHT]
+        workload = [s for s in run.scenarios(engine, "") if s.name in chosen]
         for _ in range(args.rounds):
             for scenario in workload:
                 for name, base in bases.items():
