@@ -13,6 +13,7 @@ import json
 import re
 import subprocess
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -43,9 +44,18 @@ def two_workers(
         yield server
 
 
-def _ready_lines(server: LiveServer) -> list[dict[str, object]]:
-    lines = [json.loads(x) for x in server.log().splitlines() if x.startswith("{")]
-    return [x for x in lines if x.get("message") == "worker ready"]
+def _ready_lines(server: LiveServer, workers: int = 1) -> list[dict[str, object]]:
+    """The ``worker ready`` lines, once ``workers`` processes wrote one (or after 120 s).
+
+    The server answers as soon as its first worker is up; the second may still import.
+    """
+    deadline = time.monotonic() + 120
+    while True:
+        lines = [json.loads(x) for x in server.log().splitlines() if x.startswith("{")]
+        ready = [x for x in lines if x.get("message") == "worker ready"]
+        if len({x["pid"] for x in ready}) >= workers or time.monotonic() > deadline:
+            return ready
+        time.sleep(0.5)
 
 
 def _workers(server: LiveServer) -> list[int]:
@@ -62,7 +72,7 @@ def _workers(server: LiveServer) -> list[int]:
 
 def test_each_worker_runs_uvloop_with_a_frozen_heap(two_workers: LiveServer) -> None:
     assert two_workers.request("/health").status == 200
-    ready = _ready_lines(two_workers)
+    ready = _ready_lines(two_workers, workers=2)
     assert len({line["pid"] for line in ready}) == 2, two_workers.log()[-2000:]
     for line in ready:
         assert line["loop"] == "uvloop"
@@ -72,6 +82,7 @@ def test_each_worker_runs_uvloop_with_a_frozen_heap(two_workers: LiveServer) -> 
 
 
 def test_spawned_workers_start_with_the_malloc_arena_cap(two_workers: LiveServer) -> None:
+    _ready_lines(two_workers, workers=2)
     workers = _workers(two_workers)
     assert len(workers) == 2
     for pid in workers:
@@ -177,6 +188,7 @@ def test_hot_reads_answer_exactly_as_the_fastapi_routes(
 
 # -- the benchmark's new columns (bench/run.py) -------------------------------------------
 def test_the_bench_reads_each_workers_memory(two_workers: LiveServer) -> None:
+    _ready_lines(two_workers, workers=2)
     memory = run.worker_memory(two_workers.process.pid)
     assert len(memory.rss_mb) == 2  # the workers, not the supervisor or resource tracker
     assert all(0 < rss <= hwm for rss, hwm in zip(memory.rss_mb, memory.hwm_mb, strict=True))
