@@ -1387,6 +1387,10 @@ def serve(
             # Workers are separate processes: give them the same absolute data folder.
             os.environ["CRAFTMAP_HOME"] = str(settings.home.resolve())
     typer.echo(f"craftmap on http://{host}:{port}", err=True)
+    # (light, issue 17) glibc gives threads that allocate at once arenas of their own (up
+    # to 8 per core), each keeping freed memory; the thread pool's threads grew a worker's
+    # RSS after load. Workers are spawned, so they read this at their start.
+    os.environ.setdefault("MALLOC_ARENA_MAX", "2")
     uvicorn.run(
         "api.main:create_app",
         factory=True,
@@ -1394,6 +1398,10 @@ def serve(
         port=port,
         workers=workers,
         reload=reload,
+        # Named, not "auto": a missing uvloop/httptools must fail loudly, not fall back
+        # silently to asyncio's loop and the pure-Python h11 parser, both slower.
+        loop="uvloop",
+        http="httptools",
         access_log=False,  # RequestLogMiddleware writes the structured access log
         # A worker importing geopandas on a busy 2-core machine can take longer than
         # uvicorn's 5 s to answer its first health ping; it was then killed and respawned.

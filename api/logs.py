@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
 import time
-import uuid
 from typing import Any
 from urllib.parse import quote, unquote_plus
 
@@ -22,6 +22,13 @@ SECRET_PARAMS = frozenset(
 # is not.
 _TOKEN = re.compile(r"cm_([0-9a-f]{8})_[A-Za-z0-9_\-]+")
 REDACTED = "[redacted]"
+# A query with no escapes names its parameters as written, so a look for the secret names
+# (and for a token's prefix) decides whether it needs the full reading.
+_PLAIN_QUERY = re.compile(r"[^%+]*")
+_MAYBE_SECRET = re.compile(
+    r"cm_|(?:^|&)\s*(?:" + "|".join(re.escape(n) for n in sorted(SECRET_PARAMS)) + r")\s*(?:=|&|$)",
+    re.IGNORECASE,
+)
 
 
 def redact_token(text: str) -> str:
@@ -45,7 +52,8 @@ def redact_query(query: str) -> str:
     >>> redact_query("token=hunter2")
     'token=[redacted]'
     """
-    if not query:
+    if not query or (_PLAIN_QUERY.fullmatch(query) and not _MAYBE_SECRET.search(query)):
+        # (light, issue 17) Most queries name no credential: no split, no decoding.
         return query
     parts = []
     for part in query.split("&"):
@@ -130,7 +138,8 @@ class RequestLogMiddleware:
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
-        request_id = _header(scope, b"x-request-id") or uuid.uuid4().hex[:16]
+        # 16 random hex digits, as uuid4().hex[:16] gave, for a fraction of its cost.
+        request_id = _header(scope, b"x-request-id") or os.urandom(8).hex()
         status = 500
 
         async def send_wrapper(message: Message) -> None:
@@ -145,18 +154,23 @@ class RequestLogMiddleware:
         try:
             await self.app(scope, receive, send_wrapper)
         finally:
-            access_log.info(
-                "request",
-                extra={
-                    "request_id": request_id,
-                    "method": scope["method"],
-                    "path": redact_token(scope["path"]),
-                    "query": redact_query(scope.get("query_string", b"").decode("latin-1")),
-                    "status": status,
-                    "duration_ms": round((time.perf_counter() - started) * 1000, 2),
-                    "client": (scope.get("client") or ("", 0))[0],
-                },
-            )
+            if access_log.isEnabledFor(logging.INFO):
+                _log_request(scope, request_id, status, started)
+
+
+def _log_request(scope: Scope, request_id: str, status: int, started: float) -> None:
+    access_log.info(
+        "request",
+        extra={
+            "request_id": request_id,
+            "method": scope["method"],
+            "path": redact_token(scope["path"]) if "cm_" in scope["path"] else scope["path"],
+            "query": redact_query(scope.get("query_string", b"").decode("latin-1")),
+            "status": status,
+            "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+            "client": (scope.get("client") or ("", 0))[0],
+        },
+    )
 
 
 def _header(scope: Scope, name: bytes) -> str | None:

@@ -34,6 +34,14 @@ class ApiSettings(BaseSettings):
     map_embed_limit: int = 5_000
     # Per worker; FastAPI runs up to 40 requests at once in its thread pool.
     db_read_pool_size: int = 20
+    # (light, issue 17) Allocations between young collections once start-up is frozen
+    # (Python's default is 700); 0 keeps Python's.
+    gc_gen0_threshold: int = 7_000
+    # The items pages and single features skip FastAPI's router (api/hot.py); false routes
+    # them through it like every other request (to compare, or to rule it out).
+    hot_reads: bool = True
+    # Threads of their own for those reads, per worker; 0 runs them in the shared pool.
+    hot_read_threads: int = 8
 
     # -- keys (issue 9, point 7): rate limits, counted in PostgreSQL across workers --------
     # Per window and per key / per client address; 0 turns a limit off.

@@ -304,6 +304,45 @@ def _serve(
     raise RuntimeError("craftmap did not become ready")
 
 
+@dataclass
+class WorkerMemory:
+    """(light, issue 17) The serving workers' memory: now (VmRSS) and at peak (VmHWM), MB."""
+
+    rss_mb: list[float]
+    hwm_mb: list[float]
+
+    def line(self) -> str:
+        """One sentence for the report."""
+        if not self.rss_mb:
+            return "Worker memory: no worker found.\n"
+        return (
+            f"Worker memory after the run ({len(self.rss_mb)} workers): VmRSS sum "
+            f"{sum(self.rss_mb):.0f} MB, max {max(self.rss_mb):.0f} MB; VmHWM max "
+            f"{max(self.hwm_mb):.0f} MB.\n"
+        )
+
+
+def _status_mb(pid: int, field: str) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(f"{field}:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def worker_memory(server_pid: int) -> WorkerMemory:
+    """VmRSS and VmHWM of the server's workers (its children; itself when it has none)."""
+    children = Path(f"/proc/{server_pid}/task/{server_pid}/children").read_text().split()
+    # uvicorn's supervisor also runs multiprocessing's resource tracker: not a worker.
+    pids = [
+        int(p)
+        for p in children
+        if b"resource_tracker" not in Path(f"/proc/{p}/cmdline").read_bytes()
+    ] or [server_pid]
+    return WorkerMemory(
+        [_status_mb(p, "VmRSS") for p in pids], [_status_mb(p, "VmHWM") for p in pids]
+    )
+
+
 def run(
     database_url: str,
     *,
@@ -312,10 +351,12 @@ def run(
     report: Callable[[str], None] = print,  # noqa: T201
     compare_tipg: bool = False,
     only: Sequence[str] = (),
+    memory: list[WorkerMemory] | None = None,
 ) -> list[Result]:
     """Run every scenario against a loaded database (and tipg's server, if asked).
 
     ``only``: the scenarios whose names contain one of these words ("warm" for the cache's).
+    ``memory``, when given, receives the workers' memory after the last scenario.
     """
     engine = make_engine(database_url, pool_size=CONNECTIONS)
     port = free_port()
@@ -334,6 +375,8 @@ def run(
                 sql = _direct(engine, scenario.statements, seconds, Path(folder))
             results.append(Result(scenario.name, http, sql))
             report(f"{scenario.name}: {http.rate:.1f} req/s vs {sql.rate:.1f} SQL/s")
+        if memory is not None:
+            memory.append(worker_memory(server.pid))
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=30)
@@ -552,14 +595,19 @@ def check_tile_etags(database_url: str, *, zoom: int = 8, gets: int = 8) -> Etag
     return EtagCheck(path, counted[tile], etags, revalidated)
 
 
+def tail_ratio(measure: Measure) -> float:
+    """(light, issue 17) p99 over p50: how long the slow requests wait against the usual."""
+    return measure.p99_ms / measure.p50_ms if measure.p50_ms else float("nan")
+
+
 def markdown(results: Sequence[Result], title: str) -> str:
     """The results as a markdown table (with tipg's columns when it was compared)."""
     with_tipg = any(r.tipg is not None for r in results)
     header = (
-        "| scenario | craftmap req/s | p50 ms | p99 ms | bytes/response "
+        "| scenario | craftmap req/s | p50 ms | p99 ms | p99/p50 | bytes/response "
         "| direct SQL req/s | ratio | errors |"
     )
-    rule = "|---|---:|---:|---:|---:|---:|---:|---:|"
+    rule = "|---|---:|---:|---:|---:|---:|---:|---:|---:|"
     if with_tipg:
         header += " tipg req/s | tipg p50 ms | craftmap ÷ tipg |"
         rule += "---:|---:|---:|"
@@ -570,7 +618,7 @@ def markdown(results: Sequence[Result], title: str) -> str:
         per = http.bytes // max(1, http.requests)
         line = (
             f"| {r.name} | {http.rate:.1f} | {http.p50_ms:.1f} | {http.p99_ms:.1f} "
-            f"| {per:,} | {sql.rate:.1f} | {ratio:.0%} | {http.errors} |"
+            f"| {tail_ratio(http):.1f}× | {per:,} | {sql.rate:.1f} | {ratio:.0%} | {http.errors} |"
         )
         if with_tipg:
             if r.tipg is None:
@@ -622,7 +670,8 @@ def main() -> None:
     folder = args.data / ("tiny" if args.tiny else "full")
     # Creating the bench database needs the private cluster's superuser, not the app role.
     url = args.url or prepare(settings.admin_url(), folder, scale)
-    results = run(url, seconds=args.seconds, compare_tipg=args.tipg)
+    workers_memory: list[WorkerMemory] = []
+    results = run(url, seconds=args.seconds, compare_tipg=args.tipg, memory=workers_memory)
     memory = export_memory(url)
     gpkg = export_memory(url, fmt="gpkg")
     etags = check_tile_etags(url)
@@ -642,6 +691,7 @@ def main() -> None:
         f"server's peak memory (VmHWM) was {gpkg.peak_rss_mb:.0f} MB.\n"
     )
     text += etags.line()
+    text += "".join(m.line() for m in workers_memory)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(text, encoding="utf-8")
     print(text)

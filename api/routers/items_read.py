@@ -23,6 +23,7 @@ from api import documents, etags, params, present
 from api.auth import optional_reader
 from api.deps import RootUrl, SessionDep, read_connection
 from api.documents import link
+from api.hot import HotRoute, path_pattern
 from api.i18n import FEATURE_PAGE, FIGURES_PAGE, request_language
 from api.negotiation import (
     GEOJSON,
@@ -145,8 +146,12 @@ def _page_links(
     )
 
 
+ITEMS_PATH = "/collections/{collectionId}/items"
+ITEM_PATH = "/collections/{collectionId}/items/{featureId}"
+
+
 @router.get(
-    "/collections/{collectionId}/items",
+    ITEMS_PATH,
     response_model=None,
     summary="Features",
     openapi_extra=_documented(*ITEMS_PARAMS),
@@ -394,7 +399,7 @@ def feature_response(
 
 
 @router.get(
-    "/collections/{collectionId}/items/{featureId}",
+    ITEM_PATH,
     response_model=None,
     summary="A feature",
     openapi_extra=_documented("crs"),
@@ -414,6 +419,22 @@ def get_item(
             served_crs(request.query_params.get("crs")),
             root,
         )
+
+
+def _hot_items(request: Request, params: dict[str, str], root: str) -> Response:
+    return get_items(params["collectionId"], request, root)
+
+
+def _hot_item(request: Request, params: dict[str, str], root: str) -> Response:
+    return get_item(params["collectionId"], params["featureId"], request, root)
+
+
+# (light, issue 17) Answered before FastAPI's router by api.hot.HotReads: the same
+# functions, called with the same request, without the routing around them.
+HOT_ROUTES = (
+    HotRoute(path_pattern(ITEMS_PATH), _hot_items),
+    HotRoute(path_pattern(ITEM_PATH), _hot_item),
+)
 
 
 @router.get(
