@@ -667,6 +667,29 @@ class CatalogVersion(Base):
     version: Mapped[int] = mapped_column(sa.BigInteger)
 
 
+class TileGeneralised(Base):
+    """Each line or polygon feature in Web Mercator, simplified for the low-zoom tiles.
+
+    Triggers of its own on the feature tables keep it in step (migration 0012b), so writes
+    made with ``psql`` are seen too; ``geo.query.tiles`` reads it at zoom 9 and below
+    instead of transforming and simplifying every feature for every tile. A feature that
+    collapses to nothing at the zoom-9 tolerance has no row.
+    """
+
+    __tablename__ = "tile_generalised"
+    __table_args__ = (gist_index("tile_generalised"),)
+
+    # The feature table's name (material_zone, reference_feature…) and its row's id.
+    collection: Mapped[str] = mapped_column(sa.Text, primary_key=True)
+    feature_id: Mapped[int] = mapped_column(sa.BigInteger, primary_key=True)
+    geom: Mapped[WKBElement] = mapped_column(
+        Geometry("GEOMETRY", srid=3857, spatial_index=False), nullable=False
+    )
+    # The longer side of the geometry's box in Web Mercator metres (0 for a point): the
+    # low-zoom tiles leave out what is smaller than a pixel.
+    size_m: Mapped[float] = mapped_column(sa.Double, nullable=False)
+
+
 class ApiKey(Base):
     """An API key: only its SHA-256 hash and a short lookup prefix are stored."""
 
