@@ -8,6 +8,7 @@ zoom 8) are exact, so the expected vertex counts and drops can be worked out by 
 from __future__ import annotations
 
 import math
+import uuid
 from typing import Any
 
 import mapbox_vector_tile
@@ -265,3 +266,38 @@ def test_the_migration_fills_the_copy_and_its_downgrade_drops_it(fresh_database_
             assert triggers == 0
     finally:
         engine.dispose()
+
+
+def test_a_reference_layer_keeps_its_points_at_low_zoom(
+    client: TestClient, session: Session, planner: dict[str, str]
+) -> None:
+    name = f"gen-{uuid.uuid4().hex[:8]}"
+    session.connection().execute(
+        sa.text("INSERT INTO reference_layer (name, title, kind) VALUES (:n, :t, 'other')"),
+        {"n": name, "t": name},
+    )
+    written = {}
+    for label, geometry in (
+        ("point", {"type": "Point", "coordinates": list(ZONE_AT)}),
+        ("speck", _square(100, dx=1_000)),
+        ("field", _square(1_000, dx=2_000)),
+    ):
+        response = client.post(
+            f"/collections/{name}/items",
+            json={"type": "Feature", "geometry": geometry, "properties": {"label": label}},
+            headers=planner,
+        )
+        assert response.status_code == 201, response.text
+        written[label] = int(response.headers["Location"].rsplit("/", 1)[-1])
+
+    def shown(z: int) -> dict[int, Any]:
+        t = TMS.tile(*ZONE_AT, z)
+        url = f"/collections/{name}/tiles/WebMercatorQuad/{t.z}/{t.y}/{t.x}"
+        return _decode(client.get(url).content)[name]
+
+    assert set(shown(12)) == set(written.values())
+    low = shown(8)
+    # A point has no size: it always shows; the 100 m square is under a 611 m pixel.
+    assert set(low) == {written["point"], written["field"]}
+    # No code lists in a reference layer: only the geometry and id at low zoom.
+    assert all(f["properties"] == {} for f in low.values())
