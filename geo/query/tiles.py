@@ -63,8 +63,6 @@ GENERALISED_TOLERANCE = _WORLD_M / 2**GENERALISED_MAX_ZOOM / EXTENT / 2
 GENERALISED_TABLES = frozenset(
     {"material_zone", "tourism_route", "admin_unit", "road_edge", "reference_feature"}
 )
-# Pixels of a tile as a screen shows it (256 × 256), for the low-zoom size rule.
-_SCREEN_TILE_PX = 256
 LOW_ZOOM_RULE = (
     f"At zoom levels up to {GENERALISED_MAX_ZOOM}, lines and polygons come from a copy "
     "kept in Web Mercator and simplified to half a pixel of a zoom-"
@@ -101,7 +99,7 @@ class TileBytes:
 
 
 def _mvt_layer(
-    collection: Collection, properties: Sequence[str] | None, cap: int, generalised: bool
+    collection: Collection, properties: Sequence[str] | None, cap: int, low_zoom: int | None
 ) -> sa.Select[Any]:
     table = collection.table
     envelope = sa.func.ST_TileEnvelope(
@@ -111,7 +109,7 @@ def _mvt_layer(
     )
     tolerance = sa.bindparam("tolerance", type_=sa.Double)
     names = [p.name for p in collection.props if p.type not in {"object"}]
-    low = generalised and table.name in GENERALISED_TABLES
+    low = low_zoom is not None and table.name in GENERALISED_TABLES
     if properties is not None:
         chosen = [n for n in properties if n in names]
     elif low:
@@ -119,8 +117,9 @@ def _mvt_layer(
     else:
         chosen = names
     columns = [_mvt_value(collection, name).label(name) for name in chosen]
-    if low:
-        return _aggregate(collection, _generalised_rows(collection, envelope, columns, cap))
+    if low_zoom is not None and low:
+        rows = _generalised_rows(collection, envelope, columns, cap, low_zoom)
+        return _aggregate(collection, rows)
     geom_3857: ColumnElement[Any] = sa.func.ST_Transform(table.c.geom, _WEB_MERCATOR)
     if collection.geometry_type not in {"Point"}:
         # Detail finer than half a tile pixel cannot show: drop it before encoding. Plain
@@ -150,15 +149,15 @@ def _generalised_rows(
     envelope: ColumnElement[Any],
     columns: Sequence[ColumnElement[Any]],
     cap: int,
+    zoom: int,
 ) -> sa.Subquery:
     # LOW_ZOOM_RULE: the copy is already in Web Mercator (its GiST index takes the tile as
     # it is) and simplified at zoom 9; below that it is simplified again to the tile's
-    # half pixel, which costs far less than transforming the stored geometry.
+    # half pixel, which costs far less than transforming the stored geometry. The size
+    # is a literal of the statement (one per zoom) so that PostgreSQL picks that zoom's
+    # partial index, which holds only the features big enough to keep.
     table, copy = collection.table, _GENERALISED
-    big_enough: ColumnElement[bool] = copy.c.size_m >= sa.bindparam("min_size", type_=sa.Double)
-    if collection.geometry_type == "Geometry":
-        # A reference layer may mix in points: a point has no size and always shows.
-        big_enough = sa.or_(big_enough, sa.func.ST_Dimension(copy.c.geom) == 0)
+    min_size = models.TILE_GENERALISED_MIN_SIZE[zoom]
     geom = sa.func.ST_Simplify(copy.c.geom, sa.bindparam("tolerance", type_=sa.Double))
     return (
         sa.select(
@@ -170,7 +169,7 @@ def _generalised_rows(
         .where(
             copy.c.collection == table.name,
             copy.c.geom.op("&&")(envelope),
-            big_enough,
+            copy.c.size_m >= sa.literal_column(repr(min_size), sa.Double),
             *collection.base_filter(),
         )
         .order_by(table.c.id)
@@ -223,7 +222,7 @@ def tile(
         tuple(collections),
         None if properties is None else tuple(properties),
         cap,
-        generalised and tile_address.z <= GENERALISED_MAX_ZOOM,
+        _low_zoom(tile_address, generalised),
     )
     data, digest = conn.execute(statement, _tile_values(tile_address)).one()
     payload = bytes(data or b"")
@@ -242,7 +241,7 @@ def tile_statement(
         tuple(collections),
         None if properties is None else tuple(properties),
         cap,
-        generalised and tile_address.z <= GENERALISED_MAX_ZOOM,
+        _low_zoom(tile_address, generalised),
     )
     return statement.params(_tile_values(tile_address))
 
@@ -255,9 +254,12 @@ def _tile_values(tile_address: Tile) -> dict[str, Any]:
         "x": tile_address.x,
         "y": tile_address.y,
         "tolerance": pixel_m / 2,
-        # One pixel of the tile as a screen shows it: LOW_ZOOM_RULE's smallest feature.
-        "min_size": _WORLD_M / 2**tile_address.z / _SCREEN_TILE_PX,
     }
+
+
+def _low_zoom(tile_address: Tile, generalised: bool) -> int | None:
+    # The zoom whose LOW_ZOOM_RULE applies, or None for a tile built from the stored rows.
+    return tile_address.z if generalised and tile_address.z <= GENERALISED_MAX_ZOOM else None
 
 
 @functools.lru_cache(maxsize=256)
@@ -265,11 +267,12 @@ def _tile_sql(
     collections: tuple[Collection, ...],
     properties: tuple[str, ...] | None,
     cap: int,
-    generalised: bool,
+    low_zoom: int | None,
 ) -> sa.Select[Any]:
-    # Built once per layer set, with the tile address as parameters: building the
-    # statement cost more than PostGIS's answer for a small tile.
-    parts = [_mvt_layer(c, properties, cap, generalised).scalar_subquery() for c in collections]
+    # Built once per layer set (and per zoom up to GENERALISED_MAX_ZOOM), with the tile
+    # address as parameters: building the statement cost more than PostGIS's answer for a
+    # small tile.
+    parts = [_mvt_layer(c, properties, cap, low_zoom).scalar_subquery() for c in collections]
     combined: ColumnElement[Any] = parts[0]
     for part in parts[1:]:
         combined = combined.op("||")(part)

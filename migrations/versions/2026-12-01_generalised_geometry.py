@@ -5,7 +5,9 @@ its time transforming and simplifying each of them for every tile. ``tile_genera
 holds each feature of the tables whose tiles carry lines or polygons already in Web
 Mercator (EPSG:3857) and simplified to half a pixel of a zoom-9 tile at extent 4096
 (~9.55 m), with the longer side of its box; ``geo.query.tiles`` reads it at zoom 9 and
-below. A feature that collapses to nothing at that tolerance has no row.
+below. A feature that collapses to nothing at that tolerance has no row. A partial GiST
+index per zoom 0-9 holds only the features at least a pixel of that zoom wide, which are
+all a tile at that zoom keeps.
 
 Statement triggers of their own (with transition tables, so a bulk import runs one
 statement, not one per row) keep it in step on INSERT, UPDATE (only rows whose geometry
@@ -18,6 +20,7 @@ Revises: 0011_programme_facts
 Create Date: 2026-12-01
 """
 
+import math
 from collections.abc import Sequence
 
 import geoalchemy2
@@ -51,10 +54,18 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = public, pg_temp AS $$
 $$
 """
 
+# Per zoom up to 9, one pixel of a 256-pixel tile in metres (floored to the millimetre):
+# the smallest feature a tile keeps, and the predicate of that zoom's partial index. Must
+# stay equal to geo.store.models.TILE_GENERALISED_MIN_SIZE.
+MIN_SIZE = {z: math.floor(40_075_016.685578488 / 2**z / 256 * 1000) / 1000 for z in range(10)}
+
+# A point has no size and always shows: its size is infinite.
 _INSERT = """
     INSERT INTO tile_generalised (collection, feature_id, geom, size_m)
     SELECT TG_TABLE_NAME, s.id, s.geom,
-           greatest(ST_XMax(s.geom) - ST_XMin(s.geom), ST_YMax(s.geom) - ST_YMin(s.geom))
+           CASE WHEN ST_Dimension(s.geom) = 0 THEN 'Infinity'::double precision
+           ELSE greatest(ST_XMax(s.geom) - ST_XMin(s.geom), ST_YMax(s.geom) - ST_YMin(s.geom))
+           END
     FROM (SELECT n.id, craftmap_generalise(n.geom) AS geom FROM {rows}) s
     WHERE s.geom IS NOT NULL AND NOT ST_IsEmpty(s.geom);
 """
@@ -108,6 +119,14 @@ def upgrade() -> None:
     op.create_index(
         op.f("ix_tile_generalised_geom"), "tile_generalised", ["geom"], postgresql_using="gist"
     )
+    for z, size in MIN_SIZE.items():
+        op.create_index(
+            op.f(f"ix_tile_generalised_geom_z{z}"),
+            "tile_generalised",
+            ["geom"],
+            postgresql_using="gist",
+            postgresql_where=sa.text(f"size_m >= {size!r}"),
+        )
     op.execute(_SYNC)
     for table in TABLES:
         for event, referencing in (
@@ -133,6 +152,8 @@ def downgrade() -> None:
         for event in ("insert", "update", "delete", "truncate"):
             op.execute(f"DROP TRIGGER {table}_generalised_{event} ON {table}")
     op.execute("DROP FUNCTION craftmap_tile_generalised_sync()")
+    for z in MIN_SIZE:
+        op.drop_index(op.f(f"ix_tile_generalised_geom_z{z}"), table_name="tile_generalised")
     op.drop_index(op.f("ix_tile_generalised_geom"), table_name="tile_generalised")
     op.drop_table("tile_generalised")
     op.execute("DROP FUNCTION craftmap_generalise(geometry)")

@@ -301,3 +301,18 @@ def test_a_reference_layer_keeps_its_points_at_low_zoom(
     assert set(low) == {written["point"], written["field"]}
     # No code lists in a reference layer: only the geometry and id at low zoom.
     assert all(f["properties"] == {} for f in low.values())
+
+
+@pytest.mark.parametrize("z", [5, 8, 9])
+def test_a_low_zoom_tile_finds_its_candidates_by_index(session: Session, z: int) -> None:
+    conn = session.connection()
+    # The demo is small enough for a sequential scan or a walk of the primary key in id
+    # order: ask whether a bitmap scan of the copy's GiST indexes can serve. (Which of the
+    # per-zoom partial indexes is a matter of cost: on the national data each zoom's own,
+    # as README shows; on a handful of rows all cost the same.)
+    conn.execute(sa.text("SET LOCAL enable_seqscan = off"))
+    conn.execute(sa.text("SET LOCAL enable_indexscan = off"))
+    statement = tiles.tile_statement([catalog.MATERIAL_ZONES], _demo_tile(z))
+    compiled = statement.compile(conn, compile_kwargs={"literal_binds": True})
+    plan = "\n".join(conn.execute(sa.text(f"EXPLAIN {compiled}")).scalars())
+    assert "Bitmap Index Scan on ix_tile_generalised_geom" in plan, plan
