@@ -152,7 +152,7 @@ def tileset_document(
 ) -> dict[str, Any]:
     """The tileset document itself: the summary plus its layers, limits and cap."""
     document = tileset(root, prefix, title)
-    document["description"] = tiles.CAP_RULE.format(cap=cap)
+    document["description"] = tiles.tileset_description(cap)
     document["layers"] = [tiles.layer_description(c) for c in layers]
     if bbox is not None:
         document["boundingBox"] = {

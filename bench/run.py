@@ -600,6 +600,75 @@ def tail_ratio(measure: Measure) -> float:
     return measure.p99_ms / measure.p50_ms if measure.p50_ms else float("nan")
 
 
+@dataclass
+class LowZoomTiles:
+    """The MVT z8 scenario's tiles from the generalised copy and built on the fly (issue 17)."""
+
+    zoom: int
+    tiles: int
+    copy_bytes: float
+    copy_ms: float
+    fly_bytes: float
+    fly_ms: float
+
+    def line(self) -> str:
+        """One sentence for the report."""
+        return (
+            f"Low-zoom tiles (z{self.zoom}, the {self.tiles} distinct tiles of its scenario): "
+            f"from the generalised copy {self.copy_bytes / 1e3:,.0f} KB and "
+            f"{self.copy_ms:,.0f} ms of PostGIS each on average; built on the fly from the "
+            f"stored parcels {self.fly_bytes / 1e3:,.0f} KB and {self.fly_ms:,.0f} ms "
+            f"({self.fly_ms / self.copy_ms if self.copy_ms else float('inf'):.1f}× the time, "
+            f"{self.fly_bytes / self.copy_bytes if self.copy_bytes else float('inf'):.1f}× the "
+            "bytes).\n"
+        )
+
+
+def low_zoom_tiles(
+    database_url: str, *, zoom: int = 8, seed: int = 7, per_scenario: int = 60
+) -> LowZoomTiles:
+    """Mean bytes and PostGIS time of the scenario's tiles at ``zoom``, both ways.
+
+    The time is EXPLAIN ANALYZE's execution time (without per-node timing), after one
+    build of each tile to warm the cache, so both sides read from memory.
+    """
+    engine = make_engine(database_url)
+    zones = catalog.MATERIAL_ZONES
+    try:
+        addresses = sorted(
+            {TMS.tile(x, y, zoom) for _, x, y in _sample_points(engine, per_scenario, seed)},
+            key=lambda t: (t.x, t.y),
+        )
+        sides: dict[bool, tuple[list[int], list[float]]] = {True: ([], []), False: ([], [])}
+        for t in addresses:
+            address = tiles.Tile(t.z, t.x, t.y)
+            for generalised, (sizes, times) in sides.items():
+                with engine.connect() as conn:
+                    built = tiles.tile(conn, [zones], address, generalised=generalised)
+                    sizes.append(len(built.data))
+                statement = tiles.tile_statement([zones], address, generalised=generalised)
+                sql = _literal_sql(engine, statement)
+                with engine.connect() as conn:
+                    plan = conn.execute(
+                        sa.text(f"EXPLAIN (ANALYZE, TIMING OFF, FORMAT JSON) {sql}")
+                    ).scalar_one()
+                times.append(float(plan[0]["Execution Time"]))
+    finally:
+        engine.dispose()
+
+    def mean(values: Sequence[float]) -> float:
+        return sum(values) / len(values) if values else 0.0
+
+    return LowZoomTiles(
+        zoom,
+        len(addresses),
+        mean(sides[True][0]),
+        mean(sides[True][1]),
+        mean(sides[False][0]),
+        mean(sides[False][1]),
+    )
+
+
 def markdown(results: Sequence[Result], title: str) -> str:
     """The results as a markdown table (with tipg's columns when it was compared)."""
     with_tipg = any(r.tipg is not None for r in results)
@@ -676,6 +745,8 @@ def main() -> None:
     gpkg = export_memory(url, fmt="gpkg")
     etags = check_tile_etags(url)
     print(etags.line(), end="")
+    low_zoom = low_zoom_tiles(url)
+    print(low_zoom.line(), end="")
     stamp = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
     text = markdown(
         results,
@@ -692,6 +763,8 @@ def main() -> None:
     )
     text += etags.line()
     text += "".join(m.line() for m in workers_memory)
+
+    text += low_zoom.line()
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(text, encoding="utf-8")
     print(text)

@@ -6,6 +6,14 @@ tiles whose content it changes. That holds only because the bytes are determinis
 every layer takes its features in id order (``ST_AsMVT(... ORDER BY id)``), whatever plan
 PostgreSQL picks (parallel scans hand rows over in a different order each time), and the
 per-layer cap keeps the lowest ids (see ``CAP_RULE``).
+
+Low zooms stay light (``LOW_ZOOM_RULE``): a zoom-8 tile of the national material zones
+held 14,000 parcels, 2 MB, and PostGIS spent most of a second transforming and
+simplifying every parcel for it. Up to ``GENERALISED_MAX_ZOOM`` lines and polygons come
+from ``tile_generalised``, a copy already in Web Mercator and simplified at zoom 9, kept
+in step by triggers (migration 0012b); features smaller than a screen pixel are left out,
+and without a ``properties`` choice a layer carries only its code lists. Both rules are
+written in the tileset documents and TileJSON (``description``).
 """
 
 from __future__ import annotations
@@ -21,6 +29,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.sql.elements import ColumnElement
 
 from geo.kernel.crs import SRID_STORAGE
+from geo.store import models
 from geo.store.catalog import Collection
 
 TMS_ID = "WebMercatorQuad"
@@ -31,7 +40,8 @@ MAX_ZOOM = 22
 MAX_FEATURES_PER_LAYER = 20_000
 # The version of what ``tile()`` encodes: part of every tile-cache key (geo/query/tile_cache.py),
 # so changing how tiles are built (the SQL, generalised geometry) never serves old bytes.
-TILE_FORMAT = 1
+# 2: low zooms from the generalised copy (issue 17).
+TILE_FORMAT = 2
 # What a capped layer keeps, for the tileset documents and TileJSON. The lowest ids: the
 # index finds the tile's candidates and a top-N sort on the id is cheap, the choice is the
 # same on every worker and plan, and a new feature never displaces a kept one (ids only
@@ -46,6 +56,31 @@ CAP_RULE = (
 _WEB_MERCATOR = 3857
 # Earth's circumference in Web Mercator metres.
 _WORLD_M = 40_075_016.685578488
+# Up to this zoom, lines and polygons come from the generalised copy (tile_generalised,
+# migration 0012b), simplified once to half a pixel of a zoom-9 tile; deeper zooms need
+# finer detail than the copy keeps.
+GENERALISED_MAX_ZOOM = 9
+GENERALISED_TOLERANCE = _WORLD_M / 2**GENERALISED_MAX_ZOOM / EXTENT / 2
+# The feature tables the copy holds (villages and route stops are points).
+GENERALISED_TABLES = frozenset(
+    {"material_zone", "tourism_route", "admin_unit", "road_edge", "reference_feature"}
+)
+LOW_ZOOM_RULE = (
+    f"At zoom levels up to {GENERALISED_MAX_ZOOM}, lines and polygons come from a copy "
+    "kept in Web Mercator and simplified to half a pixel of a zoom-"
+    f"{GENERALISED_MAX_ZOOM} tile (about {GENERALISED_TOLERANCE:.1f} m), and a line or "
+    "polygon whose bounding box is smaller than one pixel of a 256-pixel tile at that zoom "
+    "(611 m at zoom 8, 306 m at zoom 9) is left out, as tippecanoe does: it could not be "
+    "seen. The per-layer cap counts the features that remain. Unless the request names "
+    "its properties, such a layer carries only its code-list properties (what a map "
+    "colours by: material, status…); the others are on each feature's page."
+)
+_GENERALISED = models.table_of(models.TileGeneralised)
+
+
+def tileset_description(cap: int) -> str:
+    """What a tile of this server holds and leaves out, for tilesets and TileJSON."""
+    return f"{CAP_RULE.format(cap=cap)} {LOW_ZOOM_RULE}"
 
 
 @dataclass(frozen=True)
@@ -66,7 +101,7 @@ class TileBytes:
 
 
 def _mvt_layer(
-    collection: Collection, properties: Sequence[str] | None, cap: int
+    collection: Collection, properties: Sequence[str] | None, cap: int, low_zoom: int | None
 ) -> sa.Select[Any]:
     table = collection.table
     envelope = sa.func.ST_TileEnvelope(
@@ -74,16 +109,25 @@ def _mvt_layer(
         sa.bindparam("x", type_=sa.Integer),
         sa.bindparam("y", type_=sa.Integer),
     )
+    tolerance = sa.bindparam("tolerance", type_=sa.Double)
+    names = [p.name for p in collection.props if p.type not in {"object"}]
+    low = low_zoom is not None and table.name in GENERALISED_TABLES
+    if properties is not None:
+        chosen = [n for n in properties if n in names]
+    elif low:
+        chosen = [p.name for p in collection.props if p.enum is not None]  # LOW_ZOOM_RULE
+    else:
+        chosen = names
+    columns = [_mvt_value(collection, name).label(name) for name in chosen]
+    if low_zoom is not None and low:
+        rows = _generalised_rows(collection, envelope, columns, cap, low_zoom)
+        return _aggregate(collection, rows)
     geom_3857: ColumnElement[Any] = sa.func.ST_Transform(table.c.geom, _WEB_MERCATOR)
     if collection.geometry_type not in {"Point"}:
         # Detail finer than half a tile pixel cannot show: drop it before encoding. Plain
         # Douglas-Peucker: the topology-preserving variant took twice as long for the same
         # tile, and ST_AsMVTGeom repairs what snapping to the tile grid breaks anyway.
-        tolerance = sa.bindparam("tolerance", type_=sa.Double)
         geom_3857 = sa.func.ST_Simplify(geom_3857, tolerance)
-    names = [p.name for p in collection.props if p.type not in {"object"}]
-    chosen = names if properties is None else [n for n in properties if n in names]
-    columns = [_mvt_value(collection, name).label(name) for name in chosen]
     rows = (
         sa.select(
             sa.func.ST_AsMVTGeom(geom_3857, envelope, EXTENT, BUFFER, True).label("geom"),
@@ -99,6 +143,44 @@ def _mvt_layer(
         .limit(cap)
         .subquery("rows")
     )
+    return _aggregate(collection, rows)
+
+
+def _generalised_rows(
+    collection: Collection,
+    envelope: ColumnElement[Any],
+    columns: Sequence[ColumnElement[Any]],
+    cap: int,
+    zoom: int,
+) -> sa.Subquery:
+    # LOW_ZOOM_RULE: the copy is already in Web Mercator (its GiST index takes the tile as
+    # it is) and simplified at zoom 9; below that it is simplified again to the tile's
+    # half pixel, which costs far less than transforming the stored geometry. The size
+    # is a literal of the statement (one per zoom) so that PostgreSQL picks that zoom's
+    # partial index, which holds only the features big enough to keep.
+    table, copy = collection.table, _GENERALISED
+    min_size = models.TILE_GENERALISED_MIN_SIZE[zoom]
+    geom = sa.func.ST_Simplify(copy.c.geom, sa.bindparam("tolerance", type_=sa.Double))
+    return (
+        sa.select(
+            sa.func.ST_AsMVTGeom(geom, envelope, EXTENT, BUFFER, True).label("geom"),
+            table.c.id.label("id"),
+            *columns,
+        )
+        .select_from(copy.join(table, table.c.id == copy.c.feature_id))
+        .where(
+            copy.c.collection == table.name,
+            copy.c.geom.op("&&")(envelope),
+            copy.c.size_m >= sa.literal_column(repr(min_size), sa.Double),
+            *collection.base_filter(),
+        )
+        .order_by(table.c.id)
+        .limit(cap)
+        .subquery("rows")
+    )
+
+
+def _aggregate(collection: Collection, rows: sa.Subquery) -> sa.Select[Any]:
     # ORDER BY in the aggregate call itself: a sorted subquery only usually feeds an
     # aggregate in order, and the tile's ETag is the MD5 of these bytes.
     mvt = sa.func.ST_AsMVT(
@@ -130,13 +212,19 @@ def tile(
     *,
     properties: Sequence[str] | None = None,
     cap: int = MAX_FEATURES_PER_LAYER,
+    generalised: bool = True,
 ) -> TileBytes:
     """One tile with a layer per collection (layers without features are left out).
 
-    ``cap`` is the most features a layer holds; beyond it the lowest ids are kept.
+    ``cap`` is the most features a layer holds; beyond it the lowest ids are kept. Up to
+    ``GENERALISED_MAX_ZOOM`` lines and polygons follow ``LOW_ZOOM_RULE`` (``generalised``
+    False builds them from the stored geometries instead, for comparisons).
     """
     statement = _tile_sql(
-        tuple(collections), None if properties is None else tuple(properties), cap
+        tuple(collections),
+        None if properties is None else tuple(properties),
+        cap,
+        _low_zoom(tile_address, generalised),
     )
     data, digest = conn.execute(statement, _tile_values(tile_address)).one()
     payload = bytes(data or b"")
@@ -148,10 +236,14 @@ def tile_statement(
     tile_address: Tile,
     properties: Sequence[str] | None = None,
     cap: int = MAX_FEATURES_PER_LAYER,
+    generalised: bool = True,
 ) -> sa.Select[Any]:
     """SQL giving a tile's bytes and their MD5 in one row, with the tile's values bound."""
     statement = _tile_sql(
-        tuple(collections), None if properties is None else tuple(properties), cap
+        tuple(collections),
+        None if properties is None else tuple(properties),
+        cap,
+        _low_zoom(tile_address, generalised),
     )
     return statement.params(_tile_values(tile_address))
 
@@ -159,16 +251,30 @@ def tile_statement(
 def _tile_values(tile_address: Tile) -> dict[str, Any]:
     # Half a pixel of the tile, in metres: finer detail cannot show.
     pixel_m = _WORLD_M / 2**tile_address.z / EXTENT
-    return {"z": tile_address.z, "x": tile_address.x, "y": tile_address.y, "tolerance": pixel_m / 2}
+    return {
+        "z": tile_address.z,
+        "x": tile_address.x,
+        "y": tile_address.y,
+        "tolerance": pixel_m / 2,
+    }
+
+
+def _low_zoom(tile_address: Tile, generalised: bool) -> int | None:
+    # The zoom whose LOW_ZOOM_RULE applies, or None for a tile built from the stored rows.
+    return tile_address.z if generalised and tile_address.z <= GENERALISED_MAX_ZOOM else None
 
 
 @functools.lru_cache(maxsize=256)
 def _tile_sql(
-    collections: tuple[Collection, ...], properties: tuple[str, ...] | None, cap: int
+    collections: tuple[Collection, ...],
+    properties: tuple[str, ...] | None,
+    cap: int,
+    low_zoom: int | None,
 ) -> sa.Select[Any]:
-    # Built once per layer set, with the tile address as parameters: building the
-    # statement cost more than PostGIS's answer for a small tile.
-    parts = [_mvt_layer(c, properties, cap).scalar_subquery() for c in collections]
+    # Built once per layer set (and per zoom up to GENERALISED_MAX_ZOOM), with the tile
+    # address as parameters: building the statement cost more than PostGIS's answer for a
+    # small tile.
+    parts = [_mvt_layer(c, properties, cap, low_zoom).scalar_subquery() for c in collections]
     combined: ColumnElement[Any] = parts[0]
     for part in parts[1:]:
         combined = combined.op("||")(part)
@@ -271,7 +377,7 @@ def tilejson(
     return {
         "tilejson": "3.0.0",
         "name": name,
-        "description": CAP_RULE.format(cap=cap),
+        "description": tileset_description(cap),
         "scheme": "xyz",
         "tiles": [tiles_url],
         "minzoom": 0,

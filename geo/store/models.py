@@ -8,6 +8,7 @@ VARCHAR columns with CHECK constraints (easier to extend than PostgreSQL enum ty
 from __future__ import annotations
 
 import datetime as dt
+import math
 from enum import StrEnum
 from typing import Any
 
@@ -665,6 +666,49 @@ class CatalogVersion(Base):
 
     id: Mapped[int] = mapped_column(sa.Integer, primary_key=True, autoincrement=False)
     version: Mapped[int] = mapped_column(sa.BigInteger)
+
+
+# The zooms served from tile_generalised and, for each, the smallest feature (the longer
+# side of its box, in Web Mercator metres, floored to the millimetre) a tile keeps: one
+# pixel of a 256-pixel tile. A partial GiST index per zoom holds only those features, so a
+# zoom-8 tile reads the 2,800 parcels it keeps, not the 14,000 whose boxes meet it.
+TILE_GENERALISED_MIN_SIZE = {
+    z: math.floor(40_075_016.685578488 / 2**z / 256 * 1000) / 1000 for z in range(10)
+}
+
+
+class TileGeneralised(Base):
+    """Each line or polygon feature in Web Mercator, simplified for the low-zoom tiles.
+
+    Triggers of its own on the feature tables keep it in step (migration 0012b), so writes
+    made with ``psql`` are seen too; ``geo.query.tiles`` reads it at zoom 9 and below
+    instead of transforming and simplifying every feature for every tile. A feature that
+    collapses to nothing at the zoom-9 tolerance has no row.
+    """
+
+    __tablename__ = "tile_generalised"
+    __table_args__ = (
+        gist_index("tile_generalised"),
+        *(
+            sa.Index(
+                f"ix_tile_generalised_geom_z{z}",
+                "geom",
+                postgresql_using="gist",
+                postgresql_where=sa.text(f"size_m >= {size!r}"),
+            )
+            for z, size in TILE_GENERALISED_MIN_SIZE.items()
+        ),
+    )
+
+    # The feature table's name (material_zone, reference_feature…) and its row's id.
+    collection: Mapped[str] = mapped_column(sa.Text, primary_key=True)
+    feature_id: Mapped[int] = mapped_column(sa.BigInteger, primary_key=True)
+    geom: Mapped[WKBElement] = mapped_column(
+        Geometry("GEOMETRY", srid=3857, spatial_index=False), nullable=False
+    )
+    # The longer side of the geometry's box in Web Mercator metres (infinite for points,
+    # which always show): the low-zoom tiles leave out what is smaller than a pixel.
+    size_m: Mapped[float] = mapped_column(sa.Double, nullable=False)
 
 
 class ApiKey(Base):

@@ -22,7 +22,9 @@ from sqlalchemy.engine import Connection
 OWNER_ROLE = "craftmap_owner"
 APP_ROLE = "craftmap_app"
 # Tables the app role may read but never change.
-READ_ONLY_TABLES = frozenset({"feature_history", "alembic_version", "catalog_version"})
+READ_ONLY_TABLES = frozenset(
+    {"feature_history", "alembic_version", "catalog_version", "tile_generalised"}
+)
 # PostGIS is not a trusted extension: a superuser creates it before the owner migrates.
 EXTENSIONS = ("postgis", "unaccent", "pgrouting")
 

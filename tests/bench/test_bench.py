@@ -71,5 +71,9 @@ def test_generate_load_and_run_at_tiny_scale(pg_server_url: str, tmp_path: Path)
     etags = run.check_tile_etags(url)
     assert etags.ok and etags.features > 0, etags.line()
     assert len(etags.etags) == 8 and etags.revalidated == [304] * 8
+    # Issue 17: the z8 tiles from the generalised copy beside the on-the-fly build.
+    low = run.low_zoom_tiles(url)
+    assert low.tiles > 0 and 0 <= low.copy_bytes < low.fly_bytes, low.line()
+    assert low.fly_ms > 0 and "Low-zoom tiles (z8" in low.line()
     table = run.markdown(results, "tiny")
     assert table.count("\n| ") == len(results) + 1  # a header and a row per scenario
