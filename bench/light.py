@@ -24,7 +24,7 @@ from bench import run
 from geo.store.db import make_engine
 from ops.cluster import free_port
 
-LIGHT = ("items, small bbox (zones)", "single item (villages)", "MVT z14 (zones)")
+LIGHT = ("items, small bbox (zones)", "single item (villages)", "MVT z14 cold (zones)")
 
 
 def _serve_from(source: Path | None, database_url: str, port: int) -> subprocess.Popen[bytes]:

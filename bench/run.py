@@ -699,6 +699,83 @@ def markdown(results: Sequence[Result], title: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+LIGHT_SCENARIOS = ("items, small bbox (zones)", "single item (villages)", "MVT z14 cold (zones)")
+
+
+def targets(
+    results: Sequence[Result], memory: Sequence[WorkerMemory], *, rss_limit_mb: float = 250
+) -> str:
+    """Issue 17's targets against this run's figures: one markdown line each, met or not.
+
+    Every figure is a ratio of two measures of this run (or the workers' memory after it).
+    The single-item target ("2× the rate before issue 17") needs the old code served beside
+    the new one: ``python -m bench.light --before DIR`` measures that.
+    """
+    by_name = {r.name: r for r in results}
+
+    def ratio(name: str) -> float | None:
+        found = by_name.get(name)
+        if found is None or not found.sql.rate:
+            return None
+        return found.http.rate / found.sql.rate
+
+    lines = ["| target | measured | met |", "|---|---:|---|"]
+
+    def check(label: str, value: float | None, ok: bool | None, shown: str) -> None:
+        verdict = "–" if ok is None else ("yes" if ok else "**no**")
+        lines.append(f"| {label} | {shown if value is not None else 'not measured'} | {verdict} |")
+
+    for zoom in WARM_ZOOMS:
+        value = ratio(f"MVT z{zoom} warm (zones)")
+        check(
+            f"warm z{zoom} tile ≥ 5× the floor of building it",
+            value,
+            None if value is None else value >= 5,
+            f"{value or 0:.1f}×",
+        )
+    cold8 = by_name.get("MVT z8 cold (zones)")
+    if cold8 is not None and cold8.tipg is not None and cold8.tipg.rate:
+        value = cold8.http.rate / cold8.tipg.rate
+        check("cold z8 tile ≥ tipg's rate", value, value >= 1, f"{value:.2f}× tipg")
+    for name, floor in (("items, small bbox (zones)", 0.6), ("MVT z14 cold (zones)", 0.4)):
+        value = ratio(name)
+        check(
+            f"{name} ≥ {floor:g} of the floor",
+            value,
+            None if value is None else value >= floor,
+            f"{value or 0:.2f}",
+        )
+    for name in LIGHT_SCENARIOS:
+        found = by_name.get(name)
+        value = None if found is None else tail_ratio(found.http)
+        check(
+            f"{name}: p99 ≤ 5× p50",
+            value,
+            None if value is None else value <= 5,
+            f"{value or 0:.1f}×",
+        )
+    behind = [
+        r.name for r in results if r.tipg is not None and r.tipg.rate and r.http.rate < r.tipg.rate
+    ]
+    compared = [r for r in results if r.tipg is not None]
+    if compared:
+        check(
+            "every scenario ahead of tipg",
+            float(len(behind)),
+            not behind,
+            "all ahead" if not behind else "behind: " + ", ".join(behind),
+        )
+    worst = max((max(m.rss_mb) for m in memory if m.rss_mb), default=None)
+    if worst is not None:
+        check(
+            f"worker RSS < {rss_limit_mb:g} MB after the benchmark",
+            worst,
+            worst < rss_limit_mb,
+            f"{worst:.0f} MB (largest worker)",
+        )
+    return "\n".join(lines) + "\n"
+
+
 def prepare(server_url: str, folder: Path, scale: generate.Scale) -> str:
     """A fresh database on ``server_url`` with the generated dataset loaded; its URL."""
     import uuid
@@ -765,6 +842,7 @@ def main() -> None:
     text += "".join(m.line() for m in workers_memory)
 
     text += low_zoom.line()
+    text += "\nIssue 17's targets in this run:\n\n" + targets(results, workers_memory)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(text, encoding="utf-8")
     print(text)

@@ -77,3 +77,25 @@ def test_generate_load_and_run_at_tiny_scale(pg_server_url: str, tmp_path: Path)
     assert low.fly_ms > 0 and "Low-zoom tiles (z8" in low.line()
     table = run.markdown(results, "tiny")
     assert table.count("\n| ") == len(results) + 1  # a header and a row per scenario
+
+
+def test_the_targets_table_says_which_target_a_run_missed() -> None:
+    # Hand-made figures: a warm tile at 60× its floor, a cold z8 tile at 1.2× tipg, single
+    # items with p99 8× p50 and a worker at 260 MB: the last two are missed.
+    def measure(rate: float, p50: float = 10, p99: float = 30) -> run.Measure:
+        return run.Measure(requests=int(rate * 10), seconds=10, p50_ms=p50, p99_ms=p99)
+
+    results = [
+        run.Result("MVT z8 warm (zones)", measure(300), measure(5)),
+        run.Result("MVT z8 cold (zones)", measure(6), measure(5), measure(5)),
+        run.Result("single item (villages)", measure(1000, 10, 80), measure(20000)),
+    ]
+    table = run.targets(results, [run.WorkerMemory([200, 260], [300, 300])])
+    rows = {line.split(" | ")[0].lstrip("| "): line for line in table.splitlines()[2:]}
+    assert rows["warm z8 tile ≥ 5× the floor of building it"].endswith("| 60.0× | yes |")
+    assert rows["cold z8 tile ≥ tipg's rate"].endswith("| 1.20× tipg | yes |")
+    assert rows["single item (villages): p99 ≤ 5× p50"].endswith("| 8.0× | **no** |")
+    assert rows["worker RSS < 250 MB after the benchmark"].endswith(
+        "| 260 MB (largest worker) | **no** |"
+    )
+    assert rows["warm z12 tile ≥ 5× the floor of building it"].endswith("| not measured | – |")
