@@ -168,7 +168,7 @@ def create_app(
     # (light, issue 17) Innermost: the hottest GETs skip only FastAPI's router (api/hot.py).
     app.add_middleware(
         HotReads,
-        routes=items_read.HOT_ROUTES if settings.hot_reads else (),
+        routes=(*items_read.HOT_ROUTES, *tiles.HOT_ROUTES) if settings.hot_reads else (),
         threads=settings.hot_read_threads,
     )
     # Middleware added last runs first: the log sees the compressed response's status.
