@@ -45,7 +45,6 @@ from typing import Any
 
 import pyarrow as pa  # type: ignore[import-untyped]
 import pyarrow.parquet as pq  # type: ignore[import-untyped]
-import pyogrio  # type: ignore[import-untyped]
 import sqlalchemy as sa
 from pyproj import CRS
 from sqlalchemy.engine import Connection
@@ -269,6 +268,8 @@ def export(
         _write_parquet(batches, schema, collection, crs, path)
     else:
         options, geometry_type = _gdal_options(fmt, collection, flavour)
+        import pyogrio  # type: ignore[import-untyped]  # GDAL+geopandas: only on export, not in every worker
+
         pyogrio.write_arrow(
             pa.RecordBatchReader.from_batches(schema, batches),
             str(path),
@@ -545,6 +546,8 @@ def _write_shapefile(
         )
         statement = features.selection_statement(collection, part_query, [c.sql for c in columns])
         counter = _Counter()
+        import pyogrio  # GDAL+geopandas: only on export, not in every worker
+
         pyogrio.write_arrow(
             pa.RecordBatchReader.from_batches(
                 schema, counter.count(_batches(conn, statement, columns))
