@@ -1,7 +1,7 @@
 """Worker memory (issue 17): the heavy libraries must not load with the app.
 
-Each of these costs 20–200 MB of RSS per worker (measured in
-test-artifacts/issue17/memory/imports.md); the light paths never use them.
+Each of these costs 20–200 MB of RSS per worker (README, "Worker memory"); the light
+paths never use them.
 """
 
 from __future__ import annotations
