@@ -15,14 +15,15 @@ from tests.api.test_write import ZONE
 
 # CHECK, UNIQUE, PRIMARY KEY and FOREIGN KEY constraints of craftmap's own tables (the
 # tables of extensions, such as PostGIS's spatial_ref_sys, are not ours to word; nor are
-# the bookkeeping tables no request writes: rate-limit counters and the catalog version).
+# the bookkeeping tables whose keys no request can break: rate-limit counters, the catalog
+# version, and the tile cache, which fills with ON CONFLICT DO NOTHING).
 OWN_CONSTRAINTS = """
 SELECT c.conname, c.contype, t.relname
 FROM pg_constraint c
 JOIN pg_class t ON t.oid = c.conrelid
 JOIN pg_namespace n ON n.oid = t.relnamespace
 WHERE n.nspname = 'public' AND c.contype IN ('c', 'u', 'p', 'f')
-  AND t.relname NOT IN ('alembic_version', 'rate_limit', 'catalog_version')
+  AND t.relname NOT IN ('alembic_version', 'rate_limit', 'catalog_version', 'tile_cache')
   AND NOT EXISTS (
       SELECT 1 FROM pg_depend d
       WHERE d.classid = 'pg_class'::regclass AND d.objid = t.oid AND d.deptype = 'e'

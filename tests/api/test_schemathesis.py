@@ -292,7 +292,9 @@ def test_reference_layer_filters_on_its_server_kept_properties(
 def test_tiles_carry_a_reference_layer_list(served: tuple[LiveServer, str], path: str) -> None:
     # Found by the schemathesis run: a list under a reference feature's key is JSON text,
     # not a PostgreSQL array, and array_to_string on it made every combined tile a 500.
-    answer = served[0].request(path)
+    # At zoom 0 a layer carries only its code lists unless the request names its
+    # properties (LOW_ZOOM_RULE, issue 17): name the list.
+    answer = served[0].request(f"{path}?properties=tags")
     assert answer.status == 200, answer.body
     assert answer.headers["content-type"] == "application/vnd.mapbox-vector-tile"
     assert "di tích".encode() in answer.body
