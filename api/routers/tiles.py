@@ -39,11 +39,15 @@ def _tile_response(
     x: str,
     properties: str | None,
     cap: int,
+    *,
+    cached: bool = False,
 ) -> Response:
+    """The tile's answer: built by PostGIS, or through the tile cache when ``cached``."""
     reject_unknown_params(request, ("properties",))
     address = params.parse_tile(z, y, x)
     names = params.parse_tile_properties(properties, chosen)
-    encoded = tiles.tile(conn, chosen, address, properties=names, cap=cap)
+    make = tile_cache.cached_tile if cached else tiles.tile
+    encoded = make(conn, chosen, address, properties=names, cap=cap)
     return _encoded_response(request, encoded)
 
 
@@ -69,23 +73,6 @@ def _cache_used(request: Request, settings: ApiSettings, z: str) -> bool:
 def _tile_connection(request: Request) -> contextlib.AbstractContextManager[Connection]:
     engine: Engine | None = request.app.state.tile_engine
     return (engine or get_engine(request)).connect()
-
-
-def _cached_response(
-    request: Request,
-    conn: Connection,
-    chosen: list[catalog.Collection],
-    z: str,
-    y: str,
-    x: str,
-    properties: str | None,
-    cap: int,
-) -> Response:
-    reject_unknown_params(request, ("properties",))
-    address = params.parse_tile(z, y, x)
-    names = params.parse_tile_properties(properties, chosen)
-    encoded = tile_cache.cached_tile(conn, chosen, address, properties=names, cap=cap)
-    return _encoded_response(request, encoded)
 
 
 COLLECTION_TILE_PATH = (
@@ -114,7 +101,7 @@ def collection_tile(
     if _cache_used(request, settings, tile_matrix):
         with _tile_connection(request) as conn:
             found = catalog.get_collection(conn, collection_id)
-            return _cached_response(
+            return _tile_response(
                 request,
                 conn,
                 [found],
@@ -123,6 +110,7 @@ def collection_tile(
                 tile_col,
                 properties,
                 settings.tile_max_features,
+                cached=True,
             )
     with read_connection(request) as conn:
         found = catalog.get_collection(conn, collection_id)
@@ -157,7 +145,7 @@ def combined_tile(
     if _cache_used(request, settings, tile_matrix):
         with _tile_connection(request) as conn:
             chosen = catalog.list_collections(conn)
-            return _cached_response(
+            return _tile_response(
                 request,
                 conn,
                 chosen,
@@ -166,6 +154,7 @@ def combined_tile(
                 tile_col,
                 properties,
                 settings.tile_max_features,
+                cached=True,
             )
     with read_connection(request) as conn:
         chosen = catalog.list_collections(conn)
