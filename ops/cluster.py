@@ -196,36 +196,10 @@ class LocalCluster:
     # -- running programs as the right account ---------------------------------------------
     @staticmethod
     def _service_user() -> str | None:
-        """The account the server runs as: ``postgres`` when we are root, else ourselves."""
-        if os.geteuid() != 0:
-            return None
-        try:
-            pwd.getpwnam(SERVICE_ACCOUNT)
-        except KeyError as exc:
-            raise MissingSoftware(
-                "craftmap runs as root, and PostgreSQL refuses to run as root; the "
-                f"unprivileged '{SERVICE_ACCOUNT}' account is missing. Install it with: "
-                f"apt-get install {APT_POSTGRESQL}"
-            ) from exc
-        return SERVICE_ACCOUNT
+        return service_user()
 
     def _run(self, args: list[str], *, check: bool = True) -> subprocess.CompletedProcess[str]:
-        user = self._service_user()
-        result = subprocess.run(
-            args,
-            capture_output=True,
-            text=True,
-            user=user,
-            group=user,
-            cwd="/",
-            env={**os.environ, "LC_ALL": "C.UTF-8", "LANG": "C.UTF-8"},
-        )
-        if check and result.returncode != 0:
-            raise ClusterError(
-                f"{Path(args[0]).name} failed ({result.returncode}): "
-                f"{(result.stderr or result.stdout).strip()[-2000:]}"
-            )
-        return result
+        return run_as_service(args, check=check)
 
     def _cluster_dir_for_new_cluster(self) -> Path:
         """Folder for data and log; the service account must be able to reach it."""
@@ -456,3 +430,41 @@ class LocalCluster:
                 if attempt == attempts - 1:
                     raise
                 time.sleep(0.1)
+
+
+# -- running programs as the right account (the cluster, replicas) ------------------------------
+def service_user() -> str | None:
+    """The account the server runs as: ``postgres`` when we are root, else ourselves."""
+    if os.geteuid() != 0:
+        return None
+    try:
+        pwd.getpwnam(SERVICE_ACCOUNT)
+    except KeyError as exc:
+        raise MissingSoftware(
+            "craftmap runs as root, and PostgreSQL refuses to run as root; the "
+            f"unprivileged '{SERVICE_ACCOUNT}' account is missing. Install it with: "
+            f"apt-get install {APT_POSTGRESQL}"
+        ) from exc
+    return SERVICE_ACCOUNT
+
+
+def run_as_service(
+    args: list[str], *, check: bool = True, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run a PostgreSQL program as the service account; ``ClusterError`` when it fails."""
+    user = service_user()
+    result = subprocess.run(
+        args,
+        capture_output=True,
+        text=True,
+        user=user,
+        group=user,
+        cwd="/",
+        env={**os.environ, "LC_ALL": "C.UTF-8", "LANG": "C.UTF-8", **(env or {})},
+    )
+    if check and result.returncode != 0:
+        raise ClusterError(
+            f"{Path(args[0]).name} failed ({result.returncode}): "
+            f"{(result.stderr or result.stdout).strip()[-2000:]}"
+        )
+    return result

@@ -14,7 +14,6 @@ import contextlib
 import os
 import pwd
 import shutil
-import subprocess
 import tempfile
 import time
 from dataclasses import dataclass
@@ -24,7 +23,7 @@ import psycopg
 import sqlalchemy as sa
 
 from geo.kernel.errors import ClusterError
-from ops.cluster import SERVICE_ACCOUNT, find_pg_binaries, free_port
+from ops.cluster import find_pg_binaries, free_port, run_as_service, service_user
 
 _HBA_LINE = "host replication all 127.0.0.1/32 scram-sha-256"
 
@@ -32,32 +31,6 @@ _HBA_LINE = "host replication all 127.0.0.1/32 scram-sha-256"
 def _conninfo(url: str, **overrides: object) -> str:
     parsed = sa.engine.make_url(url).set(drivername="postgresql", **overrides)  # type: ignore[arg-type]
     return parsed.render_as_string(hide_password=False)
-
-
-def _service_user() -> str | None:
-    """PostgreSQL refuses to run as root: then its files belong to ``postgres``."""
-    if os.geteuid() != 0:
-        return None
-    pwd.getpwnam(SERVICE_ACCOUNT)
-    return SERVICE_ACCOUNT
-
-
-def _run(args: list[str], *, env: dict[str, str] | None = None) -> None:
-    user = _service_user()
-    result = subprocess.run(
-        args,
-        capture_output=True,
-        text=True,
-        user=user,
-        group=user,
-        cwd="/",
-        env={**os.environ, "LC_ALL": "C.UTF-8", "LANG": "C.UTF-8", **(env or {})},
-    )
-    if result.returncode != 0:
-        raise ClusterError(
-            f"{Path(args[0]).name} failed ({result.returncode}): "
-            f"{(result.stderr or result.stdout).strip()[-2000:]}"
-        )
 
 
 def allow_replication(primary_url: str) -> None:
@@ -101,7 +74,7 @@ class StreamingReplica:
 
     def _pg_ctl(self, *args: str) -> None:
         binaries = find_pg_binaries(self.pg_bindir)
-        _run([binaries.program("pg_ctl"), *args, "-D", str(self.data_dir)])
+        run_as_service([binaries.program("pg_ctl"), *args, "-D", str(self.data_dir)])
 
     def start(self, *, timeout_s: int = 120) -> None:
         """Start the standby and wait until it accepts read-only connections."""
@@ -167,14 +140,14 @@ def start_replica(
     allow_replication(primary_url)
     binaries = find_pg_binaries(pg_bindir)
     folder = Path(tempfile.mkdtemp(prefix="craftmap-replica-"))
-    user = _service_user()
+    user = service_user()
     if user is not None:
         entry = pwd.getpwnam(user)
         os.chown(folder, entry.pw_uid, entry.pw_gid)
     primary = sa.engine.make_url(primary_url)
     replica = StreamingReplica(folder, free_port(), primary_url, pg_bindir)
     try:
-        _run(
+        run_as_service(
             [
                 binaries.program("pg_basebackup"),
                 "-h",
