@@ -13,11 +13,7 @@ from __future__ import annotations
 import argparse
 import os
 import signal
-import subprocess
-import sys
 import tempfile
-import time
-import urllib.request
 from pathlib import Path
 
 from bench import run
@@ -25,34 +21,6 @@ from geo.store.db import make_engine
 from ops.cluster import free_port
 
 LIGHT = ("items, small bbox (zones)", "single item (villages)", "MVT z14 cold (zones)")
-
-
-def _serve_from(source: Path | None, database_url: str, port: int) -> subprocess.Popen[bytes]:
-    """``craftmap serve --workers 2`` of ``source`` (None: this checkout)."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CRAFTMAP_")}
-    env["DATABASE_URL"] = database_url
-    command = [run.CRAFTMAP]
-    if source is not None:
-        # The source tree first on the path, for the server and the workers it spawns.
-        env["PYTHONPATH"] = str(source)
-        command = [sys.executable, "-c", "from api.cli import app; app()"]
-    server = subprocess.Popen(
-        [*command, "serve", "--port", str(port), "--workers", "2"],
-        env=env,
-        cwd=source,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/ready", timeout=2):
-                return server
-        except OSError:
-            time.sleep(0.5)
-    os.killpg(server.pid, signal.SIGTERM)
-    raise RuntimeError("the server did not become ready")
 
 
 def main() -> None:
@@ -72,7 +40,10 @@ def main() -> None:
     engine = make_engine(args.url, pool_size=run.CONNECTIONS)
     sides = {"before": args.before.resolve(), "after": None}
     ports = {name: free_port() for name in sides}
-    servers = {name: _serve_from(src, args.url, ports[name]) for name, src in sides.items()}
+    servers = {
+        name: run._serve(args.url, ports[name], 2, source=src)  # noqa: SLF001
+        for name, src in sides.items()
+    }
     bases = {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}
     measured: dict[tuple[str, str], list[run.Measure]] = {}
     floors: dict[str, run.Measure] = {}

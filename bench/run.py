@@ -281,26 +281,38 @@ def _tool(name: str) -> str:
 
 
 def _serve(
-    database_url: str, port: int, workers: int, settings: dict[str, str] | None = None
+    database_url: str,
+    port: int,
+    workers: int,
+    settings: dict[str, str] | None = None,
+    *,
+    source: Path | None = None,
 ) -> subprocess.Popen[bytes]:
+    """``craftmap serve`` on ``port``, ready; ``source``: another code tree to serve."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("CRAFTMAP_")}
     env["DATABASE_URL"] = database_url
     env.update(settings or {})
+    command = [CRAFTMAP]
+    if source is not None:
+        # The source tree first on the path, for the server and the workers it spawns.
+        env["PYTHONPATH"] = str(source)
+        command = [sys.executable, "-c", "from api.cli import app; app()"]
     server = subprocess.Popen(
-        [CRAFTMAP, "serve", "--port", str(port), "--workers", str(workers)],
+        [*command, "serve", "--port", str(port), "--workers", str(workers)],
         env=env,
+        cwd=source,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         start_new_session=True,
     )
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         try:
             with urllib.request.urlopen(f"http://127.0.0.1:{port}/ready", timeout=2):
                 return server
         except OSError:
             time.sleep(0.3)
-    server.kill()
+    os.killpg(server.pid, signal.SIGTERM)
     raise RuntimeError("craftmap did not become ready")
 
 
