@@ -490,15 +490,22 @@ class EditorPanel(MacroElement):
           keyInput.value = sessionStorage.getItem('craftmap-key') || '';
           var message = form.querySelector('.cm-message');
           var access = Promise.resolve();
+          var accessTurn = 0;
           // What the key may write decides which layers get edit handles (none without one).
           async function applyAccess() {
+            // data-writable is absent while a key is checked, so nothing reads the last
+            // key's answer; a slower answer for an older key is dropped.
+            var turn = ++accessTurn;
+            delete form.dataset.writable;
             var writable = [];
             var key = keyInput.value;
             if (key) {
               var response = await fetch(apiRoot + '/maps/edit/access',
                 {headers: {'Authorization': 'Bearer ' + key, 'Accept': 'application/json'}});
+              if (turn !== accessTurn) return;
               if (response.status === 401) show('cm-error', text.unauthorized);
               else if (response.ok) writable = (await response.json()).writable;
+              if (turn !== accessTurn) return;
             }
             Object.keys(sets).forEach(function(collection) {
               var may = writable.indexOf(collection) >= 0;

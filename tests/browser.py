@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import shutil
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, Playwright, sync_playwright
+from playwright.sync_api import Browser, Page, Playwright, sync_playwright
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 # Screenshots and PDFs the browser tests leave for a human to look at.
@@ -17,6 +19,24 @@ ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 needs_chromium = pytest.mark.skipif(
     not Path(CHROMIUM).exists(), reason="Debian's chromium is missing: apt-get install chromium"
 )
+
+
+def poll_until(page: Page, predicate: str, arg: Any = None, timeout: float = 30_000) -> Any:
+    """Poll ``predicate`` (a JavaScript function) until it is truthy; its value.
+
+    ``page.wait_for_function`` compiles its predicate inside the page once it has to poll,
+    and the pages' CSP forbids eval: a wait that was not true at once failed with an
+    EvalError. ``page.evaluate`` goes through the DevTools protocol, which CSP does not
+    govern.
+    """
+    deadline = time.monotonic() + timeout / 1000
+    while True:
+        value = page.evaluate(predicate, arg)
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not true after {timeout:.0f} ms: {predicate}")
+        page.wait_for_timeout(50)
 
 
 def _launch(playwright: Playwright) -> Browser:

@@ -19,7 +19,7 @@ from playwright.sync_api import Browser, Page
 from api.settings import ApiSettings
 from geo.kernel.text import number
 from maps import assets
-from tests.browser import ARTIFACTS, needs_chromium
+from tests.browser import ARTIFACTS, needs_chromium, poll_until
 from tests.conftest import demo_database
 from tests.factories import make_key, make_village
 from tests.live import LiveServer, live_server
@@ -67,7 +67,7 @@ def _open(
     field = page.locator("#cm-editor input[name=api_key]")
     field.fill(key)
     field.dispatch_event("change")
-    page.wait_for_function("document.getElementById('cm-editor').dataset.writable !== undefined")
+    poll_until(page, "() => document.getElementById('cm-editor').dataset.writable !== undefined")
     return opened
 
 

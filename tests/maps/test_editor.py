@@ -15,7 +15,7 @@ from playwright.sync_api import Browser, Page
 
 from api.settings import ApiSettings
 from maps import assets
-from tests.browser import ARTIFACTS, needs_chromium
+from tests.browser import ARTIFACTS, needs_chromium, poll_until
 from tests.conftest import demo_database
 from tests.factories import make_key
 from tests.live import LiveServer, live_server
@@ -103,8 +103,8 @@ def _open(page: Page, live: LiveServer, key: str | None = None, query: str = "")
         field = page.locator("#cm-editor input[name=api_key]")
         field.fill(key)
         field.dispatch_event("change")
-        page.wait_for_function(
-            "document.getElementById('cm-editor').dataset.writable !== undefined"
+        poll_until(
+            page, "() => document.getElementById('cm-editor').dataset.writable !== undefined"
         )
         page.wait_for_load_state("networkidle")
 
@@ -448,3 +448,33 @@ def test_a_planner_reshapes_a_zone(live: LiveServer, opened: Opened, keys: dict[
     assert zone["geometry"]["type"] == "MultiPolygon" and zone["properties"]["version"] >= 2
     page.locator("#cm-editor .cm-message.cm-ok").wait_for()
     assert opened.errors == [], opened.errors
+
+
+def test_edit_handles_wait_for_the_typed_key(
+    live: LiveServer, opened: Opened, keys: dict[str, str]
+) -> None:
+    # CI once clicked "edit" while the planner's key was still being checked: the page
+    # said the empty key's answer was current, so no zone had handles.
+    page = opened.page
+    page.goto(f"{live.url}/maps/edit", wait_until="networkidle")
+    release: list[Any] = []
+    page.route("**/maps/edit/access", lambda route: release.append(route))
+    field = page.locator("#cm-editor input[name=api_key]")
+    field.fill(keys["planner"])
+    field.dispatch_event("change")
+    page.wait_for_timeout(300)
+    assert len(release) == 1
+    assert page.evaluate("document.getElementById('cm-editor').dataset.writable") is None
+    # A viewer's key typed while the planner's answer is out: the older answer is dropped.
+    field.fill(keys["viewer"])
+    field.dispatch_event("change")
+    page.wait_for_timeout(300)
+    assert len(release) == 2
+    release[1].continue_()
+    poll_until(page, "() => document.getElementById('cm-editor').dataset.writable !== undefined")
+    release[0].continue_()
+    page.wait_for_timeout(500)
+    assert page.evaluate("document.getElementById('cm-editor').dataset.writable") == ""
+    page.locator(".leaflet-draw-edit-edit").click()
+    assert page.locator(".leaflet-editing-icon").count() == 0
+    page.unroute("**/maps/edit/access")

@@ -18,7 +18,7 @@ from playwright.sync_api import Browser, Page
 
 from api.settings import ApiSettings
 from maps import assets, styles
-from tests.browser import ARTIFACTS, needs_chromium
+from tests.browser import ARTIFACTS, needs_chromium, poll_until
 from tests.conftest import demo_database
 from tests.live import live_server
 
@@ -166,9 +166,7 @@ def test_every_village_cluster_takes_its_click_at_the_opening_zoom(
             opening,
         )
         # Back at the opening view, the clusters are the opening ones again.
-        page.wait_for_function(
-            f"n => ({_CLUSTERS})().length === n", arg=len(clusters), timeout=5000
-        )
+        poll_until(page, f"n => ({_CLUSTERS})().length === n", arg=len(clusters), timeout=5000)
         cluster = page.evaluate(_CLUSTERS)[index]
         assert cluster["n"] == clusters[index]["n"], (cluster, clusters)
         # Nothing hidden sits on top: the point under the cluster's centre is the cluster.
@@ -181,7 +179,8 @@ def test_every_village_cluster_takes_its_click_at_the_opening_zoom(
         assert on_top["cluster"] and not on_top["stop"], (cluster, on_top)
         page.mouse.click(cluster["x"], cluster["y"])
         # The click reached the cluster: it zooms in, spiderfies or opens a popup.
-        page.wait_for_function(
+        poll_until(
+            page,
             f"""z => {MAP}.getZoom() > z || document.querySelector('.leaflet-popup')
                  || (window.cmCluster && window.cmCluster._spiderfied)""",
             arg=opening[1],

@@ -21,7 +21,6 @@ import pytest
 import shapely
 import sqlalchemy as sa
 from playwright.sync_api import Browser, Page
-from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from pyproj import Geod
 
 from api.settings import ApiSettings
@@ -29,7 +28,7 @@ from geo.io import network
 from geo.kernel.vocab import RoadClass
 from geo.store.db import set_actor
 from maps import assets, edit, route_builder
-from tests.browser import ARTIFACTS, needs_chromium
+from tests.browser import ARTIFACTS, needs_chromium, poll_until
 from tests.conftest import demo_database
 from tests.factories import make_key, make_village
 from tests.live import LiveServer, live_server
@@ -137,8 +136,8 @@ def _open(
         field = page.locator("#cm-editor input[name=api_key]")
         field.fill(key)
         field.dispatch_event("change")
-        page.wait_for_function(
-            "document.getElementById('cm-editor').dataset.writable !== undefined"
+        poll_until(
+            page, "() => document.getElementById('cm-editor').dataset.writable !== undefined"
         )
     # The test's villages in view, on the free side of the panel.
     phone = (viewport or {}).get("width", 1280) < 600
@@ -175,13 +174,14 @@ def _click_village(page: Page, village_id: int) -> None:
         )
         page.mouse.click(box["x"], box["y"])
         try:
-            page.wait_for_function(
+            poll_until(
+                page,
                 "(n) => document.querySelectorAll('#cm-stops li').length > n",
                 arg=listed,
                 timeout=5_000,
             )
             return
-        except PlaywrightTimeout:
+        except AssertionError:
             continue
 
 
@@ -204,7 +204,7 @@ def _pins(page: Page) -> list[str]:
 def _settled(page: Page) -> None:
     """The preview asked after the last change has answered."""
     page.wait_for_timeout(500)
-    page.wait_for_function("() => document.getElementById('cm-editor').dataset.preview === 'done'")
+    poll_until(page, "() => document.getElementById('cm-editor').dataset.preview === 'done'")
 
 
 def _timetable(page: Page) -> list[dict[str, str]]:
@@ -338,7 +338,7 @@ def test_preview_draws_road_legs_and_timetable_and_optimise_reorders(
     assert [r["name"] for r in rows] == [NAMES[k] for k in ("A", "C", "B", "D")]
     assert [(r["arrive"], r["depart"], r["drive"]) for r in rows] == GIVEN
     page.locator("#cm-optimise").click()
-    page.wait_for_function("() => document.getElementById('cm-editor').dataset.preview === 'done'")
+    poll_until(page, "() => document.getElementById('cm-editor').dataset.preview === 'done'")
     page.wait_for_selector(".cm-saving")
     assert _names(page) == [NAMES[k] for k in ("A", "B", "C", "D")]
     assert _pins(page) == ["1", "2", "3", "4"]
@@ -382,7 +382,7 @@ def test_save_writes_the_route_its_stops_and_the_design(
     page.wait_for_selector(".cm-saving")
     _fill_route(page, "T-RB-OK")
     page.locator("#cm-editor button[type=submit]").click()
-    page.wait_for_function("() => document.getElementById('cm-editor').dataset.savedRoute")
+    poll_until(page, "() => document.getElementById('cm-editor').dataset.savedRoute")
     message = page.locator("#cm-editor .cm-message")
     assert message.inner_text() == route_builder.TEXT["saved_all"]("vi").replace(
         "{code}", "T-RB-OK"
