@@ -185,6 +185,9 @@ def backup(
                 programs.program("pg_dump"),
                 "--format=custom",
                 "--no-password",
+                # The tile cache and the rate-limit counts are UNLOGGED: derived or
+                # short-lived, rebuilt as they are used. A seeded cache can outweigh the data.
+                "--no-unlogged-table-data",
                 f"--file={partial}",
                 f"--dbname={conninfo}",
             ],

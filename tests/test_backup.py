@@ -33,12 +33,14 @@ VILLAGE = village_feature(code="T-V-BACKUP", name="Làng sao lưu", at=(105.71, 
 
 
 def snapshot(url: str) -> dict[str, Any]:
-    """Every row of every table in public (geometry as its hex EWKB), and every sequence."""
+    """Every row of every logged table in public (geometry as its hex EWKB), and every
+    sequence. The UNLOGGED tables (tile cache, rate-limit counts) are not backed up."""
     with psycopg.connect(libpq_conninfo(url)) as conn:
         tables = [
             r[0]
             for r in conn.execute(
-                "SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY 1"
+                "SELECT relname FROM pg_class WHERE relnamespace = 'public'::regnamespace"
+                " AND relkind = 'r' AND relpersistence = 'p' ORDER BY 1"
             )
         ]
         # A row cast to text spells out every column; geometry's text form is hex EWKB.
@@ -85,6 +87,11 @@ def source(
             headers={**auth, "If-Match": created.headers["etag"]},
         )
         assert patched.status_code == 200, patched.text
+        # A tile served fills the (unlogged) tile cache, which the backup leaves out.
+        tile = client.get("/collections/villages/tiles/WebMercatorQuad/8/113/203")
+        assert tile.status_code in (200, 204), tile.text
+    with psycopg.connect(libpq_conninfo(url)) as conn:
+        assert conn.execute("SELECT count(*) FROM tile_cache").fetchone()[0] > 0
     folder = tmp_path_factory.mktemp("backup")
     archive = folder / "craftmap.dump"
     # A real `craftmap backup` process; the other commands of this file run in this process
@@ -119,6 +126,9 @@ def test_round_trip_keeps_every_row_and_sequence(
         out = invoke_cli("restore", str(source["archive"]), env=_url_env(target))
         assert "Restored" in out.stdout and "migrate" not in out.stderr
         assert snapshot(target) == before
+        with psycopg.connect(libpq_conninfo(target)) as conn:
+            # The table is there (the schema is whole), its rows are not.
+            assert conn.execute("SELECT count(*) FROM tile_cache").fetchone()[0] == 0
 
         # … which works: the key authenticates, history grows, new ids do not collide.
         app = create_app(ApiSettings(), DatabaseSettings(database_url=target))
