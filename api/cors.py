@@ -30,6 +30,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.errors import problem
 from api.negotiation import HEAD_SCOPE_KEY
+from api.replicas import LSN_HEADER
 
 METHOD_ORDER = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -41,8 +42,10 @@ ALLOW_HEADERS = (
     "If-Match",
     "If-None-Match",
     "Accept-Language",
+    # Read-your-writes across origins: a portal reads a write's position and sends it back.
+    LSN_HEADER,
 )
-EXPOSE_HEADERS = ("ETag", "Location", "Content-Crs", "Retry-After", "Link")
+EXPOSE_HEADERS = ("ETag", "Location", "Content-Crs", "Retry-After", "Link", LSN_HEADER)
 # Browsers cap this (Chromium at 2 hours); 10 minutes keeps a changed setting quick to apply.
 MAX_AGE_S = 600
 

@@ -162,6 +162,7 @@ def test_preflight_lists_exactly_what_each_resource_allows(make_client: Client, 
             "If-Match",
             "If-None-Match",
             "Accept-Language",
+            "Craftmap-LSN",
         }
         assert int(headers["access-control-max-age"]) > 0
         assert "access-control-allow-credentials" not in headers
@@ -179,6 +180,7 @@ def test_requests_from_the_origin_and_from_others(make_client: Client, item: str
         "Content-Crs",
         "Retry-After",
         "Link",
+        "Craftmap-LSN",
     }
     assert "Origin" in read.headers["vary"]
     # An error answer is readable too, so the page can show the problem.
