@@ -256,6 +256,42 @@ def test_reads_keep_being_answered_when_the_replica_stops(
     replica.wait_for_catch_up()
 
 
+def _ready_replicas(server: LiveServer) -> list[dict[str, object]]:
+    status, _, body = Client(server).send("/ready", headers={})
+    assert status == 200, body[:300]
+    found: list[dict[str, object]] = json.loads(body)["read_replicas"]
+    return found
+
+
+def test_ready_reports_each_replica_and_its_lag(
+    server: LiveServer, replicas: list[StreamingReplica], urls: dict[str, str]
+) -> None:
+    replica = replicas[0]
+    village = _village(urls)
+    replica.wait_for_catch_up()
+    (caught_up,) = _ready_replicas(server)
+    # Background WAL (checkpoints) may sit between the primary's position and the replay.
+    assert caught_up["state"] == "up" and 0 <= int(str(caught_up["lag_bytes"])) < 65536
+    # A write it has not replayed: the primary is ahead by that many bytes of WAL.
+    replica.pause_replay()
+    try:
+        _rename_on_primary(urls, village, "Làng chờ bản sao")
+        (behind,) = _ready_replicas(server)
+        assert behind["state"] == "up", behind
+        assert int(str(behind["lag_bytes"])) > int(str(caught_up["lag_bytes"])), behind
+    finally:
+        replica.resume_replay()
+    replica.wait_for_catch_up()
+    # Stopped: /ready still answers 200 (the primary serves the reads) and says so.
+    replica.stop("immediate")
+    try:
+        assert _ready_replicas(server) == [{"replica": 1, "state": "down"}]
+    finally:
+        replica.start()
+    replica.wait_for_catch_up()
+    _eventually(lambda: _ready_replicas(server)[0]["state"] == "up")
+
+
 def test_reads_are_spread_over_two_replicas_and_a_down_one_is_skipped(
     replicas: list[StreamingReplica],
     urls: dict[str, str],

@@ -36,7 +36,15 @@ def ready(request: Request) -> JSONResponse:
             f"the database schema is at {current or 'nothing'}, the code needs {expected}: "
             "run 'craftmap migrate'",
         )
-    return JSONResponse({"status": "ready", "schema_revision": current})
+    answer: dict[str, object] = {"status": "ready", "schema_revision": current}
+    router = request.app.state.read_router
+    if router is not None:
+        # Ready whatever the replicas' state: the primary answers the reads they cannot.
+        try:
+            answer["read_replicas"] = router.status()
+        except DatabaseUnavailable as exc:
+            return _not_ready(request, str(exc))
+    return JSONResponse(answer)
 
 
 def _not_ready(request: Request, detail: str) -> JSONResponse:

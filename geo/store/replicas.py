@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 import sqlalchemy as sa
 from sqlalchemy import exc as sa_exc
 
+from geo.kernel.errors import DatabaseUnavailable
 from geo.store.db import Connection, Engine
 
 log = logging.getLogger("craftmap.replicas")
@@ -30,6 +31,19 @@ _LSN = re.compile(r"[0-9A-Fa-f]{1,8}/[0-9A-Fa-f]{1,8}")
 
 _PRIMARY_LSN = sa.text("SELECT pg_current_wal_insert_lsn()::text")
 _REPLAYED = sa.text("SELECT pg_last_wal_replay_lsn() >= CAST(:lsn AS pg_lsn)")
+_REPLAY_POSITION = sa.text("SELECT pg_last_wal_replay_lsn()::text")
+
+
+def lsn_bytes(lsn: str) -> int:
+    """A WAL position as a byte offset, to subtract one from another.
+
+    Examples
+    --------
+    >>> lsn_bytes("1/0") - lsn_bytes("0/FFFFFF00")
+    256
+    """
+    high, low = lsn.split("/")
+    return (int(high, 16) << 32) + int(low, 16)
 
 
 def parse_lsn(value: str | None) -> str | None:
@@ -119,6 +133,34 @@ class ReadRouter:
                 return conn
             conn.close()  # behind this client's own write: another replica, or the primary
         return self.primary.connect()
+
+    def status(self) -> list[dict[str, object]]:
+        """Each replica, numbered from 1 in the configured order: up, and how many WAL
+        bytes it has still to replay behind the primary, or down (and skipped).
+
+        For /ready: an operator sees a replica that died or lags before users notice the
+        primary carrying every read. Addresses are left out: /ready is public.
+        """
+        try:
+            primary = lsn_bytes(self.primary_lsn())
+        except sa_exc.OperationalError as exc:
+            raise DatabaseUnavailable("the database cannot be reached") from exc
+        found: list[dict[str, object]] = []
+        now = time.monotonic()
+        for number, state in enumerate(self._states, start=1):
+            if state.down_until > now:  # skipped by the reads until then: not tried here
+                found.append({"replica": number, "state": "down"})
+                continue
+            try:
+                with state.engine.connect() as conn:
+                    replayed = conn.execute(_REPLAY_POSITION).scalar()
+            except (sa_exc.OperationalError, sa_exc.InterfaceError) as exc:
+                self._mark_down(state, exc)
+                found.append({"replica": number, "state": "down"})
+                continue
+            lag = None if replayed is None else max(0, primary - lsn_bytes(str(replayed)))
+            found.append({"replica": number, "state": "up", "lag_bytes": lag})
+        return found
 
     def primary_lsn(self) -> str:
         """The primary's WAL insert position now: after a commit, at or past its record."""
