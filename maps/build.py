@@ -269,7 +269,7 @@ def search_index(data: OverviewData, settings: MapSettings) -> dict[str, Any]:
             return []
         return [
             [int(row["id"]), _text(row.get("code")), str(row["name"]), *_extent(row.geometry)]
-            for _, row in frame.iterrows()
+            for row in layers.records(frame)
             if row.geometry is not None and not row.geometry.is_empty
         ]
 
@@ -281,7 +281,7 @@ def search_index(data: OverviewData, settings: MapSettings) -> dict[str, Any]:
             str(row["name"]),
             _village_terms(row),
         ]
-        for _, row in data.villages.iterrows()
+        for row in layers.records(data.villages)
         if row.geometry is not None and not row.geometry.is_empty
     ]
     zones_url = None
@@ -297,7 +297,7 @@ def search_index(data: OverviewData, settings: MapSettings) -> dict[str, Any]:
     }
 
 
-class VillageSearch(MacroElement):
+class VillageSearch(layers.VerbatimRender):
     """One search box for villages, zones and routes that ignores diacritics.
 
     "ke che" finds Trà Đông by its other name Kẻ Chè, "banh" the villages whose craft is a
