@@ -22,11 +22,8 @@ import zipfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-import geopandas as gpd
-import pandas as pd
-import pyogrio  # type: ignore[import-untyped]
 import sqlalchemy as sa
 from lxml import etree  # type: ignore[import-untyped]
 from shapely.geometry.base import BaseGeometry
@@ -36,6 +33,10 @@ from geo.kernel.crs import SERVED_CRS, SRID_STORAGE, VIETNAM_BBOX
 from geo.kernel.errors import InvalidInput, LimitExceeded, NotFound
 from geo.kernel.text import DEFAULT_LANG, LANGS, Text
 from geo.store.db import Connection, Engine
+
+if TYPE_CHECKING:
+    import geopandas as gpd
+    import pandas as pd
 
 # Most features a package may hold; a larger area is refused before anything is read.
 MAX_FEATURES = 100_000
@@ -403,6 +404,8 @@ def _reference_specs(conn: Connection) -> list[tuple[LayerSpec, int]]:
 
 
 def _read(conn: Connection, sql: str, params: dict[str, Any]) -> gpd.GeoDataFrame:
+    import geopandas as gpd
+
     frame = gpd.read_postgis(sa.text(sql), conn, geom_col="geom", params=params)
     return frame.rename_geometry("geometry")
 
@@ -451,6 +454,9 @@ def read_layers(
 def _expand_properties(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     # A reference feature's free-form properties become columns of their own.
     import json
+
+    import geopandas as gpd
+    import pandas as pd
 
     props = pd.DataFrame([json.loads(p or "{}") for p in frame["properties"]], index=frame.index)
     props = props.drop(columns=[c for c in props.columns if c in {"id", "geometry"}])
@@ -692,6 +698,8 @@ CREATE TABLE layer_styles (
 
 
 def _readme(resolved: ResolvedArea, srid: int, layers: Sequence[PackageLayer]) -> pd.DataFrame:
+    import pandas as pd
+
     today = dt.date.today().isoformat()
     how = (
         Text("theo ranh giới (ST_Intersects)", "by boundary (ST_Intersects)")
@@ -734,6 +742,8 @@ def write_gpkg(
     srid: int,
 ) -> None:
     """One GeoPackage: a layer per collection, the README table, QGIS styles."""
+    import pyogrio  # type: ignore[import-untyped]
+
     out_path.unlink(missing_ok=True)
     readme = _readme(resolved, srid, layers)
     for i, layer in enumerate(layers):
@@ -868,6 +878,8 @@ def _style(
 
 
 def _plain(value: Any) -> str | None:
+    import pandas as pd
+
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return None
     if hasattr(value, "item"):
