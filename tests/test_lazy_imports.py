@@ -30,9 +30,11 @@ HEAVY = (
     "segno",
     "branca",
     # Lighter, but as useless to the light paths: Arrow is for file exports, Alembic for
-    # migrations (/ready reads the head revision without it).
+    # migrations (/ready reads the head revision without it), lxml for hand-outs and
+    # QGIS packages.
     "pyarrow",
     "alembic",
+    "lxml",
 )
 
 # Thanh Hóa (the demo data): the tiles hold Làng Nhồi (105.749969, 19.794250).

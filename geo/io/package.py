@@ -25,7 +25,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 import sqlalchemy as sa
-from lxml import etree  # type: ignore[import-untyped]
 from shapely.geometry.base import BaseGeometry
 
 from geo.kernel import vocab
@@ -33,6 +32,9 @@ from geo.kernel.crs import SERVED_CRS, SRID_STORAGE, VIETNAM_BBOX
 from geo.kernel.errors import InvalidInput, LimitExceeded, NotFound
 from geo.kernel.text import DEFAULT_LANG, LANGS, Text
 from geo.store.db import Connection, Engine
+
+if TYPE_CHECKING:
+    from lxml import etree  # type: ignore[import-untyped]
 
 if TYPE_CHECKING:
     import geopandas as gpd
@@ -480,12 +482,16 @@ def _rgba(colour: str, alpha: float = 1.0) -> str:
 
 
 def _options(parent: etree._Element, values: dict[str, str]) -> None:
+    from lxml import etree
+
     mapping = etree.SubElement(parent, "Option", type="Map")
     for key, value in values.items():
         etree.SubElement(mapping, "Option", name=key, type="QString", value=value)
 
 
 def _data_defined(parent: etree._Element, expressions: dict[str, str]) -> None:
+    from lxml import etree
+
     box = etree.SubElement(parent, "data_defined_properties")
     root = etree.SubElement(box, "Option", type="Map")
     etree.SubElement(root, "Option", name="name", type="QString", value="")
@@ -508,6 +514,8 @@ def _symbol(
     fill_opacity: float = 0.45,
     outline_only: bool = False,
 ) -> None:
+    from lxml import etree
+
     kind = {"Point": "marker", "MultiPolygon": "fill"}.get(geometry, "line")
     symbol = etree.SubElement(
         parent, "symbol", type=kind, name=name, alpha="1", clip_to_extent="1", force_rhr="0"
@@ -568,6 +576,8 @@ def _symbol(
 def _labels(
     root: etree._Element, field_name: str, *, size: str = "9", over_point: bool = False
 ) -> None:
+    from lxml import etree
+
     labeling = etree.SubElement(root, "labeling", type="simple")
     settings = etree.SubElement(labeling, "settings", calloutType="simple")
     etree.SubElement(
@@ -612,6 +622,8 @@ _GEOMETRY_CODE = {"Point": "0", "LineString": "1", "MultiLineString": "1", "Mult
 
 def qml(spec: LayerSpec, palette: Palette, lang: str = DEFAULT_LANG) -> str:
     """The QGIS style (QML) of one layer: categorized by the theme's code, labelled by name."""
+    from lxml import etree
+
     root = etree.Element("qgis", version="3.22.16", styleCategories="Symbology|Labeling")
     theme: Themed | None = getattr(palette, spec.theme) if spec.theme else None
     if theme is not None:
@@ -815,6 +827,8 @@ def _kml_colour(colour: str, alpha: float = 1.0) -> str:
 
 
 def _k(parent: etree._Element, tag: str, text: str | None = None, **attrs: str) -> etree._Element:
+    from lxml import etree
+
     element = etree.SubElement(parent, f"{{{_KML}}}{tag}", attrs)
     if text is not None:
         element.text = text
@@ -905,6 +919,8 @@ def _balloon(row: Any, columns: Sequence[str]) -> str:
 
 def kml_document(title: str, layers: Sequence[PackageLayer], palette: Palette) -> bytes:
     """doc.kml: a Folder per layer, a Style per category in the web maps' colours."""
+    from lxml import etree
+
     root = etree.Element(f"{{{_KML}}}kml", nsmap={None: _KML})
     document = _k(root, "Document")
     _k(document, "name", title)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import sys
 from typing import TYPE_CHECKING
 
 from geo.store.db import MIGRATIONS_DIR
@@ -22,8 +23,9 @@ def alembic_config(url: str, *, app_role: str | None = None) -> Config:
     """
     from alembic.config import Config
 
-    # No ini file: the migrations folder travels inside the installed package.
-    config = Config()
+    # No ini file: the migrations folder travels inside the installed package. Today's
+    # stdout, not the one Alembic's signature captured when it was (lazily) imported.
+    config = Config(stdout=sys.stdout)
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     config.attributes["database_url"] = url
     config.attributes["app_role"] = app_role
