@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ctypes
 import gc
 import logging
@@ -126,6 +127,11 @@ def create_app(
             )
         cap_malloc_arenas(os.environ.get("MALLOC_ARENA_MAX"))
         app.state.gc_frozen = freeze_startup_heap(settings.gc_gen0_threshold)
+        trimmer = (
+            asyncio.create_task(trim_heap_every(settings.heap_trim_seconds, app))
+            if settings.heap_trim_seconds > 0
+            else None
+        )
         # One line per worker with what it runs on, so an operator (and a test) can see
         # from the log that the fast loop, the frozen heap and the arena cap are in place.
         log.info(
@@ -138,6 +144,10 @@ def create_app(
             },
         )
         yield
+        if trimmer is not None:
+            trimmer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await trimmer
         for engine in (app.state.engine, primary_reads, app.state.auth_engine, *replica_engines):
             if engine is not None:
                 engine.dispose()
@@ -161,6 +171,7 @@ def create_app(
     app.state.read_connection_override = None
     app.state.engine_error = None
     app.state.gc_frozen = 0
+    app.state.heap_trims = 0
     templates = Jinja2Templates(directory=str(TEMPLATES_DIR))
     templates.env.globals["cos_lat"] = lambda lat: math.cos(math.radians(lat))
     app.state.templates = templates
@@ -235,12 +246,32 @@ def cap_malloc_arenas(value: str | None) -> None:
     libc.mallopt(m_arena_max, int(value))
 
 
+async def trim_heap_every(seconds: float, app: FastAPI) -> None:
+    """Hand the heap's free pages back to the system every ``seconds`` (glibc only).
+
+    A big response (a whole collection is 5 MB of JSON, built and copied by every request
+    in flight) leaves its memory free but inside malloc's arenas, so the worker's RSS stays
+    at its peak; ``malloc_trim`` releases it. In a thread: it locks each arena while it
+    walks it (a few milliseconds), which the event loop need not wait for.
+    """
+    try:
+        trim = ctypes.CDLL("libc.so.6").malloc_trim
+    except (OSError, AttributeError):  # not glibc: nothing to trim
+        return
+    trim.argtypes = [ctypes.c_size_t]
+    while True:
+        await asyncio.sleep(seconds)
+        await asyncio.to_thread(trim, 0)
+        app.state.heap_trims += 1
+
+
 def freeze_startup_heap(gen0_threshold: int) -> int:
     """Move every object alive after start-up out of the collector's sight; their count.
 
-    A worker imports ~260,000 objects (pandas, GDAL, folium…) that live as long as it
-    does. Each full collection walked all of them: a request that triggered one waited
-    100–300 ms, the p99 of the light requests. Frozen objects are never scanned again.
+    A worker imports ~160,000 objects (FastAPI, SQLAlchemy, Shapely…; ~260,000 while
+    pandas, GDAL and folium loaded with the app) that live as long as it does. Each full
+    collection walked all of them: a request that triggered one waited 100–300 ms, the
+    p99 of the light requests. Frozen objects are never scanned again.
     A higher first-generation threshold (requests allocate a few hundred short-lived
     objects each) makes the young collections rarer too.
     """

@@ -37,6 +37,10 @@ class ApiSettings(BaseSettings):
     # (light, issue 17) Allocations between young collections once start-up is frozen
     # (Python's default is 700); 0 keeps Python's.
     gc_gen0_threshold: int = 7_000
+    # (memory, issue 17) Every so many seconds a worker hands the free memory of its heap
+    # back to the system (glibc's malloc_trim): a whole-collection page left 50-90 MB per
+    # worker behind, free but kept. 0 never does.
+    heap_trim_seconds: float = 10.0
     # The items pages and single features skip FastAPI's router (api/hot.py); false routes
     # them through it like every other request (to compare, or to rule it out).
     hot_reads: bool = True

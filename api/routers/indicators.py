@@ -32,7 +32,6 @@ from geo.kernel.text import Lang, Text, date_format, number
 from geo.workflows import indicators as workflow
 from geo.workflows import programme_actions
 from maps import charts
-from maps import indicators as indicator_maps
 
 router = APIRouter(tags=["indicators"])
 
@@ -496,6 +495,8 @@ def indicator_map(
     programme: ProgrammeQuery = None,
 ) -> HTMLResponse:
     """A choropleth of one indicator by commune or old district (classes by mapclassify)."""
+    from maps import indicators as indicator_maps  # folium, geopandas: only map pages
+
     reject_unknown_params(request, ("year", "level", "programme", "lang"))
     if indicator not in {code.value for code in vocab.Indicator}:
         raise NotFound(f"no indicator {indicator!r}; indicators: {', '.join(vocab.Indicator)}")

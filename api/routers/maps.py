@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
-import folium
 from fastapi import APIRouter, Path, Request
 from fastapi.responses import HTMLResponse, JSONResponse
 
@@ -18,14 +17,21 @@ from geo.io import route_handouts
 from geo.kernel.errors import InvalidInput, NotFound
 from geo.query import mapdata
 from geo.store import catalog
-from maps import build, edit
 from maps.escape import with_nonce
+
+if TYPE_CHECKING:
+    import folium
+
+    from maps import build
 
 router = APIRouter(tags=["maps"])
 
 
 def map_settings(request: Request, root: str) -> build.MapSettings:
     """Language from the request, links to this service, the configured basemap."""
+    # maps.* pull folium, branca and geopandas (~130 MB a worker): only map pages load them.
+    from maps import build
+
     settings: ApiSettings = request.app.state.settings
     return build.MapSettings(
         api_root=root,
@@ -50,6 +56,8 @@ def _page(request: Request, m: folium.Map, *, allow_eval: bool = False) -> HTMLR
 def overview_map(request: Request, root: RootUrl) -> HTMLResponse:
     """Villages, material zones, routes and administrative units on one layered map."""
     reject_unknown_params(request, ("lang",))
+    from maps import build
+
     settings: ApiSettings = request.app.state.settings
     with read_connection(request) as conn:
         data = mapdata.overview(conn, embed_limit=settings.map_embed_limit)
@@ -62,6 +70,8 @@ def route_map(
     request: Request, route_id: Annotated[str, Path(alias="routeId")], root: RootUrl
 ) -> HTMLResponse:
     """One tourism route with its numbered stops, village cards and a print layout."""
+    from maps import build
+
     reject_unknown_params(request, ("lang",))
     with read_connection(request) as conn:
         routes, stops = mapdata.route(conn, parse_feature_id(route_id))
@@ -75,6 +85,8 @@ def route_map(
 @router.get("/maps/edit", response_class=HTMLResponse, summary="Draw and save features")
 def editor_map(request: Request, root: RootUrl) -> HTMLResponse:
     """Draw a material zone (planner preset) or a route (``role=tourism``) and save it."""
+    from maps import edit
+
     reject_unknown_params(request, ("lang", "role"))
     role = request.query_params.get("role", "planner")
     if role not in edit.PRESETS:

@@ -19,7 +19,6 @@ from geo.kernel.text import Text, date_format, number
 from geo.query import mapdata
 from geo.workflows.coverage import CoverageRequest, Scenario, run_coverage
 from geo.workflows.siting import DEFAULT_RESOLUTION, SitingRequest, suggest_sites
-from maps import analysis
 
 router = APIRouter(tags=["maps"])
 
@@ -92,6 +91,8 @@ def coverage_map(
     include: IncludeParam = None,
 ) -> HTMLResponse:
     """Which villages each zone supplies, who goes short: flows, shares, unmet demand."""
+    from maps import analysis  # folium, geopandas: only map pages load them
+
     reject_unknown_params(request, ("lang", "material", "haul_km", "mode", "year", "include"))
     statuses = _statuses(include)
     coverage_request = CoverageRequest(
@@ -167,6 +168,8 @@ def sites_map(
     mode: ModeParam = "auto",
 ) -> HTMLResponse:
     """Where k new zones of a material would serve the most unmet demand, ranked."""
+    from maps import analysis  # folium, geopandas: only map pages load them
+
     reject_unknown_params(request, ("lang", "material", "k", "haul_km", "resolution", "mode"))
     if mode not in _MODE_WORDS:
         raise InvalidInput(f"mode must be one of {', '.join(_MODE_WORDS)}, got {mode[:40]!r}")

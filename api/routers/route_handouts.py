@@ -11,8 +11,8 @@ from api.i18n import request_language
 from api.negotiation import reject_unknown_params
 from api.openapi import bilingual
 from geo.io import route_handouts
+from geo.kernel import vocab
 from geo.kernel.text import Text
-from maps.build import SPEED_KMH
 
 router = APIRouter(tags=["routes"])
 
@@ -72,7 +72,9 @@ def _handout(request: Request, route: str, root: str, fmt: str) -> Response:
         fmt,
         page_url=f"{root}/maps/routes/{plan.id}?lang={lang}",
         lang=lang,
-        speed_kmh=SPEED_KMH.get(plan.mode, SPEED_KMH["car"]),
+        # The speeds the route's map draws with (maps.build.SPEED_KMH is this table); read
+        # here so that a hand-out does not load folium.
+        speed_kmh=vocab.STRAIGHT_LINE_KMH.get(plan.mode, vocab.STRAIGHT_LINE_KMH["car"]),
     )
     name = route_handouts.filename(plan, fmt)
     return Response(

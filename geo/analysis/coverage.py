@@ -44,11 +44,12 @@ from __future__ import annotations
 import time
 from collections.abc import Hashable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
-import scipy.optimize
-import scipy.sparse
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 # Flows below this many tonnes are solver noise, not deliveries.
 FLOW_EPSILON_T = 1e-6
@@ -121,6 +122,8 @@ def _result(
     nonzeros: int,
     solve_s: float,
 ) -> Allocation:
+    import pandas as pd
+
     tonnes = np.where(tonnes > FLOW_EPSILON_T, tonnes, 0.0)
     flows = pairs.assign(tonnes=tonnes)
     supplied = flows.groupby("village", sort=False)["tonnes"].sum()
@@ -181,6 +184,9 @@ def allocate(supplies: pd.Series, demands: pd.Series, pairs: pd.DataFrame) -> Al
     RuntimeError
         If HiGHS does not find the optimum (it always exists: x = 0 is feasible).
     """
+    import pandas as pd
+    import scipy.sparse
+
     supplies, demands, pairs = _checked(supplies, demands, pairs)
     n = len(pairs)
     if n == 0:

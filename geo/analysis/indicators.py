@@ -74,12 +74,14 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
 from geo.kernel import vocab
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 BASE_YEAR = 2020
 PERIOD_START = 2021
@@ -338,6 +340,8 @@ def year_frame(
     Adds, per fact, the value for ``year`` (booleans as 1.0/0.0, unknown NaN) and
     ``<fact>_rec`` (taken from the record), and ``<fact>_base`` for `BASE_FACTS`.
     """
+    import pandas as pd
+
     frame = records.copy()
     own = stats[stats["year"] == year].set_index("village_id")
     base = stats[stats["year"] == BASE_YEAR].set_index("village_id")
@@ -358,12 +362,16 @@ def year_frame(
 
 
 def _numeric(series: pd.Series) -> pd.Series:
+    import pandas as pd
+
     if series.dtype == "float64":
         return series
     return pd.to_numeric(series.astype("object"), errors="coerce").astype("float64")
 
 
 def _nan(frame: pd.DataFrame) -> pd.Series:
+    import pandas as pd
+
     return pd.Series(np.nan, index=frame.index, dtype="float64")
 
 
@@ -401,6 +409,8 @@ def _in_period(years: pd.Series, year: int) -> pd.Series:
 def _event_count(
     frame: pd.DataFrame, scope: pd.Series, year: int, *, restored: bool, recognised: bool
 ) -> _Parts:
+    import pandas as pd
+
     counted = pd.Series(False, index=frame.index)
     unknown = pd.Series(False, index=frame.index)
     if restored:
@@ -475,6 +485,8 @@ def _ones(frame: pd.DataFrame, mask: pd.Series) -> pd.Series:
 
 
 def _false(frame: pd.DataFrame) -> pd.Series:
+    import pandas as pd
+
     return pd.Series(False, index=frame.index)
 
 
@@ -660,6 +672,8 @@ def compute(
     column of ``by`` with its groups (a record with no value in that column is in no group).
     Per group only the targets in `UNIT_CHECKED` units are checked.
     """
+    import pandas as pd
+
     columns: dict[str, pd.Series] = {}
     finishers: dict[str, Finisher] = {}
     for spec in specs:

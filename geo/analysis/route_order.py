@@ -87,14 +87,14 @@ import itertools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
-from ortools.constraint_solver import (  # type: ignore[import-untyped]
-    pywrapcp,
-    routing_enums_pb2,
-)
 
 from geo.kernel.errors import InvalidInput
+
+if TYPE_CHECKING:
+    pass
 
 # Free stops up to which, with opening hours, the exact search runs: measured on random
 # windows on the shared build machine, 10 free stops take 0.02-0.6 s (narrow staggered
@@ -575,6 +575,8 @@ def _or_tools(
     reached at no cost). Missed windows: a daytime stop with a window may be left out at
     a penalty larger than any route, then is put back at its cheapest position.
     """
+    from ortools.constraint_solver import pywrapcp, routing_enums_pb2  # type: ignore[import-untyped]
+
     start = given[0]
     end = given[-1] if len(given) == len(free) + 2 else None
     nights = [i for i in free if specs[i].overnight]

@@ -35,8 +35,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
-from scipy import sparse
-from scipy.optimize import Bounds, LinearConstraint, milp
 
 from geo.kernel.errors import InvalidInput
 
@@ -139,6 +137,9 @@ def solve(problem: SitingProblem) -> SitingSolution:
 
 
 def _solve_mclp(problem: SitingProblem) -> SitingSolution:
+    from scipy import sparse
+    from scipy.optimize import Bounds, LinearConstraint, milp
+
     n_s, n_v, n_p = problem.n_sites, len(problem.unmet_t), len(problem.pair_site)
     if n_s == 0 or n_p == 0 or not np.any(problem.unmet_t > 0):
         return _empty(problem, "mclp")
@@ -192,6 +193,9 @@ def _credit_nearest(
 
 
 def _solve_capacitated(problem: SitingProblem) -> SitingSolution:
+    from scipy import sparse
+    from scipy.optimize import Bounds, LinearConstraint, milp
+
     n_s, n_v, n_p = problem.n_sites, len(problem.unmet_t), len(problem.pair_site)
     if n_s == 0 or n_p == 0 or not np.any(problem.unmet_t > 0):
         return _empty(problem, "capacitated")

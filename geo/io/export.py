@@ -41,12 +41,9 @@ import zipfile
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pyarrow as pa  # type: ignore[import-untyped]
-import pyarrow.parquet as pq  # type: ignore[import-untyped]
 import sqlalchemy as sa
-from pyproj import CRS
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -55,6 +52,9 @@ from geo.kernel.errors import InvalidInput
 from geo.kernel.text import Text
 from geo.query import features
 from geo.store.catalog import Collection, Prop
+
+if TYPE_CHECKING:
+    import pyarrow as pa  # type: ignore[import-untyped]
 
 # Rows per round trip and per record batch. Exporting 50 000 parcels of 65 vertices as a
 # GeoPackage raised the server's peak memory by ~40 MB with 2 000 rows, ~165 MB with
@@ -251,6 +251,9 @@ def export(
     path = folder / f"{collection.id}.{fmt.extension}"
     if fmt.key == "geojson":
         return Exported(path, fmt, _write_geojson(conn, collection, query, path), crs)
+    # pyarrow (25 MB a worker) loads with the first export to a file format, not with the app.
+    import pyarrow as pa
+
     notes: list[str] = []
     if fmt.key in {"kml", "kmz"}:
         if crs.srid != SRID_STORAGE:
@@ -335,6 +338,8 @@ def _columns(
     *,
     rename: Callable[[str], str] = lambda name: name,
 ) -> list[_Column]:
+    import pyarrow as pa
+
     props = (
         list(collection.props)
         if names is None
@@ -367,6 +372,8 @@ def _id_field(flavour: _Flavour) -> str:
 def _property(
     collection: Collection, prop: Prop, flavour: _Flavour
 ) -> tuple[ColumnElement[Any], pa.DataType]:
+    import pyarrow as pa
+
     column = collection.column(prop.name)
     kind = prop.type
     if kind == "integer":
@@ -401,6 +408,8 @@ def _batches(
     conn: Connection, statement: sa.Select[Any], columns: Sequence[_Column]
 ) -> Iterator[pa.RecordBatch]:
     """The selection as record batches of ``CHUNK`` rows, from a server-side cursor."""
+    import pyarrow as pa
+
     schema = pa.schema([c.field for c in columns])
     raw: Any = conn.connection.dbapi_connection  # psycopg's, for its transaction()
     # A server-side cursor needs a transaction block; the read engine is in autocommit.
@@ -453,6 +462,9 @@ def _write_parquet(
     path: Path,
 ) -> None:
     """GeoParquet 1.1: WKB geometries, the ``geo`` metadata naming the CRS (PROJJSON)."""
+    import pyarrow.parquet as pq  # type: ignore[import-untyped]
+    from pyproj import CRS
+
     kinds = [] if collection.geometry_type == "Geometry" else [collection.geometry_type]
     projjson = CRS.from_user_input("OGC:CRS84") if crs == CRS84 else CRS.from_epsg(crs.srid)
     geo = {
@@ -517,6 +529,8 @@ def _write_shapefile(
     path: Path,
     flavour: _Flavour,
 ) -> Exported:
+    import pyarrow as pa
+
     names = ["id", *(query.properties or [p.name for p in collection.props])]
     renamed = short_names(names)
     columns = _columns(collection, query.properties, crs, flavour, rename=renamed.__getitem__)

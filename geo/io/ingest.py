@@ -14,11 +14,9 @@ import math
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import geopandas as gpd
 import numpy as np
-import pandas as pd
 import shapely
 import sqlalchemy as sa
 from geoalchemy2.shape import from_shape
@@ -31,6 +29,10 @@ from geo.kernel.crs import SRID_STORAGE
 from geo.kernel.errors import InvalidInput
 from geo.store import models
 from geo.store.db import set_actor, translate_errors
+
+if TYPE_CHECKING:
+    import geopandas as gpd
+    import pandas as pd
 
 LIST_SEPARATOR = ";"
 FIGURES_FILE = "supply_figures.csv"
@@ -149,6 +151,8 @@ def frame_to_records(
     InvalidInput
         Naming the row and column of a value that cannot be read.
     """
+    import geopandas as gpd
+
     writable = {
         c.name: c
         for c in table.columns
@@ -253,11 +257,16 @@ _BATCH = 1000
 
 
 def _read_csv(path: Path) -> pd.DataFrame:
+    import pandas as pd
+
     return pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8")
 
 
 def read_villages(path: Path) -> gpd.GeoDataFrame:
     """Villages from a CSV with ``lon``/``lat`` columns (WGS 84) or any OGR vector file."""
+    import geopandas as gpd
+    import pandas as pd
+
     if path.suffix.lower() == ".csv":
         frame = _read_csv(path)
         try:
@@ -290,6 +299,8 @@ def load_material_zones(
 
     ``capacity`` (code → t/yr), when given, is each zone's annual_capacity_t.
     """
+    import geopandas as gpd
+
     frame = gpd.read_file(path, engine="pyogrio")
     table = models.table_of(models.MaterialZone)
     records = frame_to_records(frame, table, geometry_kind="MULTIPOLYGON")
@@ -489,6 +500,8 @@ def import_reference_layer(
     ``replace`` the layer's previous features are deleted first (kept in the history).
     Returns the number of features imported.
     """
+    import geopandas as gpd
+
     try:
         frame = gpd.read_file(path, engine="pyogrio")
     except Exception as exc:  # pyogrio raises its own error types for unreadable files

@@ -29,7 +29,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import geopandas as gpd
 import numpy as np
 import shapely
 import sqlalchemy as sa
@@ -328,6 +327,8 @@ def read_lines(
         When the file cannot be read, says no CRS, holds anything but lines, or a value
         cannot be read.
     """
+    import geopandas as gpd
+
     mapping = mapping or FieldMapping()
     if not snap_m > 0:
         raise InvalidInput(f"the snap tolerance must be a positive number of metres, got {snap_m}")

@@ -22,13 +22,9 @@ import zipfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-import geopandas as gpd
-import pandas as pd
-import pyogrio  # type: ignore[import-untyped]
 import sqlalchemy as sa
-from lxml import etree  # type: ignore[import-untyped]
 from shapely.geometry.base import BaseGeometry
 
 from geo.kernel import vocab
@@ -36,6 +32,13 @@ from geo.kernel.crs import SERVED_CRS, SRID_STORAGE, VIETNAM_BBOX
 from geo.kernel.errors import InvalidInput, LimitExceeded, NotFound
 from geo.kernel.text import DEFAULT_LANG, LANGS, Text
 from geo.store.db import Connection, Engine
+
+if TYPE_CHECKING:
+    from lxml import etree  # type: ignore[import-untyped]
+
+if TYPE_CHECKING:
+    import geopandas as gpd
+    import pandas as pd
 
 # Most features a package may hold; a larger area is refused before anything is read.
 MAX_FEATURES = 100_000
@@ -403,6 +406,8 @@ def _reference_specs(conn: Connection) -> list[tuple[LayerSpec, int]]:
 
 
 def _read(conn: Connection, sql: str, params: dict[str, Any]) -> gpd.GeoDataFrame:
+    import geopandas as gpd
+
     frame = gpd.read_postgis(sa.text(sql), conn, geom_col="geom", params=params)
     return frame.rename_geometry("geometry")
 
@@ -452,6 +457,9 @@ def _expand_properties(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     # A reference feature's free-form properties become columns of their own.
     import json
 
+    import geopandas as gpd
+    import pandas as pd
+
     props = pd.DataFrame([json.loads(p or "{}") for p in frame["properties"]], index=frame.index)
     props = props.drop(columns=[c for c in props.columns if c in {"id", "geometry"}])
     return gpd.GeoDataFrame(
@@ -474,12 +482,16 @@ def _rgba(colour: str, alpha: float = 1.0) -> str:
 
 
 def _options(parent: etree._Element, values: dict[str, str]) -> None:
+    from lxml import etree
+
     mapping = etree.SubElement(parent, "Option", type="Map")
     for key, value in values.items():
         etree.SubElement(mapping, "Option", name=key, type="QString", value=value)
 
 
 def _data_defined(parent: etree._Element, expressions: dict[str, str]) -> None:
+    from lxml import etree
+
     box = etree.SubElement(parent, "data_defined_properties")
     root = etree.SubElement(box, "Option", type="Map")
     etree.SubElement(root, "Option", name="name", type="QString", value="")
@@ -502,6 +514,8 @@ def _symbol(
     fill_opacity: float = 0.45,
     outline_only: bool = False,
 ) -> None:
+    from lxml import etree
+
     kind = {"Point": "marker", "MultiPolygon": "fill"}.get(geometry, "line")
     symbol = etree.SubElement(
         parent, "symbol", type=kind, name=name, alpha="1", clip_to_extent="1", force_rhr="0"
@@ -562,6 +576,8 @@ def _symbol(
 def _labels(
     root: etree._Element, field_name: str, *, size: str = "9", over_point: bool = False
 ) -> None:
+    from lxml import etree
+
     labeling = etree.SubElement(root, "labeling", type="simple")
     settings = etree.SubElement(labeling, "settings", calloutType="simple")
     etree.SubElement(
@@ -606,6 +622,8 @@ _GEOMETRY_CODE = {"Point": "0", "LineString": "1", "MultiLineString": "1", "Mult
 
 def qml(spec: LayerSpec, palette: Palette, lang: str = DEFAULT_LANG) -> str:
     """The QGIS style (QML) of one layer: categorized by the theme's code, labelled by name."""
+    from lxml import etree
+
     root = etree.Element("qgis", version="3.22.16", styleCategories="Symbology|Labeling")
     theme: Themed | None = getattr(palette, spec.theme) if spec.theme else None
     if theme is not None:
@@ -692,6 +710,8 @@ CREATE TABLE layer_styles (
 
 
 def _readme(resolved: ResolvedArea, srid: int, layers: Sequence[PackageLayer]) -> pd.DataFrame:
+    import pandas as pd
+
     today = dt.date.today().isoformat()
     how = (
         Text("theo ranh giới (ST_Intersects)", "by boundary (ST_Intersects)")
@@ -734,6 +754,8 @@ def write_gpkg(
     srid: int,
 ) -> None:
     """One GeoPackage: a layer per collection, the README table, QGIS styles."""
+    import pyogrio  # type: ignore[import-untyped]
+
     out_path.unlink(missing_ok=True)
     readme = _readme(resolved, srid, layers)
     for i, layer in enumerate(layers):
@@ -805,6 +827,8 @@ def _kml_colour(colour: str, alpha: float = 1.0) -> str:
 
 
 def _k(parent: etree._Element, tag: str, text: str | None = None, **attrs: str) -> etree._Element:
+    from lxml import etree
+
     element = etree.SubElement(parent, f"{{{_KML}}}{tag}", attrs)
     if text is not None:
         element.text = text
@@ -868,6 +892,8 @@ def _style(
 
 
 def _plain(value: Any) -> str | None:
+    import pandas as pd
+
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return None
     if hasattr(value, "item"):
@@ -893,6 +919,8 @@ def _balloon(row: Any, columns: Sequence[str]) -> str:
 
 def kml_document(title: str, layers: Sequence[PackageLayer], palette: Palette) -> bytes:
     """doc.kml: a Folder per layer, a Style per category in the web maps' colours."""
+    from lxml import etree
+
     root = etree.Element(f"{{{_KML}}}kml", nsmap={None: _KML})
     document = _k(root, "Document")
     _k(document, "name", title)

@@ -19,20 +19,18 @@ this room may import neither, so they are read by their fields.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import io
 import zipfile
 from collections.abc import Sequence
-from typing import Any
-
-from openpyxl import Workbook  # type: ignore[import-untyped]
-from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE  # type: ignore[import-untyped]
-from openpyxl.styles import Alignment, Font, PatternFill  # type: ignore[import-untyped]
-from openpyxl.utils import get_column_letter  # type: ignore[import-untyped]
-from openpyxl.worksheet.worksheet import Worksheet  # type: ignore[import-untyped]
-from openpyxl.writer.excel import ExcelWriter  # type: ignore[import-untyped]
+from typing import TYPE_CHECKING, Any
 
 from geo.kernel import vocab
 from geo.kernel.text import Text, date_format
+
+if TYPE_CHECKING:
+    from openpyxl.styles import Font, PatternFill  # type: ignore[import-untyped]
+    from openpyxl.worksheet.worksheet import Worksheet  # type: ignore[import-untyped]
 
 MEDIA_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
@@ -88,8 +86,6 @@ _FORMATS = {
     vocab.TargetUnit.USD.value: "#,##0",
 }
 _PERCENT_UNITS = {vocab.TargetUnit.PERCENT.value, vocab.TargetUnit.PERCENT_PER_YEAR.value}
-_HEADER_FILL = PatternFill("solid", fgColor="DDE4EE")
-_BOLD = Font(bold=True)
 _SHEET_NAME_MAX = 31
 _SHEET_FORBIDDEN = str.maketrans(dict.fromkeys("[]:*?/\\", "-"))
 _HEADER_ROWS = 4  # title, programme, year, generated; then a blank row, then the columns
@@ -112,6 +108,8 @@ def inert(value: Any) -> str:
     >>> inert("Làng\\x07 gốm")
     'Làng gốm'
     """
+    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE  # type: ignore[import-untyped]
+
     return str(ILLEGAL_CHARACTERS_RE.sub("", str(value)))
 
 
@@ -130,6 +128,15 @@ def excel_date_format(lang: str, *, with_time: bool = False) -> str:
     return pattern
 
 
+@functools.cache
+def _styles() -> tuple[Font, PatternFill]:
+    """The bold font and the header fill, built once on the first workbook (openpyxl
+    loads only when a report is written, not in every worker)."""
+    from openpyxl.styles import Font, PatternFill
+
+    return Font(bold=True), PatternFill("solid", fgColor="DDE4EE")
+
+
 def _text(sheet: Worksheet, row: int, column: int, value: Any, *, bold: bool = False) -> None:
     cell = sheet.cell(row=row, column=column)
     cell.value = inert(value)
@@ -138,7 +145,7 @@ def _text(sheet: Worksheet, row: int, column: int, value: Any, *, bold: bool = F
     cell.data_type = "s"
     cell.quotePrefix = True
     if bold:
-        cell.font = _BOLD
+        cell.font = _styles()[0]
 
 
 def _number(sheet: Worksheet, row: int, column: int, value: float | None, fmt: str) -> None:
@@ -161,6 +168,8 @@ def _sheet_name(text: str, taken: set[str]) -> str:
 def _header_block(
     sheet: Worksheet, report: Any, lang: str, generated_at: dt.date | dt.datetime
 ) -> None:
+    from openpyxl.styles import Alignment, Font
+
     _text(sheet, 1, 1, WORDS["title"].format(year=report.year)(lang), bold=True)
     sheet.cell(row=1, column=1).font = Font(bold=True, size=13)
     _text(sheet, 2, 1, WORDS["programme"](lang), bold=True)
@@ -180,11 +189,14 @@ def _header_block(
 
 def _columns(sheet: Worksheet, headers: Sequence[str], widths: Sequence[float]) -> int:
     """The header row under the block, frozen with the columns left of ``freeze_col``."""
+    from openpyxl.styles import Alignment
+    from openpyxl.utils import get_column_letter  # type: ignore[import-untyped]
+
     row = _HEADER_ROWS + 2
     for column, (header, width) in enumerate(zip(headers, widths, strict=True), start=1):
         _text(sheet, row, column, header, bold=True)
         cell = sheet.cell(row=row, column=column)
-        cell.fill = _HEADER_FILL
+        cell.fill = _styles()[1]
         cell.alignment = Alignment(wrap_text=True, vertical="top")
         sheet.column_dimensions[get_column_letter(column)].width = width
     return row
@@ -298,6 +310,8 @@ def _units(sheet: Worksheet, report: Any, level: str, lang: str) -> None:
 
 
 def _actions(sheet: Worksheet, actions: Any, lang: str) -> None:
+    from openpyxl.styles import Alignment
+
     headers = [
         WORDS["kind"](lang),
         WORDS["collection"](lang),
@@ -351,6 +365,9 @@ def _series(sheet: Worksheet, report: Any, lang: str) -> None:
 def workbook(report: Any, actions: Any, *, lang: str, generated_at: dt.date | dt.datetime) -> bytes:
     """The report's tables as an XLSX file's bytes (``report``: an ``IndicatorReport``;
     ``actions``: an ``ActionLists``); ``generated_at`` a day, or a time to the minute."""
+    from openpyxl import Workbook  # type: ignore[import-untyped]
+    from openpyxl.writer.excel import ExcelWriter  # type: ignore[import-untyped]
+
     book = Workbook()
     taken: set[str] = set()
     summary = book.active

@@ -23,15 +23,18 @@ import math
 import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
-from lxml import etree  # type: ignore[import-untyped]
 
 from geo.kernel import vocab
 from geo.kernel.errors import NotFound
 from geo.kernel.route_notes import note_text
 from geo.kernel.text import Text, number
 from geo.store.db import Connection
+
+if TYPE_CHECKING:
+    from lxml import etree  # type: ignore[import-untyped]
 
 GPX_NS = "http://www.topografix.com/GPX/1/1"
 KML_NS = "http://www.opengis.net/kml/2.2"
@@ -207,6 +210,8 @@ def route_description(plan: RoutePlan, lang: str, speed_kmh: float) -> str:
 
 
 def _sub(parent: etree._Element, ns: str, tag: str, text: str | None = None) -> etree._Element:
+    from lxml import etree
+
     element = etree.SubElement(parent, f"{{{ns}}}{tag}")
     if text is not None:
         element.text = text
@@ -230,6 +235,8 @@ def gpx(
     The track follows the stored line from the first stop to the last; each waypoint
     says its times and dwell in ``<desc>`` and again as values in ``<extensions>``.
     """
+    from lxml import etree
+
     root = etree.Element(
         f"{{{GPX_NS}}}gpx", nsmap={None: GPX_NS, "cm": EXTENSIONS_NS}, version="1.1"
     )
@@ -308,6 +315,8 @@ _STYLES = {
 
 def kml(plan: RoutePlan, *, page_url: str, lang: str = "vi", speed_kmh: float = 40.0) -> bytes:
     """The route as KML 2.2: its stops numbered, its line, and its straight legs marked."""
+    from lxml import etree
+
     root = etree.Element(f"{{{KML_NS}}}kml", nsmap={None: KML_NS})
     document = _sub(root, KML_NS, "Document")
     _sub(document, KML_NS, "name", plan.name)

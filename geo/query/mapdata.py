@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import geopandas as gpd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
+
+if TYPE_CHECKING:
+    import geopandas as gpd
 
 # Small layers travel as GeoJSON inside the page; above this many features a layer is
 # drawn from the vector tiles instead, so the page stays light at national scale.
@@ -70,6 +73,8 @@ class OverviewData:
 
 
 def _frame(conn: Connection, sql: str, **params: object) -> gpd.GeoDataFrame:
+    import geopandas as gpd
+
     frame = gpd.read_postgis(sa.text(sql), conn, geom_col="geom", params=params)
     return frame.rename_geometry("geometry")
 

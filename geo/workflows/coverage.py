@@ -30,11 +30,9 @@ import math
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-import geopandas as gpd
 import numpy as np
-import pandas as pd
 import shapely
 import shapely.geometry
 import sqlalchemy as sa
@@ -45,6 +43,10 @@ from geo.kernel.crs import CRS84, SRID_STORAGE
 from geo.kernel.errors import InvalidInput, LimitExceeded, NotFound
 from geo.kernel.vocab import Material, ZoneStatus
 from geo.store import catalog, writes
+
+if TYPE_CHECKING:
+    import geopandas as gpd
+    import pandas as pd
 
 DistanceMode = Literal["road", "geodesic"]
 MODES = ("auto", "road", "geodesic")
@@ -419,6 +421,8 @@ def _feature(tonnes: float) -> dict[str, Any]:
 def _read_villages(
     conn: Connection, request: CoverageRequest, missing: list[MissingFigure]
 ) -> pd.DataFrame:
+    import pandas as pd
+
     rows = conn.execute(_VILLAGES, {"material": request.material, "year": request.year})
     kept = []
     for row in rows:
@@ -467,6 +471,8 @@ def _zone_key_lookup(conn: Connection, keys: Sequence[int | str]) -> dict[int | 
 def _read_zones(
     conn: Connection, request: CoverageRequest, missing: list[MissingFigure]
 ) -> pd.DataFrame:
+    import pandas as pd
+
     scenario = request.scenario
     statuses = sorted({ZoneStatus.EXISTING.value, *scenario.include_statuses})
     named = _zone_key_lookup(conn, [*scenario.capacity_overrides, *scenario.exclude_zones])
@@ -531,6 +537,8 @@ def _read_zones(
 
 
 def _extra_zone_rows(request: CoverageRequest, shapes: list[shapely.Geometry]) -> pd.DataFrame:
+    import pandas as pd
+
     rows = []
     for number, (extra, shape) in enumerate(
         zip(request.scenario.extra_zones, shapes, strict=True), start=1
@@ -573,6 +581,8 @@ def _geodesic_pairs(
     village_ids: list[int],
     haul_m: float,
 ) -> pd.DataFrame:
+    import pandas as pd
+
     rows = conn.execute(
         _PAIRS,
         {
@@ -608,6 +618,9 @@ def run_coverage(conn: Connection, request: CoverageRequest) -> CoverageResult:
     LimitExceeded
         On more unsaved zones, or positions in them, than a scenario may carry.
     """
+    import geopandas as gpd
+    import pandas as pd
+
     _check_request(request)
     shapes = _extra_shapes(request)
     distance_mode: DistanceMode = "geodesic"
@@ -670,6 +683,8 @@ def run_coverage(conn: Connection, request: CoverageRequest) -> CoverageResult:
 def _geodesic_access(
     conn: Connection, allocation: Allocation, zone_ids: list[int], extra: list[str]
 ) -> pd.DataFrame:
+    import pandas as pd
+
     flows = allocation.flows
     rows = conn.execute(
         _ACCESS,
@@ -734,6 +749,8 @@ _ROAD_COSTS = sa.text(
 
 
 def _snaps(conn: Connection, statement: sa.TextClause, params: dict[str, Any]) -> pd.DataFrame:
+    import pandas as pd
+
     rows = conn.execute(statement, params).all()
     frame = pd.DataFrame(rows, columns=["key", "vertex", "m", "lon", "lat"])
     types = {"key": "int64", "vertex": "int64", "m": "float64", "lon": "float64", "lat": "float64"}
@@ -751,6 +768,8 @@ def _road_pairs(
     missing: list[MissingFigure],
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The geodesic candidate pairs re-measured along the roads; those beyond the haul go."""
+    import pandas as pd
+
     network_id = conn.execute(
         sa.text("SELECT id FROM road_network WHERE name = :name"), {"name": network}
     ).scalar_one()
@@ -919,6 +938,8 @@ def _road_costs(
     haul_m: float,
 ) -> pd.DataFrame:
     """Road metres between the pairs' vertices (pairs with no path are absent)."""
+    import pandas as pd
+
     columns = ["zone_vertex", "village_vertex", "road_m"]
     sources = sorted({int(v) for v in measured["zone_vertex"]})
     targets = sorted({int(v) for v in measured["village_vertex"]})
@@ -944,6 +965,9 @@ def _result(
     access: pd.DataFrame,
     missing: list[MissingFigure],
 ) -> CoverageResult:
+    import geopandas as gpd
+    import pandas as pd
+
     by_village = allocation.by_village
     reachable = set(pairs["village"])
     village_ids = villages["id"].to_numpy()
@@ -1059,6 +1083,8 @@ def _result(
 
 def compare(before: CoverageResult, after: CoverageResult) -> CoverageDiff:
     """What ``after`` (a scenario) changes against ``before`` (usually the current state)."""
+    import pandas as pd
+
     columns = ["id", "code", "name", "demand_t", "supplied_t", "unmet_t"]
     merged = pd.merge(
         pd.DataFrame(before.villages[columns]),
@@ -1138,6 +1164,8 @@ def what_if(
 
 def to_json_value(value: Any) -> Any:
     """A result's scalar as plain JSON (NaN/NA → None, numpy scalars → Python)."""
+    import pandas as pd
+
     if value is None or value is pd.NA:
         return None
     if isinstance(value, float | np.floating):

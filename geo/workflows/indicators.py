@@ -27,10 +27,8 @@ import re
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import geopandas as gpd
-import pandas as pd
 import shapely
 import sqlalchemy as sa
 
@@ -47,6 +45,10 @@ from geo.kernel import vocab
 from geo.kernel.errors import InvalidInput, NotFound
 from geo.store import models
 from geo.store.db import Connection
+
+if TYPE_CHECKING:
+    import geopandas as gpd
+    import pandas as pd
 
 __all__ = [
     "IndicatorReport",
@@ -200,6 +202,8 @@ def _area(conn: Connection, programme: Programme) -> sa.ColumnElement[bool]:
 
 
 def _units(conn: Connection, programme: Programme, level: str) -> pd.DataFrame:
+    import pandas as pd
+
     if level == "commune":
         where: sa.ColumnElement[bool] = _current_communes()
     else:
@@ -222,6 +226,8 @@ def _as_float(column: sa.Column[Any]) -> sa.ColumnElement[Any]:
 
 
 def _records(conn: Connection, area: sa.ColumnElement[bool]) -> pd.DataFrame:
+    import pandas as pd
+
     recognised = sa.func.coalesce(
         _village.c.recognition_year,
         sa.cast(sa.extract("year", _village.c.recognition_date), sa.Integer),
@@ -256,6 +262,8 @@ def _records(conn: Connection, area: sa.ColumnElement[bool]) -> pd.DataFrame:
 
 def _stats(conn: Connection, area: sa.ColumnElement[bool]) -> pd.DataFrame:
     """Every yearly row of the area's records: one query for all villages and years."""
+    import pandas as pd
+
     stmt = (
         sa.select(
             _stat.c.village_id, _stat.c.year, *(_as_float(_stat.c[fact]) for fact in ind.FACTS)
@@ -433,6 +441,9 @@ def unit_frame(
     None when the indicator has no target checked per unit). The geometry is the unit's
     polygon, else its label point (None when it has neither); EPSG:4326.
     """
+    import geopandas as gpd
+    import pandas as pd
+
     if level not in report.units:
         raise InvalidInput(f"level must be one of {', '.join(report.units)}, not {level!r}")
     if indicator not in report.province:

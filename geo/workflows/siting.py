@@ -44,12 +44,10 @@ import time
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-import h3  # type: ignore[import-untyped]
 import numpy as np
 import numpy.typing as npt
-import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
@@ -61,6 +59,9 @@ from geo.kernel.text import Text
 from geo.kernel.vocab import Material, ReferenceKind, ZoneStatus
 from geo.store import catalog, writes
 from geo.workflows.coverage import CoverageRequest, run_coverage
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 Mode = Literal["auto", "road", "geodesic"]
 ReasonKind = Literal["exclusion", "zone", "zone_distance", "land_use", "outside"]
@@ -131,6 +132,8 @@ class SitingRequest:
 
     def parameters(self) -> dict[str, Any]:
         """The request as plain values (for the result, a saved zone's note, the API)."""
+        import h3  # type: ignore[import-untyped]
+
         values = asdict(self)
         values["grid"] = "h3"
         values["cell_area_km2"] = round(h3.average_hexagon_area(self.resolution, "km^2"), 3)
@@ -281,12 +284,16 @@ def _feature(geometry: dict[str, Any], properties: dict[str, Any]) -> dict[str, 
 # -- cells -------------------------------------------------------------------------------------
 def cell_polygon(cell: str) -> dict[str, Any]:
     """An H3 cell as a GeoJSON Polygon (lon, lat; closed ring)."""
+    import h3
+
     ring = [[round(lng, 7), round(lat, 7)] for lat, lng in h3.cell_to_boundary(cell)]
     return {"type": "Polygon", "coordinates": [[*ring, ring[0]]]}
 
 
 def cell_centre(cell: str) -> tuple[float, float]:
     """An H3 cell's centre as (lon, lat)."""
+    import h3
+
     lat, lng = h3.cell_to_latlng(cell)
     return (round(float(lng), 7), round(float(lat), 7))
 
@@ -302,6 +309,8 @@ def _rings(resolution: int, haul_km: float) -> int:
     Neighbouring H3 centres lie about edge × √3 apart; cells vary in size over the globe,
     so the smallest spacing is taken as 80 % of the average.
     """
+    import h3
+
     spacing = float(h3.average_hexagon_edge_length(resolution, "km")) * math.sqrt(3) * 0.8
     return math.ceil(haul_km / spacing) + 1
 
@@ -316,6 +325,8 @@ def candidate_cells(
 
     Refused (`LimitExceeded`) when there would be more than ``max_cells``.
     """
+    import h3
+
     rings = _rings(resolution, haul_km)
     per_point = 3 * rings * (rings + 1) + 1
     if per_point > max_cells:
@@ -485,6 +496,8 @@ def _reach(
 # -- the workflow ------------------------------------------------------------------------------
 def unmet_demand(conn: Connection, request: SitingRequest) -> tuple[pd.DataFrame, str]:
     """The villages' unmet demand (id, code, name, unmet_t) from the coverage, and its mode."""
+    import pandas as pd
+
     result = run_coverage(
         conn,
         CoverageRequest(
@@ -513,6 +526,8 @@ def suggest_sites(
     ``milp["gap"]`` then says how far from proven optimal). ``max_cells``: refuse
     (`LimitExceeded`) a request with more candidate cells than this.
     """
+    import h3
+
     timings: dict[str, float] = {}
     started = time.perf_counter()
     coverage_mode: str | None = None
@@ -687,6 +702,8 @@ _H3_ID = re.compile(r"[0-9a-f]{15}")
 
 def site_geometry(save: SaveSite) -> dict[str, Any]:
     """The zone's MultiPolygon from the cell (validated) or the given geometry."""
+    import h3
+
     if (save.cell is None) == (save.geometry is None):
         raise InvalidInput("give either the cell id or a geometry of the site, not both")
     if save.cell is not None:

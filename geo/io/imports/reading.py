@@ -11,15 +11,16 @@ import unicodedata
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
-import pyogrio  # type: ignore[import-untyped]
 import shapely
 from pyproj import CRS
 
 from geo.io import legacy_text
 from geo.kernel.errors import InvalidInput
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 ENCODINGS = ("auto", "utf-8", *legacy_text.LEGACY)
 # Drivers whose files carry no reliable encoding: their bytes are read one char per byte
@@ -67,6 +68,8 @@ def _open_options(driver_hint: str) -> dict[str, str]:
 
 def list_layers(path: Path) -> tuple[str, list[tuple[str, str | None]]]:
     """The dataset GDAL opens and its layers (name, geometry type)."""
+    import pyogrio  # type: ignore[import-untyped]
+
     source = dataset_path(path)
     try:
         layers = pyogrio.list_layers(source)
@@ -100,6 +103,8 @@ def choose_layer(
     source: str, layers: list[tuple[str, str | None]], asked: str | None, family: str | None
 ) -> str:
     """``asked``, else the first spatial layer with features whose shapes fit the target."""
+    import pyogrio
+
     names = [name for name, _ in layers]
     if asked is not None:
         if asked not in names:
@@ -134,6 +139,9 @@ def read_source(path: Path, *, layer: str | None, encoding: str, family: str | N
         The file cannot be read, the layer does not exist, or its text is in no known
         encoding.
     """
+    import pandas as pd
+    import pyogrio
+
     if encoding not in ENCODINGS:
         raise InvalidInput(f"--encoding must be one of {', '.join(ENCODINGS)}, got {encoding!r}")
     source, layers = list_layers(path)
@@ -178,6 +186,8 @@ def read_source(path: Path, *, layer: str | None, encoding: str, family: str | N
 
 
 def _textual(series: pd.Series) -> bool:
+    import pandas as pd
+
     return series.dtype == object or pd.api.types.is_string_dtype(series.dtype)
 
 
@@ -191,6 +201,8 @@ def _text_cells(frame: pd.DataFrame) -> list[str]:
 
 def _decode_text(frame: pd.DataFrame, encoding: str, *, as_bytes: bool) -> tuple[pd.DataFrame, str]:
     """Column names and text cells as NFC Unicode, from the bytes when they were kept."""
+    import pandas as pd
+
     used = "utf-8"
     if as_bytes:
         try:

@@ -17,7 +17,6 @@ from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
 from geo.kernel.errors import InvalidInput
 
@@ -29,6 +28,8 @@ _PLAIN = re.compile(r"^[+-]?(\d+([.,]\d*)?|[.,]\d+)([eE][+-]?\d+)?$")
 
 def is_blank(value: Any) -> bool:
     """None, NaN, NaT or an empty/whitespace string."""
+    import pandas as pd
+
     if value is None:
         return True
     if isinstance(value, float) and math.isnan(value):
@@ -115,6 +116,8 @@ def boolean(value: Any) -> bool | None:
 
 def date(value: Any) -> str | None:
     """An ISO date from YYYY-MM-DD, DD/MM/YYYY (the Vietnamese order) or a date cell."""
+    import pandas as pd
+
     if is_blank(value):
         return None
     if isinstance(value, dt.datetime | pd.Timestamp):
@@ -160,6 +163,8 @@ def json_object(value: Any) -> dict[str, Any] | None:
 
 def json_ready(value: Any) -> Any:
     """A cell as a JSON value for a reference feature's free properties (None: leave out)."""
+    import pandas as pd
+
     if is_blank(value):
         return None
     if isinstance(value, np.bool_ | bool):
