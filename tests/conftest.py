@@ -16,6 +16,7 @@ Speed (``make test`` runs ``pytest -n 2 --dist loadfile``, see the Makefile):
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import os
 import uuid
@@ -56,17 +57,20 @@ ROOMY_RATE_LIMIT_ENV = {f"CRAFTMAP_{k.upper()}": str(v) for k, v in ROOMY_RATE_L
 
 
 # -- pytest-xdist ---------------------------------------------------------------------------
-# Under xdist (PYTEST_XDIST_WORKER is set) tests marked ``serial`` run alone: a serial test
-# waits for the other workers' running tests to end, and they start no new test until it
-# is done. Plain ``pytest`` runs one test at a time anyway.
+# Under xdist (PYTEST_XDIST_WORKER is set) the call of a test marked ``serial`` runs alone:
+# it waits for the other workers' running phase (a set-up, call or teardown) to end, and
+# they start no new phase until it is done. Its own set-up and teardown (starting servers,
+# making databases) run beside the other workers' tests: they measure nothing, and with
+# them inside the turn the other worker sat idle for them (up to 25 s per test in a run).
+# Plain ``pytest`` runs one test at a time anyway.
 
 
 @contextmanager
 def _taking_turns(config: pytest.Config, serial: bool) -> Iterator[None]:
-    """Shared turn for a test, or the only one for a serial test (file locks of the run).
+    """Shared turn for a phase, or the only one for a serial call (file locks of the run).
 
-    The turnstile gives a waiting serial test precedence: the others pass it one at a time
-    on their way to a shared turn, and a serial test holds it until it is done.
+    The turnstile gives a waiting serial call precedence: the others pass it one at a time
+    on their way to a shared turn, and a serial call holds it until it is done.
     """
     # Each worker's basetemp is <the run's basetemp>/<worker id>: the locks are the run's.
     run_dir = Path(config.option.basetemp).parent
@@ -81,48 +85,76 @@ def _taking_turns(config: pytest.Config, serial: bool) -> Iterator[None]:
         yield  # closing the files releases the locks
 
 
-@pytest.hookimpl(wrapper=True, tryfirst=True)
-def pytest_runtest_protocol(item: pytest.Item) -> Generator[None, object, object]:
-    """Under xdist, run ``serial`` tests (set-up and teardown included) alone.
-
-    Outermost wrapper: the wait is not counted in the test's timeout.
-    """
+def _turn(item: pytest.Item, serial: bool) -> contextlib.AbstractContextManager[None]:
     if "PYTEST_XDIST_WORKER" not in os.environ or not item.config.option.basetemp:
+        return contextlib.nullcontext()
+    return _taking_turns(item.config, serial)
+
+
+def _is_serial(item: pytest.Item) -> bool:
+    return item.get_closest_marker("serial") is not None
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> Generator[None, None, None]:
+    """Set-ups take a shared turn (a serial test's too)."""
+    with _turn(item, serial=False):
         return (yield)
-    with _taking_turns(item.config, item.get_closest_marker("serial") is not None):
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
+    """Under xdist, the call of a ``serial`` test runs alone.
+
+    The wait (for the other worker's running phase: 4 min at most, schemathesis on a busy
+    machine) counts in the test's timeout, a 600 s net for hangs.
+    """
+    with _turn(item, serial=_is_serial(item)):
+        return (yield)
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_teardown(item: pytest.Item) -> Generator[None, None, None]:
+    """Teardowns take a shared turn (a serial test's too)."""
+    with _turn(item, serial=False):
         return (yield)
 
 
 # xdist hands whole files to the workers in collection order, where the slowest files came
 # last (tests/test_cli.py alone ran 7 min): these go first so that no long file starts
-# when the other worker is almost done. Slowest first, from a run's --durations (2026-11-30,
-# after the CLI tests moved in-process: see tests.test_cli.invoke_cli).
+# when the other worker is almost done. First the files with ``serial`` tests: a serial
+# call waits for the other worker's running phase, and early on that is a phase of another
+# of these files, not a 4-minute schemathesis run or private-cluster lifecycle (a run on
+# 2026-12-01 lost 49 and 110 s so). Then the slowest first, from that run's durations.
 SLOWEST_FILES = (
-    "tests/api/test_http_semantics.py",
-    "tests/api/test_schemathesis.py",
-    "tests/bench/test_bench.py",
-    "tests/api/test_hostile_inputs.py",
-    "tests/maps/test_build.py",
-    "tests/maps/test_analysis_whatif.py",
-    "tests/test_backup.py",
-    "tests/test_cli.py",
-    "tests/api/test_cors.py",
-    "tests/bench/test_load.py",
-    "tests/geo/test_cql2_fuzz.py",
+    # with serial tests
     "tests/api/test_keys_hardening.py",
-    "tests/maps/test_hostile_names.py",
-    "tests/api/test_tiles.py",
-    "tests/test_make_run.py",
-    "tests/api/test_roles.py",
-    "tests/maps/test_route_page.py",
-    "tests/analysis/test_coverage_cli.py",
     "tests/test_fault.py",
     "tests/api/test_limits.py",
-    "tests/test_architecture.py",
+    "tests/api/test_hostile_inputs.py",
+    "tests/bench/test_load.py",
+    "tests/test_replica.py",
+    # the slowest
+    "tests/api/test_schemathesis.py",
+    "tests/api/test_tiles.py",
+    "tests/api/test_roles.py",
+    "tests/api/test_http_semantics.py",
+    "tests/bench/test_bench.py",
+    "tests/maps/test_hostile_names.py",
     "tests/maps/test_overview_ux.py",
+    "tests/test_cli.py",
     "tests/maps/test_search.py",
+    "tests/test_make_run.py",
+    "tests/api/test_cors.py",
+    "tests/test_backup.py",
     "tests/maps/test_browser.py",
+    "tests/test_architecture.py",
+    "tests/maps/test_analysis_whatif.py",
+    "tests/maps/test_route_page.py",
     "tests/maps/test_editor.py",
+    "tests/maps/test_build.py",
+    "tests/geo/test_cql2_fuzz.py",
+    "tests/analysis/test_coverage_cli.py",
     "tests/api/test_export_formats.py",
     "tests/io/test_export.py",
     "tests/geo/test_package.py",
