@@ -10,8 +10,11 @@ Speed (``make test`` runs ``pytest -n 2 --dist loadfile``, see the Makefile):
 - one Chromium per session (``browser`` gives each test that browser and closes the
   test's contexts after it);
 - under pytest-xdist each worker has its own cluster (its own basetemp and port), and
-  tests marked ``serial`` (timing, memory, outages, benchmarks) run while the other
-  workers wait between their tests.
+  the call of a test marked ``serial`` (timing, memory, outages) runs while the other
+  workers wait between the phases of their tests; its set-up and teardown do not wait, so
+  a serial test starts its servers in fixtures, not in its body;
+- files with serial tests, then the slowest, are handed out first (``SLOWEST_FILES``);
+  tests/test_suite_turns.py checks both.
 """
 
 from __future__ import annotations
