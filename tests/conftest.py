@@ -13,8 +13,8 @@ Speed (``make test`` runs ``pytest -n 2 --dist loadfile``, see the Makefile):
   the call of a test marked ``serial`` (timing, memory, outages) runs while the other
   workers wait between the phases of their tests; its set-up and teardown do not wait, so
   a serial test starts its servers in fixtures, not in its body;
-- files with serial tests, then the slowest, are handed out first (``SLOWEST_FILES``);
-  tests/test_suite_turns.py checks both.
+- the slowest files are handed out first (``SLOWEST_FILES``), those with serial tests
+  last (``SERIAL_FILES``); tests/test_suite_turns.py checks the turns and that order.
 """
 
 from __future__ import annotations
@@ -125,19 +125,8 @@ def pytest_runtest_teardown(item: pytest.Item) -> Generator[None, None, None]:
 
 # xdist hands whole files to the workers in collection order, where the slowest files came
 # last (tests/test_cli.py alone ran 7 min): these go first so that no long file starts
-# when the other worker is almost done. First the files with ``serial`` tests: a serial
-# call waits for the other worker's running phase, and early on that is a phase of another
-# of these files, not a 4-minute schemathesis run or private-cluster lifecycle (a run on
-# 2026-12-01 lost 49 and 110 s so). Then the slowest first, from that run's durations.
+# when the other worker is almost done, slowest first (durations of a run on 2026-12-01).
 SLOWEST_FILES = (
-    # with serial tests
-    "tests/api/test_keys_hardening.py",
-    "tests/test_fault.py",
-    "tests/api/test_limits.py",
-    "tests/api/test_hostile_inputs.py",
-    "tests/bench/test_load.py",
-    "tests/test_replica.py",
-    # the slowest
     "tests/api/test_schemathesis.py",
     "tests/api/test_tiles.py",
     "tests/api/test_roles.py",
@@ -164,6 +153,18 @@ SLOWEST_FILES = (
     "tests/maps/test_context.py",
     "tests/analysis/test_coverage_api.py",
 )
+# The files with ``serial`` tests go last, longest first. A serial call waits for the other
+# worker's running phase: at the end that is a short test, not a schemathesis run (a run
+# with them first lost 49 and 110 s behind long tests, one with them at the start 140 s
+# behind schemathesis).
+SERIAL_FILES = (
+    "tests/test_replica.py",
+    "tests/api/test_keys_hardening.py",
+    "tests/api/test_hostile_inputs.py",
+    "tests/api/test_limits.py",
+    "tests/test_fault.py",
+    "tests/bench/test_load.py",
+)
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -173,11 +174,14 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Under xdist, the slowest files first (the others keep their order)."""
+    """Under xdist, the slowest files first and those with serial tests last (the others
+    keep their order, in between)."""
     if "PYTEST_XDIST_WORKER" not in os.environ:
         return
     rank = {path: i for i, path in enumerate(SLOWEST_FILES)}
-    items.sort(key=lambda item: rank.get(item.nodeid.split("::")[0], len(rank)))
+    middle = len(rank)
+    rank.update({path: middle + 1 + i for i, path in enumerate(SERIAL_FILES)})
+    items.sort(key=lambda item: rank.get(item.nodeid.split("::")[0], middle))
 
 
 def libpq_conninfo(url: str) -> str:

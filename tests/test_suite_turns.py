@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from tests import conftest
-from tests.conftest import REPO_ROOT, SLOWEST_FILES
+from tests.conftest import REPO_ROOT, SERIAL_FILES, SLOWEST_FILES
 
 
 def _item(basetemp: Path, serial: bool) -> Any:
@@ -50,24 +50,25 @@ def test_only_the_call_of_a_serial_test_runs_alone(
     assert _other_worker_may_start_a_phase(tmp_path)
 
 
-def test_the_ordered_files_exist_and_those_with_serial_tests_come_first() -> None:
-    assert len(set(SLOWEST_FILES)) == len(SLOWEST_FILES)
-    missing = [path for path in SLOWEST_FILES if not (REPO_ROOT / path).is_file()]
-    assert missing == [], "renamed or deleted: update SLOWEST_FILES"
+def test_the_ordered_files_exist_and_those_with_serial_tests_come_last() -> None:
+    ordered = [*SLOWEST_FILES, *SERIAL_FILES]
+    assert len(set(ordered)) == len(ordered)
+    missing = [path for path in ordered if not (REPO_ROOT / path).is_file()]
+    assert missing == [], "renamed or deleted: update SLOWEST_FILES or SERIAL_FILES"
     with_serial = {
         str(path.relative_to(REPO_ROOT))
         for path in (REPO_ROOT / "tests").rglob("test_*.py")
         if "mark.serial" in path.read_text(encoding="utf-8") and path.name != Path(__file__).name
     }
-    first = set(SLOWEST_FILES[: len(with_serial)])
-    assert first == with_serial, (sorted(first - with_serial), sorted(with_serial - first))
+    assert set(SERIAL_FILES) == with_serial
 
 
 def test_the_order_is_kept_only_under_xdist(monkeypatch: pytest.MonkeyPatch) -> None:
-    items = [SimpleNamespace(nodeid=f"{path}::test") for path in reversed(SLOWEST_FILES)]
+    ordered = [*SLOWEST_FILES, "tests/test_any_other.py", *SERIAL_FILES]
+    items = [SimpleNamespace(nodeid=f"{path}::test") for path in reversed(ordered)]
     monkeypatch.delenv("PYTEST_XDIST_WORKER", raising=False)
     conftest.pytest_collection_modifyitems(items)  # type: ignore[arg-type]
-    assert [i.nodeid.split("::")[0] for i in items] == list(reversed(SLOWEST_FILES))
+    assert [i.nodeid.split("::")[0] for i in items] == list(reversed(ordered))
     monkeypatch.setenv("PYTEST_XDIST_WORKER", "gw1")
     conftest.pytest_collection_modifyitems(items)  # type: ignore[arg-type]
-    assert [i.nodeid.split("::")[0] for i in items] == list(SLOWEST_FILES)
+    assert [i.nodeid.split("::")[0] for i in items] == ordered
