@@ -10,12 +10,16 @@ Speed (``make test`` runs ``pytest -n 2 --dist loadfile``, see the Makefile):
 - one Chromium per session (``browser`` gives each test that browser and closes the
   test's contexts after it);
 - under pytest-xdist each worker has its own cluster (its own basetemp and port), and
-  tests marked ``serial`` (timing, memory, outages, benchmarks) run while the other
-  workers wait between their tests.
+  the call of a test marked ``serial`` (timing, memory, outages) runs while the other
+  workers wait between the phases of their tests; its set-up and teardown do not wait, so
+  a serial test starts its servers in fixtures, not in its body;
+- the slowest files are handed out first (``SLOWEST_FILES``), those with serial tests
+  last (``SERIAL_FILES``); tests/test_suite_turns.py checks the turns and that order.
 """
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import os
 import uuid
@@ -56,17 +60,20 @@ ROOMY_RATE_LIMIT_ENV = {f"CRAFTMAP_{k.upper()}": str(v) for k, v in ROOMY_RATE_L
 
 
 # -- pytest-xdist ---------------------------------------------------------------------------
-# Under xdist (PYTEST_XDIST_WORKER is set) tests marked ``serial`` run alone: a serial test
-# waits for the other workers' running tests to end, and they start no new test until it
-# is done. Plain ``pytest`` runs one test at a time anyway.
+# Under xdist (PYTEST_XDIST_WORKER is set) the call of a test marked ``serial`` runs alone:
+# it waits for the other workers' running phase (a set-up, call or teardown) to end, and
+# they start no new phase until it is done. Its own set-up and teardown (starting servers,
+# making databases) run beside the other workers' tests: they measure nothing, and with
+# them inside the turn the other worker sat idle for them (up to 25 s per test in a run).
+# Plain ``pytest`` runs one test at a time anyway.
 
 
 @contextmanager
 def _taking_turns(config: pytest.Config, serial: bool) -> Iterator[None]:
-    """Shared turn for a test, or the only one for a serial test (file locks of the run).
+    """Shared turn for a phase, or the only one for a serial call (file locks of the run).
 
-    The turnstile gives a waiting serial test precedence: the others pass it one at a time
-    on their way to a shared turn, and a serial test holds it until it is done.
+    The turnstile gives a waiting serial call precedence: the others pass it one at a time
+    on their way to a shared turn, and a serial call holds it until it is done.
     """
     # Each worker's basetemp is <the run's basetemp>/<worker id>: the locks are the run's.
     run_dir = Path(config.option.basetemp).parent
@@ -81,53 +88,82 @@ def _taking_turns(config: pytest.Config, serial: bool) -> Iterator[None]:
         yield  # closing the files releases the locks
 
 
-@pytest.hookimpl(wrapper=True, tryfirst=True)
-def pytest_runtest_protocol(item: pytest.Item) -> Generator[None, object, object]:
-    """Under xdist, run ``serial`` tests (set-up and teardown included) alone.
-
-    Outermost wrapper: the wait is not counted in the test's timeout.
-    """
+def _turn(item: pytest.Item, serial: bool) -> contextlib.AbstractContextManager[None]:
     if "PYTEST_XDIST_WORKER" not in os.environ or not item.config.option.basetemp:
+        return contextlib.nullcontext()
+    return _taking_turns(item.config, serial)
+
+
+def _is_serial(item: pytest.Item) -> bool:
+    return item.get_closest_marker("serial") is not None
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> Generator[None, None, None]:
+    """Set-ups take a shared turn (a serial test's too)."""
+    with _turn(item, serial=False):
         return (yield)
-    with _taking_turns(item.config, item.get_closest_marker("serial") is not None):
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
+    """Under xdist, the call of a ``serial`` test runs alone.
+
+    The wait (for the other worker's running phase: 4 min at most, schemathesis on a busy
+    machine) counts in the test's timeout, a 600 s net for hangs.
+    """
+    with _turn(item, serial=_is_serial(item)):
+        return (yield)
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_teardown(item: pytest.Item) -> Generator[None, None, None]:
+    """Teardowns take a shared turn (a serial test's too)."""
+    with _turn(item, serial=False):
         return (yield)
 
 
 # xdist hands whole files to the workers in collection order, where the slowest files came
 # last (tests/test_cli.py alone ran 7 min): these go first so that no long file starts
-# when the other worker is almost done. Slowest first, from a run's --durations (2026-11-30,
-# after the CLI tests moved in-process: see tests.test_cli.invoke_cli).
+# when the other worker is almost done, slowest first (durations of a run on 2026-12-01).
 SLOWEST_FILES = (
-    "tests/api/test_http_semantics.py",
     "tests/api/test_schemathesis.py",
-    "tests/bench/test_bench.py",
-    "tests/api/test_hostile_inputs.py",
-    "tests/maps/test_build.py",
-    "tests/maps/test_analysis_whatif.py",
-    "tests/test_backup.py",
-    "tests/test_cli.py",
-    "tests/api/test_cors.py",
-    "tests/bench/test_load.py",
-    "tests/geo/test_cql2_fuzz.py",
-    "tests/api/test_keys_hardening.py",
-    "tests/maps/test_hostile_names.py",
     "tests/api/test_tiles.py",
-    "tests/test_make_run.py",
     "tests/api/test_roles.py",
-    "tests/maps/test_route_page.py",
-    "tests/analysis/test_coverage_cli.py",
-    "tests/test_fault.py",
-    "tests/api/test_limits.py",
-    "tests/test_architecture.py",
+    "tests/api/test_http_semantics.py",
+    "tests/bench/test_bench.py",
+    "tests/maps/test_hostile_names.py",
     "tests/maps/test_overview_ux.py",
+    "tests/test_cli.py",
     "tests/maps/test_search.py",
+    "tests/test_make_run.py",
+    "tests/api/test_cors.py",
+    "tests/test_backup.py",
     "tests/maps/test_browser.py",
+    "tests/test_architecture.py",
+    "tests/maps/test_analysis_whatif.py",
+    "tests/maps/test_route_page.py",
     "tests/maps/test_editor.py",
+    "tests/maps/test_build.py",
+    "tests/geo/test_cql2_fuzz.py",
+    "tests/analysis/test_coverage_cli.py",
     "tests/api/test_export_formats.py",
     "tests/io/test_export.py",
     "tests/geo/test_package.py",
     "tests/maps/test_context.py",
     "tests/analysis/test_coverage_api.py",
+)
+# The files with ``serial`` tests go last, longest first. A serial call waits for the other
+# worker's running phase: at the end that is a short test, not a schemathesis run (a run
+# with them first lost 49 and 110 s behind long tests, one with them at the start 140 s
+# behind schemathesis).
+SERIAL_FILES = (
+    "tests/test_replica.py",
+    "tests/api/test_keys_hardening.py",
+    "tests/api/test_hostile_inputs.py",
+    "tests/api/test_limits.py",
+    "tests/test_fault.py",
+    "tests/bench/test_load.py",
 )
 
 
@@ -138,11 +174,14 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Under xdist, the slowest files first (the others keep their order)."""
+    """Under xdist, the slowest files first and those with serial tests last (the others
+    keep their order, in between)."""
     if "PYTEST_XDIST_WORKER" not in os.environ:
         return
     rank = {path: i for i, path in enumerate(SLOWEST_FILES)}
-    items.sort(key=lambda item: rank.get(item.nodeid.split("::")[0], len(rank)))
+    middle = len(rank)
+    rank.update({path: middle + 1 + i for i, path in enumerate(SERIAL_FILES)})
+    items.sort(key=lambda item: rank.get(item.nodeid.split("::")[0], middle))
 
 
 def libpq_conninfo(url: str) -> str:

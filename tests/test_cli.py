@@ -68,23 +68,23 @@ def invoke_cli(
 def test_private_cluster_lifecycle(tmp_path: Path) -> None:
     env = {"CRAFTMAP_HOME": str(tmp_path / "home")}
     try:
-        status = run_cli("db", "status", env=env, check=False)
+        status = invoke_cli("db", "status", env=env, check=False)
         assert status.returncode == 3 and "No cluster" in status.stdout
 
         assert "PostGIS cluster running on 127.0.0.1:" in run_cli("db", "start", env=env).stdout
-        assert "running on 127.0.0.1:" in run_cli("db", "status", env=env).stdout
+        assert "running on 127.0.0.1:" in invoke_cli("db", "status", env=env).stdout
         state_file = tmp_path / "home" / "cluster.json"
         assert state_file.stat().st_mode & 0o077 == 0, "the password file must be private"
         if os.geteuid() == 0:
-            data_dir = run_cli("db", "status", env=env).stdout.split("data in ")[1].strip()
+            data_dir = invoke_cli("db", "status", env=env).stdout.split("data in ")[1].strip()
             assert Path(data_dir).stat().st_uid == pwd.getpwnam("postgres").pw_uid
 
-        url = run_cli("db", "url", env=env).stdout.strip()
+        url = invoke_cli("db", "url", env=env).stdout.strip()
         # The app's URL: the least-privilege role (tests/api/test_keys_hardening.py).
         assert url.startswith("postgresql+psycopg://craftmap_app:") and "@127.0.0.1:" in url
 
-        # The cluster's own commands (db …) run as real processes; the data commands run in
-        # this process against the cluster they started.
+        # Starting and stopping the cluster run as real processes (the server outlives the
+        # command); reading its state and the data commands run in this process.
         assert migrate.head_revision() in invoke_cli("migrate", env=env).stdout
         with psycopg.connect(libpq_conninfo(url)) as conn:
             postgis = conn.execute("SELECT postgis_lib_version()").fetchone()
@@ -100,7 +100,7 @@ def test_private_cluster_lifecycle(tmp_path: Path) -> None:
         assert migrate.head_revision() in invoke_cli("migrate", env=env).stdout
 
         assert run_cli("db", "stop", env=env).stdout.strip() == "Stopped."
-        stopped = run_cli("db", "status", env=env, check=False)
+        stopped = invoke_cli("db", "status", env=env, check=False)
         assert stopped.returncode == 3 and "stopped" in stopped.stdout
         # Commands that need the database start the cluster again by themselves.
         assert "Dry run" in run_cli("demo", "load", "--dry-run", env=env).stdout

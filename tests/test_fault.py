@@ -93,6 +93,16 @@ def cluster(tmp_path: Path) -> Iterator[LocalCluster]:
     own.destroy()
 
 
+@pytest.fixture
+def served(cluster: LocalCluster, tmp_path: Path) -> Iterator[LiveServer]:
+    """``craftmap serve --workers 2`` on that cluster, started in the set-up, outside the
+    test's serial turn (starting it measures nothing)."""
+    # Hundreds of writes from one key: the rate limits are not what is tested here.
+    env = {"CRAFTMAP_BASEMAP_URL": "none", **ROOMY_RATE_LIMIT_ENV}
+    with live_server(cluster.url(), tmp_path, workers=2, env=env) as server:
+        yield server
+
+
 def _kill_immediately(cluster: LocalCluster) -> None:
     data_dir = cluster.status().data_dir
     assert data_dir is not None
@@ -143,44 +153,42 @@ def _probe(server: LiveServer, endpoints: list[tuple[str, bool]]) -> list[tuple[
 
 @pytest.mark.serial
 def test_database_outage_is_503_then_recovers_and_loses_no_acknowledged_write(
-    cluster: LocalCluster, tmp_path: Path
+    cluster: LocalCluster, served: LiveServer
 ) -> None:
     url = cluster.url()
     token = make_key(url, "planner", "fault test")
     endpoints = _endpoints(make_zone(url), make_route(url, stops=TWO_STOPS))
-    # Hundreds of writes from one key: the rate limits are not what is tested here.
-    env = {"CRAFTMAP_BASEMAP_URL": "none", **ROOMY_RATE_LIMIT_ENV}
-    with live_server(url, tmp_path, workers=2, env=env) as server:
-        before = _probe(server, endpoints)
-        assert [(p, a.status) for p, a in before if a.status not in {200, 204}] == []
-        writer = Writer(server, token)
-        writer.start()
-        time.sleep(1.5)
+    server = served
+    before = _probe(server, endpoints)
+    assert [(p, a.status) for p, a in before if a.status not in {200, 204}] == []
+    writer = Writer(server, token)
+    writer.start()
+    time.sleep(1.5)
 
-        _kill_immediately(cluster)
-        down_at = time.monotonic()
-        down_answers: list[tuple[str, Answer]] = []
-        while time.monotonic() - down_at < 3:
-            down_answers += _probe(server, endpoints)
+    _kill_immediately(cluster)
+    down_at = time.monotonic()
+    down_answers: list[tuple[str, Answer]] = []
+    while time.monotonic() - down_at < 3:
+        down_answers += _probe(server, endpoints)
 
-        cluster.start()
-        up_at = time.monotonic()
-        # No waiting: the pooled connections of both workers died with the server, and
-        # not even the first request after its return may fail for it.
-        after = _probe(server, endpoints) + _probe(server, endpoints)
-        recovered_after = time.monotonic() - up_at
-        time.sleep(1.0)
-        writer.stop.set()
-        writer.join(timeout=30)
+    cluster.start()
+    up_at = time.monotonic()
+    # No waiting: the pooled connections of both workers died with the server, and
+    # not even the first request after its return may fail for it.
+    after = _probe(server, endpoints) + _probe(server, endpoints)
+    recovered_after = time.monotonic() - up_at
+    time.sleep(1.0)
+    writer.stop.set()
+    writer.join(timeout=30)
 
-        # A restart nobody noticed: no request while it was down, so the pools of both
-        # workers still hold the dead connections. Not one request may fail for them.
-        warm = _probe(server, endpoints) + _probe(server, endpoints)
-        _kill_immediately(cluster)
-        cluster.start()
-        unnoticed = _probe(server, endpoints) + _probe(server, endpoints)
-        assert server.alive()
-        log = server.log()
+    # A restart nobody noticed: no request while it was down, so the pools of both
+    # workers still hold the dead connections. Not one request may fail for them.
+    warm = _probe(server, endpoints) + _probe(server, endpoints)
+    _kill_immediately(cluster)
+    cluster.start()
+    unnoticed = _probe(server, endpoints) + _probe(server, endpoints)
+    assert server.alive()
+    log = server.log()
 
     print(
         f"down {len(down_answers)} probes; two rounds of probes {recovered_after:.2f} s; "

@@ -90,16 +90,18 @@ def test_options_and_allow_are_true_for_every_route(
         assert answer.status_code == 204, (path, answer.text)
         allow = _methods(answer.headers["allow"])
         assert allow == expected, path
+        answers = {}
         for method in ALL_METHODS:
             # Keyless and bodiless: a write is refused (401/400), never performed.
-            response = client.request(method, path)
+            response = answers[method] = client.request(method, path)
             if method in allow:
                 assert response.status_code != 405, (method, path)
             else:
                 assert response.status_code == 405, (method, path, response.status_code)
                 assert _methods(response.headers["allow"]) == expected, (method, path)
         if "GET" in declared:
-            got, head = client.get(path), client.head(path)
+            # The GET and HEAD of the loop (asking again built every page a second time).
+            got, head = answers["GET"], answers["HEAD"]
             assert head.status_code == got.status_code and head.content == b"", path
             assert head.headers.get("content-type") == got.headers.get("content-type"), path
             assert head.headers.get("etag") == got.headers.get("etag"), path

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import time
 import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 
 import pyogrio
@@ -14,21 +13,21 @@ import shapely
 import sqlalchemy as sa
 
 from geo.store.db import make_engine
-from tests.live import live_server
+from tests.live import LiveServer
 
 SERVER_LOGS: dict[str, Path] = {}
 
 
 @pytest.fixture(scope="module")
-def served(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """The app in its own process on a real socket.
+def served(live: LiveServer) -> str:
+    """The app in its own process on a real socket: the session's ``craftmap serve``.
 
     GDAL speaks HTTP through curl and holds the GIL while it waits, so the server cannot be
-    a thread of the test process.
+    a thread of the test process. GDAL only reads: the shared server does (a server of the
+    module's own cost a start-up, 10-20 s on a busy machine).
     """
-    with live_server(database_url, tmp_path_factory.mktemp("gdal")) as server:
-        SERVER_LOGS[server.url] = server.log_path
-        yield server.url
+    SERVER_LOGS[live.url] = live.log_path
+    return live.url
 
 
 def _number_matched(base: str, collection: str) -> int:
@@ -50,6 +49,8 @@ def test_gdal_reads_every_feature(served: str, collection: str) -> None:
 
 
 def test_gdal_sends_filters_to_the_server(served: str) -> None:
+    # Only this test's requests: the shared server's log has the other tests' too.
+    logged = len(SERVER_LOGS[served].read_text())
     frame = pyogrio.read_dataframe(
         f"OAPIF:{served}", layer="material-zones", where="material = 'sedge'"
     )
@@ -61,7 +62,7 @@ def test_gdal_sends_filters_to_the_server(served: str) -> None:
     while not sent and time.monotonic() < deadline:
         requests = [
             json.loads(line)
-            for line in SERVER_LOGS[served].read_text().splitlines()
+            for line in SERVER_LOGS[served].read_text()[logged:].splitlines()
             if line.startswith("{") and '"craftmap.access"' in line
         ]
         sent = any("material=sedge" in r["query"] for r in requests if r["path"].endswith("/items"))

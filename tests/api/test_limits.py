@@ -495,21 +495,27 @@ def test_queries_of_clients_that_left_are_cancelled(server: LiveServer, limits_d
     assert "Traceback" not in server.log()
 
 
-@pytest.mark.serial
-def test_a_query_over_the_time_limit_is_503_with_retry_after(
-    limits_db: str, tmp_path: Path
-) -> None:
-    # A server of its own with a 1 s limit: the slow filter takes 2-3 s on a quiet machine,
-    # too close to the module server's 3 s (which the cancel test needs to stay long).
+@pytest.fixture
+def strict(limits_db: str, tmp_path: Path) -> Iterator[LiveServer]:
+    """A server of its own with a 1 s limit, started in the set-up (outside the serial turn).
+
+    The slow filter takes 2-3 s on a quiet machine, too close to the module server's 3 s
+    (which the cancel test needs to stay long).
+    """
     env = {
         "CRAFTMAP_STATEMENT_TIMEOUT_SECONDS": "1",
         "CRAFTMAP_BASEMAP_URL": "none",
         "CRAFTMAP_FILTER_MAX_LENGTH": "65536",
     }
-    with live_server(limits_db, tmp_path, env=env) as strict:
-        started = time.monotonic()
-        answer = strict.request(_slow_items_path(), timeout=60)
-        took = time.monotonic() - started
+    with live_server(limits_db, tmp_path, env=env) as server:
+        yield server
+
+
+@pytest.mark.serial
+def test_a_query_over_the_time_limit_is_503_with_retry_after(strict: LiveServer) -> None:
+    started = time.monotonic()
+    answer = strict.request(_slow_items_path(), timeout=60)
+    took = time.monotonic() - started
     assert answer.status == 503, answer.body[:300]
     assert answer.headers["retry-after"].isdigit()
     assert answer.headers["content-type"] == "application/problem+json"

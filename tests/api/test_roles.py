@@ -150,11 +150,12 @@ def test_the_private_cluster_makes_owner_and_app_roles(tmp_path: Path) -> None:
     env = {"CRAFTMAP_HOME": str(tmp_path / "home")}
     try:
         run_cli("db", "start", env=env)
-        app_url = run_cli("db", "url", env=env).stdout.strip()
-        owner_url = run_cli("db", "url", "--role", "owner", env=env).stdout.strip()
-        admin_url = run_cli("db", "url", "--role", "admin", env=env).stdout.strip()
+        # Starting the cluster as a real process (it outlives the command); reading its
+        # state and the data commands in this process, on that cluster.
+        app_url = invoke_cli("db", "url", env=env).stdout.strip()
+        owner_url = invoke_cli("db", "url", "--role", "owner", env=env).stdout.strip()
+        admin_url = invoke_cli("db", "url", "--role", "admin", env=env).stdout.strip()
         assert f"//{roles.APP_ROLE}:" in app_url and f"//{roles.OWNER_ROLE}:" in owner_url
-        # db … as real processes; the data commands in this process, on that cluster.
         assert migrate.head_revision() in invoke_cli("migrate", env=env).stdout
         with psycopg.connect(libpq_conninfo(admin_url)) as conn:
             found = dict(
@@ -183,7 +184,7 @@ def test_the_private_cluster_makes_owner_and_app_roles(tmp_path: Path) -> None:
             json.dumps({k: v for k, v in state.items() if not k.endswith("_password")})
         )
         run_cli("db", "start", env=env)
-        assert run_cli("db", "url", env=env).stdout.strip() != app_url
+        assert invoke_cli("db", "url", env=env).stdout.strip() != app_url
         assert name in invoke_cli("keys", "list", env=env).stdout
     finally:
         run_cli("db", "stop", env=env, check=False)

@@ -2,23 +2,33 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 
 from bench import load
 
 
+@pytest.fixture
+def demo_server(pg_server_url: str) -> Iterator[tuple[str, str, int]]:
+    """bench.load's demo database and server (two workers), made in the set-up: outside the
+    test's serial turn, which only the load itself needs."""
+    with load.demo_server(pg_server_url, workers=2) as found:
+        yield found
+
+
 @pytest.mark.slow
 @pytest.mark.serial
-def test_tiny_mixed_load_loses_nothing(pg_server_url: str) -> None:
-    with load.demo_server(pg_server_url, workers=2) as (base, key, pid):
-        report = load.run(
-            base,
-            key,
-            seconds=20,
-            clients=4,
-            max_requests=250,
-            server_pids=lambda: load._children(pid),  # noqa: SLF001
-        )
+def test_tiny_mixed_load_loses_nothing(demo_server: tuple[str, str, int]) -> None:
+    base, key, pid = demo_server
+    report = load.run(
+        base,
+        key,
+        seconds=20,
+        clients=4,
+        max_requests=250,
+        server_pids=lambda: load._children(pid),  # noqa: SLF001
+    )
     # Bounded by count (or by time on a very slow machine).
     assert report.requests == 250 or report.seconds >= 20
     assert report.server_errors == 0, load.markdown(report, "tiny")

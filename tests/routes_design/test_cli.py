@@ -12,7 +12,7 @@ from geo.store.db import make_engine
 from tests.factories import make_route
 from tests.routes_design import network_cases as net
 from tests.routes_design.network_cases import at
-from tests.test_cli import run_cli
+from tests.test_cli import invoke_cli, run_cli
 
 
 def test_route_design_and_preview_commands(fresh_database_url: str, tmp_path: Path) -> None:
@@ -27,18 +27,19 @@ def test_route_design_and_preview_commands(fresh_database_url: str, tmp_path: Pa
     finally:
         engine.dispose()
     env = {"DATABASE_URL": fresh_database_url}
+    # One real process for the entry point; the other answers in-process (invoke_cli).
     out = run_cli("route", "design", "T-CLI-1", "--optimise", env=env).stdout
     assert "method exact" in out and "saving" in out and "road" in out
     assert "Điểm dừng 1" in out
     as_json = json.loads(
-        run_cli("route", "design", str(route_id), "--format", "json", env=env).stdout
+        invoke_cli("route", "design", str(route_id), "--format", "json", env=env).stdout
     )
     assert as_json["order_after"] == [1, 2, 3] and as_json["saved"] is True
     assert [leg["kind"] for leg in as_json["legs"]] == ["road", "road"]
 
-    missing = run_cli("route", "design", "NO-SUCH", env=env, check=False)
+    missing = invoke_cli("route", "design", "NO-SUCH", env=env, check=False)
     assert missing.returncode == 1 and "no tourism route 'NO-SUCH'" in missing.stderr
-    bad = run_cli("route", "design", "T-CLI-1", "--end", "moon", env=env, check=False)
+    bad = invoke_cli("route", "design", "T-CLI-1", "--end", "moon", env=env, check=False)
     assert bad.returncode == 1 and "end must be" in bad.stderr and "Traceback" not in bad.stderr
 
     stops = tmp_path / "stops.json"
@@ -46,10 +47,10 @@ def test_route_design_and_preview_commands(fresh_database_url: str, tmp_path: Pa
         json.dumps({"stops": [{"lon": x, "lat": y} for x, y in (at("S0"), at("N0"))]}),
         encoding="utf-8",
     )
-    preview = run_cli("route", "preview", "--stops", str(stops), env=env).stdout
+    preview = invoke_cli("route", "preview", "--stops", str(stops), env=env).stdout
     assert "(preview)" in preview and "road" in preview
     stops.write_text('{"stops": [{"lon": "x"}]}', encoding="utf-8")
-    refused = run_cli("route", "preview", "--stops", str(stops), env=env, check=False)
+    refused = invoke_cli("route", "preview", "--stops", str(stops), env=env, check=False)
     assert refused.returncode == 1 and "lon must be a finite number" in refused.stderr
     engine = make_engine(fresh_database_url)
     try:
