@@ -270,6 +270,29 @@ def _shorten(text: str, limit: int = 60) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
+def whole_number(value: str, maximum: int) -> int | None:
+    """``value`` as a whole number from 0 to ``maximum``, or None when it is not one.
+
+    Only ASCII digits count: ``int()`` also reads other scripts' digits ("١", "²"), signs
+    and spaces, which name no feature or tile. The length is checked before ``int()``, which
+    refuses strings of more than 4 300 digits with a ValueError (a 500 before, issue 17).
+
+    Examples
+    --------
+    >>> whole_number("0042", 100), whole_number("101", 100), whole_number("9" * 5000, 100)
+    (42, None, None)
+    >>> whole_number("0" * 5000 + "7", 100), whole_number("+1", 100), whole_number("١", 100)
+    (7, None, None)
+    """
+    if not (value.isascii() and value.isdigit()):
+        return None
+    digits = value.lstrip("0") or "0"
+    if len(digits) > len(str(maximum)):
+        return None
+    number = int(digits)
+    return number if number <= maximum else None
+
+
 def parse_feature_id(value: str) -> int:
     """Feature ids are positive integers (PostgreSQL ``integer``).
 
@@ -279,17 +302,18 @@ def parse_feature_id(value: str) -> int:
         When ``value`` is not one: a path that names no feature is a 404 (OGC API –
         Features Part 1, Table 3), not a 400 — no feature has that id.
     """
-    # isascii: str.isdigit also accepts other scripts' digits ("١", "²").
-    if not (value.isascii() and value.isdigit()) or not 0 < int(value) <= 2**31 - 1:
+    found = whole_number(value, 2**31 - 1)
+    if not found:
         raise NotFound(f"no feature {value!r}: feature ids are whole numbers from 1 to 2147483647")
-    return int(value)
+    return found
 
 
 def parse_history_id(value: str) -> int:
     """History entry ids are positive integers too; anything else names no entry (404)."""
-    if not (value.isascii() and value.isdigit()) or not 0 < int(value) <= 2**63 - 1:
+    found = whole_number(value, 2**63 - 1)
+    if not found:
         raise NotFound(f"no history entry {value!r}: ids are whole numbers")
-    return int(value)
+    return found
 
 
 def parse_tile(matrix: str, row: str, col: str) -> tiles.Tile:
@@ -303,12 +327,11 @@ def parse_tile(matrix: str, row: str, col: str) -> tiles.Tile:
         a tile matrix, row or column outside the tile matrix set (or its limits) with 404,
         as OGC API – Features Part 1 (Table 3) does for any path that names no resource.
     """
-    # isascii: int() also reads other scripts' digits and "+1"/" 1", which name no tile.
-    if not all(p.isascii() and p.isdigit() for p in (matrix, row, col)):
+    z, y, x = (whole_number(part, 2**tiles.MAX_ZOOM) for part in (matrix, row, col))
+    if z is None or y is None or x is None:
         raise NotFound(
             f"no tile {matrix}/{row}/{col}: tileMatrix, tileRow and tileCol are whole numbers"
         )
-    z, y, x = int(matrix), int(row), int(col)
     if not 0 <= z <= tiles.MAX_ZOOM:
         raise NotFound(f"no tile matrix {matrix}: tileMatrix is between 0 and {tiles.MAX_ZOOM}")
     size = 2**z

@@ -67,7 +67,8 @@ def _cache_used(request: Request, settings: ApiSettings, z: str) -> bool:
     # see no commits, so no invalidation: they are served as without a cache.
     if not settings.tile_cache_enabled or request.app.state.read_connection_override is not None:
         return False
-    return z.isascii() and z.isdigit() and int(z) <= settings.tile_cache_max_zoom
+    zoom = params.whole_number(z, settings.tile_cache_max_zoom)
+    return zoom is not None
 
 
 def _tile_connection(request: Request) -> contextlib.AbstractContextManager[Connection]:

@@ -29,6 +29,7 @@ from tests.live import Answer, LiveServer, live_server
 ITEMS = "/collections/villages/items"
 EPSG = "http://www.opengis.net/def/crs/EPSG/0/{}"
 VN2000_TM3 = EPSG.format(5897)
+ZONE_TILES = "/collections/material-zones/tiles/WebMercatorQuad"
 
 
 @pytest.fixture(scope="module")
@@ -188,6 +189,26 @@ CASES: dict[str, Case] = {
     "item id beyond integer": Case(path=f"{ITEMS}/99999999999", statuses=frozenset({404})),
     "item id 1e3": Case(path=f"{ITEMS}/1e3", statuses=frozenset({404})),
     "unknown collection": Case(path="/collections/nope/items", statuses=frozenset({404})),
+    # (issue 17) int() refuses more than 4 300 digits: these were 500s.
+    "item id of 5000 digits": Case(path=f"{ITEMS}/{'9' * 5000}", statuses=frozenset({404})),
+    "item id of 5000 zeros, then 1": Case(
+        path=f"{ITEMS}/{'0' * 5000}1", statuses=frozenset({200, 404}), keyed=False
+    ),
+    "tile row of 5000 digits": Case(
+        path=f"{ZONE_TILES}/14/{'9' * 5000}/1", statuses=frozenset({404})
+    ),
+    "tile matrix of 5000 digits": Case(
+        path=f"{ZONE_TILES}/{'1' * 5000}/0/0", statuses=frozenset({404})
+    ),
+    "combined tile column of 5000 digits": Case(
+        path=f"/tiles/WebMercatorQuad/8/0/{'7' * 5000}", statuses=frozenset({404})
+    ),
+    "history restore of 5000 digits": Case(
+        path=f"{ITEMS}/1/history/{'9' * 5000}/restore",
+        method="POST",
+        body=b"{}",
+        statuses=frozenset({404}),
+    ),
     # writes: coordinates PostGIS cannot transform
     "Content-Crs VN-2000 with 1e12 coordinates": _post(
         _feature('{"type": "Point", "coordinates": [1e12, 1e12]}'),
