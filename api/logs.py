@@ -155,22 +155,25 @@ class RequestLogMiddleware:
             await self.app(scope, receive, send_wrapper)
         finally:
             if access_log.isEnabledFor(logging.INFO):
-                _log_request(scope, request_id, status, started)
+                log_request(scope, request_id, status, started)
 
 
-def _log_request(scope: Scope, request_id: str, status: int, started: float) -> None:
-    access_log.info(
-        "request",
-        extra={
-            "request_id": request_id,
-            "method": scope["method"],
-            "path": redact_token(scope["path"]) if "cm_" in scope["path"] else scope["path"],
-            "query": redact_query(scope.get("query_string", b"").decode("latin-1")),
-            "status": status,
-            "duration_ms": round((time.perf_counter() - started) * 1000, 2),
-            "client": (scope.get("client") or ("", 0))[0],
-        },
-    )
+def log_request(
+    scope: Scope, request_id: str, status: int, started: float, *, lane: str | None = None
+) -> None:
+    """The access log's line for a request; ``lane``: which path answered, when not the app."""
+    extra = {
+        "request_id": request_id,
+        "method": scope["method"],
+        "path": redact_token(scope["path"]) if "cm_" in scope["path"] else scope["path"],
+        "query": redact_query(scope.get("query_string", b"").decode("latin-1")),
+        "status": status,
+        "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+        "client": (scope.get("client") or ("", 0))[0],
+    }
+    if lane is not None:
+        extra["lane"] = lane
+    access_log.info("request", extra=extra)
 
 
 def _header(scope: Scope, name: bytes) -> str | None:

@@ -21,6 +21,7 @@ from fastapi.templating import Jinja2Templates
 from api.cors import CorsMiddleware
 from api.errors import STATUS_CODES, add_exception_handlers
 from api.etags import ConditionalMiddleware
+from api.express import ExpressLane
 from api.hot import HotReads
 from api.limits import BodyLimitMiddleware, CancelOnDisconnect
 from api.logs import RequestLogMiddleware
@@ -198,6 +199,13 @@ def create_app(
     app.add_middleware(CorsMiddleware, origins=settings.cors_origins)
     app.add_middleware(SecurityHeadersMiddleware, basemap_url=settings.basemap_url)
     app.add_middleware(RequestLogMiddleware)
+    # (light, issue 17) Outermost of ours: the plainest hot GETs never enter the stack.
+    if settings.express_reads:
+        app.add_middleware(
+            ExpressLane,
+            pool_size=settings.express_connections,
+            statement_timeout_ms=_milliseconds(settings.statement_timeout_seconds),
+        )
     # (replica) With read replicas, writes answer with the primary's WAL position, for
     # read-your-writes (api/replicas.py); without them it costs nothing.
     if db_settings.read_urls():

@@ -14,13 +14,13 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 # Set on every response: no MIME sniffing, no full URLs (with their queries) sent to
 # other sites, no framing of craftmap by another site.
-_ALWAYS = (
+ALWAYS_HEADERS = (
     (b"x-content-type-options", b"nosniff"),
     (b"referrer-policy", b"same-origin"),
     (b"x-frame-options", b"DENY"),
 )
 # Data and files are never documents: nothing may run or load in their name.
-_NOT_HTML_POLICY = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'"
+NOT_HTML_POLICY = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'"
 
 
 def origin(url: str | None) -> str | None:
@@ -87,7 +87,7 @@ class SecurityHeadersMiddleware:
                 headers = [
                     (k, v) for k, v in message.get("headers", []) if k.lower() not in _OWN_HEADERS
                 ]
-                headers.extend(_ALWAYS)
+                headers.extend(ALWAYS_HEADERS)
                 if message.get("status") == 304:
                     # A 304's headers update the cached response: a policy here would
                     # replace the stored page's own (and its nonce) and block its styles.
@@ -102,7 +102,7 @@ class SecurityHeadersMiddleware:
                         allow_eval=bool(state.get("csp_allow_eval")),
                     )
                 else:
-                    policy = _NOT_HTML_POLICY
+                    policy = NOT_HTML_POLICY
                 headers.append((b"content-security-policy", policy.encode()))
                 message["headers"] = headers
             await send(message)
@@ -110,4 +110,4 @@ class SecurityHeadersMiddleware:
         await self.app(scope, receive, send_wrapper)
 
 
-_OWN_HEADERS = {k for k, _ in _ALWAYS} | {b"content-security-policy"}
+_OWN_HEADERS = {k for k, _ in ALWAYS_HEADERS} | {b"content-security-policy"}

@@ -46,6 +46,10 @@ class ApiSettings(BaseSettings):
     hot_reads: bool = True
     # Threads of their own for those reads, per worker; 0 runs them in the shared pool.
     hot_read_threads: int = 8
+    # (light, issue 17) The plainest of those GETs are answered end to end by api/express.py
+    # on connections of its own (this many per worker); false sends them down the stack.
+    express_reads: bool = True
+    express_connections: int = 4
 
     # -- keys (issue 9, point 7): rate limits, counted in PostgreSQL across workers --------
     # Per window and per key / per client address; 0 turns a limit off.

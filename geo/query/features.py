@@ -324,7 +324,7 @@ class PageResult:
     matched: int | None = None
 
 
-class _Utf8Bytes(Loader):
+class Utf8Bytes(Loader):
     """Hands text over as the bytes PostgreSQL sent: features go out as UTF-8 unchanged."""
 
     def load(self, data: Buffer) -> bytes:
@@ -336,7 +336,7 @@ def _text_as_bytes(conn: Connection) -> Iterator[None]:
     # Decoding every feature to str only for the response to encode it again cost a third
     # of the Python time of a large page. The pooled connection gets str back afterwards.
     raw: Any = conn.connection.dbapi_connection
-    raw.adapters.register_loader("text", _Utf8Bytes)
+    raw.adapters.register_loader("text", Utf8Bytes)
     try:
         yield
     finally:
@@ -356,7 +356,7 @@ def stream_features(
     if limit is not None and limit <= FETCH_AT_ONCE:
         with _text_as_bytes(conn):
             page = conn.execute(statement).all()
-        yield _take(page, limit, result)
+        yield take_rows(page, limit, result)
         return
     raw: Any = conn.connection.dbapi_connection  # psycopg's, for its transaction()
     block = raw.transaction() if getattr(raw, "autocommit", False) else contextlib.nullcontext()
@@ -364,13 +364,14 @@ def stream_features(
         # Options on the statement, not the connection: they must not outlive this query.
         rows = conn.execute(statement.execution_options(stream_results=True, yield_per=_BATCH))
         for part in rows.partitions():
-            yield _take(part, limit, result)
+            yield take_rows(part, limit, result)
             if result.has_more:
                 break
         rows.close()
 
 
-def _take(rows: Sequence[Any], limit: int | None, result: PageResult) -> list[bytes]:
+def take_rows(rows: Sequence[Any], limit: int | None, result: PageResult) -> list[bytes]:
+    """The page's features of ``rows`` (a counted statement's); fill ``result`` from them."""
     if rows and result.returned == 0 and len(rows[0]) > 1:
         count = rows[0][1]
         result.matched = None if count > COUNT_CAP else int(count)

@@ -53,7 +53,8 @@ TABLE = sa.Table(
 
 # The hit path's one statement, run on the pool's psycopg connection as a prepared
 # statement: no SQLAlchemy compiling per request.
-_LOOKUP = "SELECT data, etag FROM tile_cache WHERE variant = %s AND z = %s AND x = %s AND y = %s"
+# The cached tile of a variant and address (psycopg placeholders: a prepared statement).
+LOOKUP = "SELECT data, etag FROM tile_cache WHERE variant = %s AND z = %s AND x = %s AND y = %s"
 _TRY_LOCKS = sa.text(
     "SELECT c, pg_try_advisory_lock_shared(hashtext('craftmap.tiles'), hashtext(c)) "
     "FROM unnest(CAST(:names AS text[])) AS c"
@@ -100,7 +101,7 @@ def lookup(conn: Connection, key: Variant, address: tiles.Tile) -> tiles.TileByt
     driver = conn.connection.driver_connection
     assert driver is not None
     with driver.cursor(binary=True) as cursor:
-        cursor.execute(_LOOKUP, (key.key, address.z, address.x, address.y), prepare=True)
+        cursor.execute(LOOKUP, (key.key, address.z, address.x, address.y), prepare=True)
         row = cursor.fetchone()
     if row is None:
         return None

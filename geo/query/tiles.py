@@ -226,7 +226,7 @@ def tile(
         cap,
         _low_zoom(tile_address, generalised),
     )
-    data, digest = conn.execute(statement, _tile_values(tile_address)).one()
+    data, digest = conn.execute(statement, tile_values(tile_address)).one()
     payload = bytes(data or b"")
     return TileBytes(payload, f'"{digest}"' if payload else "")
 
@@ -245,10 +245,11 @@ def tile_statement(
         cap,
         _low_zoom(tile_address, generalised),
     )
-    return statement.params(_tile_values(tile_address))
+    return statement.params(tile_values(tile_address))
 
 
-def _tile_values(tile_address: Tile) -> dict[str, Any]:
+def tile_values(tile_address: Tile) -> dict[str, Any]:
+    """The values a tile statement binds for ``tile_address``."""
     # Half a pixel of the tile, in metres: finer detail cannot show.
     pixel_m = _WORLD_M / 2**tile_address.z / EXTENT
     return {
