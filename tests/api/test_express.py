@@ -131,6 +131,9 @@ PAGES = [
     "/collections/villages/items?limit=10&bbox=100.0,10.0,100.1,10.1",
     # Values written as clients write them: the links repeat them as given.
     "/collections/villages/items?limit=007&bbox=105.6%2C19.7%2C105.9%2C20.0",
+    # Six numbers (a 3D box), and a box across the antimeridian: the same statement shape.
+    "/collections/villages/items?bbox=105.0,19.0,-10,106.5,20.5,10",
+    "/collections/villages/items?bbox=179.5,10,-179.5,20",
 ]
 
 
@@ -169,6 +172,14 @@ def test_a_long_page_says_next_and_the_next_page_follows(live: LiveServer) -> No
         ("/collections/villages/items?limit=5", {"Accept-Language": "vi"}, 200),
         ("/collections/villages/items?limit=5000", {}, 200),  # streamed
         ("/collections/nope/items/1", {}, 404),
+        # Hostile values: the lane's parsing refuses them, the full stack writes the problem.
+        ("/collections/villages/items?bbox=nan,nan,nan,nan", {}, 400),
+        ("/collections/villages/items?bbox=1e300,1e300,1e301,1e301", {}, 400),
+        ("/collections/villages/items?limit=" + "9" * 5000, {}, 400),
+        ("/collections/villages/items/" + "9" * 5000, {}, 404),
+        ("/collections/material-zones/tiles/WebMercatorQuad/14/" + "9" * 5000 + "/1", {}, 404),
+        ("/collections/material-zones/tiles/WebMercatorQuad/31/0/0", {}, 404),
+        ("/collections/material-zones/tiles/WebMercatorQuad/14/0/0?properties=name", {}, 204),
     ],
 )
 def test_what_the_lane_cannot_answer_goes_to_the_full_stack(
