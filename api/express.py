@@ -31,6 +31,7 @@ import os
 import time
 from collections.abc import AsyncIterator
 from typing import Any
+from urllib.parse import parse_qsl
 
 from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -124,7 +125,7 @@ class ExpressLane:
         self.options = (
             f"-c statement_timeout={statement_timeout_ms}" if statement_timeout_ms else ""
         )
-        self.pools: dict[str, _Connections] = {}
+        self.pools: dict[int, _Connections] = {}
         self.statements: dict[tuple[str, ...], prepared.Compiled] = {}
         self.standing_aside_until = 0.0
 
@@ -259,19 +260,25 @@ class ExpressLane:
     async def _page(
         self, scope: Scope, engine: Engine, collection: catalog.Collection, gzipped: bool
     ) -> Answer:
-        request = Request(scope)
-        given = request.query_params
-        if not set(given.keys()) <= _PAGE_PARAMS or len(given.multi_items()) != len(given):
+        # The query string as Starlette reads it, for the page's links as the stack writes them.
+        given = parse_qsl(scope["query_string"].decode("latin-1"), keep_blank_values=True)
+        asked = dict(given)
+        if not asked.keys() <= _PAGE_PARAMS or len(asked) != len(given):
             raise _Declined
         try:
-            query, out_crs = params.items_query(
-                given, collection, filter_max_length=scope["app"].state.settings.filter_max_length
+            # Only these three parameters: params.items_query would give the same query.
+            query = features.ItemsQuery(
+                limit=params.parse_limit(asked.get("limit")),
+                offset=params.parse_offset(asked.get("offset")),
+                bbox=params.parse_bbox(asked.get("bbox"), CRS84),
+                bbox_crs=CRS84,
+                crs=CRS84,
             )
         except Exception as exc:  # a 400: the full stack writes the problem
             raise _Declined from exc
         limit = query.limit
-        if out_crs is not CRS84 or limit is None or limit > features.FETCH_AT_ONCE:
-            raise _Declined
+        if limit > features.FETCH_AT_ONCE:
+            raise _Declined  # streamed by the stack
         shape = ("page", collection.id, str(query.bbox is not None), str(query.offset > 0))
         statement = self._statement(shape, lambda: prepared.sentinel_page(collection, query))
         box = query.bbox or (0.0, 0.0, 0.0, 0.0)
@@ -290,13 +297,14 @@ class ExpressLane:
             raise _Declined  # an empty page past the end counts its matches: the full stack
         result = features.PageResult()
         batch = features.take_rows(rows, limit, result)
-        collection_url = f"{_root(scope)}/collections/{collection.id}"
+        request = Request(scope)
+        collection_url = f"{_root(scope, request)}/collections/{collection.id}"
         here = str(request.url).partition("?")[0]
         chunks = documents.feature_collection(
             iter([batch]),
             result,
             lambda result: documents.page_links(
-                here, given.multi_items(), query, result.has_more, collection_url
+                here, given, query, result.has_more, collection_url
             ),
             count_if_empty=lambda: 0,
         )
@@ -313,12 +321,12 @@ class ExpressLane:
         return found
 
     def _pool(self, engine: Engine) -> _Connections:
-        url = engine.url
-        key = url.render_as_string(hide_password=False)
-        pool = self.pools.get(key)
+        # By the engine itself: the app keeps its engines for its lifetime.
+        pool = self.pools.get(id(engine))
         if pool is None:
-            conninfo = url.set(drivername="postgresql").render_as_string(hide_password=False)
-            pool = self.pools[key] = _Connections(conninfo, self.pool_size, self.options)
+            url = engine.url.set(drivername="postgresql")
+            conninfo = url.render_as_string(hide_password=False)
+            pool = self.pools[id(engine)] = _Connections(conninfo, self.pool_size, self.options)
         return pool
 
 
@@ -344,9 +352,9 @@ def _request_id(scope: Scope) -> str:
     return os.urandom(8).hex()
 
 
-def _root(scope: Scope) -> str:
+def _root(scope: Scope, request: Request | None = None) -> str:
     public: str | None = scope["app"].state.settings.public_url
-    return (public or str(Request(scope).base_url)).rstrip("/")
+    return (public or str((request or Request(scope)).base_url)).rstrip("/")
 
 
 def _response(body: bytes, gzipped: bool, etag: str | None) -> Answer:
