@@ -205,6 +205,7 @@ def create_app(
             ExpressLane,
             pool_size=settings.express_connections,
             statement_timeout_ms=_milliseconds(settings.statement_timeout_seconds),
+            vary_origin=any(o != "*" for o in settings.cors_origins),
         )
     # (replica) With read replicas, writes answer with the primary's WAL position, for
     # read-your-writes (api/replicas.py); without them it costs nothing.

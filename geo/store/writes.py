@@ -300,7 +300,8 @@ def _check_geojson_positions(collection: Collection, geometry: Any) -> None:
     what the client did not mean or refused it with a 500.
     """
     kind = geometry.get("type") if isinstance(geometry, dict) else None
-    if kind not in _POSITION_DEPTH:
+    # A type that is not text (an object, a list) cannot be looked up: it is no GeoJSON.
+    if not isinstance(kind, str) or kind not in _POSITION_DEPTH:
         if isinstance(kind, str) and kind == "GeometryCollection":
             raise InvalidGeometry(
                 f"geometry must be a {' or '.join(sorted(collection.accepted_geometries))} "

@@ -250,6 +250,23 @@ CASES: dict[str, Case] = {
         ),
         statuses=frozenset({201, 400}),
     ),
+    # (issue 17) Found by schemathesis: a geometry whose type is an object, with a
+    # Content-Crs to transform from, was a 500.
+    "geometry type an object, VN-2000 Content-Crs": Case(
+        path="/collections/material-zones/items",
+        method="POST",
+        body=_zone('{"type": {"0/0": {}}, "x": [[{"": 1}]]}'),
+        headers={"Content-Crs": f"<{EPSG.format(4756)}>"},
+    ),
+    "geometry type an object": Case(
+        path="/collections/material-zones/items",
+        method="POST",
+        body=_zone('{"type": {"0/0": {}}}'),
+    ),
+    "geometry type a number, VN-2000 Content-Crs": _post(
+        _feature('{"type": 7, "coordinates": [1, 2]}'),
+        headers={"Content-Crs": f"<{VN2000_TM3}>"},
+    ),
     "polygon ring of one point": Case(
         path="/collections/material-zones/items",
         method="POST",

@@ -38,7 +38,12 @@ def _apps(database_url: str, session: Session | None) -> Iterator[tuple[TestClie
     with contextlib.ExitStack() as stack:
         for hot in (True, False):
             app = create_app(
-                ApiSettings(**ROOMY_RATE_LIMITS, hot_reads=hot, cors_origins=[ORIGIN]),
+                ApiSettings(
+                    **ROOMY_RATE_LIMITS,
+                    hot_reads=hot,
+                    express_reads=False,  # api/express.py has tests/api/test_express.py
+                    cors_origins=[ORIGIN],
+                ),
                 DatabaseSettings(database_url=database_url),
             )
             if session is not None:

@@ -115,7 +115,12 @@ def both(database_url: str, session: Session) -> Iterator[tuple[TestClient, Test
     with contextlib.ExitStack() as stack:
         for hot in (True, False):
             app = create_app(
-                ApiSettings(**ROOMY_RATE_LIMITS, hot_reads=hot, cors_origins=["https://a.example"]),
+                ApiSettings(
+                    **ROOMY_RATE_LIMITS,
+                    hot_reads=hot,
+                    express_reads=False,  # api/express.py has tests/api/test_express.py
+                    cors_origins=["https://a.example"],
+                ),
                 DatabaseSettings(database_url=database_url),
             )
             app.dependency_overrides[get_session] = lambda: session
