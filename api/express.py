@@ -4,8 +4,8 @@ A single feature costs PostgreSQL about 0.1 ms; the full stack spent 1.7 ms of P
 it (measured on the 2-core bench machine): seven middleware layers wrapping ``send``,
 Starlette's ``Request``, a thread hop, and SQLAlchemy building and executing a statement
 (0.33 ms against 0.06 ms for the same prepared statement through psycopg). This lane sits
-outermost and answers, with psycopg on threads and connections of its own and statements
-prepared once per shape, exactly the requests whose answer it can write byte for byte as
+outermost and answers, with psycopg connections of its own and statements prepared once
+per shape, exactly the requests whose answer it can write byte for byte as
 the full stack would:
 
 - ``GET /collections/{core collection}/items/{id}`` with no query string;
