@@ -29,7 +29,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 import threading
 import time
 import zlib
@@ -42,7 +41,8 @@ from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from api import documents, params
-from api.logs import log_request
+from api.deps import root_url
+from api.logs import log_request, request_id_of
 from api.negotiation import GEOJSON, MVT
 from api.routers.tiles import CACHE_CONTROL
 from api.security import ALWAYS_HEADERS, NOT_HTML_POLICY
@@ -218,7 +218,7 @@ class ExpressLane:
             await self.app(scope, receive, send)
             return
         status, headers, body = answer
-        request_id = _request_id(scope)
+        request_id = request_id_of(scope)
         headers.append((b"x-request-id", request_id.encode()))
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": body})
@@ -281,10 +281,9 @@ class ExpressLane:
             )
             data = bytes(row[0] or b"")
             etag = f'"{row[1]}"' if data else ""
-        if not data:
-            vary = _with_origin(b"Accept-Encoding", self.vary_origin)
-            return 204, [_CACHE_CONTROL, (b"vary", vary), *_COMMON_HEADERS], b""
         vary = _with_origin(b"Accept-Encoding", self.vary_origin)
+        if not data:
+            return 204, [_CACHE_CONTROL, (b"vary", vary), *_COMMON_HEADERS], b""
         return _response(_CACHE_CONTROL, MVT, data, gzipped, etag, (vary, vary))
 
     async def _item(
@@ -306,7 +305,7 @@ class ExpressLane:
         if not rows:
             raise _Declined  # the full stack's 404 problem
         text, version = rows[0]
-        links = documents.feature_links(_root(scope), collection.id, feature_id)
+        links = documents.feature_links(await root_url(Request(scope)), collection.id, feature_id)
         body = documents.feature_document(text.decode(), links).encode()
         return _response(_CONTENT_CRS, GEOJSON, body, gzipped, f'"v{version}"', self.geojson_vary)
 
@@ -351,7 +350,7 @@ class ExpressLane:
         result = features.PageResult()
         batch = features.take_rows(rows, limit, result)
         request = Request(scope)
-        collection_url = f"{_root(scope, request)}/collections/{collection.id}"
+        collection_url = f"{await root_url(request)}/collections/{collection.id}"
         here = str(request.url).partition("?")[0]
         chunks = documents.feature_collection(
             iter([batch]),
@@ -396,18 +395,6 @@ def _plain_headers(scope: Scope) -> bool:
         elif name == b"accept-encoding":
             gzipped = b"gzip" in value
     return gzipped
-
-
-def _request_id(scope: Scope) -> str:
-    for key, value in scope["headers"]:
-        if key == b"x-request-id":
-            return str(value.decode("latin-1"))[:64]
-    return os.urandom(8).hex()
-
-
-def _root(scope: Scope, request: Request | None = None) -> str:
-    public: str | None = scope["app"].state.settings.public_url
-    return (public or str((request or Request(scope)).base_url)).rstrip("/")
 
 
 def _gzip(body: bytes) -> bytes:
