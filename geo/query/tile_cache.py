@@ -51,9 +51,8 @@ TABLE = sa.Table(
     sa.Column("created_at", sa.DateTime(timezone=True)),
 )
 
-# The hit path's one statement, run on the pool's psycopg connection as a prepared
-# statement: no SQLAlchemy compiling per request.
-# The cached tile of a variant and address (psycopg placeholders: a prepared statement).
+# The hit path's one statement (also the express lane's), run on a psycopg connection as
+# a prepared statement: no SQLAlchemy compiling per request.
 LOOKUP = "SELECT data, etag FROM tile_cache WHERE variant = %s AND z = %s AND x = %s AND y = %s"
 _TRY_LOCKS = sa.text(
     "SELECT c, pg_try_advisory_lock_shared(hashtext('craftmap.tiles'), hashtext(c)) "
