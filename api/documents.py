@@ -87,20 +87,28 @@ def feature_collection(
     counted statement: numberMatched comes from its first row, so that row is read before
     the head is written.
     """
-    first_batch = next(batches, [])
-    head = '{"type":"FeatureCollection",'
-    if count_if_empty is not None:
-        matched = result.matched if first_batch else count_if_empty()
-        if matched is not None:
-            head += f'"numberMatched":{matched},'
-    yield (head + f'"timeStamp":"{_now()}","features":[').encode()
-    separator = b""
-    for batch in itertools.chain([first_batch], batches):
-        if batch:
-            yield separator + b",".join(batch)
-            separator = b","
-    tail = f'],"numberReturned":{result.returned},"links":{json.dumps(links_for(result))}}}'
-    yield tail.encode()
+    try:
+        first_batch = next(batches, [])
+        head = '{"type":"FeatureCollection",'
+        if count_if_empty is not None:
+            matched = result.matched if first_batch else count_if_empty()
+            if matched is not None:
+                head += f'"numberMatched":{matched},'
+        yield (head + f'"timeStamp":"{_now()}","features":[').encode()
+        separator = b""
+        for batch in itertools.chain([first_batch], batches):
+            if batch:
+                yield separator + b",".join(batch)
+                separator = b","
+        tail = f'],"numberReturned":{result.returned},"links":{json.dumps(links_for(result))}}}'
+        yield tail.encode()
+    finally:
+        # Closed here, not when the garbage collector gets to it: ``batches`` may hold a
+        # server-side cursor in a transaction block, which must end before the caller
+        # gives the connection back.
+        close = getattr(batches, "close", None)
+        if close is not None:
+            close()
 
 
 def feature_links(root: str, collection_id: str, feature_id: int) -> Links:

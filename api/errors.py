@@ -17,7 +17,7 @@ from api.i18n import PROBLEM_DETAILS, PROBLEM_NOUNS, PROBLEM_TITLES
 from api.negotiation import vary
 from geo.kernel import errors
 from geo.kernel.text import Lang, Text, asked_language, negotiate
-from geo.store.db import DATABASE_DOWN, DatabaseValueError, StatementCancelled
+from geo.store.db import DATABASE_DOWN, DatabaseValueError, StatementCancelled, request_given_up
 from geo.store.writes import PreconditionFailed
 
 log = logging.getLogger("craftmap.errors")
@@ -104,8 +104,11 @@ def add_exception_handlers(app: FastAPI, status_codes: dict[type[Exception], int
 
     def _domain_handler(status: int):  # type: ignore[no-untyped-def]
         def handler(request: Request, exc: Exception) -> Response:
-            if status >= 500:
+            if status >= 500 and not request_given_up():
                 log.error("%s on %s: %s", type(exc).__name__, request.url.path, exc)
+            elif status >= 500:
+                # Its client left: the answer goes to nobody, and nothing failed here.
+                log.info("%s on %s: %s", type(exc).__name__, request.url.path, exc)
             if isinstance(exc, errors.LimitExceeded):
                 response = limit_problem(status, exc, request.url.path)
             else:
@@ -155,7 +158,9 @@ def add_exception_handlers(app: FastAPI, status_codes: dict[type[Exception], int
         orig = getattr(exc, "orig", None) or exc
         reason = f"{type(orig).__name__}: {str(orig).strip().splitlines()[0] if str(orig) else ''}"
         if getattr(orig, "sqlstate", None) == "57014":
-            log.warning("statement cancelled on %s: %s", request.url.path, reason)
+            # Cancelled because its client left (api/limits.py), or by the time limit.
+            cancelled = log.info if request_given_up() else log.warning
+            cancelled("statement cancelled on %s: %s", request.url.path, reason)
         else:
             log.error("database unavailable on %s: %s", request.url.path, reason)
         response = problem(503, _database_down_detail(request, exc), instance=request.url.path)

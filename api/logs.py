@@ -119,6 +119,10 @@ def log_config(*, json_lines: bool = True, level: str = "INFO") -> dict[str, Any
     }
 
 
+# nginx's status for a client that closed the connection before the answer began.
+CLIENT_CLOSED_REQUEST = 499
+
+
 class RequestLogMiddleware:
     """Log one line per request with method, path, status, duration and request id.
 
@@ -139,7 +143,7 @@ class RequestLogMiddleware:
             return
         started = time.perf_counter()
         request_id = request_id_of(scope)
-        status = 500
+        status = 0  # no answer started yet
 
         async def send_wrapper(message: Message) -> None:
             nonlocal status
@@ -150,9 +154,15 @@ class RequestLogMiddleware:
                 message["headers"] = headers
             await send(message)
 
+        crashed = True
         try:
             await self.app(scope, receive, send_wrapper)
+            crashed = False
         finally:
+            if not status:
+                # No answer began: a crash is a 500; otherwise the client left before it
+                # (499, as nginx logs a closed request), which is no server error.
+                status = 500 if crashed else CLIENT_CLOSED_REQUEST
             if access_log.isEnabledFor(logging.INFO):
                 log_request(scope, request_id, status, started)
 

@@ -16,8 +16,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import anyio
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
+from starlette.types import Receive, Scope, Send
 
 from api import documents, etags, params, present
 from api.auth import optional_reader
@@ -134,7 +136,7 @@ def _file_response(
             while block := handle.read(_FILE_CHUNK):
                 yield block
 
-    return StreamingResponse(chunks(), media_type=fmt.media_type, headers=headers)
+    return ClosedStream(chunks(), media_type=fmt.media_type, headers=headers)
 
 
 def _page_links(
@@ -183,7 +185,46 @@ def get_items(collection_id: CollectionId, request: Request, root: RootUrl) -> R
         with read_connection(request) as conn:
             yield from _page_body(request, conn, found, query, collection_url)
 
-    return StreamingResponse(_started(streamed()), media_type=GEOJSON, headers=headers)
+    return ClosedStream(_started(streamed()), media_type=GEOJSON, headers=headers)
+
+
+class ClosedStream(StreamingResponse):
+    """A stream of a sync generator that is closed, on a worker thread, however it ends.
+
+    A client that leaves mid-stream ends the response with the generator suspended. Left
+    to the garbage collector, it was closed later, on any thread, after its request had
+    given its connection back: SQLAlchemy finalised the pooled connection first, checked
+    it in, and the generator's own close then invalidated it again while another request
+    was reading from it (500s in the bench's whole-collection run, which wrk ends with
+    pages in flight). Closing here runs the generator's ``with`` blocks in order, inside
+    the request (its canceller still active), before the next request can get the
+    connection.
+    """
+
+    def __init__(self, chunks: Iterator[bytes], **kwargs: Any) -> None:
+        super().__init__(chunks, **kwargs)
+        self.chunks = chunks
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Send the stream, then close its generator whatever happened meanwhile."""
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            # Shielded: the disconnect that cancelled the sending must not cancel this.
+            # No thread is inside the generator now (anyio waits for a thread it was
+            # running before it delivers a cancellation).
+            with anyio.CancelScope(shield=True):
+                await anyio.to_thread.run_sync(self._close)
+
+    def _close(self) -> None:
+        close = getattr(self.chunks, "close", None)
+        if close is None:
+            return
+        try:
+            close()
+        except Exception:
+            # The answer is sent or its client gone; what is left is the log's business.
+            log.warning("closing a stream failed", exc_info=True)
 
 
 def _started(chunks: Iterator[bytes]) -> Iterator[bytes]:
@@ -272,7 +313,7 @@ def export_items(collection_id: CollectionId, request: Request, root: RootUrl) -
                 lambda result: [link(collection_url, "collection", JSON)],
             )
 
-    return StreamingResponse(_started(streamed()), media_type=GEOJSON, headers=headers)
+    return ClosedStream(_started(streamed()), media_type=GEOJSON, headers=headers)
 
 
 def _head_of_stream(headers: dict[str, str]) -> Response:

@@ -209,7 +209,10 @@ def _track_for_cancelling(engine: Engine) -> None:
 
     sa.event.listen(engine, "checkout", checkout)
     sa.event.listen(engine, "checkin", checkin)
-    sa.event.listen(engine, "before_cursor_execute", before_execute)
+    # Before the statement is compiled and a cursor made: a refused statement leaves no
+    # cursor for SQLAlchemy to close (a server-side one costs a query, which the canceller
+    # may cancel in turn, and a traceback in the log).
+    sa.event.listen(engine, "before_execute", before_execute)
 
 
 @contextlib.contextmanager
@@ -228,8 +231,12 @@ def longer_statements(conn: Connection, timeout_ms: int | None) -> Iterator[Conn
     try:
         yield conn
     finally:
-        with contextlib.suppress(sa_exc.DBAPIError):
+        try:
             conn.execute(sa.text("RESET statement_timeout"))
+        except (sa_exc.DBAPIError, StatementCancelled):
+            # (A client that left refuses new statements.) The pooled connection must
+            # not keep the longer limit: it is dropped instead.
+            conn.invalidate()
 
 
 def set_actor(session: Session | Connection, actor: str) -> None:

@@ -6,15 +6,19 @@ plus copies of the material zones, enough for a real spatial filter to take seco
 
 from __future__ import annotations
 
+import collections
 import json
 import math
 import os
+import random
+import re
 import select
 import socket
+import struct
 import threading
 import time
 import urllib.parse
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -536,3 +540,82 @@ def test_exports_get_the_longer_statement_timeout(database_url: str) -> None:
             assert conn.execute(sa.text("SHOW statement_timeout")).scalar() == "300ms"
     finally:
         engine.dispose()
+
+
+# -- clients that leave in the middle of a streamed page --------------------------------------
+# Above FETCH_AT_ONCE: streamed from a server-side cursor. Villages: one batch, as in the
+# bench's whole-collection run; zones: three batches of 1 000.
+STREAMED_PAGES = ("/collections/villages/items?limit=10000", f"{ITEMS}?limit=2500")
+
+
+def _leave_at_random(server: LiveServer, path: str, seconds: float, seed: int) -> None:
+    """Ask for ``path`` again and again, each time resetting the connection at a random
+    moment: before the answer, after its first bytes, or in the middle of it."""
+    port = int(server.url.rsplit(":", 1)[1])
+    chance = random.Random(seed)
+    until = time.monotonic() + seconds
+    while time.monotonic() < until:
+        sock = socket.create_connection(("127.0.0.1", port), timeout=30)
+        try:
+            sock.sendall(f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode())
+            wanted = chance.choice([0, 1, 4_000, 40_000, 400_000])
+            received = 0
+            while received < wanted and (data := sock.recv(16384)):
+                received += len(data)
+            time.sleep(chance.random() * 0.01)
+        finally:
+            # SO_LINGER 0: close with a reset, as a closed browser tab or a stopped wrk.
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            sock.close()
+
+
+def test_clients_leaving_streams_leave_every_pooled_connection_clean(
+    limits_db: str, tmp_path: Path
+) -> None:
+    """Clients that leave while their page streams must not spoil the connections they used.
+
+    The bench's whole-collection run (wrk stopping with 16 pages in flight) got 500s: an
+    abandoned stream's generators were closed later, by the garbage collector and out of
+    order. SQLAlchemy checked the connection back in first; the generator's own close then
+    invalidated it again while another request was reading from it ("the connection is
+    closed"). Readers that stay must get every page whole, and the log no error at all.
+    """
+    with live_server(limits_db, tmp_path, workers=2, env={"CRAFTMAP_BASEMAP_URL": "none"}) as live:
+        for path in STREAMED_PAGES:
+            whole = json.loads(live.request(path, timeout=60).body)["numberReturned"]
+            assert whole > 0
+            answers: list[tuple[int, int | None]] = []
+
+            def read_whole(
+                path: str = path, answers: list[tuple[int, int | None]] = answers
+            ) -> None:
+                answer = live.request(path, timeout=60)
+                returned = (
+                    json.loads(answer.body)["numberReturned"] if answer.status == 200 else None
+                )
+                answers.append((answer.status, returned))
+
+            def keep_reading(seconds: float, read: Callable[[], None] = read_whole) -> None:
+                until = time.monotonic() + seconds
+                while time.monotonic() < until:
+                    read()
+
+            leavers = [
+                threading.Thread(target=_leave_at_random, args=(live, path, 3.0, n))
+                for n in range(8)
+            ]
+            readers = [threading.Thread(target=keep_reading, args=(3.0,)) for _ in range(2)]
+            for thread in leavers + readers:
+                thread.start()
+            for thread in leavers + readers:
+                thread.join(timeout=120)
+            for _ in range(4):
+                read_whole()
+            assert answers == [(200, whole)] * len(answers), path
+        assert live.alive()
+        time.sleep(0.5)
+        log = live.log()
+        assert "Traceback" not in log, log[log.index("Traceback") - 300 :][:3000]
+        # 499: left before the answer began; 503: its statement cancelled as it left.
+        statuses = collections.Counter(re.findall(r'"status": (\d+)', log))
+        assert set(statuses) <= {"200", "499", "503"}, statuses

@@ -156,23 +156,25 @@ def _open(
 def _click_village(page: Page, village_id: int) -> None:
     """A real click on the village's pin, and the stop it adds.
 
-    Under a loaded CI machine a click sent while the page is still busy was once lost
-    (a phone run listed 2 of 4 villages): wait for the stop, and click a second time only
-    when the first never arrived. A page that never adds a clicked village still fails.
+    Under a loaded CI machine a click at the pin's computed centre was lost twice in a
+    row (a phone run listed 3 of 4 villages). Playwright's own click waits until the pin
+    is visible, stable and the topmost element at its centre, and says what covers it
+    otherwise; the pin is marked afresh each try in case the layer was redrawn.
     """
     listed = page.locator("#cm-stops li").count()
-    for _ in range(2):
-        box = page.evaluate(
+    pin = page.locator(f'[data-test-village="{village_id}"]')
+    for _ in range(3):
+        page.evaluate(
             """(id) => {
               const map = Object.values(window).find(v => v instanceof L.Map);
-              let found = null;
-              map.eachLayer(l => { if (l.cmId === id && l.getLatLng && l._icon) found = l; });
-              const r = found._icon.getBoundingClientRect();
-              return {x: r.x + r.width / 2, y: r.y + r.height / 2};
+              map.eachLayer(l => {
+                if (l.cmId === id && l.getLatLng && l._icon)
+                  l._icon.setAttribute('data-test-village', String(id));
+              });
             }""",
             village_id,
         )
-        page.mouse.click(box["x"], box["y"])
+        pin.click(timeout=10_000)
         try:
             poll_until(
                 page,
@@ -183,6 +185,9 @@ def _click_village(page: Page, village_id: int) -> None:
             return
         except AssertionError:
             continue
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / f"lost-click-{village_id}.png"))
+    raise AssertionError(f"three clicks on village {village_id} added no stop")
 
 
 def _drag(page: Page, source: int, target: int) -> None:
