@@ -125,10 +125,10 @@ def _tonnes(value: float, lang: str) -> str:
 @pytest.mark.parametrize(
     ("lang", "viewport", "device"),
     [
-        ("vi", {"width": 1280, "height": 800}, "desktop"),
+        # Each language once and each screen once (Vietnamese on the phone, the narrowest
+        # layout for the longest words): all four combinations cost the suite 48 s.
         ("en", {"width": 1280, "height": 800}, "desktop"),
         ("vi", {"width": 390, "height": 844}, "phone"),
-        ("en", {"width": 390, "height": 844}, "phone"),
     ],
 )
 def test_what_if_shows_the_apis_answer_and_writes_nothing(

@@ -314,11 +314,11 @@ BEST = [
     ("09:50", "10:50", "6"),
     ("11:10", "12:10", "20"),
 ]
+# Each language once and each screen once (Vietnamese on the phone, the narrowest layout
+# for the longest words): all four combinations cost the suite 19 s.
 SCREENS = [
-    ("vi", {"width": 1280, "height": 800}, "desktop"),
     ("en", {"width": 1280, "height": 800}, "desktop"),
     ("vi", {"width": 390, "height": 844}, "phone"),
-    ("en", {"width": 390, "height": 844}, "phone"),
 ]
 
 
