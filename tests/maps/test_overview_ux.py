@@ -306,8 +306,13 @@ def test_a_village_popup_writes_numbers_in_the_page_language(
     page.evaluate(
         """() => { const row = window.cmPoints.find(r => r[4] === 'Hoằng Thịnh');
              const marker = window.cmMarkers[row[0]];
+             window.cmTestMarker = marker;
              window.cmCluster.zoomToShowLayer(marker, () => marker.openPopup()); }"""
     )
+    # markercluster calls back when its zoom animation ends, and a loaded CI machine once
+    # never did (no popup in 30 s): once the marker is on the map on its own, open it here.
+    poll_until(page, "() => Boolean(window.cmTestMarker._icon)")
+    page.evaluate("() => window.cmTestMarker.openPopup()")
     popup = page.locator(".leaflet-popup-content")
     popup.wait_for(state="visible")
     assert "Hoằng Thịnh" in popup.inner_text()
