@@ -104,11 +104,10 @@ def add_exception_handlers(app: FastAPI, status_codes: dict[type[Exception], int
 
     def _domain_handler(status: int):  # type: ignore[no-untyped-def]
         def handler(request: Request, exc: Exception) -> Response:
-            if status >= 500 and not request_given_up():
-                log.error("%s on %s: %s", type(exc).__name__, request.url.path, exc)
-            elif status >= 500:
-                # Its client left: the answer goes to nobody, and nothing failed here.
-                log.info("%s on %s: %s", type(exc).__name__, request.url.path, exc)
+            if status >= 500:
+                # A client that left gets an answer nobody reads: nothing failed here.
+                logged = log.info if request_given_up() else log.error
+                logged("%s on %s: %s", type(exc).__name__, request.url.path, exc)
             if isinstance(exc, errors.LimitExceeded):
                 response = limit_problem(status, exc, request.url.path)
             else:
