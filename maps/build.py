@@ -573,7 +573,7 @@ class VillageSearch(layers.VerbatimRender):
               var marker = window.cmMarkers && window.cmMarkers[e.id];
               var cluster = window.cmCluster;
               if (marker && cluster && cluster.hasLayer(marker)) {
-                cluster.zoomToShowLayer(marker, function() { marker.openPopup(); });
+                window.cmShowMarker(marker);
               } else { map.setView([e.lat, e.lon], 15); }
               return;
             }

@@ -242,7 +242,8 @@ class PointCluster(plugins.MarkerCluster, VerbatimRender):
     Folium writes several lines of script per marker; 5,400 villages made a 13 MB page that
     took 10 s to build. Here each point is one short row, and its popup is built when it
     opens. The markers are also published as ``window.cmMarkers`` (by id) and the cluster
-    as ``window.cmCluster`` for the search box.
+    as ``window.cmCluster`` for the search box, which opens a marker's popup with
+    ``window.cmShowMarker``.
     """
 
     _template = Template(
@@ -283,6 +284,16 @@ class PointCluster(plugins.MarkerCluster, VerbatimRender):
           });
           window.cmCluster = {{ this.get_name() }};
           window.cmPoints = rows;
+          // Leaflet ignores a zoom asked while another zoom animates, and markercluster's
+          // zoomToShowLayer then waits for a move that never comes: ask once the map is still.
+          window.cmShowMarker = function(marker) {
+            var cluster = {{ this.get_name() }}, map = cluster._map;
+            if (map._animatingZoom || cluster._inZoomAnimation) {
+              setTimeout(function() { window.cmShowMarker(marker); }, 50);
+              return;
+            }
+            cluster.zoomToShowLayer(marker, function() { marker.openPopup(); });
+          };
         })();
         {% endmacro %}
         """
