@@ -15,9 +15,9 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-# Rows of quiet buckets are removed now and then, so the table holds only recent clients.
+# Rows of earlier windows are removed now and then, so the table holds only the clients
+# of the current one.
 _PRUNE_ONE_IN = 500
-_PRUNE_AFTER = "1 hour"
 
 _WINDOW = "to_timestamp(floor(extract(epoch FROM now()) / :window) * :window)"
 
@@ -44,7 +44,9 @@ _CURRENT = sa.text(
     """
 )
 
-_PRUNE = sa.text(f"DELETE FROM rate_limit WHERE window_start < now() - interval '{_PRUNE_AFTER}'")
+# By window, not by age: a fixed "older than an hour" erased the live counts of any window
+# longer than an hour once it was an hour old, and let the limited clients start again.
+_PRUNE = sa.text(f"DELETE FROM rate_limit WHERE window_start < {_WINDOW}")
 
 
 @dataclass(frozen=True)
@@ -65,7 +67,7 @@ def count(conn: Connection, buckets: Iterable[str], *, window_s: int) -> list[Co
         return []
     rows = conn.execute(_COUNT, {"buckets": names, "window": window_s}).all()
     if random.randrange(_PRUNE_ONE_IN) == 0:
-        conn.execute(_PRUNE)
+        prune(conn, window_s=window_s)
     return [Count(r.bucket, r.hits, max(1, r.retry_after)) for r in rows]
 
 
@@ -76,3 +78,8 @@ def current(conn: Connection, buckets: Iterable[str], *, window_s: int) -> list[
         return []
     rows = conn.execute(_CURRENT, {"buckets": names, "window": window_s}).all()
     return [Count(r.bucket, r.hits, max(1, r.retry_after)) for r in rows]
+
+
+def prune(conn: Connection, *, window_s: int) -> int:
+    """Remove the rows of windows that have ended; how many were removed."""
+    return conn.execute(_PRUNE, {"window": window_s}).rowcount
