@@ -573,6 +573,8 @@ class VillageSearch(layers.VerbatimRender):
               var marker = window.cmMarkers && window.cmMarkers[e.id];
               var cluster = window.cmCluster;
               if (marker && cluster && cluster.hasLayer(marker)) {
+                // A village asked for shows the villages, even where their layer was off.
+                if (!map.hasLayer(cluster)) { map.addLayer(cluster); }
                 window.cmShowMarker(marker);
               } else { map.setView([e.lat, e.lon], 15); }
               return;

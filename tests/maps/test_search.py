@@ -176,6 +176,32 @@ def test_other_name_without_diacritics_finds_the_village(
     assert page.locator(".cm-search input").input_value() == "Trà Đông"
 
 
+_CHECKED_LAYERS = """() => [...document.querySelectorAll('.leaflet-control-layers-overlays label')]
+    .filter(l => l.querySelector('input').checked).map(l => l.textContent.trim())"""
+
+
+def test_a_village_found_with_the_village_layer_off_turns_it_on(
+    served: str, page: Page, villages: list[dict[str, Any]]
+) -> None:
+    """With the layer off, picking a village threw a TypeError and showed nothing."""
+    _open(page, f"{served}/maps")
+    shown = page.evaluate(_CHECKED_LAYERS)
+    page.evaluate(
+        "() => Object.values(window).find(v => v instanceof L.Map).removeLayer(window.cmCluster)"
+    )
+    assert len(page.evaluate(_CHECKED_LAYERS)) == len(shown) - 1
+    _search(page, "ke che")
+    page.locator(".cm-search li[data-kind=village]").first.click()
+    assert _popup_title(page) == "Trà Đông"
+    village = next(v for v in villages if v["name"] == "Trà Đông")
+    body = _get(f"{served}/collections/villages/items/{village['id']}")
+    lon, lat = body["geometry"]["coordinates"]
+    _centred_on(page, lat, lon)
+    # The layer control shows the villages on again, as the map does.
+    assert page.evaluate(_CHECKED_LAYERS) == shown
+    page.screenshot(path=str(SHOTS / "vi-desktop-layer-off-pick.png"))
+
+
 @pytest.mark.parametrize("query", ["chiếu cói", "banh"])
 def test_crafts_find_their_villages(
     served: str, page: Page, villages: list[dict[str, Any]], query: str
